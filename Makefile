@@ -1,0 +1,29 @@
+# stedi: PGXS build of the backend module, plus the client programs in
+# src/load and src/gen (PGXS builds one MODULE_big or one PROGRAM per
+# Makefile, so each client has its own).
+
+EXTENSION = stedi
+MODULE_big = stedi
+OBJS = src/stedi.o src/consent.o src/same_millisecond.o src/refresh.o
+DATA = $(wildcard stedi--*.sql)
+PGFILEDESC = "stedi - STEDI Human Balance lakehouse"
+
+REGRESS = install consent same_millisecond zones refresh
+
+CLIENTS = src/load src/gen
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+all: clients
+install: install-clients
+clean: clean-clients
+
+.PHONY: clients install-clients clean-clients
+clients:
+	for d in $(CLIENTS); do $(MAKE) -C $$d PG_CONFIG=$(PG_CONFIG) || exit 1; done
+install-clients:
+	for d in $(CLIENTS); do $(MAKE) -C $$d PG_CONFIG=$(PG_CONFIG) install || exit 1; done
+clean-clients:
+	for d in $(CLIENTS); do $(MAKE) -C $$d PG_CONFIG=$(PG_CONFIG) clean || exit 1; done

@@ -1,0 +1,54 @@
+-- stedi.refresh(): dependency order, complete first then concurrent,
+-- statistics kept, and a log of every run.
+SET timezone = 'UTC';
+
+-- zones.sql ran two refreshes: one complete, one concurrent.
+SELECT run_id, trigger, status, error, finished_at >= started_at AS finished
+  FROM stedi.refresh_run ORDER BY run_id;
+SELECT run_id, step, view, method, rows, duration >= '0'::interval AS timed
+  FROM stedi.refresh_log ORDER BY run_id, step;
+
+-- New landing data reaches every zone at the next refresh.
+INSERT INTO landing.source_file (kind, path, size_bytes)
+VALUES ('accelerometer', 'accelerometer/landing/accelerometer-2.json', 0);
+INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
+VALUES ('alice@test.com', '2022-06-18 10:00:00.004+00', 4, 0, 0, 5, 1),
+       ('dave@test.com', '2022-06-18 10:00:00.009+00', 8, 0, 0, 5, 2);
+SELECT view, method, rows FROM stedi.refresh();
+
+-- Each view was analyzed right after it was refreshed, so the next view's
+-- plan sees real row counts.
+SELECT c.oid::regclass::text AS view, c.reltuples, s.last_analyze IS NOT NULL AS analyzed
+  FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
+ WHERE c.relkind = 'm' ORDER BY 1;
+
+-- The landing tables too.
+SELECT relname, last_analyze IS NOT NULL AS analyzed
+  FROM pg_stat_user_tables WHERE schemaname = 'landing' AND relname <> 'source_file'
+   AND relname <> 'rejected' ORDER BY 1;
+
+-- A failed refresh leaves the zones and the log as they were.
+BEGIN;
+ALTER MATERIALIZED VIEW curated.machine_learning RENAME TO ml_elsewhere;
+SELECT * FROM stedi.refresh();
+ROLLBACK;
+SELECT count(*) AS runs FROM stedi.refresh_run;
+
+-- The training table's plan: hash or merge on the owner and =#, never a
+-- nested loop.
+SET enable_nestloop = off;
+EXPLAIN (COSTS OFF)
+SELECT s.sensor_reading_time, a.x
+  FROM trusted.step_trainer s
+  JOIN curated.customer c ON c.serial_number = s.serial_number
+  JOIN trusted.accelerometer a
+    ON a.user_email = c.email AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
+SET enable_hashjoin = off;
+EXPLAIN (COSTS OFF)
+SELECT s.sensor_reading_time, a.x
+  FROM trusted.step_trainer s
+  JOIN curated.customer c ON c.serial_number = s.serial_number
+  JOIN trusted.accelerometer a
+    ON a.user_email = c.email AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
+RESET enable_hashjoin;
+RESET enable_nestloop;

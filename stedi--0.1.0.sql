@@ -1,0 +1,312 @@
+-- stedi 0.1.0: the STEDI Human Balance lakehouse.
+--
+-- landing  raw records, exactly as they arrived, with their lineage
+-- trusted  records of customers who agreed to share their data for research
+-- curated  what data scientists read: customers with readings, and the
+--          training table pairing step trainer and accelerometer readings
+-- stedi    the extension's own functions, operators and logs
+--
+-- Every name is schema-qualified: this script must not depend on the
+-- search_path of whoever runs CREATE EXTENSION.
+
+\echo Use "CREATE EXTENSION stedi" to load this file. \quit
+
+CREATE SCHEMA landing;
+CREATE SCHEMA trusted;
+CREATE SCHEMA curated;
+
+COMMENT ON SCHEMA landing IS 'STEDI landing zone: raw customer, accelerometer and step trainer records as loaded by stedi-load';
+COMMENT ON SCHEMA trusted IS 'STEDI trusted zone: records of customers who agreed to share their data for research';
+COMMENT ON SCHEMA curated IS 'STEDI curated zone: tables for data scientists';
+
+------------------------------------------------------------------------------
+-- Landing zone
+------------------------------------------------------------------------------
+
+-- One row per loaded file: the lineage every landing row points to.
+CREATE TABLE landing.source_file (
+    file_id       integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind          text NOT NULL
+                  CHECK (kind IN ('customer', 'accelerometer', 'step_trainer')),
+    path          text NOT NULL,
+    size_bytes    bigint NOT NULL,
+    lines_read    bigint,
+    rows_loaded   bigint,
+    rows_rejected bigint,
+    extra_fields  bigint,
+    loaded_at     timestamptz NOT NULL DEFAULT now(),
+    loaded_by     name NOT NULL DEFAULT current_user
+);
+COMMENT ON TABLE landing.source_file IS 'One row per JSON-lines file loaded into the landing zone; file_id is the lineage of every landing row';
+
+-- Times arrive as epoch milliseconds; timestamptz keeps them exactly
+-- (microsecond resolution) and shows them as times.
+CREATE TABLE landing.customer (
+    customer_name                  text,
+    email                          text NOT NULL,
+    phone                          text,
+    birth_day                      date,
+    serial_number                  text NOT NULL,
+    registration_date              timestamptz,
+    last_update_date               timestamptz,
+    share_with_research_as_of_date timestamptz,
+    share_with_public_as_of_date   timestamptz,
+    share_with_friends_as_of_date  timestamptz,
+    file_id                        integer NOT NULL,
+    line_number                    bigint NOT NULL,
+    PRIMARY KEY (file_id, line_number)
+);
+COMMENT ON TABLE landing.customer IS 'Customer records as they arrived (one per JSON line; a customer may appear more than once)';
+
+CREATE TABLE landing.accelerometer (
+    user_email   text NOT NULL,
+    reading_time timestamptz NOT NULL,
+    x            double precision NOT NULL,
+    y            double precision NOT NULL,
+    z            double precision NOT NULL,
+    file_id      integer NOT NULL,
+    line_number  bigint NOT NULL,
+    PRIMARY KEY (file_id, line_number)
+);
+COMMENT ON TABLE landing.accelerometer IS 'Accelerometer readings from the mobile app, as they arrived';
+COMMENT ON COLUMN landing.accelerometer.user_email IS 'JSON field "user": the email of the customer whose phone took the reading';
+COMMENT ON COLUMN landing.accelerometer.reading_time IS 'JSON field "timestamp"';
+
+CREATE TABLE landing.step_trainer (
+    sensor_reading_time  timestamptz NOT NULL,
+    serial_number        text NOT NULL,
+    distance_from_object integer NOT NULL,
+    file_id              integer NOT NULL,
+    line_number          bigint NOT NULL,
+    PRIMARY KEY (file_id, line_number)
+);
+COMMENT ON TABLE landing.step_trainer IS 'Step trainer (distance sensor) readings, as they arrived';
+
+-- Lines that could not become landing rows, with the reason: nothing is lost.
+CREATE TABLE landing.rejected (
+    kind        text NOT NULL
+                CHECK (kind IN ('customer', 'accelerometer', 'step_trainer')),
+    file_id     integer NOT NULL,
+    line_number bigint NOT NULL,
+    byte_offset bigint NOT NULL,
+    reason      text NOT NULL,
+    raw_line    text NOT NULL,
+    PRIMARY KEY (file_id, line_number)
+);
+COMMENT ON TABLE landing.rejected IS 'Quarantine: input lines that were not loaded, with the reason and the raw text (truncated to 8192 bytes)';
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['customer', 'accelerometer', 'step_trainer', 'rejected'] LOOP
+        EXECUTE format('COMMENT ON COLUMN landing.%I.file_id IS %L', t,
+                       'Source file: landing.source_file.file_id');
+        EXECUTE format('COMMENT ON COLUMN landing.%I.line_number IS %L', t,
+                       'Line in the source file, counting from 1');
+    END LOOP;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Consent filter and the millisecond join operator (C)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION stedi.has_research_consent(share_with_research_as_of_date timestamptz)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_has_research_consent'
+LANGUAGE C IMMUTABLE PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION stedi.has_research_consent(timestamptz) IS
+    'True when a customer agreed to share data for research: the consent date is present and not the epoch (0)';
+
+CREATE FUNCTION stedi.ms_eq(timestamptz, timestamptz) RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_ms_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.ms_ne(timestamptz, timestamptz) RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_ms_ne' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.ms_lt(timestamptz, timestamptz) RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_ms_lt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.ms_le(timestamptz, timestamptz) RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_ms_le' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.ms_gt(timestamptz, timestamptz) RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_ms_gt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.ms_ge(timestamptz, timestamptz) RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_ms_ge' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.ms_cmp(timestamptz, timestamptz) RETURNS integer
+AS 'MODULE_PATHNAME', 'stedi_ms_cmp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.ms_hash(timestamptz) RETURNS integer
+AS 'MODULE_PATHNAME', 'stedi_ms_hash' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION stedi.ms_hash_extended(timestamptz, bigint) RETURNS bigint
+AS 'MODULE_PATHNAME', 'stedi_ms_hash_extended' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION stedi.ms_eq(timestamptz, timestamptz) IS 'Both times fall in the same millisecond (operator =#)';
+COMMENT ON FUNCTION stedi.ms_ne(timestamptz, timestamptz) IS 'The times fall in different milliseconds (operator <>#)';
+COMMENT ON FUNCTION stedi.ms_lt(timestamptz, timestamptz) IS 'Millisecond of the first is before that of the second (operator <#)';
+COMMENT ON FUNCTION stedi.ms_le(timestamptz, timestamptz) IS 'Millisecond of the first is not after that of the second (operator <=#)';
+COMMENT ON FUNCTION stedi.ms_gt(timestamptz, timestamptz) IS 'Millisecond of the first is after that of the second (operator >#)';
+COMMENT ON FUNCTION stedi.ms_ge(timestamptz, timestamptz) IS 'Millisecond of the first is not before that of the second (operator >=#)';
+COMMENT ON FUNCTION stedi.ms_cmp(timestamptz, timestamptz) IS 'btree comparison of times at millisecond resolution';
+COMMENT ON FUNCTION stedi.ms_hash(timestamptz) IS 'Hash of the millisecond a time falls in';
+COMMENT ON FUNCTION stedi.ms_hash_extended(timestamptz, bigint) IS 'Seeded 64-bit hash of the millisecond a time falls in';
+
+CREATE OPERATOR stedi.=# (
+    LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = stedi.ms_eq,
+    COMMUTATOR = OPERATOR(stedi.=#), NEGATOR = OPERATOR(stedi.<>#),
+    RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES
+);
+CREATE OPERATOR stedi.<># (
+    LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = stedi.ms_ne,
+    COMMUTATOR = OPERATOR(stedi.<>#), NEGATOR = OPERATOR(stedi.=#),
+    RESTRICT = neqsel, JOIN = neqjoinsel
+);
+CREATE OPERATOR stedi.<# (
+    LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = stedi.ms_lt,
+    COMMUTATOR = OPERATOR(stedi.>#), NEGATOR = OPERATOR(stedi.>=#),
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel
+);
+CREATE OPERATOR stedi.<=# (
+    LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = stedi.ms_le,
+    COMMUTATOR = OPERATOR(stedi.>=#), NEGATOR = OPERATOR(stedi.>#),
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel
+);
+CREATE OPERATOR stedi.># (
+    LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = stedi.ms_gt,
+    COMMUTATOR = OPERATOR(stedi.<#), NEGATOR = OPERATOR(stedi.<=#),
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel
+);
+CREATE OPERATOR stedi.>=# (
+    LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = stedi.ms_ge,
+    COMMUTATOR = OPERATOR(stedi.<=#), NEGATOR = OPERATOR(stedi.<#),
+    RESTRICT = scalargesel, JOIN = scalargejoinsel
+);
+
+COMMENT ON OPERATOR stedi.=# (timestamptz, timestamptz) IS 'same millisecond: readings taken at the same moment (hash- and merge-joinable)';
+COMMENT ON OPERATOR stedi.<># (timestamptz, timestamptz) IS 'different milliseconds';
+COMMENT ON OPERATOR stedi.<# (timestamptz, timestamptz) IS 'earlier millisecond';
+COMMENT ON OPERATOR stedi.<=# (timestamptz, timestamptz) IS 'same or earlier millisecond';
+COMMENT ON OPERATOR stedi.># (timestamptz, timestamptz) IS 'later millisecond';
+COMMENT ON OPERATOR stedi.>=# (timestamptz, timestamptz) IS 'same or later millisecond';
+
+CREATE OPERATOR CLASS stedi.timestamptz_ms_ops
+FOR TYPE timestamptz USING btree AS
+    OPERATOR 1 stedi.<#,
+    OPERATOR 2 stedi.<=#,
+    OPERATOR 3 stedi.=#,
+    OPERATOR 4 stedi.>=#,
+    OPERATOR 5 stedi.>#,
+    FUNCTION 1 stedi.ms_cmp(timestamptz, timestamptz);
+COMMENT ON OPERATOR CLASS stedi.timestamptz_ms_ops USING btree IS 'Orders times by the millisecond they fall in; lets the planner merge-join on =#';
+
+CREATE OPERATOR CLASS stedi.timestamptz_ms_ops
+FOR TYPE timestamptz USING hash AS
+    OPERATOR 1 stedi.=#,
+    FUNCTION 1 stedi.ms_hash(timestamptz),
+    FUNCTION 2 stedi.ms_hash_extended(timestamptz, bigint);
+COMMENT ON OPERATOR CLASS stedi.timestamptz_ms_ops USING hash IS 'Hashes times by the millisecond they fall in; lets the planner hash-join on =#';
+
+------------------------------------------------------------------------------
+-- Trusted and curated zones
+--
+-- Materialized views, each with a unique index on never-null columns so
+-- that stedi.refresh() can refresh them CONCURRENTLY.  Created empty;
+-- stedi.refresh() populates them.
+------------------------------------------------------------------------------
+
+-- One truth per customer: the record with the latest lastUpdateDate wins;
+-- ties go to the record loaded last (highest file, then line).  Consent is
+-- decided on that record, so a later record that withdraws consent wins.
+CREATE MATERIALIZED VIEW trusted.customer AS
+SELECT customer_name, email, phone, birth_day, serial_number,
+       registration_date, last_update_date,
+       share_with_research_as_of_date, share_with_public_as_of_date,
+       share_with_friends_as_of_date, file_id, line_number
+  FROM (SELECT DISTINCT ON (email) *
+          FROM landing.customer
+         ORDER BY email, last_update_date DESC NULLS LAST,
+                  file_id DESC, line_number DESC) AS latest
+ WHERE stedi.has_research_consent(share_with_research_as_of_date)
+WITH NO DATA;
+CREATE UNIQUE INDEX customer_email_idx ON trusted.customer (email);
+COMMENT ON MATERIALIZED VIEW trusted.customer IS 'Customers who agreed to share their data for research: the latest record of each email (customer_trusted)';
+
+CREATE MATERIALIZED VIEW trusted.accelerometer AS
+SELECT a.user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
+  FROM landing.accelerometer AS a
+ WHERE EXISTS (SELECT FROM trusted.customer AS c WHERE c.email = a.user_email)
+WITH NO DATA;
+CREATE UNIQUE INDEX accelerometer_lineage_idx ON trusted.accelerometer (file_id, line_number);
+COMMENT ON MATERIALIZED VIEW trusted.accelerometer IS 'Accelerometer readings of customers in trusted.customer (accelerometer_trusted)';
+
+CREATE MATERIALIZED VIEW curated.customer AS
+SELECT c.*
+  FROM trusted.customer AS c
+ WHERE EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = c.email)
+WITH NO DATA;
+CREATE UNIQUE INDEX customer_email_idx ON curated.customer (email);
+COMMENT ON MATERIALIZED VIEW curated.customer IS 'Trusted customers who have accelerometer readings (customer_curated)';
+
+CREATE MATERIALIZED VIEW trusted.step_trainer AS
+SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+       s.file_id, s.line_number
+  FROM landing.step_trainer AS s
+ WHERE EXISTS (SELECT FROM curated.customer AS c
+                WHERE c.serial_number = s.serial_number)
+WITH NO DATA;
+CREATE UNIQUE INDEX step_trainer_lineage_idx ON trusted.step_trainer (file_id, line_number);
+COMMENT ON MATERIALIZED VIEW trusted.step_trainer IS 'Step trainer readings of devices owned by customers in curated.customer (step_trainer_trusted)';
+
+-- The training table pairs a step trainer reading with the accelerometer
+-- readings taken in the same millisecond BY THE CUSTOMER WHO OWNS THAT STEP
+-- TRAINER.  A join on time alone (as the original pipeline did) would also
+-- pair readings of strangers whose clocks happen to coincide.
+CREATE MATERIALIZED VIEW curated.machine_learning AS
+SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+       a.user_email, a.reading_time, a.x, a.y, a.z,
+       s.file_id AS step_trainer_file_id,
+       s.line_number AS step_trainer_line_number,
+       a.file_id AS accelerometer_file_id,
+       a.line_number AS accelerometer_line_number
+  FROM trusted.step_trainer AS s
+  JOIN curated.customer AS c ON c.serial_number = s.serial_number
+  JOIN trusted.accelerometer AS a
+    ON a.user_email = c.email
+   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+WITH NO DATA;
+CREATE UNIQUE INDEX machine_learning_lineage_idx ON curated.machine_learning
+    (step_trainer_file_id, step_trainer_line_number,
+     accelerometer_file_id, accelerometer_line_number);
+COMMENT ON MATERIALIZED VIEW curated.machine_learning IS 'Each step trainer reading paired with the accelerometer readings its owner took in the same millisecond (machine_learning_curated)';
+
+------------------------------------------------------------------------------
+-- Refresh and its log
+------------------------------------------------------------------------------
+
+CREATE TABLE stedi.refresh_run (
+    run_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    trigger     text NOT NULL DEFAULT 'manual'
+                CHECK (trigger IN ('manual', 'scheduled')),
+    started_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at timestamptz,
+    status      text NOT NULL DEFAULT 'running'
+                CHECK (status IN ('running', 'succeeded', 'failed', 'skipped')),
+    error       text
+);
+COMMENT ON TABLE stedi.refresh_run IS 'One row per refresh of the zones';
+
+CREATE TABLE stedi.refresh_log (
+    run_id   bigint NOT NULL REFERENCES stedi.refresh_run ON DELETE CASCADE,
+    step     integer NOT NULL,
+    view     regclass NOT NULL,
+    method   text NOT NULL CHECK (method IN ('complete', 'concurrent')),
+    rows     bigint NOT NULL,
+    duration interval NOT NULL,
+    PRIMARY KEY (run_id, step)
+);
+COMMENT ON TABLE stedi.refresh_log IS 'One row per view refreshed in a run: how (complete or concurrent), its row count afterwards and how long it took';
+
+CREATE FUNCTION stedi.refresh(
+    OUT view regclass, OUT method text, OUT rows bigint, OUT duration interval)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'stedi_refresh'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stedi.refresh() IS
+    'Refresh the trusted and curated zones in dependency order (concurrently once populated), analyze each, log row counts and durations';
