@@ -9,6 +9,7 @@ DATA = $(wildcard stedi--*.sql)
 PGFILEDESC = "stedi - STEDI Human Balance lakehouse"
 
 REGRESS = install consent same_millisecond zones refresh
+ISOLATION = refresh_concurrency
 
 CLIENTS = src/load src/gen
 
