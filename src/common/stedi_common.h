@@ -20,7 +20,7 @@ typedef enum StediKind
 	STEDI_NKINDS
 } StediKind;
 
-/* Kind names double as folder names (KIND/landing/*.json) and table names. */
+/* Kind names double as folder names (KIND/landing/NAME.json) and table names. */
 static const char *const stedi_kind_name[STEDI_NKINDS] = {
 	"customer", "accelerometer", "step_trainer"
 };
