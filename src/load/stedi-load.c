@@ -1,0 +1,884 @@
+/*
+ * stedi-load.c
+ *		Load STEDI landing files (JSON lines) into the landing tables of the
+ *		stedi extension.
+ *
+ *		stedi-load [connection options] [--kind KIND] [--quiet] PATH...
+ *
+ * This file holds the command line, the connection and the loading of each
+ * file; see stedi_load.h for the other files.
+ *
+ * Each file is loaded in a transaction of its own:
+ *
+ *		BEGIN;
+ *		INSERT INTO landing.source_file ... RETURNING file_id;
+ *		COPY landing.<kind> (...) FROM STDIN (FORMAT binary);	-- good lines
+ *		COPY landing.rejected (...) FROM STDIN (FORMAT binary); -- the others
+ *		UPDATE landing.source_file SET lines_read = ..., ...;
+ *		COMMIT;
+ *
+ * so a file is in the database entirely, with its lineage row and counts, or
+ * not at all.  The good rows are streamed while the file is read; rejected
+ * lines are gathered on the side (in memory, spilling to a tmpfile() past a
+ * chunk) because the protocol can run only one COPY at a time.  At the first
+ * error from the server we roll back that file and stop: a broken connection
+ * or a missing table would fail every later file in the same way.
+ *
+ * Exit status: 0 when every line was loaded, 1 when some lines were
+ * rejected but everything else worked, 2 on any other trouble.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libpq-fe.h"
+
+#include "stedi_load.h"
+
+#define EXIT_ALL_LOADED		0
+#define EXIT_REJECTED		1
+#define EXIT_TROUBLE		2
+
+static const char *progname = "stedi-load";
+
+typedef enum PasswordPrompt
+{
+	PROMPT_AUTO,				/* when the server asks for one */
+	PROMPT_ALWAYS,				/* -W */
+	PROMPT_NEVER				/* -w */
+} PasswordPrompt;
+
+/* State kept across the files of one run. */
+typedef struct Loader
+{
+	PGconn	   *conn;
+	bool		quiet;
+	RecordParser *parser[STEDI_NKINDS]; /* made when a kind is first seen */
+	CopyBuf		rows;			/* tuples for landing.<kind> */
+	CopyBuf		rejects;		/* tuples for landing.rejected */
+	FILE	   *spill;			/* rejects of this file beyond a chunk */
+	bool		spilled;		/* does spill hold any of this file's? */
+
+	int			files;			/* totals of the files committed */
+	int64_t		lines;
+	int64_t		loaded;
+	int64_t		rejected;
+} Loader;
+
+/* Counts of one file, as landing.source_file records them. */
+typedef struct FileCounts
+{
+	int64_t		lines;
+	int64_t		loaded;
+	int64_t		rejected;
+	int64_t		extra_fields;
+} FileCounts;
+
+
+/* ---- messages and memory ---- */
+
+void
+load_error(const char *fmt,...)
+{
+	va_list		ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+load_fatal(const char *fmt,...)
+{
+	va_list		ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(EXIT_TROUBLE);
+}
+
+void *
+load_malloc(size_t size)
+{
+	void	   *p = malloc(size > 0 ? size : 1);
+
+	if (p == NULL)
+		load_fatal("out of memory");
+	return p;
+}
+
+void *
+load_realloc(void *ptr, size_t size)
+{
+	void	   *p = realloc(ptr, size > 0 ? size : 1);
+
+	if (p == NULL)
+		load_fatal("out of memory");
+	return p;
+}
+
+char *
+load_strdup(const char *s)
+{
+	size_t		len = strlen(s) + 1;
+
+	return memcpy(load_malloc(len), s, len);
+}
+
+static void
+usage_hint(void)
+{
+	fprintf(stderr, "%s: hint: Try \"%s --help\" for more information.\n",
+			progname, progname);
+}
+
+static void
+help(void)
+{
+	printf("%s loads STEDI landing files (one JSON record a line) into the landing\n"
+		   "tables of the stedi extension, one transaction per file.\n\n",
+		   progname);
+	printf("Usage:\n");
+	printf("  %s [OPTION]... PATH...\n\n", progname);
+	printf("PATH is the root of the layout customer/landing/*.json,\n"
+		   "accelerometer/landing/*.json, step_trainer/landing/*.json, or one KIND or\n"
+		   "KIND/landing folder of it, or a single file.  Files are loaded customer\n"
+		   "first, then accelerometer, then step_trainer, by name within a kind.\n\n");
+	printf("Options:\n");
+	printf("      --kind=KIND          the files named hold KIND records: customer,\n"
+		   "                           accelerometer or step_trainer (needed for a file\n"
+		   "                           outside KIND/landing/)\n");
+	printf("  -q, --quiet              print errors only\n");
+	printf("  -V, --version            output version information, then exit\n");
+	printf("  -?, --help               show this help, then exit\n");
+	printf("\nConnection options:\n");
+	printf("  -d, --dbname=DBNAME      database name or connection string\n");
+	printf("  -h, --host=HOSTNAME      database server host or socket directory\n");
+	printf("  -p, --port=PORT          database server port\n");
+	printf("  -U, --username=USERNAME  database user name\n");
+	printf("  -w, --no-password        never prompt for password\n");
+	printf("  -W, --password           force password prompt\n");
+	printf("\nThe PG* environment variables (PGHOST, PGDATABASE, ...) apply as in psql.\n");
+	printf("\nExit status: 0 if every line was loaded, 1 if some lines were rejected\n"
+		   "(see landing.rejected), 2 on a usage, connection, file or server error.\n");
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+
+/* ---- connection ---- */
+
+/*
+ * Read a password from the terminal without echoing it, as psql does.
+ * Falls back to stdin/stderr when there is no terminal.
+ */
+static char *
+prompt_password(const char *user)
+{
+	FILE	   *in = fopen("/dev/tty", "r");
+	FILE	   *out = fopen("/dev/tty", "w");
+	struct termios saved,
+				noecho;
+	bool		restore = false;
+	char		buf[1024];
+	size_t		len;
+
+	if (in == NULL || out == NULL)
+	{
+		if (in)
+			fclose(in);
+		if (out)
+			fclose(out);
+		in = stdin;
+		out = stderr;
+	}
+	if (tcgetattr(fileno(in), &saved) == 0)
+	{
+		noecho = saved;
+		noecho.c_lflag &= ~(tcflag_t) ECHO;
+		restore = tcsetattr(fileno(in), TCSAFLUSH, &noecho) == 0;
+	}
+	if (user != NULL && user[0] != '\0')
+		fprintf(out, "Password for user %s: ", user);
+	else
+		fprintf(out, "Password: ");
+	fflush(out);
+
+	if (fgets(buf, sizeof(buf), in) == NULL)
+		buf[0] = '\0';
+	len = strlen(buf);
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+
+	if (restore)
+	{
+		tcsetattr(fileno(in), TCSAFLUSH, &saved);
+		fputc('\n', out);
+		fflush(out);
+	}
+	if (in != stdin)
+	{
+		fclose(in);
+		fclose(out);
+	}
+	return load_strdup(buf);
+}
+
+/* Print the first line of libpq's message, which is the one that matters. */
+static void
+report_connection_failure(PGconn *conn)
+{
+	const char *msg = PQerrorMessage(conn);
+	size_t		len = strcspn(msg, "\n");
+
+	fprintf(stderr, "%s: %.*s\n", progname, (int) len, msg);
+}
+
+/*
+ * Connect the way psql does: dbname may be a connection string or URI, the
+ * PG* environment variables fill in the rest, and the password is asked for
+ * when the server wants one (unless -w).
+ */
+static PGconn *
+connect_database(const char *dbname, const char *host, const char *port,
+				 const char *user, PasswordPrompt prompt)
+{
+	char	   *password = NULL;
+	PGconn	   *conn;
+	bool		retry;
+
+	if (prompt == PROMPT_ALWAYS)
+		password = prompt_password(user);
+
+	do
+	{
+		const char *keywords[8];
+		const char *values[8];
+		int			n = 0;
+
+		/* dbname after the others, so a conninfo string wins, as in psql */
+		keywords[n] = "host";
+		values[n++] = host;
+		keywords[n] = "port";
+		values[n++] = port;
+		keywords[n] = "user";
+		values[n++] = user;
+		keywords[n] = "password";
+		values[n++] = password;
+		keywords[n] = "dbname";
+		values[n++] = dbname;
+		keywords[n] = "fallback_application_name";
+		values[n++] = progname;
+		/* we send text as UTF-8; the server converts if it must */
+		keywords[n] = "client_encoding";
+		values[n++] = "UTF8";
+		keywords[n] = NULL;
+		values[n] = NULL;
+
+		conn = PQconnectdbParams(keywords, values, 1);
+		if (conn == NULL)
+			load_fatal("out of memory");
+
+		retry = false;
+		if (PQstatus(conn) == CONNECTION_BAD &&
+			PQconnectionNeedsPassword(conn) &&
+			password == NULL &&
+			prompt != PROMPT_NEVER)
+		{
+			char	   *asked_user = load_strdup(PQuser(conn) ? PQuser(conn) : "");
+
+			PQfinish(conn);
+			password = prompt_password(asked_user);
+			free(asked_user);
+			retry = true;
+		}
+	} while (retry);
+
+	if (password != NULL)
+	{
+		memset(password, 0, strlen(password));
+		free(password);
+	}
+
+	if (PQstatus(conn) == CONNECTION_BAD)
+	{
+		report_connection_failure(conn);
+		PQfinish(conn);
+		exit(EXIT_TROUBLE);
+	}
+	return conn;
+}
+
+/* The extension creates the landing tables; without them there is no use. */
+static void
+check_extension(PGconn *conn)
+{
+	PGresult   *res = PQexec(conn,
+							 "SELECT to_regclass('landing.source_file') IS NOT NULL");
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		fprintf(stderr, "%s: %s", progname, PQerrorMessage(conn));
+		PQclear(res);
+		PQfinish(conn);
+		exit(EXIT_TROUBLE);
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+	{
+		load_error("extension \"stedi\" is not installed in database \"%s\"",
+				   PQdb(conn));
+		fprintf(stderr, "%s: hint: Run CREATE EXTENSION stedi; in that database first.\n",
+				progname);
+		PQclear(res);
+		PQfinish(conn);
+		exit(EXIT_TROUBLE);
+	}
+	PQclear(res);
+}
+
+
+/* ---- loading one file ---- */
+
+/* The server's message for a failed step of a file, which is rolled back. */
+static void
+report_server_error(const LoadFile *f, PGconn *conn, PGresult *res)
+{
+	const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
+	size_t		len;
+
+	if (msg[0] == '\0')
+		msg = PQerrorMessage(conn);
+	len = strlen(msg);
+	fprintf(stderr, "%s: could not load \"%s\" (rolled back): %s%s",
+			progname, f->display, msg,
+			len == 0 || msg[len - 1] != '\n' ? "\n" : "");
+}
+
+static void
+rollback(PGconn *conn)
+{
+	if (PQstatus(conn) == CONNECTION_OK &&
+		PQtransactionStatus(conn) != PQTRANS_IDLE)
+		PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+/* Run a statement that returns no rows; false (and reported) on error. */
+static bool
+run_command(PGconn *conn, const LoadFile *f, const char *sql,
+			int nparams, const char *const *params)
+{
+	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, params,
+								   NULL, NULL, 0);
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		report_server_error(f, conn, res);
+	PQclear(res);
+	return ok;
+}
+
+/* Start a COPY ... FROM STDIN; false (and reported) on error. */
+static bool
+start_copy(PGconn *conn, const LoadFile *f, const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+	bool		ok = PQresultStatus(res) == PGRES_COPY_IN;
+
+	if (!ok)
+		report_server_error(f, conn, res);
+	PQclear(res);
+	return ok;
+}
+
+/* Hand a buffer of COPY data to libpq and empty it. */
+static bool
+send_copy_data(PGconn *conn, CopyBuf *buf)
+{
+	if (buf->len > 0 &&
+		PQputCopyData(conn, buf->data, (int) buf->len) != 1)
+		return false;
+	buf->len = 0;
+	return true;
+}
+
+/*
+ * End a COPY.  With abort_reason, the server fails the COPY (and we do not
+ * report that: the caller has reported the cause).  Returns false (and
+ * reported) unless the COPY succeeded.
+ */
+static bool
+end_copy(PGconn *conn, const LoadFile *f, const char *abort_reason)
+{
+	PGresult   *res;
+	PGresult   *first = NULL;
+	bool		ok;
+
+	if (PQputCopyEnd(conn, abort_reason) != 1)
+	{
+		if (abort_reason == NULL)
+			report_server_error(f, conn, NULL);
+		return false;
+	}
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		if (first == NULL)
+			first = res;
+		else
+			PQclear(res);
+	}
+	ok = first != NULL && PQresultStatus(first) == PGRES_COMMAND_OK;
+	if (!ok && abort_reason == NULL)
+		report_server_error(f, conn, first);
+	PQclear(first);
+	return ok && abort_reason == NULL;
+}
+
+/* Move the rejected tuples gathered so far to the spill file. */
+static bool
+spill_rejects(Loader *ld)
+{
+	if (ld->spill == NULL)
+	{
+		ld->spill = tmpfile();
+		if (ld->spill == NULL)
+			return false;
+	}
+	if (fwrite(ld->rejects.data, 1, ld->rejects.len, ld->spill) !=
+		ld->rejects.len)
+		return false;
+	ld->rejects.len = 0;
+	ld->spilled = true;
+	return true;
+}
+
+/* Empty the spill file for the next file. */
+static bool
+reset_spill(Loader *ld)
+{
+	ld->spilled = false;
+	if (ld->spill == NULL)
+		return true;
+	rewind(ld->spill);
+	return ftruncate(fileno(ld->spill), 0) == 0;
+}
+
+/*
+ * COPY this file's rejected lines into landing.rejected: the spill file,
+ * if any, then what is still in memory.
+ */
+static bool
+copy_rejects(Loader *ld, const LoadFile *f)
+{
+	PGconn	   *conn = ld->conn;
+
+	copy_put_trailer(&ld->rejects);
+	if (!start_copy(conn, f,
+					"COPY landing.rejected (kind, file_id, line_number, byte_offset, reason, raw_line) "
+					"FROM STDIN (FORMAT binary)"))
+		return false;
+
+	if (ld->spilled)
+	{
+		size_t		n;
+
+		if (fflush(ld->spill) != 0)
+		{
+			load_error("could not write temporary file: %s", strerror(errno));
+			end_copy(conn, f, "stedi-load: temporary file error");
+			return false;
+		}
+		rewind(ld->spill);
+		ld->rows.len = 0;
+		copybuf_reserve(&ld->rows, COPY_CHUNK_BYTES);
+		while ((n = fread(ld->rows.data, 1, COPY_CHUNK_BYTES, ld->spill)) > 0)
+		{
+			ld->rows.len = n;
+			if (!send_copy_data(conn, &ld->rows))
+			{
+				report_server_error(f, conn, NULL);
+				return false;
+			}
+		}
+		if (ferror(ld->spill))
+		{
+			load_error("could not read temporary file: %s", strerror(errno));
+			end_copy(conn, f, "stedi-load: temporary file error");
+			return false;
+		}
+	}
+	if (!send_copy_data(conn, &ld->rejects))
+	{
+		report_server_error(f, conn, NULL);
+		return false;
+	}
+	return end_copy(conn, f, NULL);
+}
+
+/* Whitespace only?  Such lines are skipped, and not counted. */
+static bool
+is_blank(const char *s, size_t len)
+{
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+	{
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' &&
+			s[i] != '\f' && s[i] != '\v')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Stream the lines of the file into the COPY of landing.<kind> that is in
+ * progress, gathering rejected lines on the side.  Returns false (reported,
+ * COPY aborted) on a read, temporary file or connection error.
+ */
+static bool
+stream_lines(Loader *ld, const LoadFile *f, LineReader *reader,
+			 int32_t file_id, FileCounts *counts)
+{
+	PGconn	   *conn = ld->conn;
+	RecordParser *parser = ld->parser[f->kind];
+	Line		line;
+	int			rc;
+
+	ld->rows.len = 0;
+	ld->rejects.len = 0;
+	copy_put_header(&ld->rows);
+	copy_put_header(&ld->rejects);
+
+	while ((rc = line_reader_next(reader, &line)) > 0)
+	{
+		const char *reason;
+
+		if (!line.too_long && is_blank(line.data, line.len))
+			continue;
+
+		counts->lines++;
+		reason = record_parse(parser, &line, file_id, &ld->rows,
+							  &counts->extra_fields);
+		if (reason == NULL)
+			counts->loaded++;
+		else
+		{
+			counts->rejected++;
+			copy_put_rejected(&ld->rejects, f->kind, file_id, &line, reason);
+			if (ld->rejects.len >= COPY_CHUNK_BYTES && !spill_rejects(ld))
+			{
+				load_error("could not write temporary file: %s",
+						   strerror(errno));
+				end_copy(conn, f, "stedi-load: temporary file error");
+				return false;
+			}
+		}
+
+		if (ld->rows.len >= COPY_CHUNK_BYTES && !send_copy_data(conn, &ld->rows))
+		{
+			report_server_error(f, conn, NULL);
+			return false;
+		}
+	}
+	if (rc < 0)
+	{
+		load_error("could not read \"%s\": %s", f->display, strerror(errno));
+		end_copy(conn, f, "stedi-load: could not read the file");
+		return false;
+	}
+
+	copy_put_trailer(&ld->rows);
+	if (!send_copy_data(conn, &ld->rows))
+	{
+		report_server_error(f, conn, NULL);
+		return false;
+	}
+	return end_copy(conn, f, NULL);
+}
+
+/*
+ * Load one file in one transaction.  Returns false, having reported why and
+ * rolled back, if the run must stop.
+ */
+static bool
+load_file(Loader *ld, const LoadFile *f)
+{
+	PGconn	   *conn = ld->conn;
+	double		started = now_seconds();
+	FileCounts	counts = {0};
+	LineReader *reader = NULL;
+	PGresult   *res;
+	struct stat st;
+	int32_t		file_id;
+	char		size_text[32];
+	char		sql[1024];
+	char		num[5][32];
+	const char *params[5];
+	bool		ok = false;
+	int			fd;
+	int			i;
+
+	fd = open(f->realpath, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st) != 0)
+	{
+		load_error("could not open \"%s\": %s", f->display, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	reader = line_reader_open(fd);
+	if (reader == NULL)
+	{
+		load_error("could not read \"%s\": %s", f->display, strerror(errno));
+		close(fd);
+		return false;
+	}
+	if (ld->parser[f->kind] == NULL)
+		ld->parser[f->kind] = record_parser_create(f->kind);
+	if (!reset_spill(ld))
+	{
+		load_error("could not truncate temporary file: %s", strerror(errno));
+		goto done;
+	}
+
+	if (!run_command(conn, f, "BEGIN", 0, NULL))
+		goto done;
+
+	snprintf(size_text, sizeof(size_text), "%lld", (long long) st.st_size);
+	params[0] = stedi_kind_name[f->kind];
+	params[1] = f->realpath;
+	params[2] = size_text;
+	res = PQexecParams(conn,
+					   "INSERT INTO landing.source_file (kind, path, size_bytes) "
+					   "VALUES ($1, $2, $3) RETURNING file_id",
+					   3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	{
+		report_server_error(f, conn, res);
+		PQclear(res);
+		goto done;
+	}
+	file_id = (int32_t) strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+
+	snprintf(sql, sizeof(sql), "COPY landing.%s (%s) FROM STDIN (FORMAT binary)",
+			 stedi_kind_name[f->kind], record_copy_columns(f->kind));
+	if (!start_copy(conn, f, sql))
+		goto done;
+	if (!stream_lines(ld, f, reader, file_id, &counts))
+		goto done;
+
+	if (counts.rejected > 0 && !copy_rejects(ld, f))
+		goto done;
+
+	snprintf(num[0], sizeof(num[0]), "%lld", (long long) counts.lines);
+	snprintf(num[1], sizeof(num[1]), "%lld", (long long) counts.loaded);
+	snprintf(num[2], sizeof(num[2]), "%lld", (long long) counts.rejected);
+	snprintf(num[3], sizeof(num[3]), "%lld", (long long) counts.extra_fields);
+	snprintf(num[4], sizeof(num[4]), "%d", file_id);
+	for (i = 0; i < 5; i++)
+		params[i] = num[i];
+	if (!run_command(conn, f,
+					 "UPDATE landing.source_file "
+					 "SET lines_read = $1, rows_loaded = $2, rows_rejected = $3, "
+					 "extra_fields = $4 WHERE file_id = $5",
+					 5, params))
+		goto done;
+
+	if (!run_command(conn, f, "COMMIT", 0, NULL))
+		goto done;
+	ok = true;
+
+	ld->files++;
+	ld->lines += counts.lines;
+	ld->loaded += counts.loaded;
+	ld->rejected += counts.rejected;
+	if (!ld->quiet)
+	{
+		printf("%-13s  %s  %lld lines  %lld loaded  %lld rejected  %.2f s\n",
+			   stedi_kind_name[f->kind], f->display,
+			   (long long) counts.lines, (long long) counts.loaded,
+			   (long long) counts.rejected, now_seconds() - started);
+		fflush(stdout);
+	}
+
+done:
+	if (!ok)
+		rollback(conn);
+	line_reader_free(reader);
+	close(fd);
+	return ok;
+}
+
+
+/* ---- main ---- */
+
+int
+main(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{"dbname", required_argument, NULL, 'd'},
+		{"host", required_argument, NULL, 'h'},
+		{"port", required_argument, NULL, 'p'},
+		{"username", required_argument, NULL, 'U'},
+		{"no-password", no_argument, NULL, 'w'},
+		{"password", no_argument, NULL, 'W'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 2},
+		{"kind", required_argument, NULL, 1},
+		{NULL, 0, NULL, 0}
+	};
+	const char *dbname = NULL;
+	const char *host = NULL;
+	const char *port = NULL;
+	const char *user = NULL;
+	PasswordPrompt prompt = PROMPT_AUTO;
+	int			forced_kind = -1;
+	FileList	list = {0};
+	Loader		ld = {0};
+	double		started;
+	double		elapsed;
+	int			c;
+	int			i;
+
+	if (argc > 1 &&
+		(strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	{
+		help();
+		exit(0);
+	}
+	if (argc > 1 &&
+		(strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
+	{
+		printf("%s (stedi) %s\n", progname, STEDI_LOAD_VERSION);
+		exit(0);
+	}
+
+	/* report bad options ourselves, named "stedi-load" and not argv[0] */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":d:h:p:U:wWqV?", long_options,
+							NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'd':
+				dbname = optarg;
+				break;
+			case 'h':
+				host = optarg;
+				break;
+			case 'p':
+				port = optarg;
+				break;
+			case 'U':
+				user = optarg;
+				break;
+			case 'w':
+				prompt = PROMPT_NEVER;
+				break;
+			case 'W':
+				prompt = PROMPT_ALWAYS;
+				break;
+			case 'q':
+				ld.quiet = true;
+				break;
+			case 'V':
+				printf("%s (stedi) %s\n", progname, STEDI_LOAD_VERSION);
+				exit(0);
+			case 1:
+				forced_kind = kind_from_name(optarg);
+				if (forced_kind < 0)
+				{
+					load_error("invalid kind \"%s\": must be customer, accelerometer or step_trainer",
+							   optarg);
+					exit(EXIT_TROUBLE);
+				}
+				break;
+			case 2:
+				help();
+				exit(0);
+			case ':':
+				load_error("option \"%s\" needs a value", argv[optind - 1]);
+				usage_hint();
+				exit(EXIT_TROUBLE);
+			default:
+				/* getopt returns '?' for -? too, leaving optopt alone */
+				if (optopt == 0 && strcmp(argv[optind - 1], "-?") == 0)
+				{
+					help();
+					exit(0);
+				}
+				if (optopt != 0)
+					load_error("invalid option \"-%c\"", optopt);
+				else
+					load_error("invalid option \"%s\"", argv[optind - 1]);
+				usage_hint();
+				exit(EXIT_TROUBLE);
+		}
+	}
+
+	if (optind >= argc)
+	{
+		load_error("no PATH given: name the files or folders to load");
+		usage_hint();
+		exit(EXIT_TROUBLE);
+	}
+
+	/* find every file, and check it can be read, before touching the database */
+	for (i = optind; i < argc; i++)
+	{
+		if (!collect_path(&list, argv[i], i, forced_kind))
+			exit(EXIT_TROUBLE);
+	}
+	order_files(&list);
+
+	ld.conn = connect_database(dbname, host, port, user, prompt);
+	check_extension(ld.conn);
+
+	started = now_seconds();
+	for (i = 0; i < list.nfiles; i++)
+	{
+		if (!load_file(&ld, &list.files[i]))
+		{
+			PQfinish(ld.conn);
+			exit(EXIT_TROUBLE);
+		}
+	}
+	elapsed = now_seconds() - started;
+
+	if (!ld.quiet)
+	{
+		printf("total: %d files, %lld lines, %lld loaded, %lld rejected, %.1f s (%.0f rows/s)\n",
+			   ld.files, (long long) ld.lines, (long long) ld.loaded,
+			   (long long) ld.rejected, elapsed,
+			   elapsed > 0 ? (double) ld.loaded / elapsed : 0.0);
+		if (ld.rejected > 0)
+			fprintf(stderr, "%s: %lld lines rejected; their reasons are in landing.rejected\n",
+					progname, (long long) ld.rejected);
+	}
+
+	PQfinish(ld.conn);
+	for (i = 0; i < STEDI_NKINDS; i++)
+		record_parser_free(ld.parser[i]);
+	if (ld.spill != NULL)
+		fclose(ld.spill);
+	return ld.rejected > 0 ? EXIT_REJECTED : EXIT_ALL_LOADED;
+}

@@ -1,0 +1,193 @@
+/*
+ * stedi_load.h
+ *		Internal interfaces of stedi-load, shared by its source files:
+ *
+ *		files.c			which files a command line names, and their kind
+ *		lines.c			reading a file line by line with bounded memory
+ *		parse.c			one JSON line -> one binary COPY tuple (or a reason)
+ *		stedi-load.c	command line, connection, one transaction per file
+ *
+ * Not installed; the stedi backend never includes it.
+ */
+#ifndef STEDI_LOAD_H
+#define STEDI_LOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "stedi_common.h"
+
+#define STEDI_LOAD_VERSION	"0.1.0"
+
+/*
+ * A line longer than this is rejected without being parsed.  It bounds the
+ * reader's buffer, and so the memory stedi-load needs, whatever the input.
+ */
+#define MAX_LINE_BYTES		(1024 * 1024)
+
+/* How much of a rejected line is kept in landing.rejected.raw_line. */
+#define MAX_RAW_BYTES		8192
+
+/* Size of the chunks handed to PQputCopyData. */
+#define COPY_CHUNK_BYTES	(256 * 1024)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LOAD_PRINTF(f, a)	__attribute__((format(printf, f, a)))
+#define LOAD_NORETURN		__attribute__((noreturn))
+#else
+#define LOAD_PRINTF(f, a)
+#define LOAD_NORETURN
+#endif
+
+/*
+ * stedi-load.c: messages to stderr, prefixed "stedi-load: ", and allocation
+ * that cannot fail (it exits instead)
+ */
+extern void *load_malloc(size_t size);
+extern void *load_realloc(void *ptr, size_t size);
+extern char *load_strdup(const char *s);
+extern void load_error(const char *fmt,...) LOAD_PRINTF(1, 2);
+extern void load_fatal(const char *fmt,...) LOAD_PRINTF(1, 2) LOAD_NORETURN;
+
+
+/* ---- files.c ---- */
+
+/* One input file, as found on the command line or inside a folder. */
+typedef struct LoadFile
+{
+	StediKind	kind;
+	int			argno;			/* which PATH argument it came from */
+	char	   *display;		/* the path as the user wrote it */
+	char	   *realpath;		/* what landing.source_file.path records */
+} LoadFile;
+
+typedef struct FileList
+{
+	LoadFile   *files;
+	int			nfiles;
+	int			capacity;
+} FileList;
+
+extern bool collect_path(FileList *list, const char *arg, int argno,
+						 int forced_kind);
+extern void order_files(FileList *list);
+extern int	kind_from_name(const char *name);
+
+
+/* ---- lines.c ---- */
+
+typedef struct LineReader LineReader;
+
+typedef struct Line
+{
+	char	   *data;			/* line without "\n" / "\r\n"; see too_long */
+	size_t		len;
+	int64_t		number;			/* 1-based physical line number */
+	int64_t		offset;			/* byte offset of data[0] in the file */
+	bool		has_newline;	/* false for a last line cut off at EOF */
+	bool		too_long;		/* len > MAX_LINE_BYTES; data is only the
+								 * head of the line and is not terminated */
+} Line;
+
+extern LineReader *line_reader_open(int fd);
+extern int	line_reader_next(LineReader *reader, Line *line);
+extern void line_reader_free(LineReader *reader);
+
+
+/* ---- parse.c ---- */
+
+/*
+ * A growable byte buffer that binary COPY data is assembled in.  The fast
+ * appenders below are inline because they run a few times per field of
+ * every row.
+ */
+typedef struct CopyBuf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+} CopyBuf;
+
+extern void copybuf_grow(CopyBuf *buf, size_t more);
+
+static inline void
+copybuf_reserve(CopyBuf *buf, size_t more)
+{
+	if (buf->cap - buf->len < more)
+		copybuf_grow(buf, more);
+}
+
+/* Binary COPY integers are big-endian ("network order"). */
+static inline void
+copybuf_put_int16(CopyBuf *buf, int16_t v)
+{
+	unsigned char *p;
+	uint16_t	u = (uint16_t) v;
+
+	copybuf_reserve(buf, 2);
+	p = (unsigned char *) buf->data + buf->len;
+	p[0] = (unsigned char) (u >> 8);
+	p[1] = (unsigned char) u;
+	buf->len += 2;
+}
+
+static inline void
+copybuf_put_int32(CopyBuf *buf, int32_t v)
+{
+	unsigned char *p;
+	uint32_t	u = (uint32_t) v;
+
+	copybuf_reserve(buf, 4);
+	p = (unsigned char *) buf->data + buf->len;
+	p[0] = (unsigned char) (u >> 24);
+	p[1] = (unsigned char) (u >> 16);
+	p[2] = (unsigned char) (u >> 8);
+	p[3] = (unsigned char) u;
+	buf->len += 4;
+}
+
+static inline void
+copybuf_put_int64(CopyBuf *buf, int64_t v)
+{
+	unsigned char *p;
+	uint64_t	u = (uint64_t) v;
+	int			i;
+
+	copybuf_reserve(buf, 8);
+	p = (unsigned char *) buf->data + buf->len;
+	for (i = 7; i >= 0; i--)
+	{
+		p[i] = (unsigned char) u;
+		u >>= 8;
+	}
+	buf->len += 8;
+}
+
+/* A field: its length word, then its bytes. */
+static inline void
+copybuf_put_bytes(CopyBuf *buf, const char *bytes, size_t len)
+{
+	copybuf_put_int32(buf, (int32_t) len);
+	copybuf_reserve(buf, len);
+	memcpy(buf->data + buf->len, bytes, len);
+	buf->len += len;
+}
+
+extern void copy_put_header(CopyBuf *buf);
+extern void copy_put_trailer(CopyBuf *buf);
+extern void copy_put_rejected(CopyBuf *buf, StediKind kind, int32_t file_id,
+							  const Line *line, const char *reason);
+
+typedef struct RecordParser RecordParser;
+
+extern RecordParser *record_parser_create(StediKind kind);
+extern void record_parser_free(RecordParser *parser);
+extern const char *record_copy_columns(StediKind kind);
+extern const char *record_parse(RecordParser *parser, const Line *line,
+								int32_t file_id, CopyBuf *out,
+								int64_t *extra_fields);
+
+#endif							/* STEDI_LOAD_H */
