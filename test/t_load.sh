@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# stedi-load: what it loads, what it rejects and why, its exit statuses, and
+# that a file is loaded whole or not at all.
+source "$(dirname "$0")/lib.sh"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+db=stedi_load_test
+fresh_db $db
+
+# A landing folder with good lines and one bad line of each kind.
+mkdir -p "$tmp/in/customer/landing" "$tmp/in/accelerometer/landing" "$tmp/in/step_trainer/landing"
+{
+    printf '\xef\xbb\xbf'       # a UTF-8 byte order mark
+    printf '%s\r\n' '{"customerName":"Ann Lee","email":"Ann.Lee@test.com","phone":"8015551212","birthDay":"1985-02-28","serialNumber":"s-1","registrationDate":1655564376361,"lastUpdateDate":1655564376361,"shareWithResearchAsOfDate":1655564376361}'
+    printf '\n   \n'           # blank lines: skipped, not counted
+    printf '%s\n' '{"customerName":"Bo Wu","email":"Bo.Wu@test.com","birthDay":"993-01-01","serialNumber":"s-2","shareWithResearchAsOfDate":null,"favouriteColour":"green"}'
+    printf '%s\n' '{"customerName":"No Serial","email":"x@test.com"}'
+    printf '%s\n' '{"email":"y@test.com","serialNumber":"s-3","birthDay":"1985-02-30"}'
+} >"$tmp/in/customer/landing/customer-1.json"
+{
+    printf '%s\n' '{"user":"Ann.Lee@test.com","timestamp":1655564444103,"x":-1.5,"y":0,"z":1e-3}'
+    printf '%s\n' '{"user":"Ann.Lee@test.com","timestamp":1655564444103,"x":"1.0","y":0,"z":0}'
+    printf '%s\n' '{"user":"Ann.Lee@test.com","timestamp":1655564444103.5,"x":1,"y":0,"z":0}'
+    printf '%s\n' '{"user":"Ann.Lee@test.com","timestamp":1655564444103,"x":1,"y":0,"z":1e999}'
+    printf '%s\n' '{"user":"Ann.Lee@test.com","timestamp":99999999999999999,"x":1,"y":0,"z":0}'
+    printf '%s\n' '[1,2,3]'
+    printf '%s\n' '{"user":"Ann.Lee@test.com",'
+    printf '{"user":"Ann\x00Lee@test.com","timestamp":1,"x":1,"y":0,"z":0}\n'
+    printf '{"user":"Ann\xffLee@test.com","timestamp":1,"x":1,"y":0,"z":0}\n'
+    printf '%s' '{"user":"Ann.Lee@test.com","timestamp":1655564444104,"x":1'
+} >"$tmp/in/accelerometer/landing/accelerometer-1.json"
+{
+    printf '%s\n' '{"sensorReadingTime":1655564444103,"serialNumber":"s-1","distanceFromObject":218}'
+    printf '%s\n' '{"sensorReadingTime":1655564444103,"serialNumber":"s-1","distanceFromObject":3000000000}'
+    printf '{"sensorReadingTime":1655564444105,"serialNumber":"s-1","distanceFromObject":219,"pad":"%s"}\n' \
+        "$(head -c 1100000 /dev/zero | tr '\0' a)"
+    printf '%s' '{"sensorReadingTime":1655564444106,"serialNumber":"s-1","distanceFromObject":220}'
+} >"$tmp/in/step_trainer/landing/step_trainer-1.json"
+
+stedi-load -d $db "$tmp/in" >"$tmp/out" 2>"$tmp/err"
+is "$?" 1 "exit status 1 when some lines were rejected"
+sed 's/^/# /' "$tmp/out" "$tmp/err"
+ok $(grep -q '^total: 3 files, 18 lines, 5 loaded, 13 rejected' "$tmp/out"; echo $?) "summary counts lines, loaded and rejected"
+
+is "$(q $db "SELECT count(*) FROM landing.customer")" 2 "BOM, CRLF, 3-digit year, null share date, extra field: 2 customers loaded"
+is "$(q $db "SELECT count(*) FROM landing.accelerometer")" 1 "1 accelerometer reading loaded"
+is "$(q $db "SELECT count(*) FROM landing.step_trainer")" 2 "2 step trainer readings loaded, the last one without a newline"
+is "$(q $db "SELECT string_agg(kind || ':' || lines_read || '=' || rows_loaded || '+' || rows_rejected || ',' || extra_fields, ' ' ORDER BY file_id) FROM landing.source_file")" \
+    "customer:4=2+2,1 accelerometer:10=1+9,0 step_trainer:4=2+2,0" "source_file: lines read = loaded + rejected per file, extra fields counted"
+
+# Values arrive exactly: epoch milliseconds, doubles, dates.
+is "$(q $db "SELECT (extract(epoch FROM reading_time) * 1000)::bigint || ' ' || x || ' ' || z FROM landing.accelerometer")" \
+    "1655564444103 -1.5 0.001" "epoch ms and numbers stored exactly"
+is "$(q $db "SELECT string_agg(email || ' ' || birth_day || ' ' || coalesce(share_with_research_as_of_date::text, '-'), ', ' ORDER BY line_number) FROM landing.customer" | sed 's/+00//')" \
+    "Ann.Lee@test.com 1985-02-28 2022-06-18 14:59:36.361, Bo.Wu@test.com 0993-01-01 -" "customer fields typed, absent and null share dates are null"
+is "$(q $db "SELECT string_agg(line_number::text, ',' ORDER BY line_number) FROM landing.customer")" "1,4" \
+    "line numbers count physical lines, blank ones included"
+
+# Each rejected line, with its reason.
+q $db "SELECT kind, line_number, byte_offset, reason FROM landing.rejected ORDER BY file_id, line_number" >"$tmp/rejected"
+sed 's/^/# /' "$tmp/rejected"
+expect_reject()
+{
+    local kind=$1 line=$2 pattern=$3
+    ok $(grep -qE "^$kind\|$line\|[0-9]+\|$pattern" "$tmp/rejected"; echo $?) "$kind line $line rejected: $pattern"
+}
+expect_reject customer 5 'missing required field "serialNumber"'
+expect_reject customer 6 'birthDay is not a date'
+expect_reject accelerometer 2 '"x" must be a number, got string'
+expect_reject accelerometer 3 '"timestamp" must be an integer'
+expect_reject accelerometer 4 '"z" is not a finite number'
+expect_reject accelerometer 5 '"timestamp" is out of range for timestamptz'
+expect_reject accelerometer 6 'not a JSON object'
+expect_reject accelerometer 7 'malformed JSON'
+expect_reject accelerometer 8 'line contains a NUL byte'
+expect_reject accelerometer 9 'line is not valid UTF-8'
+expect_reject accelerometer 10 'line cut off \(no newline at end of file\)'
+expect_reject step_trainer 2 '"distanceFromObject" is out of range for integer'
+expect_reject step_trainer 3 'line longer than 1048576 bytes'
+is "$(wc -l <"$tmp/rejected")" 13 "13 lines rejected, no more"
+is "$(q $db "SELECT max(octet_length(raw_line)) <= 8192 FROM landing.rejected")" t "raw text kept, capped at 8192 bytes"
+is "$(q $db "SELECT raw_line FROM landing.rejected WHERE kind = 'accelerometer' AND line_number = 2")" \
+    '{"user":"Ann.Lee@test.com","timestamp":1655564444103,"x":"1.0","y":0,"z":0}' "raw text of a rejected line kept as it was"
+
+# A file is loaded whole or not at all: a server error in the middle of a
+# file rolls back that file, and nothing of it stays.
+q $db "CREATE FUNCTION pg_temp_fail() RETURNS trigger LANGUAGE plpgsql AS \$\$
+       BEGIN IF NEW.x = 42 THEN RAISE EXCEPTION 'refused on purpose'; END IF; RETURN NEW; END \$\$;
+       CREATE TRIGGER fail BEFORE INSERT ON landing.accelerometer FOR EACH ROW EXECUTE FUNCTION pg_temp_fail()"
+mkdir -p "$tmp/half"
+for i in $(seq 1 500); do
+    printf '{"user":"Ann.Lee@test.com","timestamp":%d,"x":%d,"y":0,"z":0}\n' $((1655564444000 + i)) $((i == 400 ? 42 : 1))
+done >"$tmp/half/a.json"
+before=$(q $db "SELECT count(*) FROM landing.accelerometer")
+stedi-load -d $db --kind accelerometer "$tmp/half/a.json" >"$tmp/out" 2>"$tmp/err"
+is "$?" 2 "exit status 2 on a server error"
+sed 's/^/# /' "$tmp/err"
+ok $(grep -q 'refused on purpose' "$tmp/err"; echo $?) "the server's message is shown"
+is "$(q $db "SELECT count(*) FROM landing.accelerometer")" "$before" "no row of the failed file stays"
+is "$(q $db "SELECT count(*) FROM landing.source_file WHERE path LIKE '%/half/a.json'")" 0 "no source_file row for the failed file"
+q $db "DROP TRIGGER fail ON landing.accelerometer; DROP FUNCTION pg_temp_fail()"
+stedi-load -d $db --kind accelerometer "$tmp/half/a.json" >"$tmp/out" 2>&1
+is "$?" 0 "the same file loads once the cause is gone"
+is "$(($(q $db "SELECT count(*) FROM landing.accelerometer") - before))" 500 "all 500 lines of it"
+
+# Usage and environment errors: exit 2 with a one-line message.
+stedi-load -d $db "$tmp/nowhere" >"$tmp/out" 2>"$tmp/err"
+is "$?" 2 "missing folder: exit 2"
+ok $(grep -q "could not open \".*nowhere\": No such file or directory" "$tmp/err"; echo $?) "missing folder: says which and why"
+stedi-load -d $db "$tmp/half/a.json" >"$tmp/out" 2>"$tmp/err"
+is "$?" 2 "a file outside the layout without --kind: exit 2"
+stedi-load -d $db --kind nonsense "$tmp/half/a.json" >"$tmp/out" 2>"$tmp/err"
+is "$?" 2 "an unknown --kind: exit 2"
+createdb stedi_load_plain
+stedi-load -d stedi_load_plain "$tmp/in" >"$tmp/out" 2>"$tmp/err"
+is "$?" 2 "extension not installed: exit 2"
+ok $(grep -q 'extension "stedi" is not installed' "$tmp/err"; echo $?) "extension not installed: says so"
+dropdb stedi_load_plain
+stedi-load -h "$tmp" -p 1 -d $db "$tmp/in" >"$tmp/out" 2>"$tmp/err"
+is "$?" 2 "server down: exit 2"
+is "$(wc -l <"$tmp/err")" 1 "server down: one line"
+sed 's/^/# /' "$tmp/err"
+
+# Generated data round-trips: every generated line lands.
+stedi-gen --scale 0.05 --seed 7 "$tmp/gen" >"$tmp/gen.out"
+fresh_db $db
+stedi-load -q -d $db "$tmp/gen" >"$tmp/out" 2>&1
+is "$?" 0 "generated data loads without rejects"
+for kind in customer accelerometer step_trainer; do
+    lines=$(grep "^$kind:" "$tmp/gen.out" | sed -E 's/.* ([0-9]+) lines/\1/')
+    is "$(q $db "SELECT count(*) FROM landing.$kind")" "$lines" "$kind: every generated line is a landing row ($lines)"
+done
+dropdb $db
