@@ -277,6 +277,103 @@ CREATE UNIQUE INDEX machine_learning_lineage_idx ON curated.machine_learning
 COMMENT ON MATERIALIZED VIEW curated.machine_learning IS 'Each step trainer reading paired with the accelerometer readings its owner took in the same millisecond (machine_learning_curated)';
 
 ------------------------------------------------------------------------------
+-- Settings
+------------------------------------------------------------------------------
+
+-- Only values that differ from their default are stored: the defaults live
+-- in stedi.settings, so an upgrade can change a default that no one set.
+CREATE TABLE stedi.setting (
+    name   text PRIMARY KEY,
+    value  text NOT NULL,
+    set_at timestamptz NOT NULL DEFAULT now(),
+    set_by name NOT NULL DEFAULT current_user
+);
+COMMENT ON TABLE stedi.setting IS 'Settings of the lakehouse that differ from their defaults (see stedi.settings); change them with stedi.set_setting()';
+
+CREATE VIEW stedi.settings AS
+SELECT d.name, coalesce(s.value, d.default_value) AS value, d.default_value,
+       s.value IS NULL AS is_default, s.set_at, s.set_by, d.description
+  FROM (VALUES
+        ('run_history_retention', '30 days',
+         'How long stedi.refresh_run and stedi.refresh_log keep a run (an interval)')
+       ) AS d(name, default_value, description)
+  LEFT JOIN stedi.setting AS s USING (name);
+COMMENT ON VIEW stedi.settings IS 'Every setting of the lakehouse: its value, its default and what it does';
+
+CREATE FUNCTION stedi.setting_value(name text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT value FROM stedi.settings WHERE settings.name = setting_value.name $$;
+COMMENT ON FUNCTION stedi.setting_value(text) IS 'The current value of a setting';
+
+CREATE FUNCTION stedi.set_setting(name text, value text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM stedi.settings s WHERE s.name = set_setting.name) THEN
+        RAISE EXCEPTION 'unknown stedi setting "%"', set_setting.name
+              USING ERRCODE = 'undefined_object',
+                    HINT = 'SELECT name FROM stedi.settings lists them.';
+    END IF;
+    IF value IS NULL THEN
+        DELETE FROM stedi.setting s WHERE s.name = set_setting.name;
+        RETURN;
+    END IF;
+    CASE name
+    WHEN 'run_history_retention' THEN
+        BEGIN
+            IF value::interval <= interval '0' THEN
+                RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+        EXCEPTION WHEN invalid_parameter_value OR invalid_datetime_format
+                       OR datetime_field_overflow OR syntax_error THEN
+            RAISE EXCEPTION 'invalid value for run_history_retention: "%"', value
+                  USING ERRCODE = 'invalid_parameter_value',
+                        DETAIL = 'It must be a positive interval.',
+                        HINT = 'For example: SELECT stedi.set_setting(''run_history_retention'', ''14 days'');';
+        END;
+    END CASE;
+    INSERT INTO stedi.setting AS s (name, value) VALUES (set_setting.name, set_setting.value)
+    ON CONFLICT ON CONSTRAINT setting_pkey DO UPDATE
+       SET value = EXCLUDED.value, set_at = now(), set_by = current_user;
+END
+$$;
+COMMENT ON FUNCTION stedi.set_setting(text, text) IS 'Change a setting (NULL restores its default)';
+
+------------------------------------------------------------------------------
+-- What changed in landing since the last refresh
+------------------------------------------------------------------------------
+
+-- A note per statement that changed a landing table.  stedi.refresh()
+-- deletes the notes it can see before it reads landing: notes left are
+-- changes no refresh has seen yet.  Insert-only, so concurrent loaders
+-- never wait for each other here.
+CREATE TABLE stedi.landing_change (
+    relation   regclass NOT NULL,
+    changed_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE stedi.landing_change IS 'Changes to landing tables that no refresh has seen yet (one row per statement)';
+
+CREATE FUNCTION stedi.note_landing_change() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO stedi.landing_change (relation) VALUES (TG_RELID);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION stedi.note_landing_change() IS 'Statement trigger on landing tables: notes that the zones are out of date';
+
+CREATE TRIGGER landing_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON landing.customer FOR EACH STATEMENT EXECUTE FUNCTION stedi.note_landing_change();
+CREATE TRIGGER landing_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON landing.accelerometer FOR EACH STATEMENT EXECUTE FUNCTION stedi.note_landing_change();
+CREATE TRIGGER landing_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON landing.step_trainer FOR EACH STATEMENT EXECUTE FUNCTION stedi.note_landing_change();
+
+------------------------------------------------------------------------------
 -- Refresh and its log
 ------------------------------------------------------------------------------
 
@@ -288,9 +385,11 @@ CREATE TABLE stedi.refresh_run (
     finished_at timestamptz,
     status      text NOT NULL DEFAULT 'running'
                 CHECK (status IN ('running', 'succeeded', 'failed', 'skipped')),
-    error       text
+    message     text
 );
-COMMENT ON TABLE stedi.refresh_run IS 'One row per refresh of the zones';
+CREATE INDEX ON stedi.refresh_run (started_at);
+COMMENT ON TABLE stedi.refresh_run IS 'One row per refresh of the zones, manual or scheduled; pruned after the run_history_retention setting';
+COMMENT ON COLUMN stedi.refresh_run.message IS 'Why a run failed (the error) or was skipped';
 
 CREATE TABLE stedi.refresh_log (
     run_id   bigint NOT NULL REFERENCES stedi.refresh_run ON DELETE CASCADE,
@@ -304,9 +403,113 @@ CREATE TABLE stedi.refresh_log (
 COMMENT ON TABLE stedi.refresh_log IS 'One row per view refreshed in a run: how (complete or concurrent), its row count afterwards and how long it took';
 
 CREATE FUNCTION stedi.refresh(
+    only_if_changed boolean DEFAULT false,
     OUT view regclass, OUT method text, OUT rows bigint, OUT duration interval)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'stedi_refresh'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION stedi.refresh() IS
-    'Refresh the trusted and curated zones in dependency order (concurrently once populated), analyze each, log row counts and durations';
+COMMENT ON FUNCTION stedi.refresh(boolean) IS
+    'Refresh the trusted and curated zones in dependency order (concurrently once populated), analyze each, log row counts and durations; with only_if_changed, do nothing when no landing table changed since the last refresh';
+
+------------------------------------------------------------------------------
+-- Refresh on a schedule
+------------------------------------------------------------------------------
+
+-- This database's schedule: at most one row.
+CREATE TABLE stedi.refresh_job (
+    one                  boolean PRIMARY KEY DEFAULT true CHECK (one),
+    every                interval NOT NULL CHECK (every >= interval '1 second'),
+    run_as               regrole NOT NULL DEFAULT current_user::regrole,
+    created_at           timestamptz NOT NULL DEFAULT now(),
+    next_run_at          timestamptz NOT NULL DEFAULT now(),
+    last_checked_at      timestamptz,
+    consecutive_failures integer NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE stedi.refresh_job IS 'The refresh schedule of this database (stedi.schedule_refresh); run by the stedi scheduler background worker';
+COMMENT ON COLUMN stedi.refresh_job.run_as IS 'The role the scheduled refresh runs as: whoever scheduled it';
+COMMENT ON COLUMN stedi.refresh_job.consecutive_failures IS 'Failed runs in a row; each doubles the wait before the next try, up to an hour';
+
+CREATE FUNCTION stedi.scheduler_check() RETURNS void
+AS 'MODULE_PATHNAME', 'stedi_scheduler_check' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stedi.scheduler_check() IS 'Fails, saying why, when this server cannot run scheduled refreshes';
+
+CREATE FUNCTION stedi.scheduler_running() RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_scheduler_running' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stedi.scheduler_running() IS 'Whether the stedi scheduler background worker is running';
+
+CREATE FUNCTION stedi.refresh_job_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'stedi_refresh_job_changed' LANGUAGE C;
+COMMENT ON FUNCTION stedi.refresh_job_changed() IS 'Statement trigger on stedi.refresh_job: tells the scheduler at commit';
+CREATE TRIGGER refresh_job_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON stedi.refresh_job FOR EACH STATEMENT EXECUTE FUNCTION stedi.refresh_job_changed();
+
+CREATE FUNCTION stedi.schedule_refresh(every interval)
+RETURNS stedi.refresh_job
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job stedi.refresh_job;
+BEGIN
+    PERFORM stedi.scheduler_check();
+    IF every IS NULL OR every < interval '1 second' THEN
+        RAISE EXCEPTION 'refresh interval must be at least 1 second, not %', coalesce(every::text, 'NULL')
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO stedi.refresh_job AS j (every) VALUES (schedule_refresh.every)
+    ON CONFLICT (one) DO UPDATE
+       SET every = EXCLUDED.every, run_as = current_user::regrole,
+           next_run_at = now(), consecutive_failures = 0
+    RETURNING * INTO job;
+    RETURN job;
+END
+$$;
+COMMENT ON FUNCTION stedi.schedule_refresh(interval) IS
+    'Refresh the zones of this database every so often, in a background worker, when landing changed (needs stedi in shared_preload_libraries)';
+
+CREATE FUNCTION stedi.unschedule_refresh() RETURNS boolean
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH gone AS (DELETE FROM stedi.refresh_job RETURNING 1)
+    SELECT count(*) > 0 FROM gone
+$$;
+COMMENT ON FUNCTION stedi.unschedule_refresh() IS 'Stop refreshing this database on a schedule; true if there was a schedule';
+
+------------------------------------------------------------------------------
+-- What an operator looks at
+------------------------------------------------------------------------------
+
+CREATE VIEW stedi.zone_status AS
+SELECT v.step, v.view,
+       last_ok.rows,
+       last_ok.finished_at AS last_refreshed_at,
+       last_ok.duration AS last_refresh_duration,
+       EXISTS (SELECT FROM stedi.landing_change) AS landing_changed_since,
+       last_run.status AS last_run_status,
+       last_run.message AS last_run_message,
+       job.every AS refresh_every,
+       job.next_run_at,
+       job.consecutive_failures,
+       (job.every IS NOT NULL
+        AND (job.next_run_at < now() - greatest(job.every, interval '1 minute')
+             OR NOT stedi.scheduler_running())) AS schedule_overdue
+  FROM (VALUES (1, 'trusted.customer'::regclass),
+               (2, 'trusted.accelerometer'::regclass),
+               (3, 'curated.customer'::regclass),
+               (4, 'trusted.step_trainer'::regclass),
+               (5, 'curated.machine_learning'::regclass)) AS v(step, view)
+  LEFT JOIN LATERAL (
+        SELECT l.rows, l.duration, r.finished_at
+          FROM stedi.refresh_log AS l
+          JOIN stedi.refresh_run AS r USING (run_id)
+         WHERE l.view = v.view AND r.status = 'succeeded'
+         ORDER BY r.run_id DESC
+         LIMIT 1) AS last_ok ON true
+  LEFT JOIN LATERAL (
+        SELECT status, message FROM stedi.refresh_run
+         ORDER BY run_id DESC LIMIT 1) AS last_run ON true
+  LEFT JOIN stedi.refresh_job AS job ON true
+ ORDER BY v.step;
+COMMENT ON VIEW stedi.zone_status IS
+    'Each trusted and curated view: rows and time of its last successful refresh, whether landing changed since, the last run and the schedule (schedule_overdue: it should have run but did not)';

@@ -3,7 +3,7 @@
 SET timezone = 'UTC';
 
 -- zones.sql ran two refreshes: one complete, one concurrent.
-SELECT run_id, trigger, status, error, finished_at >= started_at AS finished
+SELECT run_id, trigger, status, message, finished_at >= started_at AS finished
   FROM stedi.refresh_run ORDER BY run_id;
 SELECT run_id, step, view, method, rows, duration >= '0'::interval AS timed
   FROM stedi.refresh_log ORDER BY run_id, step;

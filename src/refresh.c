@@ -17,8 +17,16 @@
  * so readers see either the zones before the run or after it, never a
  * mix of the two.
  *
+ * What changed in landing is known from stedi.landing_change, where a
+ * statement trigger on each landing table leaves a row.  A run consumes
+ * the rows it can see *before* it reads any landing table, so a change
+ * committed meanwhile stays behind for the next run: a change can make a
+ * run happen twice, never zero times.
+ *
  * Two runs never overlap: each takes a self-conflicting lock on
- * stedi.refresh_run, which still lets anyone read the run history.
+ * stedi.refresh_run, which still lets anyone read the run history.  A
+ * manual run waits for it; a scheduled one gives up and is logged as
+ * skipped.
  *
  *-------------------------------------------------------------------------
  */
@@ -39,6 +47,8 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "stedi.h"
+
 PG_FUNCTION_INFO_V1(stedi_refresh);
 
 typedef struct ZoneView
@@ -54,10 +64,6 @@ static const ZoneView zone_views[] = {
 	{"curated", "customer"},
 	{"trusted", "step_trainer"},
 	{"curated", "machine_learning"},
-};
-
-static const char *const landing_tables[] = {
-	"customer", "accelerometer", "step_trainer",
 };
 
 static Oid
@@ -79,6 +85,18 @@ relation_is_populated(Oid relid)
 	populated = ((Form_pg_class) GETSTRUCT(tuple))->relispopulated;
 	ReleaseSysCache(tuple);
 	return populated;
+}
+
+static bool
+all_views_populated(void)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(zone_views); i++)
+		if (!relation_is_populated(zone_relid(zone_views[i].zone,
+											  zone_views[i].name)))
+			return false;
+	return true;
 }
 
 static void
@@ -114,40 +132,110 @@ interval_between(TimestampTz start, TimestampTz end)
 }
 
 /*
- * stedi.refresh() returns table (view regclass, method text, rows bigint,
- * duration interval)
+ * Consume the change notes this run can see and analyze the landing tables
+ * they name.  Returns whether there were any.
  */
-Datum
-stedi_refresh(PG_FUNCTION_ARGS)
+static bool
+consume_landing_changes(void)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			run_relid;
+	uint64		i;
+	uint64		nchanged;
+	SPITupleTable *changed;
+
+	spi_exec("WITH consumed AS (DELETE FROM stedi.landing_change RETURNING relation) "
+			 "SELECT DISTINCT relation::regclass::text FROM consumed",
+			 SPI_OK_SELECT);
+	nchanged = SPI_processed;
+	changed = SPI_tuptable;
+
+	/*
+	 * Landing tables grow by bulk loads that autovacuum may not have
+	 * analyzed yet, and the first views' plans depend on their statistics.
+	 */
+	for (i = 0; i < nchanged; i++)
+	{
+		char	   *relation = SPI_getvalue(changed->vals[i], changed->tupdesc, 1);
+
+		CHECK_FOR_INTERRUPTS();
+		spi_exec(psprintf("ANALYZE %s", relation), SPI_OK_UTILITY);
+	}
+	return nchanged > 0;
+}
+
+static void
+log_view(int64 run_id, int step, Oid relid, const char *method, int64 rows,
+		 Interval *duration)
+{
+	Oid			types[6] = {INT8OID, INT4OID, REGCLASSOID, TEXTOID, INT8OID,
+	INTERVALOID};
+	Datum		values[6];
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = Int32GetDatum(step);
+	values[2] = ObjectIdGetDatum(relid);
+	values[3] = CStringGetTextDatum(method);
+	values[4] = Int64GetDatum(rows);
+	values[5] = IntervalPGetDatum(duration);
+	if (SPI_execute_with_args("INSERT INTO stedi.refresh_log "
+							  "(run_id, step, view, method, rows, duration) "
+							  "VALUES ($1, $2, $3, $4, $5, $6)",
+							  6, types, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "stedi: could not write stedi.refresh_log");
+}
+
+/*
+ * Delete runs older than the run_history_retention setting, so that a
+ * refresh every second does not grow the history without bound.
+ */
+void
+stedi_prune_run_history(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "stedi: SPI_connect failed");
+	spi_exec("DELETE FROM stedi.refresh_run WHERE started_at < "
+			 "now() - stedi.setting_value('run_history_retention')::interval",
+			 SPI_OK_DELETE);
+	SPI_finish();
+}
+
+/*
+ * Refresh every zone view.  Returns the run id of the logged run, or
+ * REFRESH_LOCK_BUSY when !wait_for_lock and another run holds the lock, or
+ * REFRESH_NOTHING_NEW when only_if_changed and nothing changed.  With
+ * rsinfo, one row per view goes into its tuplestore.
+ */
+int64
+stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
+					ReturnSetInfo *rsinfo)
+{
+	Oid			run_relid = zone_relid("stedi", "refresh_run");
+	Oid			trigger_type = TEXTOID;
+	Datum		trigger;
+	Oid			run_id_type = INT8OID;
+	Datum		run_id_datum;
 	int64		run_id;
+	bool		changed;
 	int			i;
 
-	InitMaterializedSRF(fcinfo, 0);
-
-	run_relid = zone_relid("stedi", "refresh_run");
-	LockRelationOid(run_relid, ShareUpdateExclusiveLock);
+	if (wait_for_lock)
+		LockRelationOid(run_relid, ShareUpdateExclusiveLock);
+	else if (!ConditionalLockRelationOid(run_relid, ShareUpdateExclusiveLock))
+		return REFRESH_LOCK_BUSY;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "stedi: SPI_connect failed");
 
-	run_id = spi_single_int8("INSERT INTO stedi.refresh_run (trigger) "
-							 "VALUES ('manual') RETURNING run_id",
-							 0, NULL, NULL);
-
-	/*
-	 * Landing tables grow between runs by bulk loads that autovacuum may not
-	 * have analyzed yet; the first view's plan depends on their statistics.
-	 */
-	for (i = 0; i < lengthof(landing_tables); i++)
+	changed = consume_landing_changes();
+	if (only_if_changed && !changed && all_views_populated())
 	{
-		CHECK_FOR_INTERRUPTS();
-		spi_exec(psprintf("ANALYZE landing.%s",
-						  quote_identifier(landing_tables[i])),
-				 SPI_OK_UTILITY);
+		SPI_finish();
+		return REFRESH_NOTHING_NEW;
 	}
+
+	trigger = CStringGetTextDatum(scheduled ? "scheduled" : "manual");
+	run_id = spi_single_int8("INSERT INTO stedi.refresh_run (trigger) "
+							 "VALUES ($1) RETURNING run_id",
+							 1, &trigger_type, &trigger);
 
 	for (i = 0; i < lengthof(zone_views); i++)
 	{
@@ -155,15 +243,10 @@ stedi_refresh(PG_FUNCTION_ARGS)
 		Oid			relid = zone_relid(zv->zone, zv->name);
 		char	   *qualified = quote_qualified_identifier(zv->zone, zv->name);
 		bool		concurrently = relation_is_populated(relid);
+		const char *method = concurrently ? "concurrent" : "complete";
 		TimestampTz started;
-		TimestampTz finished;
 		int64		rows;
 		Interval   *duration;
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
-		Oid			log_types[6] = {INT8OID, INT4OID, REGCLASSOID, TEXTOID,
-		INT8OID, INTERVALOID};
-		Datum		log_values[6];
 
 		CHECK_FOR_INTERRUPTS();
 
@@ -174,40 +257,48 @@ stedi_refresh(PG_FUNCTION_ARGS)
 		spi_exec(psprintf("ANALYZE %s", qualified), SPI_OK_UTILITY);
 		rows = spi_single_int8(psprintf("SELECT count(*) FROM %s", qualified),
 							   0, NULL, NULL);
-		finished = GetCurrentTimestamp();
-		duration = interval_between(started, finished);
+		duration = interval_between(started, GetCurrentTimestamp());
 
-		log_values[0] = Int64GetDatum(run_id);
-		log_values[1] = Int32GetDatum(i + 1);
-		log_values[2] = ObjectIdGetDatum(relid);
-		log_values[3] = CStringGetTextDatum(concurrently ? "concurrent" : "complete");
-		log_values[4] = Int64GetDatum(rows);
-		log_values[5] = IntervalPGetDatum(duration);
-		if (SPI_execute_with_args("INSERT INTO stedi.refresh_log "
-								  "(run_id, step, view, method, rows, duration) "
-								  "VALUES ($1, $2, $3, $4, $5, $6)",
-								  6, log_types, log_values, NULL, false, 0)
-			!= SPI_OK_INSERT)
-			elog(ERROR, "stedi: could not write stedi.refresh_log");
+		log_view(run_id, i + 1, relid, method, rows, duration);
 
-		values[0] = ObjectIdGetDatum(relid);
-		values[1] = log_values[3];
-		values[2] = Int64GetDatum(rows);
-		values[3] = IntervalPGetDatum(duration);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		if (rsinfo)
+		{
+			Datum		values[4];
+			bool		nulls[4] = {false, false, false, false};
+
+			values[0] = ObjectIdGetDatum(relid);
+			values[1] = CStringGetTextDatum(method);
+			values[2] = Int64GetDatum(rows);
+			values[3] = IntervalPGetDatum(duration);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+								 values, nulls);
+		}
 	}
 
-	{
-		Oid			argtypes[1] = {INT8OID};
-		Datum		args[1] = {Int64GetDatum(run_id)};
+	run_id_datum = Int64GetDatum(run_id);
+	if (SPI_execute_with_args("UPDATE stedi.refresh_run "
+							  "SET finished_at = clock_timestamp(), status = 'succeeded' "
+							  "WHERE run_id = $1",
+							  1, &run_id_type, &run_id_datum, NULL, false, 0)
+		!= SPI_OK_UPDATE)
+		elog(ERROR, "stedi: could not update stedi.refresh_run");
 
-		if (SPI_execute_with_args("UPDATE stedi.refresh_run "
-								  "SET finished_at = clock_timestamp(), status = 'succeeded' "
-								  "WHERE run_id = $1",
-								  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "stedi: could not update stedi.refresh_run");
-	}
-
+	stedi_prune_run_history();
 	SPI_finish();
+	return run_id;
+}
+
+/*
+ * stedi.refresh(only_if_changed boolean DEFAULT false)
+ *		returns table (view regclass, method text, rows bigint, duration interval)
+ */
+Datum
+stedi_refresh(PG_FUNCTION_ARGS)
+{
+	bool		only_if_changed = PG_ARGISNULL(0) ? false : PG_GETARG_BOOL(0);
+
+	InitMaterializedSRF(fcinfo, 0);
+	stedi_refresh_zones(false, true, only_if_changed,
+						(ReturnSetInfo *) fcinfo->resultinfo);
 	return (Datum) 0;
 }
