@@ -18,13 +18,23 @@
  *	- about half the customers consent to research; a few per cent appear
  *	  again in a later record that gives or withdraws that consent (absent
  *	  or explicit null);
- *	- files hold at most 10,000 lines, and the reading files interleave
- *	  customers, so nothing may assume one customer's lines are adjacent.
+ *	- files hold at most 10,000 records (with --faults, plus the bad lines
+ *	  among them), and the reading files interleave customers, so nothing
+ *	  may assume one customer's lines are adjacent.
  *
  * Output depends only on --scale and --seed: all randomness comes from our
  * own xoshiro256** generator and all arithmetic is on integers, so every
  * platform writes byte-identical files.  Memory use does not grow with the
  * scale: customers are generated and written one small batch at a time.
+ *
+ * With --faults, bad lines of every kind the loader rejects (malformed or
+ * cut-off JSON, wrong types, values out of range, invalid UTF-8, NUL bytes,
+ * duplicate keys, deep nesting, over-long lines) are mixed in, about 0.5%
+ * of the lines, along with quirks the loader must accept (CRLF, byte order
+ * marks, blank lines, unknown fields).  Those come from a second random
+ * generator of their own and are written in addition to the good records,
+ * which stay exactly those of a run without --faults: the same records in
+ * the same order and the same files.
  *
  * IDENTIFICATION
  *		src/gen/stedi-gen.c
@@ -96,6 +106,26 @@
 #define P_LATE_UPDATE		450		/* first record already updated */
 #define P_REPEAT			300		/* customer appears again later */
 #define P_SAME_START		50		/* session starts with the previous one */
+
+/*
+ * With --faults: chances per good record (1/10000) of what follows it, and
+ * per file (1/10000) of what starts or ends it.  Over-long lines are big,
+ * so they get a chance of their own, per million records.
+ */
+#define P_FAULT				50		/* a faulty line after the record */
+#define P_TOO_LONG_PER_M	5		/* an over-long line after the record */
+#define P_BLANK				20		/* a blank line after the record */
+#define P_CRLF				100		/* the record ends in CRLF */
+#define P_EXTRA_FIELD		50		/* the record has an unknown field */
+#define P_BOM				500		/* the file starts with a BOM */
+#define P_EOF_CUT			500		/* the file ends in a cut-off line */
+
+/* The loader's limits, which faulty lines go beyond. */
+#define LOADER_MAX_LINE		1048576
+#define LOADER_MAX_DEPTH	32
+
+/* Good records are far shorter; a faulty line adds a little to one. */
+#define FAULT_LINE_MAX		2048
 
 /*
  * Name lists.  Their product (1024 combinations) is about one cohort; past
@@ -214,19 +244,6 @@ typedef struct Session
 	StepReading step[STEPS_PER_SESSION];
 } Session;
 
-/* Output of one kind: a sequence of numbered files in its landing folder. */
-typedef struct KindWriter
-{
-	const char *kind;
-	char	   *dir;
-	char	   *path;			/* current file, for error messages */
-	FILE	   *fp;
-	char	   *buffer;
-	int			nfiles;
-	int			lines_in_file;
-	int64_t		lines;
-} KindWriter;
-
 /* A line under construction; every line we write is far shorter. */
 typedef struct LineBuf
 {
@@ -238,6 +255,64 @@ typedef struct Prng
 {
 	uint64_t	s[4];
 } Prng;
+
+/*
+ * What --faults mixes in: kinds of bad line, in the order they are
+ * reported, each named as the loader's reason would classify it.
+ */
+typedef enum FaultKind
+{
+	FAULT_MALFORMED_JSON = 0,	/* not JSON, and not a prefix of it */
+	FAULT_CUT_OFF,				/* a prefix of a record */
+	FAULT_NOT_OBJECT,			/* an array, string or number */
+	FAULT_MISSING_FIELD,		/* a required field absent or null */
+	FAULT_WRONG_TYPE,			/* a field of the wrong JSON type */
+	FAULT_OUT_OF_RANGE,			/* a number beyond its column's type */
+	FAULT_INVALID_UTF8,			/* invalid UTF-8 inside a string */
+	FAULT_NUL_BYTE,				/* a raw NUL byte inside a string */
+	FAULT_DUPLICATE_KEY,		/* a key twice in one object */
+	FAULT_TOO_DEEP,				/* arrays nested beyond the loader's limit */
+	FAULT_TOO_LONG,				/* a line beyond the loader's limit */
+	NFAULTS
+} FaultKind;
+
+static const char *const fault_name[NFAULTS] = {
+	"malformed_json", "cut_off", "not_object", "missing_field", "wrong_type",
+	"out_of_range", "invalid_utf8", "nul_byte", "duplicate_key", "too_deep",
+	"too_long"
+};
+
+/* State and counts of --faults, shared by the three writers. */
+typedef struct FaultState
+{
+	Prng		rng;			/* apart from the data's, which it never
+								 * touches */
+	int64_t		count[NFAULTS];
+	int64_t		crlf;			/* good records ending in CRLF */
+	int64_t		bom;			/* files starting with a BOM */
+	int64_t		blank;			/* blank lines */
+	int64_t		extra_fields;	/* good records with an unknown field */
+} FaultState;
+
+/* Output of one kind: a sequence of numbered files in its landing folder. */
+typedef struct KindWriter
+{
+	const char *kind;
+	StediKind	kindno;
+	char	   *dir;
+	char	   *path;			/* current file, for error messages */
+	FILE	   *fp;
+	char	   *buffer;
+	int			nfiles;
+	int			lines_in_file;	/* good records in the current file */
+	int64_t		lines;			/* non-blank lines, faulty ones included */
+
+	/* with --faults only */
+	FaultState *faults;			/* NULL without --faults */
+	int64_t		records;		/* good records written */
+	int64_t		faulty;			/* faulty lines written */
+	LineBuf		last;			/* the last good record written */
+} KindWriter;
 
 static void fatal(const char *fmt,...)
 			__attribute__((format(printf, 1, 2), noreturn));
@@ -492,16 +567,30 @@ writer_init(KindWriter *w, const char *folder, StediKind kind)
 
 	memset(w, 0, sizeof(*w));
 	w->kind = stedi_kind_name[kind];
+	w->kindno = kind;
 	w->dir = path_join(kind_dir, STEDI_LANDING_DIR);
 	w->buffer = xmalloc(IO_BUFFER_SIZE);
 	free(kind_dir);
 }
 
 static void
+writer_write(KindWriter *w, const char *data, size_t len)
+{
+	if (fwrite(data, 1, len, w->fp) != len)
+		fatal("could not write \"%s\": %s", w->path, strerror(errno));
+}
+
+static void faults_file_start(KindWriter *w);
+static void faults_file_end(KindWriter *w);
+static void faults_put_record(KindWriter *w, const LineBuf *lb);
+
+static void
 writer_close_file(KindWriter *w)
 {
 	if (w->fp == NULL)
 		return;
+	if (w->faults != NULL)
+		faults_file_end(w);
 	if (fclose(w->fp) != 0)
 		fatal("could not write \"%s\": %s", w->path, strerror(errno));
 	w->fp = NULL;
@@ -527,15 +616,23 @@ writer_open_next(KindWriter *w)
 	if (setvbuf(w->fp, w->buffer, _IOFBF, IO_BUFFER_SIZE) != 0)
 		fatal("could not set up buffering for \"%s\"", w->path);
 	w->lines_in_file = 0;
+	if (w->faults != NULL)
+		faults_file_start(w);
 }
 
+/*
+ * Write a good record.  Files are split by good records only, so that with
+ * --faults the same records land in the same files as without.
+ */
 static void
 writer_put(KindWriter *w, const LineBuf *lb)
 {
 	if (w->fp == NULL || w->lines_in_file >= MAX_LINES_PER_FILE)
 		writer_open_next(w);
-	if (fwrite(lb->data, 1, lb->len, w->fp) != lb->len)
-		fatal("could not write \"%s\": %s", w->path, strerror(errno));
+	if (w->faults != NULL)
+		faults_put_record(w, lb);
+	else
+		writer_write(w, lb->data, lb->len);
 	w->lines_in_file++;
 	w->lines++;
 }
@@ -548,6 +645,632 @@ writer_finish(KindWriter *w)
 	w->buffer = NULL;
 }
 
+
+/* ---- faults (--faults) ------------------------------------------------- */
+
+/*
+ * Faulty lines are made from the good record they follow, by editing its
+ * text, so that they look like what a broken app or device would write.
+ * Each kind of data has at least 30 records (customer: 1), so these, which
+ * come after the given record, are in every run, however small.
+ */
+static const struct
+{
+	StediKind	kind;
+	int64_t		record;
+	FaultKind	fault;
+}			forced_faults[] = {
+	{STEDI_CUSTOMER, 0, FAULT_MISSING_FIELD},
+	{STEDI_ACCELEROMETER, 2, FAULT_MALFORMED_JSON},
+	{STEDI_ACCELEROMETER, 5, FAULT_NOT_OBJECT},
+	{STEDI_ACCELEROMETER, 8, FAULT_INVALID_UTF8},
+	{STEDI_ACCELEROMETER, 11, FAULT_NUL_BYTE},
+	{STEDI_ACCELEROMETER, 14, FAULT_OUT_OF_RANGE},
+	{STEDI_ACCELEROMETER, 17, FAULT_TOO_DEEP},
+	{STEDI_STEP_TRAINER, 2, FAULT_CUT_OFF},
+	{STEDI_STEP_TRAINER, 5, FAULT_DUPLICATE_KEY},
+	{STEDI_STEP_TRAINER, 8, FAULT_WRONG_TYPE},
+	{STEDI_STEP_TRAINER, 11, FAULT_TOO_LONG},
+};
+
+#define FORCED_LAST_RECORD	17
+
+/* Fields of each kind that the loader requires. */
+static const char *const required_fields[STEDI_NKINDS][5] = {
+	[STEDI_CUSTOMER] = {F_EMAIL, F_SERIAL_NUMBER},
+	[STEDI_ACCELEROMETER] = {F_USER, F_TIMESTAMP, F_X, F_Y, F_Z},
+	[STEDI_STEP_TRAINER] = {F_SENSOR_READING_TIME, F_SERIAL_NUMBER, F_DISTANCE},
+};
+static const int n_required_fields[STEDI_NKINDS] = {2, 5, 3};
+
+/* A string field and an epoch-milliseconds field every record has. */
+static const char *const string_field[STEDI_NKINDS] = {
+	F_EMAIL, F_USER, F_SERIAL_NUMBER
+};
+static const char *const time_field[STEDI_NKINDS] = {
+	F_REGISTRATION_DATE, F_TIMESTAMP, F_SENSOR_READING_TIME
+};
+
+static const char *const axis_fields[] = {F_X, F_Y, F_Z};
+
+/* Unknown fields that good records may carry; the loader ignores them. */
+static const char *const extra_keys[] = {
+	"appVersion", "deviceModel", "batteryLevel", "debug"
+};
+static const char *const extra_values[] = {
+	"\"2.3.1\"", "\"Pixel 6\"", "87", "false"
+};
+
+/* Byte sequences that are not UTF-8: stray, truncated, overlong, surrogate. */
+static const char *const bad_utf8[] = {
+	"\xff", "\xc3", "\xe2\x82", "\xc0\xaf", "\xed\xa0\x80"
+};
+
+/* Blank lines: the loader skips them (and does not count them). */
+static const char *const blank_lines[] = {"\n", "  \n", "\t\n", " \r\n", "\r\n"};
+
+#define LENGTHOF(a)	((int) (sizeof(a) / sizeof((a)[0])))
+
+/* A faulty line under construction. */
+typedef struct TextBuf
+{
+	char		data[FAULT_LINE_MAX];
+	size_t		len;
+} TextBuf;
+
+/* Where one field of a record is: "key": value */
+typedef struct FieldSpan
+{
+	size_t		key;			/* the key's opening quote */
+	size_t		val;			/* the value's first byte */
+	size_t		end;			/* just past the value */
+} FieldSpan;
+
+static void
+tb_put(TextBuf *tb, const char *s, size_t n)
+{
+	if (tb->len + n > sizeof(tb->data))
+		fatal("internal error: faulty line too long");
+	memcpy(tb->data + tb->len, s, n);
+	tb->len += n;
+}
+
+static void
+tb_str(TextBuf *tb, const char *s)
+{
+	tb_put(tb, s, strlen(s));
+}
+
+/* s, with [from, to) replaced by text */
+static void
+tb_splice(TextBuf *tb, const char *s, size_t len, size_t from, size_t to,
+		  const char *text, size_t tlen)
+{
+	tb_put(tb, s, from);
+	tb_put(tb, text, tlen);
+	tb_put(tb, s + to, len - to);
+}
+
+static uint32_t
+fault_below(KindWriter *w, uint32_t n)
+{
+	return prng_below(&w->faults->rng, n);
+}
+
+/*
+ * Find a field in a record we wrote.  Our string values hold no quotes,
+ * so a quoted name followed by a colon can only be a key.
+ */
+static FieldSpan
+find_field(const char *s, size_t len, const char *name)
+{
+	size_t		nlen = strlen(name);
+	size_t		i;
+
+	for (i = 0; i + nlen + 2 < len; i++)
+	{
+		FieldSpan	f;
+		size_t		j;
+
+		if (s[i] != '"' || memcmp(s + i + 1, name, nlen) != 0 ||
+			s[i + 1 + nlen] != '"')
+			continue;
+		j = i + nlen + 2;
+		while (j < len && s[j] == ' ')
+			j++;
+		if (j >= len || s[j] != ':')
+			continue;
+		j++;
+		while (j < len && s[j] == ' ')
+			j++;
+		f.key = i;
+		f.val = j;
+		if (j < len && s[j] == '"')
+		{
+			j++;
+			while (j < len && s[j] != '"')
+				j++;
+			j++;
+		}
+		else
+		{
+			while (j < len && s[j] != ',' && s[j] != '}')
+				j++;
+		}
+		f.end = j;
+		return f;
+	}
+	fatal("internal error: no field \"%s\" in a generated record", name);
+}
+
+/* Customer records are written with spaces after ',' and ':', readings not. */
+static const char *
+item_sep(const KindWriter *w)
+{
+	return w->kindno == STEDI_CUSTOMER ? ", " : ",";
+}
+
+static const char *
+key_sep(const KindWriter *w)
+{
+	return w->kindno == STEDI_CUSTOMER ? ": " : ":";
+}
+
+/* s with the value of field "name" replaced */
+static void
+replace_value(TextBuf *tb, const char *s, size_t len, const char *name,
+			  const char *value)
+{
+	FieldSpan	f = find_field(s, len, name);
+
+	tb_splice(tb, s, len, f.val, f.end, value, strlen(value));
+}
+
+/* s with the value of field "name" quoted, or with ".5" after it */
+static void
+retype_value(TextBuf *tb, const char *s, size_t len, const char *name,
+			 bool quote)
+{
+	FieldSpan	f = find_field(s, len, name);
+	char		value[64];
+
+	snprintf(value, sizeof(value), quote ? "\"%.*s\"" : "%.*s.5",
+			 (int) (f.end - f.val), s + f.val);
+	tb_splice(tb, s, len, f.val, f.end, value, strlen(value));
+}
+
+/* s with a field added last: , "key": value */
+static void
+add_field(KindWriter *w, TextBuf *tb, const char *s, size_t len,
+		  const char *key, const char *value)
+{
+	char		field[256];
+
+	snprintf(field, sizeof(field), "%s\"%s\"%s%s", item_sep(w), key,
+			 key_sep(w), value);
+	tb_splice(tb, s, len, len - 1, len - 1, field, strlen(field));
+}
+
+/* s with bytes put somewhere inside the value of string field "name" */
+static void
+insert_in_string(KindWriter *w, TextBuf *tb, const char *s, size_t len,
+				 const char *name, const char *bytes, size_t nbytes)
+{
+	FieldSpan	f = find_field(s, len, name);
+	size_t		at = f.val + 1 + fault_below(w, (uint32_t) (f.end - f.val - 1));
+
+	tb_splice(tb, s, len, at, at, bytes, nbytes);
+}
+
+/* A prefix of the record: between a fifth and nine tenths of it. */
+static void
+make_cut_off(KindWriter *w, TextBuf *tb, const char *s, size_t len)
+{
+	size_t		cut = len * (20 + fault_below(w, 70)) / 100;
+
+	tb_put(tb, s, cut > 0 ? cut : 1);
+}
+
+static void
+make_malformed(KindWriter *w, TextBuf *tb, const char *s, size_t len)
+{
+	const char *p;
+	size_t		i;
+
+	switch (fault_below(w, 6))
+	{
+		case 0:					/* the first colon left out */
+			p = memchr(s, ':', len);
+			tb_splice(tb, s, len, (size_t) (p - s), (size_t) (p - s) + 1, " ", 1);
+			break;
+		case 1:					/* a stray character after the first comma */
+			p = memchr(s, ',', len);
+			tb_splice(tb, s, len, (size_t) (p - s) + 1, (size_t) (p - s) + 1,
+					  "#", 1);
+			break;
+		case 2:					/* text after the closing brace */
+			tb_put(tb, s, len);
+			tb_str(tb, fault_below(w, 2) == 0 ? "}" : " ok");
+			break;
+		case 3:					/* single-quoted strings */
+			tb_put(tb, s, len);
+			for (i = 0; i < tb->len; i++)
+			{
+				if (tb->data[i] == '"')
+					tb->data[i] = '\'';
+			}
+			break;
+		case 4:					/* a comma before the closing brace */
+			tb_splice(tb, s, len, len - 1, len - 1, ",", 1);
+			break;
+		default:				/* a NaN literal, as printf writes one */
+			replace_value(tb, s, len,
+						  w->kindno == STEDI_ACCELEROMETER ?
+						  axis_fields[fault_below(w, 3)] :
+						  w->kindno == STEDI_STEP_TRAINER ?
+						  F_DISTANCE : F_REGISTRATION_DATE,
+						  fault_below(w, 2) == 0 ? "nan" : "-nan");
+			break;
+	}
+}
+
+static void
+make_not_object(KindWriter *w, TextBuf *tb, const char *s, size_t len)
+{
+	FieldSpan	f;
+
+	switch (fault_below(w, 3))
+	{
+		case 0:					/* the record in an array */
+			tb_str(tb, "[");
+			tb_put(tb, s, len);
+			tb_str(tb, "]");
+			break;
+		case 1:					/* a string */
+			f = find_field(s, len, string_field[w->kindno]);
+			tb_put(tb, s + f.val, f.end - f.val);
+			break;
+		default:				/* a number */
+			f = find_field(s, len, time_field[w->kindno]);
+			tb_put(tb, s + f.val, f.end - f.val);
+			break;
+	}
+}
+
+/* A required field left out, or set to null. */
+static void
+make_missing_field(KindWriter *w, TextBuf *tb, const char *s, size_t len)
+{
+	const char *name = required_fields[w->kindno]
+		[fault_below(w, (uint32_t) n_required_fields[w->kindno])];
+	FieldSpan	f = find_field(s, len, name);
+	size_t		from = f.key;
+	size_t		to = f.end;
+	size_t		k = f.end;
+
+	if (fault_below(w, 3) == 0)
+	{
+		tb_splice(tb, s, len, f.val, f.end, "null", 4);
+		return;
+	}
+	while (k < len && s[k] == ' ')
+		k++;
+	if (s[k] == ',')
+	{
+		/* drop the field and the separator after it */
+		to = k + 1;
+		while (to < len && s[to] == ' ')
+			to++;
+	}
+	else
+	{
+		/* the last field: drop the separator before it */
+		while (from > 0 && s[from - 1] == ' ')
+			from--;
+		if (from > 0 && s[from - 1] == ',')
+			from--;
+	}
+	tb_splice(tb, s, len, from, to, "", 0);
+}
+
+static void
+make_wrong_type(KindWriter *w, TextBuf *tb, const char *s, size_t len)
+{
+	uint32_t	v = fault_below(w, 4);
+
+	switch (w->kindno)
+	{
+		case STEDI_CUSTOMER:
+			if (v == 0)
+				replace_value(tb, s, len, F_EMAIL, "42");
+			else if (v == 1)
+				replace_value(tb, s, len, F_BIRTH_DAY, "\"not a date\"");
+			else if (v == 2)
+				retype_value(tb, s, len, F_REGISTRATION_DATE, true);
+			else
+				replace_value(tb, s, len, F_SERIAL_NUMBER, "false");
+			break;
+		case STEDI_ACCELEROMETER:
+			if (v == 0)
+				retype_value(tb, s, len, axis_fields[fault_below(w, 3)], true);
+			else if (v == 1)
+				retype_value(tb, s, len, F_TIMESTAMP, false);
+			else if (v == 2)
+				replace_value(tb, s, len, F_USER, "42");
+			else
+				replace_value(tb, s, len, axis_fields[fault_below(w, 3)],
+							  "true");
+			break;
+		default:
+			if (v == 0)
+				retype_value(tb, s, len, F_DISTANCE, true);
+			else if (v == 1)
+				retype_value(tb, s, len, F_SENSOR_READING_TIME, false);
+			else if (v == 2)
+				retype_value(tb, s, len, F_SENSOR_READING_TIME, true);
+			else
+				replace_value(tb, s, len, F_SERIAL_NUMBER, "12345");
+			break;
+	}
+}
+
+static void
+make_out_of_range(KindWriter *w, TextBuf *tb, const char *s, size_t len)
+{
+	uint32_t	v = fault_below(w, 3);
+
+	switch (w->kindno)
+	{
+		case STEDI_CUSTOMER:
+			/* beyond timestamptz either way */
+			if (v == 0)
+				replace_value(tb, s, len, F_REGISTRATION_DATE,
+							  "99999999999999999");
+			else
+				replace_value(tb, s, len, F_LAST_UPDATE_DATE,
+							  "-99999999999999999");
+			break;
+		case STEDI_ACCELEROMETER:
+			if (v == 0)
+				replace_value(tb, s, len, F_TIMESTAMP, "99999999999999999");
+			else
+				replace_value(tb, s, len, axis_fields[fault_below(w, 3)],
+							  v == 1 ? "1e999" : "-1e999");
+			break;
+		default:
+			if (v == 0)
+				replace_value(tb, s, len, F_SENSOR_READING_TIME,
+							  "99999999999999999");
+			else
+				replace_value(tb, s, len, F_DISTANCE,
+							  v == 1 ? "3000000000" : "-3000000000");
+			break;
+	}
+}
+
+/* A string field of the kind, for bytes that do not belong in one. */
+static const char *
+some_string_field(KindWriter *w)
+{
+	if (w->kindno == STEDI_CUSTOMER && fault_below(w, 2) == 0)
+		return F_CUSTOMER_NAME;
+	return string_field[w->kindno];
+}
+
+/* The same key again, right after the first, with the same value. */
+static void
+make_duplicate_key(KindWriter *w, TextBuf *tb, const char *s, size_t len)
+{
+	const char *name = required_fields[w->kindno]
+		[fault_below(w, (uint32_t) n_required_fields[w->kindno])];
+	FieldSpan	f = find_field(s, len, name);
+	char		field[128];
+
+	snprintf(field, sizeof(field), "%s%.*s", item_sep(w),
+			 (int) (f.end - f.key), s + f.key);
+	tb_splice(tb, s, len, f.end, f.end, field, strlen(field));
+}
+
+static void
+make_too_deep(KindWriter *w, TextBuf *tb, const char *s, size_t len)
+{
+	int			depth = LOADER_MAX_DEPTH + 8 + (int) fault_below(w, 24);
+	char		nest[2 * (LOADER_MAX_DEPTH + 32) + 1];
+	int			i;
+
+	for (i = 0; i < depth; i++)
+	{
+		nest[i] = '[';
+		nest[depth + i] = ']';
+	}
+	nest[2 * depth] = '\0';
+	add_field(w, tb, s, len, "extra", nest);
+}
+
+/*
+ * A good record with a padding field that takes the line past the loader's
+ * limit, 1.1 MB or a little more.  Too big for a TextBuf: written directly.
+ */
+static void
+put_too_long(KindWriter *w, const char *s, size_t len)
+{
+	static char pad[4096];
+	char		field[64];
+	size_t		n = LOADER_MAX_LINE + 51424 + fault_below(w, 100000);
+
+	if (pad[0] == '\0')
+		memset(pad, 'a', sizeof(pad));
+	snprintf(field, sizeof(field), "%s\"pad\"%s\"", item_sep(w), key_sep(w));
+	writer_write(w, s, len - 1);
+	writer_write(w, field, strlen(field));
+	while (n > 0)
+	{
+		size_t		chunk = n < sizeof(pad) ? n : sizeof(pad);
+
+		writer_write(w, pad, chunk);
+		n -= chunk;
+	}
+	writer_write(w, "\"}\n", 3);
+}
+
+/*
+ * Write one faulty line made from good record s (len bytes, no newline);
+ * at_eof: the file's last line, without a newline (only for cut-off ones).
+ */
+static void
+put_fault(KindWriter *w, FaultKind fault, const char *s, size_t len,
+		  bool at_eof)
+{
+	TextBuf		tb;
+
+	tb.len = 0;
+	switch (fault)
+	{
+		case FAULT_MALFORMED_JSON:
+			make_malformed(w, &tb, s, len);
+			break;
+		case FAULT_CUT_OFF:
+			make_cut_off(w, &tb, s, len);
+			break;
+		case FAULT_NOT_OBJECT:
+			make_not_object(w, &tb, s, len);
+			break;
+		case FAULT_MISSING_FIELD:
+			make_missing_field(w, &tb, s, len);
+			break;
+		case FAULT_WRONG_TYPE:
+			make_wrong_type(w, &tb, s, len);
+			break;
+		case FAULT_OUT_OF_RANGE:
+			make_out_of_range(w, &tb, s, len);
+			break;
+		case FAULT_INVALID_UTF8:
+			{
+				const char *bad = bad_utf8[fault_below(w, LENGTHOF(bad_utf8))];
+
+				insert_in_string(w, &tb, s, len, some_string_field(w),
+								 bad, strlen(bad));
+			}
+			break;
+		case FAULT_NUL_BYTE:
+			insert_in_string(w, &tb, s, len, some_string_field(w), "", 1);
+			break;
+		case FAULT_DUPLICATE_KEY:
+			make_duplicate_key(w, &tb, s, len);
+			break;
+		case FAULT_TOO_DEEP:
+			make_too_deep(w, &tb, s, len);
+			break;
+		case FAULT_TOO_LONG:
+		case NFAULTS:
+			break;
+	}
+	if (fault == FAULT_TOO_LONG)
+		put_too_long(w, s, len);
+	else
+	{
+		if (!at_eof)
+			tb_put(&tb, "\n", 1);
+		writer_write(w, tb.data, tb.len);
+	}
+	w->faults->count[fault]++;
+	w->faulty++;
+	w->lines++;
+}
+
+/* A file may start with a byte order mark; the first customer file does. */
+static void
+faults_file_start(KindWriter *w)
+{
+	if ((w->kindno == STEDI_CUSTOMER && w->nfiles == 1) ||
+		prng_chance(&w->faults->rng, P_BOM))
+	{
+		writer_write(w, "\xEF\xBB\xBF", 3);
+		w->faults->bom++;
+	}
+}
+
+/*
+ * A file may end in a line cut off without a newline, as if the writer had
+ * died; the first accelerometer file does.
+ */
+static void
+faults_file_end(KindWriter *w)
+{
+	if (w->lines_in_file == 0)
+		return;
+	if ((w->kindno == STEDI_ACCELEROMETER && w->nfiles == 1) ||
+		prng_chance(&w->faults->rng, P_EOF_CUT))
+		put_fault(w, FAULT_CUT_OFF, w->last.data, w->last.len - 1, true);
+}
+
+/*
+ * Write good record lb, maybe with CRLF or an unknown field, then maybe a
+ * blank line and faulty lines.
+ */
+static void
+faults_put_record(KindWriter *w, const LineBuf *lb)
+{
+	FaultState *fs = w->faults;
+	Prng	   *rng = &fs->rng;
+	int64_t		rec = w->records++;
+	const char *s = lb->data;
+	size_t		len = lb->len - 1;	/* without the newline */
+	bool		extra;
+	bool		crlf;
+
+	extra = prng_chance(rng, P_EXTRA_FIELD) ||
+		(rec == 0 && w->kindno != STEDI_ACCELEROMETER);
+	crlf = prng_chance(rng, P_CRLF) ||
+		(rec == 1 && w->kindno != STEDI_STEP_TRAINER);
+	if (extra)
+	{
+		TextBuf		tb;
+		int			e = (int) prng_below(rng, LENGTHOF(extra_keys));
+
+		tb.len = 0;
+		add_field(w, &tb, s, len, extra_keys[e], extra_values[e]);
+		writer_write(w, tb.data, tb.len);
+		fs->extra_fields++;
+	}
+	else
+		writer_write(w, s, len);
+	if (crlf)
+	{
+		writer_write(w, "\r\n", 2);
+		fs->crlf++;
+	}
+	else
+		writer_write(w, "\n", 1);
+	memcpy(w->last.data, lb->data, lb->len);
+	w->last.len = lb->len;
+
+	if (prng_chance(rng, P_BLANK) ||
+		(rec == 3 && w->kindno == STEDI_ACCELEROMETER))
+	{
+		const char *b = blank_lines[prng_below(rng, LENGTHOF(blank_lines))];
+
+		writer_write(w, b, strlen(b));
+		fs->blank++;
+	}
+
+	if (rec <= FORCED_LAST_RECORD)
+	{
+		int			i;
+
+		for (i = 0; i < LENGTHOF(forced_faults); i++)
+		{
+			if (forced_faults[i].kind == w->kindno &&
+				forced_faults[i].record == rec)
+				put_fault(w, forced_faults[i].fault, s, len, false);
+		}
+	}
+	if (prng_chance(rng, P_FAULT))
+		put_fault(w, (FaultKind) prng_below(rng, FAULT_TOO_LONG), s, len,
+				  false);
+	if (prng_below(rng, 1000000) < P_TOO_LONG_PER_M)
+		put_fault(w, FAULT_TOO_LONG, s, len, false);
+}
 
 /* ---- generation -------------------------------------------------------- */
 
@@ -954,16 +1677,24 @@ usage(void)
 	printf("%s generates synthetic STEDI Human Balance landing data.\n\n",
 		   PROGNAME);
 	printf("Usage:\n");
-	printf("  %s --scale N [--seed S] FOLDER\n\n", PROGNAME);
+	printf("  %s --scale N [--seed S] [--faults] FOLDER\n\n", PROGNAME);
 	printf("Options:\n");
 	printf("  -s, --scale=N    size; 1 is about 1,000 customers, 80,000\n"
 		   "                   accelerometer and 29,000 step trainer readings\n");
 	printf("      --seed=S     random seed, a non-negative integer (default 1)\n");
+	printf("      --faults     also write bad lines of every kind the loader\n"
+		   "                   rejects (about 0.5%% of the lines), and blank\n"
+		   "                   lines, CRLF, byte order marks and unknown fields,\n"
+		   "                   which it accepts; the good records stay those of\n"
+		   "                   a run without --faults\n");
 	printf("  -V, --version    output version information, then exit\n");
 	printf("  -h, --help       show this help, then exit\n\n");
 	printf("Writes FOLDER/{customer,accelerometer,step_trainer}/landing/*.json,\n"
 		   "creating the folders if needed; refuses if any *.json file is\n"
-		   "already there.  The same scale and seed give identical files.\n");
+		   "already there.  The same scale and seed give identical files.\n"
+		   "Prints the files and non-blank lines written per kind; with\n"
+		   "--faults, also the faulty lines per kind, the count of each kind\n"
+		   "of fault, and of each quirk.\n");
 }
 
 static void
@@ -1034,9 +1765,25 @@ parse_seed(const char *s, uint64_t *result)
 static void
 print_summary(const KindWriter *w)
 {
-	printf("%s: %d file%s, %lld line%s\n", w->kind, w->nfiles,
+	printf("%s: %d file%s, %lld line%s", w->kind, w->nfiles,
 		   w->nfiles == 1 ? "" : "s", (long long) w->lines,
 		   w->lines == 1 ? "" : "s");
+	if (w->faults != NULL)
+		printf(" (%lld faulty)", (long long) w->faulty);
+	putchar('\n');
+}
+
+static void
+print_fault_summary(const FaultState *fs)
+{
+	int			f;
+
+	printf("faults:");
+	for (f = 0; f < NFAULTS; f++)
+		printf(" %s=%lld", fault_name[f], (long long) fs->count[f]);
+	printf("\nquirks: crlf=%lld bom=%lld blank=%lld extra_fields=%lld\n",
+		   (long long) fs->crlf, (long long) fs->bom, (long long) fs->blank,
+		   (long long) fs->extra_fields);
 }
 
 int
@@ -1045,12 +1792,15 @@ main(int argc, char **argv)
 	static const struct option long_options[] = {
 		{"scale", required_argument, NULL, 's'},
 		{"seed", required_argument, NULL, 'S'},
+		{"faults", no_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
 	};
 	int64_t		scale = 0;
 	uint64_t	seed = 1;
+	bool		faults = false;
+	FaultState *fs = NULL;
 	int64_t		ncustomers;
 	const char *folder;
 	GenState   *g;
@@ -1070,6 +1820,9 @@ main(int argc, char **argv)
 				if (!parse_seed(optarg, &seed))
 					fatal("invalid seed \"%s\": must be a non-negative integer",
 						  optarg);
+				break;
+			case 'F':
+				faults = true;
 				break;
 			case 'h':
 				usage();
@@ -1110,11 +1863,22 @@ main(int argc, char **argv)
 	memset(g, 0, sizeof(GenState));
 	prng_seed(&g->rng, seed);
 	g->serial_key = prng_next(&g->rng);
+	if (faults)
+	{
+		/*
+		 * A stream of its own ("faults" in ASCII, to tell it apart), so that
+		 * the good data stays what it is without faults.
+		 */
+		fs = xmalloc(sizeof(FaultState));
+		memset(fs, 0, sizeof(FaultState));
+		prng_seed(&fs->rng, seed ^ UINT64_C(0x6661756C7473));
+	}
 
 	/* check all three before creating anything, so a refusal leaves no trace */
 	for (k = 0; k < STEDI_NKINDS; k++)
 	{
 		writer_init(&g->out[k], folder, (StediKind) k);
+		g->out[k].faults = fs;
 		check_empty_landing(g->out[k].dir);
 	}
 	for (k = 0; k < STEDI_NKINDS; k++)
@@ -1126,6 +1890,8 @@ main(int argc, char **argv)
 		writer_finish(&g->out[k]);
 	for (k = 0; k < STEDI_NKINDS; k++)
 		print_summary(&g->out[k]);
+	if (fs != NULL)
+		print_fault_summary(fs);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		fatal("could not write to standard output: %s", strerror(errno));
 
@@ -1134,6 +1900,7 @@ main(int argc, char **argv)
 		free(g->out[k].dir);
 		free(g->out[k].path);
 	}
+	free(fs);
 	free(g);
 	return 0;
 }
