@@ -8,7 +8,7 @@ OBJS = src/stedi.o src/consent.o src/same_millisecond.o src/refresh.o src/schedu
 DATA = $(wildcard stedi--*.sql)
 PGFILEDESC = "stedi - STEDI Human Balance lakehouse"
 
-REGRESS = install consent same_millisecond zones refresh schedule
+REGRESS = install consent same_millisecond zones refresh schedule ingest
 ISOLATION = refresh_concurrency
 
 CLIENTS = src/load src/gen

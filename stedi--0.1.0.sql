@@ -23,21 +23,31 @@ COMMENT ON SCHEMA curated IS 'STEDI curated zone: tables for data scientists';
 -- Landing zone
 ------------------------------------------------------------------------------
 
--- One row per loaded file: the lineage every landing row points to.
+-- One row per loaded file: the lineage every landing row points to, and
+-- what makes loading idempotent (the content hash).
 CREATE TABLE landing.source_file (
     file_id       integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     kind          text NOT NULL
                   CHECK (kind IN ('customer', 'accelerometer', 'step_trainer')),
     path          text NOT NULL,
     size_bytes    bigint NOT NULL,
+    sha256        bytea CHECK (octet_length(sha256) = 32),
+    forced        boolean NOT NULL DEFAULT false,
     lines_read    bigint,
     rows_loaded   bigint,
     rows_rejected bigint,
     extra_fields  bigint,
     loaded_at     timestamptz NOT NULL DEFAULT now(),
-    loaded_by     name NOT NULL DEFAULT current_user
+    load_duration interval,
+    loaded_by     name NOT NULL DEFAULT current_user,
+    CONSTRAINT counts_add_up CHECK (lines_read = rows_loaded + rows_rejected)
 );
+CREATE INDEX ON landing.source_file (sha256);
 COMMENT ON TABLE landing.source_file IS 'One row per JSON-lines file loaded into the landing zone; file_id is the lineage of every landing row';
+COMMENT ON COLUMN landing.source_file.sha256 IS 'SHA-256 of the file''s bytes: a file whose content is here already is skipped by stedi-load (unless --force)';
+COMMENT ON COLUMN landing.source_file.forced IS 'Loaded with --force although the same content had been loaded before';
+COMMENT ON COLUMN landing.source_file.lines_read IS 'Non-blank lines read; always rows_loaded + rows_rejected';
+COMMENT ON COLUMN landing.source_file.extra_fields IS 'Unknown JSON fields seen in loaded rows (ignored)';
 
 -- Times arrive as epoch milliseconds; timestamptz keeps them exactly
 -- (microsecond resolution) and shows them as times.
@@ -53,10 +63,14 @@ CREATE TABLE landing.customer (
     share_with_public_as_of_date   timestamptz,
     share_with_friends_as_of_date  timestamptz,
     file_id                        integer NOT NULL,
-    line_number                    bigint NOT NULL,
-    PRIMARY KEY (file_id, line_number)
+    line_number                    bigint NOT NULL
 );
 COMMENT ON TABLE landing.customer IS 'Customer records as they arrived (one per JSON line; a customer may appear more than once)';
+
+-- No primary key on the landing tables: (file_id, line_number) is unique
+-- by construction (stedi-load numbers the lines of a file it loads once,
+-- in one transaction), and keeping a btree on it would cost about 40% of
+-- the load time of a large file.
 
 CREATE TABLE landing.accelerometer (
     user_email   text NOT NULL,
@@ -65,8 +79,7 @@ CREATE TABLE landing.accelerometer (
     y            double precision NOT NULL,
     z            double precision NOT NULL,
     file_id      integer NOT NULL,
-    line_number  bigint NOT NULL,
-    PRIMARY KEY (file_id, line_number)
+    line_number  bigint NOT NULL
 );
 COMMENT ON TABLE landing.accelerometer IS 'Accelerometer readings from the mobile app, as they arrived';
 COMMENT ON COLUMN landing.accelerometer.user_email IS 'JSON field "user": the email of the customer whose phone took the reading';
@@ -77,8 +90,7 @@ CREATE TABLE landing.step_trainer (
     serial_number        text NOT NULL,
     distance_from_object integer NOT NULL,
     file_id              integer NOT NULL,
-    line_number          bigint NOT NULL,
-    PRIMARY KEY (file_id, line_number)
+    line_number          bigint NOT NULL
 );
 COMMENT ON TABLE landing.step_trainer IS 'Step trainer (distance sensor) readings, as they arrived';
 
@@ -94,6 +106,115 @@ CREATE TABLE landing.rejected (
     PRIMARY KEY (file_id, line_number)
 );
 COMMENT ON TABLE landing.rejected IS 'Quarantine: input lines that were not loaded, with the reason and the raw text (truncated to 8192 bytes)';
+
+-- Every attempt to load a file, whatever came of it.
+CREATE TABLE stedi.ingest_log (
+    attempt_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sha256        bytea NOT NULL,
+    kind          text NOT NULL,
+    path          text NOT NULL,
+    size_bytes    bigint NOT NULL,
+    outcome       text NOT NULL CHECK (outcome IN ('loaded', 'skipped', 'failed')),
+    file_id       integer,
+    lines_read    bigint,
+    rows_loaded   bigint,
+    rows_rejected bigint,
+    started_at    timestamptz NOT NULL,
+    finished_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    message       text,
+    loaded_by     name NOT NULL DEFAULT current_user
+);
+CREATE INDEX ON stedi.ingest_log (sha256);
+COMMENT ON TABLE stedi.ingest_log IS 'Every attempt of stedi-load to load a file: loaded, skipped (its content was loaded before) or failed (and rolled back), keyed by content hash';
+
+-- The loading protocol of stedi-load, one transaction per file:
+--   BEGIN;
+--   SELECT stedi.begin_file(kind, path, size, sha256, force);  -- NULL: skip
+--   COPY landing.<kind> ... FROM STDIN;  COPY landing.rejected ... FROM STDIN;
+--   SELECT stedi.finish_file(file_id, ...);
+--   COMMIT;
+-- begin_file holds a lock on the content hash until the transaction ends,
+-- so two loaders given the same file never both load it: the second waits,
+-- then sees the first one's row and skips.
+CREATE FUNCTION stedi.begin_file(kind text, path text, size_bytes bigint,
+                                 sha256 bytea, force boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_file_id integer;
+BEGIN
+    IF octet_length(sha256) IS DISTINCT FROM 32 THEN
+        RAISE EXCEPTION 'sha256 must be 32 bytes'
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pg_advisory_xact_lock(
+        ('x' || substr(encode(sha256, 'hex'), 1, 16))::bit(64)::bigint);
+    IF NOT force AND EXISTS (SELECT FROM landing.source_file f
+                              WHERE f.sha256 = begin_file.sha256) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO landing.source_file (kind, path, size_bytes, sha256, forced)
+    VALUES (begin_file.kind, begin_file.path, begin_file.size_bytes,
+            begin_file.sha256,
+            force AND EXISTS (SELECT FROM landing.source_file f
+                               WHERE f.sha256 = begin_file.sha256))
+    RETURNING file_id INTO new_file_id;
+    RETURN new_file_id;
+END
+$$;
+COMMENT ON FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) IS
+    'stedi-load: register a file about to be loaded in this transaction; NULL when its content was loaded before (and not force)';
+
+CREATE FUNCTION stedi.finish_file(file_id integer, lines_read bigint,
+                                  rows_loaded bigint, rows_rejected bigint,
+                                  extra_fields bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f landing.source_file;
+BEGIN
+    UPDATE landing.source_file AS s
+       SET lines_read = finish_file.lines_read,
+           rows_loaded = finish_file.rows_loaded,
+           rows_rejected = finish_file.rows_rejected,
+           extra_fields = finish_file.extra_fields,
+           load_duration = clock_timestamp() - s.loaded_at
+     WHERE s.file_id = finish_file.file_id
+    RETURNING * INTO f;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no file % is being loaded', finish_file.file_id
+              USING ERRCODE = 'undefined_object';
+    END IF;
+    INSERT INTO stedi.ingest_log (sha256, kind, path, size_bytes, outcome, file_id,
+                                  lines_read, rows_loaded, rows_rejected, started_at)
+    VALUES (f.sha256, f.kind, f.path, f.size_bytes, 'loaded', f.file_id,
+            f.lines_read, f.rows_loaded, f.rows_rejected, f.loaded_at);
+END
+$$;
+COMMENT ON FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) IS
+    'stedi-load: record the counts of a file loaded in this transaction, and log the attempt';
+
+CREATE FUNCTION stedi.log_ingest(sha256 bytea, kind text, path text,
+                                 size_bytes bigint, outcome text,
+                                 started_at timestamptz, message text DEFAULT NULL)
+RETURNS integer
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO stedi.ingest_log (sha256, kind, path, size_bytes, outcome,
+                                  started_at, message, file_id)
+    VALUES (sha256, kind, path, size_bytes, outcome, started_at, message,
+            CASE WHEN outcome = 'skipped' THEN
+                (SELECT min(f.file_id) FROM landing.source_file f
+                  WHERE f.sha256 = log_ingest.sha256) END)
+    RETURNING file_id
+$$;
+COMMENT ON FUNCTION stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text) IS
+    'stedi-load: log an attempt that loaded nothing (skipped, or failed and rolled back); for a skipped file, returns the file_id its content was first loaded as';
 
 DO $$
 DECLARE

@@ -28,6 +28,20 @@ mkdir -p "$tmp/in/customer/landing" "$tmp/in/accelerometer/landing" "$tmp/in/ste
     printf '%s\n' '{"user":"Ann.Lee@test.com",'
     printf '{"user":"Ann\x00Lee@test.com","timestamp":1,"x":1,"y":0,"z":0}\n'
     printf '{"user":"Ann\xffLee@test.com","timestamp":1,"x":1,"y":0,"z":0}\n'
+    # an extra field may hold anything, nested objects and arrays included
+    printf '%s\n' '{"user":"Ann.Lee@test.com","timestamp":1655564444110,"x":1,"y":0,"z":0,"device":{"model":"x1","axes":["x","y","z"]}}'
+    printf '%s\n' '{"user":"Ann.Lee@test.com","user":"Bo.Wu@test.com","timestamp":1655564444111,"x":1,"y":0,"z":0}'
+    printf '%s\n' '{"user":"Ann.Lee@test.com","timestamp":1655564444112,"x":1,"y":0,"z":0,"tags":{"a":1,"a":2}}'
+    printf '{"user":"Ann.Lee@test.com","timestamp":1655564444113,"x":1,"y":0,"z":0,"deep":%s%s}\n' \
+        "$(printf '[%.0s' {1..33})" "$(printf ']%.0s' {1..33})"
+    printf '%s\n' '{"user":"Ann.Lee@test.com","timestamp":1655564444114,"x":1,"y":0,"z":0} // a comment'
+    printf '%s\n' "{'user':'Ann.Lee@test.com','timestamp':1655564444115,'x':1,'y':0,'z':0}"
+    printf '%s\n' '{"user":"Ann.Lee@test.com","timestamp":1655564444116,"x":1,"y":0,"z":0}{"user":"Bo.Wu@test.com"}'
+    printf '%s\n' '{"user":"Ann.Lee@test.com","timestamp":1655564444117,"x":NaN,"y":0,"z":0}'
+    printf '%s\n' '{"user":"Ann.Lee@test.com","timestamp":16'
+    # 31 arrays in the record's object: 32 levels, the most there may be
+    printf '{"user":"Ann.Lee@test.com","timestamp":1655564444119,"x":1,"y":0,"z":0,"deep":%s%s}\n' \
+        "$(printf '[%.0s' {1..31})" "$(printf ']%.0s' {1..31})"
     printf '%s' '{"user":"Ann.Lee@test.com","timestamp":1655564444104,"x":1'
 } >"$tmp/in/accelerometer/landing/accelerometer-1.json"
 {
@@ -41,16 +55,16 @@ mkdir -p "$tmp/in/customer/landing" "$tmp/in/accelerometer/landing" "$tmp/in/ste
 stedi-load -d $db "$tmp/in" >"$tmp/out" 2>"$tmp/err"
 is "$?" 1 "exit status 1 when some lines were rejected"
 sed 's/^/# /' "$tmp/out" "$tmp/err"
-ok $(grep -q '^total: 3 files, 18 lines, 5 loaded, 13 rejected' "$tmp/out"; echo $?) "summary counts lines, loaded and rejected"
+ok $(grep -q '^total: 3 files loaded, 0 skipped, 28 lines, 7 loaded, 21 rejected, 3 unknown fields' "$tmp/out"; echo $?) "summary counts lines, loaded, rejected and unknown fields"
 
 is "$(q $db "SELECT count(*) FROM landing.customer")" 2 "BOM, CRLF, 3-digit year, null share date, extra field: 2 customers loaded"
-is "$(q $db "SELECT count(*) FROM landing.accelerometer")" 1 "1 accelerometer reading loaded"
+is "$(q $db "SELECT count(*) FROM landing.accelerometer")" 3 "3 accelerometer readings loaded, 2 with nested extra fields"
 is "$(q $db "SELECT count(*) FROM landing.step_trainer")" 2 "2 step trainer readings loaded, the last one without a newline"
 is "$(q $db "SELECT string_agg(kind || ':' || lines_read || '=' || rows_loaded || '+' || rows_rejected || ',' || extra_fields, ' ' ORDER BY file_id) FROM landing.source_file")" \
-    "customer:4=2+2,1 accelerometer:10=1+9,0 step_trainer:4=2+2,0" "source_file: lines read = loaded + rejected per file, extra fields counted"
+    "customer:4=2+2,1 accelerometer:20=3+17,2 step_trainer:4=2+2,0" "source_file: lines read = loaded + rejected per file, extra fields counted"
 
 # Values arrive exactly: epoch milliseconds, doubles, dates.
-is "$(q $db "SELECT (extract(epoch FROM reading_time) * 1000)::bigint || ' ' || x || ' ' || z FROM landing.accelerometer")" \
+is "$(q $db "SELECT (extract(epoch FROM reading_time) * 1000)::bigint || ' ' || x || ' ' || z FROM landing.accelerometer WHERE line_number = 1")" \
     "1655564444103 -1.5 0.001" "epoch ms and numbers stored exactly"
 is "$(q $db "SELECT string_agg(email || ' ' || birth_day || ' ' || coalesce(share_with_research_as_of_date::text, '-'), ', ' ORDER BY line_number) FROM landing.customer" | sed 's/+00//')" \
     "Ann.Lee@test.com 1985-02-28 2022-06-18 14:59:36.361, Bo.Wu@test.com 0993-01-01 -" "customer fields typed, absent and null share dates are null"
@@ -72,13 +86,21 @@ expect_reject accelerometer 3 '"timestamp" must be an integer'
 expect_reject accelerometer 4 '"z" is not a finite number'
 expect_reject accelerometer 5 '"timestamp" is out of range for timestamptz'
 expect_reject accelerometer 6 'not a JSON object'
-expect_reject accelerometer 7 'malformed JSON'
+expect_reject accelerometer 7 'line cut off: the JSON ends'
 expect_reject accelerometer 8 'line contains a NUL byte'
 expect_reject accelerometer 9 'line is not valid UTF-8'
-expect_reject accelerometer 10 'line cut off \(no newline at end of file\)'
+expect_reject accelerometer 11 'duplicate key "user"'
+expect_reject accelerometer 12 'duplicate key "a"'
+expect_reject accelerometer 13 'nesting deeper than 32 levels'
+expect_reject accelerometer 14 'malformed JSON at offset 72: .*comment'
+expect_reject accelerometer 15 'malformed JSON at offset 1:'
+expect_reject accelerometer 16 'malformed JSON at offset 71: text after the JSON value'
+expect_reject accelerometer 17 'malformed JSON at offset 57:'
+expect_reject accelerometer 18 'line cut off: the JSON ends'
+expect_reject accelerometer 20 'line cut off \(no newline at end of file\)'
 expect_reject step_trainer 2 '"distanceFromObject" is out of range for integer'
 expect_reject step_trainer 3 'line longer than 1048576 bytes'
-is "$(wc -l <"$tmp/rejected")" 13 "13 lines rejected, no more"
+is "$(wc -l <"$tmp/rejected")" 21 "21 lines rejected, no more"
 is "$(q $db "SELECT max(octet_length(raw_line)) <= 8192 FROM landing.rejected")" t "raw text kept, capped at 8192 bytes"
 is "$(q $db "SELECT raw_line FROM landing.rejected WHERE kind = 'accelerometer' AND line_number = 2")" \
     '{"user":"Ann.Lee@test.com","timestamp":1655564444103,"x":"1.0","y":0,"z":0}' "raw text of a rejected line kept as it was"

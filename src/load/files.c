@@ -131,6 +131,7 @@ static void
 add_file(FileList *list, StediKind kind, int argno, char *display,
 		 char *realpath)
 {
+	struct stat st;
 	LoadFile   *f;
 
 	if (list->nfiles == list->capacity)
@@ -144,6 +145,7 @@ add_file(FileList *list, StediKind kind, int argno, char *display,
 	f->argno = argno;
 	f->display = display;
 	f->realpath = realpath;
+	f->size_bytes = stat(realpath, &st) == 0 ? (int64_t) st.st_size : 0;
 }
 
 static bool

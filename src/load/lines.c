@@ -5,10 +5,10 @@
  * The reader owns one buffer of MAX_LINE_BYTES plus a read chunk.  A line
  * that fits is handed out in place (no copy): the caller gets a pointer into
  * the buffer, with the "\n" or "\r\n" removed and a '\0' written after the
- * line, which the JSON tokener needs to see the end of a bare number.  A line
- * longer than MAX_LINE_BYTES is handed out once, as its head only and marked
- * too_long, and the rest of it is skipped up to the next newline; so memory
- * stays bounded whatever the file holds.
+ * line, so that it is a C string too (the JSON parser does not need that).
+ * A line longer than MAX_LINE_BYTES is handed out once, as its head only and
+ * marked too_long, and the rest of it is skipped up to the next newline; so
+ * memory stays bounded whatever the file holds.
  *
  * We use read(2) rather than stdio: the buffer is ours anyway, and stdio
  * would only add a second copy of every byte.

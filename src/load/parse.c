@@ -19,14 +19,20 @@
  * valid UTF-8 without NUL, dates and times must be in PostgreSQL's range.
  * A value the server would refuse would otherwise abort the whole file.
  *
- * JSON parsing is json-c's.  We keep one tokener and reset it per line, and
- * take each record's fields in a single pass over its keys.
+ * JSON parsing is YAJL's streaming (SAX) parser.  Its callbacks put each
+ * field of the record into a slot as they meet it: a string is used where it
+ * lies in the line, a number is converted from its text here.  One parser
+ * handle serves every line of a kind (yajl_allow_multiple_values): a line is
+ * fed to it whole, and we check ourselves that it held exactly one complete
+ * value.  So a line that loads allocates nothing; the handle is replaced
+ * only after a line that left it in error or in the middle of a value.
  */
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 
-#include <json-c/json.h>
+#include <yajl/yajl_parse.h>
 
 #include "stedi_load.h"
 
@@ -37,10 +43,15 @@
 /* days from 1970-01-01 to 2000-01-01 */
 #define UNIX_TO_PG_EPOCH_DAYS	10957
 
-/* JSON nesting deeper than this is refused by the tokener */
+/* JSON nesting deeper than this (arrays and objects) is refused */
 #define MAX_JSON_DEPTH		32
 
 #define MAX_FIELDS			10
+
+/* how much of a duplicate key a reason shows */
+#define KEY_SHOWN_BYTES		64
+
+#define NOT_FOUND			SIZE_MAX
 
 typedef enum FieldType
 {
@@ -102,24 +113,126 @@ static const struct
 	[STEDI_STEP_TRAINER] = {step_trainer_fields, lengthof(step_trainer_fields)},
 };
 
+/* What a JSON value is; ABSENT is a field whose key did not appear. */
+typedef enum JsonKind
+{
+	JSON_ABSENT = 0,
+	JSON_NULL,
+	JSON_BOOLEAN,
+	JSON_INTEGER,				/* an optional minus and digits */
+	JSON_DECIMAL,				/* a number with a fraction or exponent */
+	JSON_STRING,
+	JSON_OBJECT,
+	JSON_ARRAY
+} JsonKind;
+
+/* ... in words, for "must be X, got Y" */
+static const char *const json_kind_words[] = {
+	[JSON_ABSENT] = "nothing",
+	[JSON_NULL] = "null",
+	[JSON_BOOLEAN] = "boolean",
+	[JSON_INTEGER] = "integer",
+	[JSON_DECIMAL] = "decimal number",
+	[JSON_STRING] = "string",
+	[JSON_OBJECT] = "object",
+	[JSON_ARRAY] = "array",
+};
+
+/* A field's JSON value in this line, as the callbacks found it. */
+typedef struct FieldSlot
+{
+	JsonKind	kind;
+	bool		overflow;		/* JSON_INTEGER beyond int64 */
+	int64_t		i64;			/* JSON_INTEGER */
+	double		f8;				/* JSON_DECIMAL of a FIELD_FLOAT8 */
+	const char *str;			/* JSON_STRING: in the line or the arena */
+	size_t		len;
+} FieldSlot;
+
 /* One converted field, ready to be written. */
 typedef struct FieldValue
 {
 	bool		isnull;
-	const char *str;			/* FIELD_TEXT; points into the JSON object */
+	const char *str;			/* FIELD_TEXT; in the line or the arena */
 	size_t		len;
 	int64_t		i64;			/* FIELD_DATE, FIELD_TIME, FIELD_INT4 */
 	double		f8;				/* FIELD_FLOAT8 */
 } FieldValue;
+
+/*
+ * A key met in some object of this line, in the table that finds duplicate
+ * keys.  An entry whose stamp is not the current line's is free, so the
+ * table is emptied per line by counting the stamp up.
+ */
+typedef struct KeyEntry
+{
+	uint32_t	stamp;
+	uint32_t	object;			/* which object of the line */
+	uint32_t	hash;
+	uint32_t	len;
+	const char *key;			/* in the line or the arena */
+} KeyEntry;
+
+/* Why a callback stopped the parse of a line. */
+typedef enum ParseStop
+{
+	STOP_NONE,
+	STOP_TRAILING,				/* a second value after the first */
+	STOP_NESTING,				/* deeper than MAX_JSON_DEPTH */
+	STOP_INTERNAL				/* the arena is full (cannot happen) */
+} ParseStop;
 
 struct RecordParser
 {
 	StediKind	kind;
 	const FieldSpec *fields;
 	int			nfields;
-	json_tokener *tok;
-	json_object *slot[MAX_FIELDS];	/* value of each field in this line */
+	size_t		name_len[MAX_FIELDS];
+	yajl_handle yajl;
+
+	/* the line under way: what YAJL is fed, and what it has shown us */
+	const char *text;			/* the line, or a fixed copy of it */
+	size_t		text_len;
+	int			depth;			/* arrays and objects open */
+	uint32_t	object_id[MAX_JSON_DEPTH + 1];	/* of the object open at a
+												 * depth */
+	uint32_t	nobjects;
+	int			values;			/* top-level values complete */
+	JsonKind	top_kind;		/* of the first one */
+	size_t		value_end;		/* offset just after the first one */
+	bool		finishing;		/* in yajl_complete_parse: no offsets */
+	int			field;			/* of the last key of the record: -1 not a
+								 * field, -2 a field seen before */
+	int			next_field;		/* the field the next key likely is */
+	uint32_t	seen;			/* fields whose key was met, a bit each */
+	int64_t		extra;			/* keys of the record that are not fields */
+	ParseStop	stop;
+	const char *dup_key;		/* the first duplicate key, if any */
+	size_t		dup_len;
+	FieldSlot	slot[MAX_FIELDS];
 	FieldValue	value[MAX_FIELDS];
+
+	/* keys met in objects other than the record's fields */
+	KeyEntry   *keys;
+	uint32_t	keys_mask;		/* size - 1, a power of two */
+	uint32_t	nkeys;			/* in use by this line */
+	uint32_t	stamp;			/* of this line */
+
+	/*
+	 * Strings that YAJL hands over in a buffer of its own (those with
+	 * escapes, which it decodes) are copied here to outlive the callback.
+	 * It is made as large as the line before parsing, and decoding never
+	 * lengthens a string, so it never moves while a line is parsed.
+	 */
+	char	   *arena;
+	size_t		arena_len;
+	size_t		arena_cap;
+
+	char	   *fixed;			/* a line with lone surrogates fixed */
+	size_t		fixed_cap;
+	char	   *scratch;		/* a long number, terminated for strtod */
+	size_t		scratch_cap;
+
 	char		reason[256];
 };
 
@@ -412,28 +525,746 @@ epoch_ms_to_timestamptz(int64_t ms, int64_t *result)
 }
 
 
+/* ---- memory for a line ---- */
+
+/* Make *buf hold at least need bytes; what it held is kept. */
+static void
+reserve_bytes(char **buf, size_t *cap, size_t need)
+{
+	size_t		newcap = *cap > 0 ? *cap : 4096;
+
+	if (*cap >= need)
+		return;
+	while (newcap < need)
+		newcap *= 2;
+	*buf = load_realloc(*buf, newcap);
+	*cap = newcap;
+}
+
+/* YAJL allocates through these, so that running out of memory exits. */
+static void *
+json_malloc(void *ctx, size_t size)
+{
+	(void) ctx;
+	return load_malloc(size);
+}
+
+static void *
+json_realloc(void *ctx, void *ptr, size_t size)
+{
+	(void) ctx;
+	return load_realloc(ptr, size);
+}
+
+static void
+json_free(void *ctx, void *ptr)
+{
+	(void) ctx;
+	free(ptr);
+}
+
+static yajl_alloc_funcs json_alloc_funcs = {
+	json_malloc, json_realloc, json_free, NULL
+};
+
+static inline bool
+in_buffer(const char *s, const char *buf, size_t len)
+{
+	uintptr_t	p = (uintptr_t) s;
+	uintptr_t	b = (uintptr_t) buf;
+
+	return buf != NULL && p >= b && p - b < len;
+}
+
+/*
+ * A string from a callback, made to last until the line is done: one in
+ * the line is used in place, one in YAJL's decoding buffer is copied to the
+ * arena.  NULL if the arena is full, which cannot happen.
+ */
+static const char *
+keep_string(RecordParser *p, const char *s, size_t len)
+{
+	char	   *copy;
+
+	if (in_buffer(s, p->text, p->text_len) ||
+		in_buffer(s, p->arena, p->arena_len))
+		return s;
+	if (p->arena_cap - p->arena_len < len)
+		return NULL;
+	copy = p->arena + p->arena_len;
+	memcpy(copy, s, len);
+	p->arena_len += len;
+	return copy;
+}
+
+
+/* ---- the line before parsing ---- */
+
+/* What a pass over the bytes of a line found; NOT_FOUND if nothing. */
+typedef struct LineScan
+{
+	size_t		nul;			/* first NUL byte (the scan stops there) */
+	size_t		bad_utf8;		/* first byte not valid UTF-8 */
+	size_t		ff_vt;			/* first form feed or vertical tab */
+	bool		backslash;		/* any backslash: escapes to look at */
+} LineScan;
+
+#define BYTES_ONES			UINT64_C(0x0101010101010101)
+#define BYTES_HIGHS			UINT64_C(0x8080808080808080)
+
+/*
+ * One pass over the line for what JSON parsing must not or need not see:
+ * NUL, invalid UTF-8 (anywhere, in strings or not, as strict as
+ * PostgreSQL), form feed and vertical tab (which YAJL, unlike JSON, takes
+ * for whitespace) and backslashes.  Eight bytes at a time while they are
+ * plain printable ASCII without a backslash, which is most of the time.
+ */
+static void
+scan_line(const char *s, size_t len, LineScan *scan)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	size_t		i = 0;
+
+	scan->nul = scan->bad_utf8 = scan->ff_vt = NOT_FOUND;
+	scan->backslash = false;
+
+	while (i < len)
+	{
+		unsigned char c;
+
+		if (len - i >= 8)
+		{
+			uint64_t	x;
+			uint64_t	y;
+
+			memcpy(&x, p + i, 8);
+			y = x ^ (BYTES_ONES * '\\');
+			/* a byte >= 0x80, a byte < 0x20, a backslash */
+			if (((x | ((x - BYTES_ONES * 0x20) & ~x) |
+				  ((y - BYTES_ONES) & ~y)) & BYTES_HIGHS) == 0)
+			{
+				i += 8;
+				continue;
+			}
+		}
+
+		c = p[i];
+		if (c >= 0x80)
+		{
+			int			n = utf8_char_len(p + i, len - i);
+
+			if (n == 0)
+			{
+				if (scan->bad_utf8 == NOT_FOUND)
+					scan->bad_utf8 = i;
+				n = 1;
+			}
+			i += (size_t) n;
+			continue;
+		}
+		if (c == '\0')
+		{
+			scan->nul = i;
+			return;
+		}
+		if ((c == '\f' || c == '\v') && scan->ff_vt == NOT_FOUND)
+			scan->ff_vt = i;
+		else if (c == '\\')
+			scan->backslash = true;
+		i++;
+	}
+}
+
+/* The value of four hex digits, or -1. */
+static int
+hex4(const char *s)
+{
+	int			v = 0;
+	int			i;
+
+	for (i = 0; i < 4; i++)
+	{
+		char		c = s[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+/*
+ * YAJL decodes an escaped UTF-16 surrogate that is not half of a pair into
+ * "?" or into bytes that are not UTF-8.  Replace each such escape by
+ * \uFFFD, the replacement character, as json-c (our parser before YAJL)
+ * did.  It is six bytes too, so no offset moves.  Returns the line, or a
+ * fixed copy of it.
+ *
+ * Backslashes are paired from the start of the line, which is how YAJL
+ * reads them inside strings; one outside a string is an error that YAJL
+ * reports where it stands, whatever follows.
+ */
+static const char *
+fix_surrogates(RecordParser *p, const char *s, size_t len)
+{
+	char	   *fixed = NULL;
+	size_t		i = 0;
+
+	while (i < len)
+	{
+		const char *bs = memchr(s + i, '\\', len - i);
+		int			u;
+		int			lo;
+
+		if (bs == NULL)
+			break;
+		i = (size_t) (bs - s);
+		if (len - i < 6 || s[i + 1] != 'u' || (u = hex4(s + i + 2)) < 0)
+		{
+			i += 2;				/* another escape (or an invalid one) */
+			continue;
+		}
+		if (u >= 0xD800 && u <= 0xDBFF && len - i >= 12 &&
+			s[i + 6] == '\\' && s[i + 7] == 'u' &&
+			(lo = hex4(s + i + 8)) >= 0xDC00 && lo <= 0xDFFF)
+		{
+			i += 12;			/* a pair */
+			continue;
+		}
+		if (u >= 0xD800 && u <= 0xDFFF)
+		{
+			if (fixed == NULL)
+			{
+				reserve_bytes(&p->fixed, &p->fixed_cap, len + 1);
+				fixed = p->fixed;
+				memcpy(fixed, s, len);
+				fixed[len] = '\0';
+			}
+			memcpy(fixed + i + 2, "FFFD", 4);
+		}
+		i += 6;
+	}
+	return fixed != NULL ? fixed : s;
+}
+
+
+/* ---- numbers ---- */
+
+/*
+ * An integer: an optional minus and digits.  Returns false if the text is
+ * something else (a decimal number).  *overflow says it is beyond int64.
+ */
+static bool
+parse_integer(const char *s, size_t len, int64_t *value, bool *overflow)
+{
+	bool		neg = len > 0 && s[0] == '-';
+	uint64_t	limit = neg ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX;
+	uint64_t	v = 0;
+	size_t		i;
+
+	*overflow = false;
+	*value = 0;
+	if (len == (size_t) neg)
+		return false;
+	for (i = neg; i < len; i++)
+	{
+		unsigned	d = (unsigned) ((unsigned char) s[i] - '0');
+
+		if (d > 9)
+			return false;
+		/* 18 digits cannot overflow; past that, check each one */
+		if (i - neg >= 18 && !*overflow &&
+			(v > limit / 10 || (v == limit / 10 && d > limit % 10)))
+			*overflow = true;
+		v = v * 10 + d;
+	}
+	if (*overflow)
+		return true;
+	if (neg)
+		*value = v == 0 ? 0 : -(int64_t) (v - 1) - 1;
+	else
+		*value = (int64_t) v;
+	return true;
+}
+
+/* Powers of ten a double holds exactly. */
+static const double exact_powers_of_ten[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+	1e21, 1e22
+};
+
+/*
+ * A decimal number (JSON syntax, which YAJL has checked) as strtod reads
+ * it.  Most have few digits and a small exponent, and then one IEEE
+ * multiplication or division of two exact doubles gives the correctly
+ * rounded result, as strtod does (Clinger's fast path); others go to
+ * strtod.  May be infinite.
+ */
+static double
+parse_decimal(RecordParser *p, const char *s, size_t len)
+{
+	char		local[64];
+	char	   *copy;
+
+#if FLT_EVAL_METHOD == 0
+	const char *c = s;
+	const char *end = s + len;
+	bool		neg = false;
+	uint64_t	mant = 0;
+	int			digits = 0;
+	int			exp10 = 0;
+
+	if (c < end && *c == '-')
+	{
+		neg = true;
+		c++;
+	}
+	for (; c < end && *c >= '0' && *c <= '9'; c++)
+	{
+		if (digits == 19)
+			goto slow;
+		mant = mant * 10 + (uint64_t) (*c - '0');
+		digits += mant != 0;
+	}
+	if (c < end && *c == '.')
+	{
+		for (c++; c < end && *c >= '0' && *c <= '9'; c++)
+		{
+			if (digits == 19)
+				goto slow;
+			mant = mant * 10 + (uint64_t) (*c - '0');
+			digits += mant != 0;
+			exp10--;
+		}
+	}
+	if (c < end && (*c == 'e' || *c == 'E'))
+	{
+		bool		eneg = false;
+		int			e = 0;
+
+		c++;
+		if (c < end && (*c == '-' || *c == '+'))
+			eneg = *c++ == '-';
+		for (; c < end && *c >= '0' && *c <= '9'; c++)
+		{
+			if (e < 100000)
+				e = e * 10 + (*c - '0');
+		}
+		exp10 += eneg ? -e : e;
+	}
+	if (c == end)
+	{
+		double		d;
+
+		if (mant == 0)
+			return neg ? -0.0 : 0.0;
+		if (mant <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22)
+		{
+			d = (double) mant;
+			if (exp10 < 0)
+				d /= exact_powers_of_ten[-exp10];
+			else
+				d *= exact_powers_of_ten[exp10];
+			return neg ? -d : d;
+		}
+	}
+slow:
+#endif
+
+	/* strtod wants a terminated string */
+	if (len < sizeof(local))
+		copy = local;
+	else
+	{
+		reserve_bytes(&p->scratch, &p->scratch_cap, len + 1);
+		copy = p->scratch;
+	}
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	return strtod(copy, NULL);
+}
+
+
+/* ---- YAJL callbacks ---- */
+
+/* memcmp() == 0 for the few bytes of a key, without a call */
+static inline bool
+same_bytes(const char *a, const char *b, size_t len)
+{
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+	{
+		if (a[i] != b[i])
+			return false;
+	}
+	return true;
+}
+
+/* Which field a key of the record is, or -1.  Tries the likely one first. */
+static inline int
+find_field(RecordParser *p, const char *key, size_t len)
+{
+	int			i = p->next_field;
+	int			n;
+
+	for (n = 0; n < p->nfields; n++)
+	{
+		if (p->name_len[i] == len &&
+			same_bytes(p->fields[i].json_name, key, len))
+		{
+			p->next_field = i + 1 < p->nfields ? i + 1 : 0;
+			return i;
+		}
+		if (++i == p->nfields)
+			i = 0;
+	}
+	return -1;
+}
+
+static inline uint32_t
+key_hash(uint32_t object, const char *key, size_t len)
+{
+	uint32_t	h = (UINT32_C(2166136261) ^ object) * UINT32_C(16777619);
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+	{
+		h ^= (unsigned char) key[i];
+		h *= UINT32_C(16777619);
+	}
+	return h;
+}
+
+/* Double the key table, keeping this line's entries. */
+static void
+keys_grow(RecordParser *p)
+{
+	uint32_t	oldsize = p->keys_mask + 1;
+	uint32_t	newsize = oldsize * 2;
+	KeyEntry   *old = p->keys;
+	uint32_t	i;
+
+	p->keys = load_malloc(newsize * sizeof(KeyEntry));
+	memset(p->keys, 0, newsize * sizeof(KeyEntry));
+	p->keys_mask = newsize - 1;
+	for (i = 0; i < oldsize; i++)
+	{
+		uint32_t	j;
+
+		if (old[i].stamp != p->stamp)
+			continue;
+		for (j = old[i].hash & p->keys_mask; p->keys[j].stamp == p->stamp;
+			 j = (j + 1) & p->keys_mask)
+			;
+		p->keys[j] = old[i];
+	}
+	free(old);
+}
+
+/* Add a key of an object; false if that object had it already. */
+static bool
+key_insert(RecordParser *p, uint32_t object, const char *key, size_t len)
+{
+	uint32_t	h = key_hash(object, key, len);
+	uint32_t	i;
+	KeyEntry   *e;
+
+	if (p->nkeys >= (p->keys_mask + 1) / 2)
+		keys_grow(p);
+	for (i = h & p->keys_mask;; i = (i + 1) & p->keys_mask)
+	{
+		e = &p->keys[i];
+		if (e->stamp != p->stamp)
+			break;
+		if (e->hash == h && e->object == object && e->len == len &&
+			memcmp(e->key, key, len) == 0)
+			return false;
+	}
+	e->stamp = p->stamp;
+	e->object = object;
+	e->hash = h;
+	e->len = (uint32_t) len;
+	e->key = key;
+	p->nkeys++;
+	return true;
+}
+
+static void
+note_duplicate(RecordParser *p, const char *key, size_t len)
+{
+	if (p->dup_key == NULL)
+	{
+		p->dup_key = keep_string(p, key, len);
+		p->dup_len = len;
+	}
+}
+
+/* A value starts at the top: it must be the line's first. */
+static inline bool
+top_value(RecordParser *p, JsonKind kind)
+{
+	if (p->values > 0)
+	{
+		p->stop = STOP_TRAILING;
+		return false;
+	}
+	p->top_kind = kind;
+	return true;
+}
+
+/* The value at the top is complete. */
+static inline void
+top_value_done(RecordParser *p)
+{
+	p->values++;
+	p->value_end = p->finishing ? p->text_len
+		: yajl_get_bytes_consumed(p->yajl);
+}
+
+/* The slot of the field whose value this is, if it is one. */
+static inline FieldSlot *
+field_slot(RecordParser *p)
+{
+	return p->depth == 1 && p->field >= 0 ? &p->slot[p->field] : NULL;
+}
+
+static int
+json_scalar(RecordParser *p, JsonKind kind)
+{
+	FieldSlot  *slot;
+
+	if (p->depth == 0)
+	{
+		if (!top_value(p, kind))
+			return 0;
+		top_value_done(p);
+	}
+	else if ((slot = field_slot(p)) != NULL)
+		slot->kind = kind;
+	return 1;
+}
+
+static int
+json_null(void *ctx)
+{
+	return json_scalar(ctx, JSON_NULL);
+}
+
+static int
+json_boolean(void *ctx, int value)
+{
+	(void) value;
+	return json_scalar(ctx, JSON_BOOLEAN);
+}
+
+static int
+json_number(void *ctx, const char *s, size_t len)
+{
+	RecordParser *p = ctx;
+	FieldSlot  *slot;
+	int64_t		i64;
+	bool		overflow;
+
+	if (p->depth == 0)
+	{
+		if (!top_value(p, parse_integer(s, len, &i64, &overflow) ?
+					   JSON_INTEGER : JSON_DECIMAL))
+			return 0;
+		top_value_done(p);
+	}
+	else if ((slot = field_slot(p)) != NULL)
+	{
+		/* the text may be in YAJL's buffer: convert it now */
+		if (parse_integer(s, len, &slot->i64, &slot->overflow))
+			slot->kind = JSON_INTEGER;
+		else
+		{
+			slot->kind = JSON_DECIMAL;
+			if (p->fields[p->field].type == FIELD_FLOAT8)
+				slot->f8 = parse_decimal(p, s, len);
+		}
+	}
+	return 1;
+}
+
+static int
+json_string(void *ctx, const unsigned char *s, size_t len)
+{
+	RecordParser *p = ctx;
+	FieldSlot  *slot;
+
+	if (p->depth == 0)
+	{
+		if (!top_value(p, JSON_STRING))
+			return 0;
+		top_value_done(p);
+	}
+	else if ((slot = field_slot(p)) != NULL)
+	{
+		slot->kind = JSON_STRING;
+		slot->str = keep_string(p, (const char *) s, len);
+		slot->len = len;
+		if (slot->str == NULL)
+		{
+			p->stop = STOP_INTERNAL;
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* An array or object starts. */
+static inline bool
+open_value(RecordParser *p, JsonKind kind)
+{
+	FieldSlot  *slot;
+
+	if (p->depth == 0)
+	{
+		if (!top_value(p, kind))
+			return false;
+	}
+	else if ((slot = field_slot(p)) != NULL)
+		slot->kind = kind;
+	if (p->depth == MAX_JSON_DEPTH)
+	{
+		p->stop = STOP_NESTING;
+		return false;
+	}
+	p->depth++;
+	return true;
+}
+
+static int
+json_start_map(void *ctx)
+{
+	RecordParser *p = ctx;
+
+	if (!open_value(p, JSON_OBJECT))
+		return 0;
+	p->object_id[p->depth] = ++p->nobjects;
+	return 1;
+}
+
+static int
+json_start_array(void *ctx)
+{
+	return open_value(ctx, JSON_ARRAY);
+}
+
+static int
+json_end(void *ctx)
+{
+	RecordParser *p = ctx;
+
+	if (--p->depth == 0)
+		top_value_done(p);
+	return 1;
+}
+
+/*
+ * A key.  The record's own keys are told apart by a bit per field, which is
+ * all a good record needs; every other key (not a field, or in a nested
+ * object) goes to the key table.
+ */
+static int
+json_map_key(void *ctx, const unsigned char *ukey, size_t len)
+{
+	RecordParser *p = ctx;
+	const char *key = (const char *) ukey;
+
+	if (p->depth == 1)
+	{
+		int			i = find_field(p, key, len);
+
+		if (i >= 0)
+		{
+			uint32_t	bit = UINT32_C(1) << i;
+
+			if (p->seen & bit)
+			{
+				note_duplicate(p, key, len);
+				p->field = -2;
+			}
+			else
+			{
+				p->seen |= bit;
+				p->field = i;
+			}
+			return 1;
+		}
+		p->field = -1;
+		p->extra++;
+	}
+
+	key = keep_string(p, key, len);
+	if (key == NULL)
+	{
+		p->stop = STOP_INTERNAL;
+		return 0;
+	}
+	if (!key_insert(p, p->object_id[p->depth], key, len))
+		note_duplicate(p, key, len);
+	return 1;
+}
+
+static const yajl_callbacks json_callbacks = {
+	json_null,
+	json_boolean,
+	NULL,						/* integers and doubles: json_number */
+	NULL,
+	json_number,
+	json_string,
+	json_start_map,
+	json_map_key,
+	json_end,
+	json_start_array,
+	json_end
+};
+
+/* A fresh YAJL handle, in place of the one there was. */
+static void
+new_handle(RecordParser *p)
+{
+	if (p->yajl != NULL)
+		yajl_free(p->yajl);
+	p->yajl = yajl_alloc(&json_callbacks, &json_alloc_funcs, p);
+	if (p->yajl == NULL)
+		load_fatal("out of memory");
+	/* strict JSON: no comments; UTF-8 we check ourselves, more strictly */
+	yajl_config(p->yajl, yajl_allow_comments, 0);
+	yajl_config(p->yajl, yajl_dont_validate_strings, 1);
+	/* one value a line, line after line, through the same handle */
+	yajl_config(p->yajl, yajl_allow_multiple_values, 1);
+}
+
+
 /* ---- records ---- */
 
 RecordParser *
 record_parser_create(StediKind kind)
 {
 	RecordParser *parser = load_malloc(sizeof(RecordParser));
+	int			i;
 
 	memset(parser, 0, sizeof(RecordParser));
 	parser->kind = kind;
 	parser->fields = kind_fields[kind].fields;
 	parser->nfields = kind_fields[kind].nfields;
-	parser->tok = json_tokener_new_ex(MAX_JSON_DEPTH);
-	if (parser->tok == NULL)
-		load_fatal("out of memory");
-
-	/*
-	 * Strict: no trailing text after the value (a line is one value).  We
-	 * validate UTF-8 ourselves before the tokener sees a line, more strictly
-	 * than json-c does; its check stays on as a second line of defence.
-	 */
-	json_tokener_set_flags(parser->tok,
-						   JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	for (i = 0; i < parser->nfields; i++)
+		parser->name_len[i] = strlen(parser->fields[i].json_name);
+	parser->keys_mask = 63;
+	parser->keys = load_malloc((parser->keys_mask + 1) * sizeof(KeyEntry));
+	memset(parser->keys, 0, (parser->keys_mask + 1) * sizeof(KeyEntry));
+	new_handle(parser);
 	return parser;
 }
 
@@ -442,7 +1273,11 @@ record_parser_free(RecordParser *parser)
 {
 	if (parser == NULL)
 		return;
-	json_tokener_free(parser->tok);
+	yajl_free(parser->yajl);
+	free(parser->keys);
+	free(parser->arena);
+	free(parser->fixed);
+	free(parser->scratch);
 	free(parser);
 }
 
@@ -468,30 +1303,6 @@ record_copy_columns(StediKind kind)
 	return p;
 }
 
-/* What a JSON value is, in words, for "must be X, got Y". */
-static const char *
-json_type_words(json_object *value)
-{
-	switch (json_object_get_type(value))
-	{
-		case json_type_null:
-			return "null";
-		case json_type_boolean:
-			return "boolean";
-		case json_type_double:
-			return "decimal number";
-		case json_type_int:
-			return "integer";
-		case json_type_object:
-			return "object";
-		case json_type_array:
-			return "array";
-		case json_type_string:
-			return "string";
-	}
-	return "unknown";
-}
-
 static const char *
 reject(RecordParser *parser, const char *fmt,...) LOAD_PRINTF(2, 3);
 
@@ -506,19 +1317,126 @@ reject(RecordParser *parser, const char *fmt,...)
 	return parser->reason;
 }
 
+/* A line that is not JSON; on a last line without newline, say that. */
+static const char *
+reject_syntax(RecordParser *p, const Line *line, size_t offset,
+			  const char *detail)
+{
+	if (!line->has_newline)
+		return reject(p, "line cut off (no newline at end of file)");
+	return reject(p, "malformed JSON at offset %zu: %s", offset, detail);
+}
+
+/* A line that is JSON so far, but ends in the middle of a value. */
+static const char *
+reject_cut_off(RecordParser *p, const Line *line)
+{
+	if (!line->has_newline)
+		return reject(p, "line cut off (no newline at end of file)");
+	return reject(p, "line cut off: the JSON ends before the record does");
+}
+
+/* The error YAJL stopped at, in its words. */
+static const char *
+reject_json_error(RecordParser *p, const Line *line)
+{
+	unsigned char *msg = yajl_get_error(p->yajl, 0, NULL, 0);
+	size_t		offset = yajl_get_bytes_consumed(p->yajl);
+	char		detail[128];
+	const char *d = msg != NULL ? (const char *) msg : "syntax error";
+	bool		parse_error = false;
+	size_t		n;
+	const char *reason;
+
+	if (strncmp(d, "lexical error: ", 15) == 0)
+		d += 15;
+	else if (strncmp(d, "parse error: ", 13) == 0)
+	{
+		d += 13;
+		parse_error = true;
+	}
+	snprintf(detail, sizeof(detail), "%s", d);
+	n = strlen(detail);
+	while (n > 0 && (detail[n - 1] == '\n' || detail[n - 1] == '.'))
+		detail[--n] = '\0';
+
+	/*
+	 * YAJL counts the bytes it took, up to and including the offending
+	 * token for most parse errors and for an invalid character; point at
+	 * the token instead.
+	 */
+	if (offset > 0 &&
+		((parse_error && strstr(detail, "after key and value") == NULL) ||
+		 strcmp(detail, "invalid char in json text") == 0))
+		offset--;
+
+	reason = reject_syntax(p, line, offset, detail);
+	if (msg != NULL)
+		yajl_free_error(p->yajl, msg);
+	return reason;
+}
+
+/* "duplicate key", showing the key as a JSON string, cut if long. */
+static const char *
+reject_duplicate(RecordParser *p)
+{
+	const unsigned char *key = (const unsigned char *) p->dup_key;
+	size_t		len = p->dup_len;
+	char		shown[KEY_SHOWN_BYTES + 16];
+	size_t		out = 0;
+	size_t		i = 0;
+
+	while (i < len)
+	{
+		char		piece[8];
+		size_t		piecelen;
+		int			n = utf8_char_len(key + i, len - i);
+
+		if (n == 0)				/* cannot be: the key was checked */
+		{
+			piece[0] = '?';
+			piecelen = 1;
+			n = 1;
+		}
+		else if (key[i] == '"' || key[i] == '\\')
+		{
+			piece[0] = '\\';
+			piece[1] = (char) key[i];
+			piecelen = 2;
+		}
+		else if (key[i] < 0x20)
+			piecelen = (size_t) snprintf(piece, sizeof(piece), "\\u%04x", key[i]);
+		else
+		{
+			memcpy(piece, key + i, (size_t) n);
+			piecelen = (size_t) n;
+		}
+		if (out + piecelen > KEY_SHOWN_BYTES)
+		{
+			memcpy(shown + out, "...", 3);
+			out += 3;
+			break;
+		}
+		memcpy(shown + out, piece, piecelen);
+		out += piecelen;
+		i += (size_t) n;
+	}
+	shown[out] = '\0';
+	return reject(p, "duplicate key \"%s\"", shown);
+}
+
 /*
  * Check and convert one field's JSON value into *out.  Returns NULL or the
  * reason the line is rejected.  A null value counts as absent.
  */
 static const char *
-convert_field(RecordParser *parser, const FieldSpec *spec, json_object *value,
-			  FieldValue *out)
+convert_field(RecordParser *parser, const FieldSpec *spec, JsonKind kind,
+			  const FieldSlot *slot, FieldValue *out)
 {
 	const char *name = spec->json_name;
-	int64_t		i64;
 
 	out->isnull = false;
-	if (value == NULL)			/* absent, or JSON null */
+	if (kind == JSON_ABSENT || kind == JSON_NULL)
 	{
 		if (spec->required)
 			return reject(parser, "missing required field \"%s\"", name);
@@ -529,69 +1447,64 @@ convert_field(RecordParser *parser, const FieldSpec *spec, json_object *value,
 	switch (spec->type)
 	{
 		case FIELD_TEXT:
-			if (!json_object_is_type(value, json_type_string))
+			if (kind != JSON_STRING)
 				return reject(parser, "\"%s\" must be a string, got %s",
-							  name, json_type_words(value));
-			out->str = json_object_get_string(value);
-			out->len = (size_t) json_object_get_string_len(value);
+							  name, json_kind_words[kind]);
+			out->str = slot->str;
+			out->len = slot->len;
 			/* the line had no NUL byte, but "\u0000" makes one */
 			if (memchr(out->str, '\0', out->len) != NULL)
 				return reject(parser, "\"%s\" contains a NUL character (\\u0000)",
 							  name);
+			/* decoded escapes are UTF-8 (see fix_surrogates); be sure */
+			if (!in_buffer(out->str, parser->text, parser->text_len) &&
+				utf8_invalid_offset(out->str, out->len) < out->len)
+				return reject(parser, "\"%s\" is not valid UTF-8", name);
 			return NULL;
 
 		case FIELD_DATE:
-			if (!json_object_is_type(value, json_type_string))
+			if (kind != JSON_STRING)
 				return reject(parser, "\"%s\" must be a string, got %s",
-							  name, json_type_words(value));
-			if (!parse_date(json_object_get_string(value),
-							(size_t) json_object_get_string_len(value),
-							&out->i64))
+							  name, json_kind_words[kind]);
+			if (!parse_date(slot->str, slot->len, &out->i64))
 				return reject(parser, "%s is not a date YYYY-MM-DD", name);
 			return NULL;
 
 		case FIELD_TIME:
-			if (!json_object_is_type(value, json_type_int))
+			if (kind != JSON_INTEGER)
 				return reject(parser, "\"%s\" must be an integer, got %s",
-							  name, json_type_words(value));
-
-			/*
-			 * Integers beyond int64 come back saturated at INT64_MIN or
-			 * INT64_MAX, which are out of range too.
-			 */
-			if (!epoch_ms_to_timestamptz(json_object_get_int64(value),
-										 &out->i64))
+							  name, json_kind_words[kind]);
+			if (slot->overflow ||
+				!epoch_ms_to_timestamptz(slot->i64, &out->i64))
 				return reject(parser, "\"%s\" is out of range for timestamptz",
 							  name);
 			return NULL;
 
 		case FIELD_INT4:
-			if (!json_object_is_type(value, json_type_int))
+			if (kind != JSON_INTEGER)
 				return reject(parser, "\"%s\" must be an integer, got %s",
-							  name, json_type_words(value));
-			i64 = json_object_get_int64(value);
-			if (i64 < INT32_MIN || i64 > INT32_MAX)
+							  name, json_kind_words[kind]);
+			if (slot->overflow ||
+				slot->i64 < INT32_MIN || slot->i64 > INT32_MAX)
 				return reject(parser, "\"%s\" is out of range for integer",
 							  name);
-			out->i64 = i64;
+			out->i64 = slot->i64;
 			return NULL;
 
 		case FIELD_FLOAT8:
-			if (!json_object_is_type(value, json_type_double) &&
-				!json_object_is_type(value, json_type_int))
+			if (kind != JSON_INTEGER && kind != JSON_DECIMAL)
 				return reject(parser, "\"%s\" must be a number, got %s",
-							  name, json_type_words(value));
-			/*
-			 * json-c reads an integer literal beyond 64 bits as INT64_MIN or
-			 * UINT64_MAX (it saturates), so we cannot know its value.
-			 */
-			if (json_object_is_type(value, json_type_int) &&
-				(json_object_get_int64(value) == INT64_MIN ||
-				 json_object_get_uint64(value) == UINT64_MAX))
-				return reject(parser, "\"%s\" is out of range (an integer beyond 64 bits)",
-							  name);
-			out->f8 = json_object_get_double(value);
-			/* json-c accepts NaN and Infinity, and 1e999 overflows to inf */
+							  name, json_kind_words[kind]);
+			if (kind == JSON_INTEGER)
+			{
+				if (slot->overflow)
+					return reject(parser, "\"%s\" is out of range (an integer beyond 64 bits)",
+								  name);
+				out->f8 = (double) slot->i64;
+			}
+			else
+				out->f8 = slot->f8;
+			/* 1e999 overflows to infinity */
 			if (!isfinite(out->f8))
 				return reject(parser, "\"%s\" is not a finite number", name);
 			return NULL;
@@ -644,46 +1557,33 @@ put_record(RecordParser *parser, int32_t file_id, int64_t line_number,
 	copybuf_put_int64(out, line_number);
 }
 
-/*
- * Take the fields out of a parsed object, in one pass over its keys, and
- * convert them.  Returns NULL or the reason for rejecting the line; counts
- * keys that are not fields of this kind in *extra.
- */
-static const char *
-take_fields(RecordParser *parser, json_object *obj, int64_t *extra)
+/* Get ready for a line: what the callbacks track starts afresh. */
+static void
+start_line(RecordParser *p, const char *text, size_t len)
 {
-	int			i;
-
-	memset(parser->slot, 0, sizeof(parser->slot));
-	*extra = 0;
-
+	p->text = text;
+	p->text_len = len;
+	p->depth = 0;
+	p->nobjects = 0;
+	p->values = 0;
+	p->top_kind = JSON_ABSENT;
+	p->value_end = 0;
+	p->finishing = false;
+	p->field = -1;
+	p->next_field = 0;
+	p->seen = 0;
+	p->extra = 0;
+	p->stop = STOP_NONE;
+	p->dup_key = NULL;
+	p->dup_len = 0;
+	p->arena_len = 0;
+	p->nkeys = 0;
+	if (++p->stamp == 0)
 	{
-		json_object_object_foreach(obj, key, value)
-		{
-			for (i = 0; i < parser->nfields; i++)
-			{
-				const char *name = parser->fields[i].json_name;
-
-				if (key[0] == name[0] && strcmp(key, name) == 0)
-					break;
-			}
-			if (i < parser->nfields)
-				parser->slot[i] = value;
-			else
-				(*extra)++;
-		}
+		/* after 2^32 lines: clear the table for real, once */
+		memset(p->keys, 0, (p->keys_mask + 1) * sizeof(KeyEntry));
+		p->stamp = 1;
 	}
-
-	/* check in field order, so the reason given is always the first */
-	for (i = 0; i < parser->nfields; i++)
-	{
-		const char *reason = convert_field(parser, &parser->fields[i],
-										   parser->slot[i], &parser->value[i]);
-
-		if (reason != NULL)
-			return reason;
-	}
-	return NULL;
 }
 
 /*
@@ -691,81 +1591,138 @@ take_fields(RecordParser *parser, json_object *obj, int64_t *extra)
  * unknown keys to *extra_fields and return NULL.  Otherwise return why the
  * line is rejected; the string stays valid until the next call.
  *
- * line->data[line->len] must be '\0' (the line reader sees to that) unless
- * the line is too long, in which case we do not look at it.
+ * The checks come in this order, and the first that fails gives the
+ * reason: length, NUL bytes, UTF-8, JSON syntax (including a line cut off
+ * or nested too deep), a JSON object, duplicate keys, then each field in
+ * the order of the table's columns.
  */
 const char *
 record_parse(RecordParser *parser, const Line *line, int32_t file_id,
 			 CopyBuf *out, int64_t *extra_fields)
 {
-	json_object *obj;
-	enum json_tokener_error jerr;
-	size_t		bad;
-	size_t		end;
-	int64_t		extra;
+	RecordParser *p = parser;
+	LineScan	scan;
+	const char *text = line->data;
+	size_t		feed;
+	size_t		i;
+	yajl_status status;
 	const char *reason;
 
 	if (line->too_long)
-		return reject(parser, "line longer than %d bytes", MAX_LINE_BYTES);
+		return reject(p, "line longer than %d bytes", MAX_LINE_BYTES);
 
-	/* text columns cannot hold NUL, and the tokener would stop at it */
-	if (memchr(line->data, '\0', line->len) != NULL)
-		return reject(parser, "line contains a NUL byte");
-
-	bad = utf8_invalid_offset(line->data, line->len);
-	if (bad < line->len)
+	scan_line(line->data, line->len, &scan);
+	/* text columns cannot hold NUL */
+	if (scan.nul != NOT_FOUND)
+		return reject(p, "line contains a NUL byte");
+	if (scan.bad_utf8 != NOT_FOUND)
 	{
 		if (!line->has_newline)
-			return reject(parser, "line cut off (no newline at end of file)");
-		return reject(parser, "line is not valid UTF-8 (at offset %zu)", bad);
+			return reject(p, "line cut off (no newline at end of file)");
+		return reject(p, "line is not valid UTF-8 (at offset %zu)",
+					  scan.bad_utf8);
+	}
+	if (scan.backslash)
+	{
+		text = fix_surrogates(p, line->data, line->len);
+		/* room for every string YAJL decodes */
+		reserve_bytes(&p->arena, &p->arena_cap, line->len);
+	}
+	start_line(p, text, line->len);
+
+	/*
+	 * YAJL takes a form feed or vertical tab for whitespace, JSON does not:
+	 * parse only what comes before, which may hold an earlier error.
+	 */
+	feed = scan.ff_vt != NOT_FOUND ? scan.ff_vt : line->len;
+
+	status = yajl_parse(p->yajl, (const unsigned char *) text, feed);
+	if (status != yajl_status_ok)
+	{
+		if (status == yajl_status_client_canceled && p->stop == STOP_NESTING)
+			reason = line->has_newline ?
+				reject(p, "nesting deeper than %d levels", MAX_JSON_DEPTH) :
+				reject(p, "line cut off (no newline at end of file)");
+		else if (status == yajl_status_client_canceled &&
+				 p->stop == STOP_TRAILING)
+		{
+			/* a second value: say where it starts */
+			for (i = p->value_end; i < line->len; i++)
+			{
+				if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r')
+					break;
+			}
+			reason = reject_syntax(p, line, i, "text after the JSON value");
+		}
+		else if (status == yajl_status_client_canceled &&
+				 p->stop == STOP_INTERNAL)
+			reason = reject(p, "internal error: no room for the line's strings");
+		else
+			reason = reject_json_error(p, line);
+		new_handle(p);
+		return reason;
+	}
+	if (scan.ff_vt != NOT_FOUND)
+	{
+		new_handle(p);
+		return reject_syntax(p, line, scan.ff_vt, "invalid char in json text");
+	}
+
+	/* inside an array or object still: the line ends too soon */
+	if (p->depth > 0)
+	{
+		new_handle(p);
+		return reject_cut_off(p, line);
 	}
 
 	/*
-	 * Passing the terminating '\0' tells the tokener the input ends here, so
-	 * a bare number at the end of the line is complete.
+	 * No value complete yet, so the line ends in a top-level one: a number,
+	 * which needs to see that it ends, or something cut off.
 	 */
-	json_tokener_reset(parser->tok);
-	obj = json_tokener_parse_ex(parser->tok, line->data, (int) line->len + 1);
-	jerr = json_tokener_get_error(parser->tok);
-	end = json_tokener_get_parse_end(parser->tok);
-	if (jerr != json_tokener_success)
+	if (p->values == 0)
 	{
-		if (obj != NULL)
-			json_object_put(obj);
-		if (!line->has_newline)
-			return reject(parser, "line cut off (no newline at end of file)");
-		return reject(parser, "malformed JSON at offset %zu: %s",
-					  end, json_tokener_error_desc(jerr));
+		p->finishing = true;
+		status = yajl_complete_parse(p->yajl);
+		if (status != yajl_status_ok || p->values == 0)
+		{
+			new_handle(p);
+			return reject_cut_off(p, line);
+		}
 	}
 
-	/* strict mode already refuses this; trailing whitespace is consumed */
-	if (end < line->len)
+	/*
+	 * After the value, whitespace only.  A second value that started and
+	 * stopped the parse was dealt with above; this finds one that had not
+	 * ended yet (and sits in YAJL's buffer, so the handle must go).
+	 */
+	for (i = p->value_end; i < line->len; i++)
 	{
-		json_object_put(obj);
-		return reject(parser,
-					  "malformed JSON at offset %zu: text after the JSON value",
-					  end);
+		if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r')
+		{
+			new_handle(p);
+			return reject_syntax(p, line, i, "text after the JSON value");
+		}
 	}
 
-	/* json-c represents the JSON value null as a NULL object */
-	if (obj == NULL)
-		return reject(parser, "not a JSON object (got null)");
-	if (!json_object_is_type(obj, json_type_object))
+	if (p->top_kind != JSON_OBJECT)
+		return reject(p, "not a JSON object (got %s)",
+					  json_kind_words[p->top_kind]);
+	if (p->dup_key != NULL)
+		return reject_duplicate(p);
+
+	/* check in field order, so the reason given is always the first */
+	for (i = 0; i < (size_t) p->nfields; i++)
 	{
-		reason = reject(parser, "not a JSON object (got %s)",
-						json_type_words(obj));
-		json_object_put(obj);
-		return reason;
+		JsonKind	kind = (p->seen & (UINT32_C(1) << i)) ?
+			p->slot[i].kind : JSON_ABSENT;
+
+		reason = convert_field(p, &p->fields[i], kind, &p->slot[i],
+							   &p->value[i]);
+		if (reason != NULL)
+			return reason;
 	}
 
-	reason = take_fields(parser, obj, &extra);
-	if (reason == NULL)
-	{
-		put_record(parser, file_id, line->number, out);
-		*extra_fields += extra;
-	}
-
-	/* the text values point into obj: free it only now */
-	json_object_put(obj);
-	return reason;
+	put_record(p, file_id, line->number, out);
+	*extra_fields += p->extra;
+	return NULL;
 }

@@ -41,8 +41,7 @@
 
 #include "stedi_load.h"
 
-#define EXIT_ALL_LOADED		0
-#define EXIT_REJECTED		1
+/* the other exit statuses are report_finish()'s */
 #define EXIT_TROUBLE		2
 
 static const char *progname = "stedi-load";
@@ -64,11 +63,9 @@ typedef struct Loader
 	CopyBuf		rejects;		/* tuples for landing.rejected */
 	FILE	   *spill;			/* rejects of this file beyond a chunk */
 	bool		spilled;		/* does spill hold any of this file's? */
-
-	int			files;			/* totals of the files committed */
-	int64_t		lines;
-	int64_t		loaded;
-	int64_t		rejected;
+	bool		force;			/* load content that was loaded before */
+	Report	   *report;
+	char	   *last_error;		/* the server's message of a failed file */
 } Loader;
 
 /* Counts of one file, as landing.source_file records them. */
@@ -159,7 +156,10 @@ help(void)
 	printf("      --kind=KIND          the files named hold KIND records: customer,\n"
 		   "                           accelerometer or step_trainer (needed for a file\n"
 		   "                           outside KIND/landing/)\n");
-	printf("  -q, --quiet              print errors only\n");
+	printf("      --force              load files whose content was loaded before\n"
+		   "                           (they are skipped otherwise)\n");
+	printf("      --json               print a JSON summary instead of text\n");
+	printf("  -q, --quiet              print errors only (and no progress bar)\n");
 	printf("  -V, --version            output version information, then exit\n");
 	printf("  -?, --help               show this help, then exit\n");
 	printf("\nConnection options:\n");
@@ -170,6 +170,10 @@ help(void)
 	printf("  -w, --no-password        never prompt for password\n");
 	printf("  -W, --password           force password prompt\n");
 	printf("\nThe PG* environment variables (PGHOST, PGDATABASE, ...) apply as in psql.\n");
+	printf("\nA file is known by the SHA-256 of its content: one loaded before is\n"
+		   "skipped.  Each file is loaded in a transaction of its own, whole or not at\n"
+		   "all; a run stopped at any moment can simply be run again.  On a terminal,\n"
+		   "a progress bar shows on stderr.\n");
 	printf("\nExit status: 0 if every line was loaded, 1 if some lines were rejected\n"
 		   "(see landing.rejected), 2 on a usage, connection, file or server error.\n");
 }
@@ -357,6 +361,9 @@ check_extension(PGconn *conn)
 
 /* ---- loading one file ---- */
 
+/* The last server error, for the ingest log and --json. */
+static char *last_server_error = NULL;
+
 /* The server's message for a failed step of a file, which is rolled back. */
 static void
 report_server_error(const LoadFile *f, PGconn *conn, PGresult *res)
@@ -370,6 +377,11 @@ report_server_error(const LoadFile *f, PGconn *conn, PGresult *res)
 	fprintf(stderr, "%s: could not load \"%s\" (rolled back): %s%s",
 			progname, f->display, msg,
 			len == 0 || msg[len - 1] != '\n' ? "\n" : "");
+
+	free(last_server_error);
+	last_server_error = load_strdup(msg);
+	len = strcspn(last_server_error, "\n");
+	last_server_error[len] = '\0';
 }
 
 static void
@@ -574,6 +586,8 @@ stream_lines(Loader *ld, const LoadFile *f, LineReader *reader,
 			continue;
 
 		counts->lines++;
+		report_progress(ld->report, line.offset + (int64_t) line.len,
+						counts->loaded);
 		reason = record_parse(parser, &line, file_id, &ld->rows,
 							  &counts->extra_fields);
 		if (reason == NULL)
@@ -613,27 +627,93 @@ stream_lines(Loader *ld, const LoadFile *f, LineReader *reader,
 	return end_copy(conn, f, NULL);
 }
 
+/* A one-row, one-column query; NULL (reported) on error, "" for SQL NULL. */
+static char *
+query_value(PGconn *conn, const LoadFile *f, const char *sql,
+			int nparams, const char *const *params)
+{
+	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, params,
+								   NULL, NULL, 0);
+	char	   *value = NULL;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		value = load_strdup(PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
+	else
+		report_server_error(f, conn, res);
+	PQclear(res);
+	return value;
+}
+
 /*
- * Load one file in one transaction.  Returns false, having reported why and
- * rolled back, if the run must stop.
+ * Record in stedi.ingest_log an attempt that loaded nothing, in a
+ * transaction of its own (the file's own was rolled back or skipped).
+ * Returns the file_id the server answers (the earlier load, for a skip).
+ */
+static int32_t
+log_attempt(Loader *ld, const LoadFile *f, const char *sha_param,
+			const char *size_text, const char *outcome, const char *started,
+			const char *message)
+{
+	const char *params[7];
+	char	   *value;
+	int32_t		file_id = 0;
+
+	if (PQstatus(ld->conn) != CONNECTION_OK)
+		return 0;
+	params[0] = sha_param;
+	params[1] = stedi_kind_name[f->kind];
+	params[2] = f->realpath;
+	params[3] = size_text;
+	params[4] = outcome;
+	params[5] = started;
+	params[6] = message;
+	value = query_value(ld->conn, f,
+						"SELECT stedi.log_ingest(decode($1, 'hex'), $2, $3, $4, $5, $6, $7)",
+						7, params);
+	if (value != NULL)
+		file_id = (int32_t) strtol(value, NULL, 10);
+	free(value);
+	return file_id;
+}
+
+static bool
+same_file_state(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size &&
+		a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+		a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * Load one file in one transaction, unless its content was loaded before.
+ * Returns false, having reported why, rolled back and logged the attempt,
+ * if the run must stop.
  */
 static bool
 load_file(Loader *ld, const LoadFile *f)
 {
 	PGconn	   *conn = ld->conn;
 	double		started = now_seconds();
+	FileResult	result;
 	FileCounts	counts = {0};
 	LineReader *reader = NULL;
-	PGresult   *res;
 	struct stat st;
+	struct stat st_after;
+	unsigned char digest[SHA256_BYTES];
 	int32_t		file_id;
 	char		size_text[32];
+	char		started_text[64];
 	char		sql[1024];
 	char		num[5][32];
 	const char *params[5];
+	char	   *value = NULL;
 	bool		ok = false;
 	int			fd;
 	int			i;
+
+	memset(&result, 0, sizeof(result));
+	result.outcome = FILE_FAILED;
+	started_text[0] = '\0';
 
 	fd = open(f->realpath, O_RDONLY);
 	if (fd < 0 || fstat(fd, &st) != 0)
@@ -643,6 +723,18 @@ load_file(Loader *ld, const LoadFile *f)
 			close(fd);
 		return false;
 	}
+	result.size_bytes = st.st_size;
+	snprintf(size_text, sizeof(size_text), "%lld", (long long) st.st_size);
+
+	/* the content hash decides whether the file was loaded before */
+	if (!file_sha256(fd, digest) || lseek(fd, 0, SEEK_SET) != 0)
+	{
+		load_error("could not read \"%s\": %s", f->display, strerror(errno));
+		close(fd);
+		return false;
+	}
+	sha256_hex(digest, result.sha256);
+
 	reader = line_reader_open(fd);
 	if (reader == NULL)
 	{
@@ -660,23 +752,36 @@ load_file(Loader *ld, const LoadFile *f)
 
 	if (!run_command(conn, f, "BEGIN", 0, NULL))
 		goto done;
+	value = query_value(conn, f, "SELECT now()::text", 0, NULL);
+	if (value == NULL)
+		goto done;
+	snprintf(started_text, sizeof(started_text), "%s", value);
+	free(value);
 
-	snprintf(size_text, sizeof(size_text), "%lld", (long long) st.st_size);
+	/* waits while another loader holds the same content */
 	params[0] = stedi_kind_name[f->kind];
 	params[1] = f->realpath;
 	params[2] = size_text;
-	res = PQexecParams(conn,
-					   "INSERT INTO landing.source_file (kind, path, size_bytes) "
-					   "VALUES ($1, $2, $3) RETURNING file_id",
-					   3, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	params[3] = result.sha256;
+	params[4] = ld->force ? "true" : "false";
+	value = query_value(conn, f,
+						"SELECT stedi.begin_file($1, $2, $3, decode($4, 'hex'), $5)",
+						5, params);
+	if (value == NULL)
+		goto done;
+	if (value[0] == '\0')
 	{
-		report_server_error(f, conn, res);
-		PQclear(res);
+		/* loaded before: nothing to do but say so */
+		rollback(conn);
+		result.outcome = FILE_SKIPPED;
+		result.file_id = log_attempt(ld, f, result.sha256, size_text,
+									 "skipped", started_text, NULL);
+		result.seconds = now_seconds() - started;
+		report_file(ld->report, f, &result);
+		ok = true;
 		goto done;
 	}
-	file_id = (int32_t) strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
+	file_id = (int32_t) strtol(value, NULL, 10);
 
 	snprintf(sql, sizeof(sql), "COPY landing.%s (%s) FROM STDIN (FORMAT binary)",
 			 stedi_kind_name[f->kind], record_copy_columns(f->kind));
@@ -685,43 +790,60 @@ load_file(Loader *ld, const LoadFile *f)
 	if (!stream_lines(ld, f, reader, file_id, &counts))
 		goto done;
 
+	/*
+	 * A file still being written (or rewritten) while we read it would be
+	 * loaded under the hash of other bytes: refuse it.
+	 */
+	if (fstat(fd, &st_after) != 0 || !same_file_state(&st, &st_after))
+	{
+		load_error("\"%s\" changed while it was being loaded; rolled back",
+				   f->display);
+		free(last_server_error);
+		last_server_error = load_strdup("the file changed while it was being loaded");
+		goto done;
+	}
+
 	if (counts.rejected > 0 && !copy_rejects(ld, f))
 		goto done;
 
-	snprintf(num[0], sizeof(num[0]), "%lld", (long long) counts.lines);
-	snprintf(num[1], sizeof(num[1]), "%lld", (long long) counts.loaded);
-	snprintf(num[2], sizeof(num[2]), "%lld", (long long) counts.rejected);
-	snprintf(num[3], sizeof(num[3]), "%lld", (long long) counts.extra_fields);
-	snprintf(num[4], sizeof(num[4]), "%d", file_id);
+	snprintf(num[0], sizeof(num[0]), "%d", file_id);
+	snprintf(num[1], sizeof(num[1]), "%lld", (long long) counts.lines);
+	snprintf(num[2], sizeof(num[2]), "%lld", (long long) counts.loaded);
+	snprintf(num[3], sizeof(num[3]), "%lld", (long long) counts.rejected);
+	snprintf(num[4], sizeof(num[4]), "%lld", (long long) counts.extra_fields);
 	for (i = 0; i < 5; i++)
 		params[i] = num[i];
-	if (!run_command(conn, f,
-					 "UPDATE landing.source_file "
-					 "SET lines_read = $1, rows_loaded = $2, rows_rejected = $3, "
-					 "extra_fields = $4 WHERE file_id = $5",
-					 5, params))
+	free(value);
+	value = query_value(conn, f, "SELECT stedi.finish_file($1, $2, $3, $4, $5)",
+						5, params);
+	if (value == NULL)
 		goto done;
 
 	if (!run_command(conn, f, "COMMIT", 0, NULL))
 		goto done;
 	ok = true;
 
-	ld->files++;
-	ld->lines += counts.lines;
-	ld->loaded += counts.loaded;
-	ld->rejected += counts.rejected;
-	if (!ld->quiet)
-	{
-		printf("%-13s  %s  %lld lines  %lld loaded  %lld rejected  %.2f s\n",
-			   stedi_kind_name[f->kind], f->display,
-			   (long long) counts.lines, (long long) counts.loaded,
-			   (long long) counts.rejected, now_seconds() - started);
-		fflush(stdout);
-	}
+	result.outcome = FILE_LOADED;
+	result.file_id = file_id;
+	result.lines = counts.lines;
+	result.loaded = counts.loaded;
+	result.rejected = counts.rejected;
+	result.extra_fields = counts.extra_fields;
+	result.seconds = now_seconds() - started;
+	report_file(ld->report, f, &result);
 
 done:
+	free(value);
 	if (!ok)
+	{
 		rollback(conn);
+		result.message = last_server_error ? last_server_error : "error";
+		(void) log_attempt(ld, f, result.sha256, size_text, "failed",
+						   started_text[0] ? started_text : "now",
+						   result.message);
+		result.seconds = now_seconds() - started;
+		report_file(ld->report, f, &result);
+	}
 	line_reader_free(reader);
 	close(fd);
 	return ok;
@@ -744,6 +866,8 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 2},
 		{"kind", required_argument, NULL, 1},
+		{"force", no_argument, NULL, 3},
+		{"json", no_argument, NULL, 4},
 		{NULL, 0, NULL, 0}
 	};
 	const char *dbname = NULL;
@@ -754,8 +878,9 @@ main(int argc, char **argv)
 	int			forced_kind = -1;
 	FileList	list = {0};
 	Loader		ld = {0};
-	double		started;
-	double		elapsed;
+	bool		json = false;
+	bool		stopped = false;
+	int			status;
 	int			c;
 	int			i;
 
@@ -815,6 +940,12 @@ main(int argc, char **argv)
 			case 2:
 				help();
 				exit(0);
+			case 3:
+				ld.force = true;
+				break;
+			case 4:
+				json = true;
+				break;
 			case ':':
 				load_error("option \"%s\" needs a value", argv[optind - 1]);
 				usage_hint();
@@ -853,32 +984,15 @@ main(int argc, char **argv)
 	ld.conn = connect_database(dbname, host, port, user, prompt);
 	check_extension(ld.conn);
 
-	started = now_seconds();
-	for (i = 0; i < list.nfiles; i++)
-	{
-		if (!load_file(&ld, &list.files[i]))
-		{
-			PQfinish(ld.conn);
-			exit(EXIT_TROUBLE);
-		}
-	}
-	elapsed = now_seconds() - started;
-
-	if (!ld.quiet)
-	{
-		printf("total: %d files, %lld lines, %lld loaded, %lld rejected, %.1f s (%.0f rows/s)\n",
-			   ld.files, (long long) ld.lines, (long long) ld.loaded,
-			   (long long) ld.rejected, elapsed,
-			   elapsed > 0 ? (double) ld.loaded / elapsed : 0.0);
-		if (ld.rejected > 0)
-			fprintf(stderr, "%s: %lld lines rejected; their reasons are in landing.rejected\n",
-					progname, (long long) ld.rejected);
-	}
+	ld.report = report_start(&list, ld.quiet, json, true);
+	for (i = 0; i < list.nfiles && !stopped; i++)
+		stopped = !load_file(&ld, &list.files[i]);
+	status = report_finish(ld.report, stopped);
 
 	PQfinish(ld.conn);
 	for (i = 0; i < STEDI_NKINDS; i++)
 		record_parser_free(ld.parser[i]);
 	if (ld.spill != NULL)
 		fclose(ld.spill);
-	return ld.rejected > 0 ? EXIT_REJECTED : EXIT_ALL_LOADED;
+	return status;
 }

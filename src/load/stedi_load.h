@@ -32,7 +32,7 @@
 #define MAX_RAW_BYTES		8192
 
 /* Size of the chunks handed to PQputCopyData. */
-#define COPY_CHUNK_BYTES	(256 * 1024)
+#define COPY_CHUNK_BYTES	(32 * 1024)
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LOAD_PRINTF(f, a)	__attribute__((format(printf, f, a)))
@@ -62,6 +62,7 @@ typedef struct LoadFile
 	int			argno;			/* which PATH argument it came from */
 	char	   *display;		/* the path as the user wrote it */
 	char	   *realpath;		/* what landing.source_file.path records */
+	int64_t		size_bytes;		/* when listed, for the progress bar */
 } LoadFile;
 
 typedef struct FileList
@@ -75,6 +76,49 @@ extern bool collect_path(FileList *list, const char *arg, int argno,
 						 int forced_kind);
 extern void order_files(FileList *list);
 extern int	kind_from_name(const char *name);
+
+
+/* ---- digest.c ---- */
+
+#define SHA256_BYTES		32
+
+extern bool file_sha256(int fd, unsigned char digest[SHA256_BYTES]);
+extern void sha256_hex(const unsigned char digest[SHA256_BYTES],
+					   char hex[2 * SHA256_BYTES + 1]);
+
+
+/* ---- report.c: what a person or a program sees of a run ---- */
+
+typedef enum FileOutcome
+{
+	FILE_LOADED,
+	FILE_SKIPPED,				/* its content was loaded before */
+	FILE_FAILED					/* rolled back */
+} FileOutcome;
+
+typedef struct FileResult
+{
+	FileOutcome outcome;
+	char		sha256[2 * SHA256_BYTES + 1];
+	int32_t		file_id;		/* the new one, or the earlier one if skipped */
+	int64_t		size_bytes;
+	int64_t		lines;
+	int64_t		loaded;
+	int64_t		rejected;
+	int64_t		extra_fields;
+	double		seconds;
+	const char *message;		/* why it failed */
+} FileResult;
+
+typedef struct Report Report;
+
+extern Report *report_start(const FileList *list, bool quiet, bool json,
+							bool progress);
+extern void report_progress(Report *report, int64_t file_bytes_done,
+							int64_t file_rows);
+extern void report_file(Report *report, const LoadFile *f,
+						const FileResult *result);
+extern int	report_finish(Report *report, bool stopped);
 
 
 /* ---- lines.c ---- */

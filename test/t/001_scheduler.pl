@@ -18,7 +18,7 @@ max_worker_processes = 16
 $node->start;
 
 my $gen = "$PostgreSQL::Test::Utils::tmp_check/gen";
-for my $seed (1 .. 4)
+for my $seed (1 .. 5)
 {
 	command_ok([ 'stedi-gen', '--scale', '0.02', '--seed', $seed, "$gen/$seed" ],
 		"generate batch $seed");
@@ -174,7 +174,7 @@ pass('DROP DATABASE of a database with a live schedule');
 
 # 8. unschedule stops the runs.
 is($node->safe_psql('stedi', 'SELECT stedi.unschedule_refresh()'), 't', 'unschedule');
-load('stedi', 1);
+load('stedi', 5);
 sleep 3;
 is($node->safe_psql('stedi', 'SELECT landing_changed_since FROM stedi.zone_status WHERE step = 1'),
 	't', 'unscheduled: the new load waits for a manual refresh');

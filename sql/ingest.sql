@@ -1,0 +1,42 @@
+-- The loading protocol stedi-load speaks: begin_file, finish_file,
+-- log_ingest.  A content hash loaded before is skipped unless forced.
+SET timezone = 'UTC';
+SELECT decode(repeat('ab', 32), 'hex') AS h \gset
+
+BEGIN;
+SELECT stedi.begin_file('step_trainer', '/in/st-1.json', 100, :'h', false) AS file_id \gset
+INSERT INTO landing.step_trainer VALUES ('2022-06-18 10:00:00.007+00', 'SA', 107, :file_id, 1);
+SELECT stedi.finish_file(:file_id, 2, 1, 1, 0);
+COMMIT;
+SELECT kind, path, size_bytes, forced, lines_read, rows_loaded, rows_rejected,
+       load_duration IS NOT NULL AS timed
+  FROM landing.source_file WHERE file_id = :file_id;
+SELECT outcome, file_id = :file_id AS same_file, lines_read FROM stedi.ingest_log;
+
+-- The same content again: NULL, nothing registered.
+BEGIN;
+SELECT stedi.begin_file('step_trainer', '/elsewhere/copy.json', 100, :'h', false) IS NULL AS skip;
+ROLLBACK;
+SELECT stedi.log_ingest(:'h', 'step_trainer', '/elsewhere/copy.json', 100, 'skipped', now()) = :file_id
+       AS points_to_first_load;
+
+-- Forced: registered again, and marked.
+BEGIN;
+SELECT stedi.begin_file('step_trainer', '/elsewhere/copy.json', 100, :'h', true) IS NOT NULL AS loaded;
+SELECT forced FROM landing.source_file ORDER BY file_id DESC LIMIT 1;
+ROLLBACK;
+
+-- Counts that do not add up are refused.
+BEGIN;
+SELECT stedi.begin_file('step_trainer', '/in/st-2.json', 100, decode(repeat('cd', 32), 'hex')) AS file_id2 \gset
+\set VERBOSITY terse
+SELECT stedi.finish_file(:file_id2, 3, 1, 1, 0);
+\set VERBOSITY default
+ROLLBACK;
+
+-- A hash is 32 bytes.
+SELECT stedi.begin_file('step_trainer', '/in/st-3.json', 1, '\x00');
+
+-- A failed attempt is logged on its own.
+SELECT stedi.log_ingest(decode(repeat('ef', 32), 'hex'), 'customer', '/in/c.json', 5, 'failed', now(), 'refused on purpose') IS NULL AS no_file;
+SELECT outcome, message FROM stedi.ingest_log ORDER BY attempt_id;
