@@ -55,6 +55,19 @@ json_check="SELECT d->'totals'->>'loaded_files', d->>'exit_status',
 is "$(psql -X -At -F ' ' -d $db -v doc="$(cat "$tmp/out.json")" <<<"$json_check")" \
    "2 0 t t" "--json: valid JSON, per-file hashes, totals add up"
 
+# A progress bar on a terminal, none in a pipe or with --quiet.
+if command -v script >/dev/null; then
+    script -qec "stedi-load -d $db --force $tmp/data/step_trainer" /dev/null >"$tmp/tty.out" 2>&1
+    ok $(grep -q 'rows/s  ETA' "$tmp/tty.out"; echo $?) "progress bar on a terminal"
+    script -qec "stedi-load -q -d $db --force $tmp/data/step_trainer" /dev/null >"$tmp/tty.out" 2>&1
+    ok $(! grep -q 'ETA' "$tmp/tty.out"; echo $?) "no progress bar with --quiet"
+else
+    skip "script(1) not installed"
+    skip "script(1) not installed"
+fi
+stedi-load -d $db --force "$tmp/data/step_trainer" >"$tmp/out" 2>"$tmp/err"
+ok $(! grep -q 'ETA' "$tmp/err" "$tmp/out"; echo $?) "no progress bar when stderr is not a terminal"
+
 # Killed at any moment: whole files or nothing, and the next run completes.
 # A file is whole when its source_file row says how many rows it loaded and
 # exactly those rows are there; no row may point to a file not recorded.
