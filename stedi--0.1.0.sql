@@ -237,6 +237,15 @@ CREATE FUNCTION stedi.has_research_consent(share_with_research_as_of_date timest
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'stedi_has_research_consent'
 LANGUAGE C IMMUTABLE PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.reading_has_research_consent(
+    share_with_research_as_of_date timestamptz, reading_time timestamptz,
+    consent_policy text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_reading_has_research_consent'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stedi.reading_has_research_consent(timestamptz, timestamptz, text) IS
+    'True when a reading may be used for research: its customer consents, and under the as_of policy the reading was taken at or after the consent date';
+
 COMMENT ON FUNCTION stedi.has_research_consent(timestamptz) IS
     'True when a customer agreed to share data for research: the consent date is present and not the epoch (0)';
 
@@ -325,79 +334,6 @@ FOR TYPE timestamptz USING hash AS
 COMMENT ON OPERATOR CLASS stedi.timestamptz_ms_ops USING hash IS 'Hashes times by the millisecond they fall in; lets the planner hash-join on =#';
 
 ------------------------------------------------------------------------------
--- Trusted and curated zones
---
--- Materialized views, each with a unique index on never-null columns so
--- that stedi.refresh() can refresh them CONCURRENTLY.  Created empty;
--- stedi.refresh() populates them.
-------------------------------------------------------------------------------
-
--- One truth per customer: the record with the latest lastUpdateDate wins;
--- ties go to the record loaded last (highest file, then line).  Consent is
--- decided on that record, so a later record that withdraws consent wins.
-CREATE MATERIALIZED VIEW trusted.customer AS
-SELECT customer_name, email, phone, birth_day, serial_number,
-       registration_date, last_update_date,
-       share_with_research_as_of_date, share_with_public_as_of_date,
-       share_with_friends_as_of_date, file_id, line_number
-  FROM (SELECT DISTINCT ON (email) *
-          FROM landing.customer
-         ORDER BY email, last_update_date DESC NULLS LAST,
-                  file_id DESC, line_number DESC) AS latest
- WHERE stedi.has_research_consent(share_with_research_as_of_date)
-WITH NO DATA;
-CREATE UNIQUE INDEX customer_email_idx ON trusted.customer (email);
-COMMENT ON MATERIALIZED VIEW trusted.customer IS 'Customers who agreed to share their data for research: the latest record of each email (customer_trusted)';
-
-CREATE MATERIALIZED VIEW trusted.accelerometer AS
-SELECT a.user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
-  FROM landing.accelerometer AS a
- WHERE EXISTS (SELECT FROM trusted.customer AS c WHERE c.email = a.user_email)
-WITH NO DATA;
-CREATE UNIQUE INDEX accelerometer_lineage_idx ON trusted.accelerometer (file_id, line_number);
-COMMENT ON MATERIALIZED VIEW trusted.accelerometer IS 'Accelerometer readings of customers in trusted.customer (accelerometer_trusted)';
-
-CREATE MATERIALIZED VIEW curated.customer AS
-SELECT c.*
-  FROM trusted.customer AS c
- WHERE EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = c.email)
-WITH NO DATA;
-CREATE UNIQUE INDEX customer_email_idx ON curated.customer (email);
-COMMENT ON MATERIALIZED VIEW curated.customer IS 'Trusted customers who have accelerometer readings (customer_curated)';
-
-CREATE MATERIALIZED VIEW trusted.step_trainer AS
-SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-       s.file_id, s.line_number
-  FROM landing.step_trainer AS s
- WHERE EXISTS (SELECT FROM curated.customer AS c
-                WHERE c.serial_number = s.serial_number)
-WITH NO DATA;
-CREATE UNIQUE INDEX step_trainer_lineage_idx ON trusted.step_trainer (file_id, line_number);
-COMMENT ON MATERIALIZED VIEW trusted.step_trainer IS 'Step trainer readings of devices owned by customers in curated.customer (step_trainer_trusted)';
-
--- The training table pairs a step trainer reading with the accelerometer
--- readings taken in the same millisecond BY THE CUSTOMER WHO OWNS THAT STEP
--- TRAINER.  A join on time alone (as the original pipeline did) would also
--- pair readings of strangers whose clocks happen to coincide.
-CREATE MATERIALIZED VIEW curated.machine_learning AS
-SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-       a.user_email, a.reading_time, a.x, a.y, a.z,
-       s.file_id AS step_trainer_file_id,
-       s.line_number AS step_trainer_line_number,
-       a.file_id AS accelerometer_file_id,
-       a.line_number AS accelerometer_line_number
-  FROM trusted.step_trainer AS s
-  JOIN curated.customer AS c ON c.serial_number = s.serial_number
-  JOIN trusted.accelerometer AS a
-    ON a.user_email = c.email
-   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
-WITH NO DATA;
-CREATE UNIQUE INDEX machine_learning_lineage_idx ON curated.machine_learning
-    (step_trainer_file_id, step_trainer_line_number,
-     accelerometer_file_id, accelerometer_line_number);
-COMMENT ON MATERIALIZED VIEW curated.machine_learning IS 'Each step trainer reading paired with the accelerometer readings its owner took in the same millisecond (machine_learning_curated)';
-
-------------------------------------------------------------------------------
 -- Settings
 ------------------------------------------------------------------------------
 
@@ -415,6 +351,8 @@ CREATE VIEW stedi.settings AS
 SELECT d.name, coalesce(s.value, d.default_value) AS value, d.default_value,
        s.value IS NULL AS is_default, s.set_at, s.set_by, d.description
   FROM (VALUES
+        ('consent_policy', 'original',
+         'Which readings of a consenting customer the trusted zone keeps: original (all of them, as the original pipeline) or as_of (only those taken at or after the customer''s research consent date); set with stedi.set_consent_policy()'),
         ('run_history_retention', '30 days',
          'How long stedi.refresh_run and stedi.refresh_log keep a run (an interval)')
        ) AS d(name, default_value, description)
@@ -442,6 +380,13 @@ BEGIN
         RETURN;
     END IF;
     CASE name
+    WHEN 'consent_policy' THEN
+        IF value NOT IN ('original', 'as_of') THEN
+            RAISE EXCEPTION 'invalid consent policy "%"', value
+                  USING ERRCODE = 'invalid_parameter_value',
+                        DETAIL = 'The policies are original (every reading of a consenting customer) and as_of (only readings taken at or after the consent date).',
+                        HINT = 'SELECT stedi.set_consent_policy(''as_of'');';
+        END IF;
     WHEN 'run_history_retention' THEN
         BEGIN
             IF value::interval <= interval '0' THEN
@@ -460,7 +405,135 @@ BEGIN
        SET value = EXCLUDED.value, set_at = now(), set_by = current_user;
 END
 $$;
+
+CREATE FUNCTION stedi.set_consent_policy(policy text) RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM stedi.set_setting('consent_policy', policy);
+    RETURN stedi.setting_value('consent_policy');
+END
+$$;
+COMMENT ON FUNCTION stedi.set_consent_policy(text) IS
+    'as_of: the trusted zone keeps only readings taken at or after the customer''s research consent date; original (the default): every reading of a consenting customer.  Takes effect at the next refresh';
 COMMENT ON FUNCTION stedi.set_setting(text, text) IS 'Change a setting (NULL restores its default)';
+
+------------------------------------------------------------------------------
+-- Pseudonymous customer keys
+------------------------------------------------------------------------------
+
+-- The secret of the keyed hash that turns an email into a customer key.
+-- Made at CREATE EXTENSION from the server's strong random source; only
+-- the extension's owner can read it.
+CREATE TABLE stedi.pseudonym_secret (
+    one    boolean PRIMARY KEY DEFAULT true CHECK (one),
+    secret bytea NOT NULL CHECK (octet_length(secret) >= 32)
+);
+COMMENT ON TABLE stedi.pseudonym_secret IS 'The secret key of stedi.customer_key(); whoever holds it can link customer keys to emails';
+
+CREATE FUNCTION stedi.random_secret() RETURNS bytea
+AS 'MODULE_PATHNAME', 'stedi_random_secret' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stedi.random_secret() IS '32 bytes from the server''s strong random source';
+INSERT INTO stedi.pseudonym_secret (secret) VALUES (stedi.random_secret());
+
+CREATE FUNCTION stedi.customer_key(email text, secret bytea) RETURNS uuid
+AS 'MODULE_PATHNAME', 'stedi_customer_key'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stedi.customer_key(text, bytea) IS
+    'Pseudonymous customer key: the first 128 bits of HMAC-SHA-256(secret, email), as a uuid';
+
+------------------------------------------------------------------------------
+-- Trusted and curated zones
+--
+-- Materialized views, each with a unique index on never-null columns so
+-- that stedi.refresh() can refresh them CONCURRENTLY.  Created empty;
+-- stedi.refresh() populates them.  Every rule about consent is applied
+-- here, in the trusted zone; curated is made of trusted alone.
+------------------------------------------------------------------------------
+
+-- One truth per customer: the record with the latest lastUpdateDate wins;
+-- ties go to the record loaded last (highest file, then line).  Consent is
+-- decided on that record, so a later record that withdraws consent wins.
+CREATE MATERIALIZED VIEW trusted.customer AS
+SELECT customer_name, email, phone, birth_day, serial_number,
+       registration_date, last_update_date,
+       share_with_research_as_of_date, share_with_public_as_of_date,
+       share_with_friends_as_of_date, file_id, line_number
+  FROM (SELECT DISTINCT ON (email) *
+          FROM landing.customer
+         ORDER BY email, last_update_date DESC NULLS LAST,
+                  file_id DESC, line_number DESC) AS latest
+ WHERE stedi.has_research_consent(share_with_research_as_of_date)
+WITH NO DATA;
+CREATE UNIQUE INDEX customer_email_idx ON trusted.customer (email);
+COMMENT ON MATERIALIZED VIEW trusted.customer IS 'Customers who agreed to share their data for research: the latest record of each email (customer_trusted)';
+
+-- Under the as_of consent policy, only readings taken at or after the
+-- customer's consent date.  The policy is read from stedi.settings at
+-- refresh, so the session's own settings never change the result.
+CREATE MATERIALIZED VIEW trusted.accelerometer AS
+SELECT a.user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
+  FROM landing.accelerometer AS a
+  JOIN trusted.customer AS c ON c.email = a.user_email
+ CROSS JOIN (SELECT stedi.setting_value('consent_policy') AS consent_policy) AS p
+ WHERE stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                          a.reading_time, p.consent_policy)
+WITH NO DATA;
+CREATE UNIQUE INDEX accelerometer_lineage_idx ON trusted.accelerometer (file_id, line_number);
+COMMENT ON MATERIALIZED VIEW trusted.accelerometer IS 'Accelerometer readings of customers in trusted.customer, taken when the consent policy allows (accelerometer_trusted)';
+
+-- No name, email, phone or birthday: curated is what data scientists read.
+CREATE MATERIALIZED VIEW curated.customer AS
+SELECT stedi.customer_key(c.email, k.secret) AS customer_key,
+       c.serial_number, c.registration_date, c.last_update_date,
+       c.share_with_research_as_of_date, c.share_with_public_as_of_date,
+       c.share_with_friends_as_of_date
+  FROM trusted.customer AS c
+ CROSS JOIN stedi.pseudonym_secret AS k
+ WHERE EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = c.email)
+WITH NO DATA;
+CREATE UNIQUE INDEX customer_key_idx ON curated.customer (customer_key);
+COMMENT ON MATERIALIZED VIEW curated.customer IS 'Trusted customers who have accelerometer readings, by pseudonymous key (customer_curated)';
+
+CREATE MATERIALIZED VIEW trusted.step_trainer AS
+SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+       s.file_id, s.line_number
+  FROM landing.step_trainer AS s
+ CROSS JOIN (SELECT stedi.setting_value('consent_policy') AS consent_policy) AS p
+ WHERE EXISTS (SELECT FROM curated.customer AS c
+                WHERE c.serial_number = s.serial_number
+                  AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                                         s.sensor_reading_time,
+                                                         p.consent_policy))
+WITH NO DATA;
+CREATE UNIQUE INDEX step_trainer_lineage_idx ON trusted.step_trainer (file_id, line_number);
+COMMENT ON MATERIALIZED VIEW trusted.step_trainer IS 'Step trainer readings of devices owned by customers in curated.customer, taken when the consent policy allows (step_trainer_trusted)';
+
+-- The training table pairs a step trainer reading with the accelerometer
+-- readings taken in the same millisecond BY THE CUSTOMER WHO OWNS THAT STEP
+-- TRAINER.  A join on time alone (as the original pipeline did) would also
+-- pair readings of strangers whose clocks happen to coincide.  The
+-- customer appears only as a pseudonymous key.
+CREATE MATERIALIZED VIEW curated.machine_learning AS
+SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+       stedi.customer_key(c.email, k.secret) AS customer_key,
+       a.reading_time, a.x, a.y, a.z,
+       s.file_id AS step_trainer_file_id,
+       s.line_number AS step_trainer_line_number,
+       a.file_id AS accelerometer_file_id,
+       a.line_number AS accelerometer_line_number
+  FROM trusted.step_trainer AS s
+  JOIN trusted.customer AS c ON c.serial_number = s.serial_number
+  JOIN trusted.accelerometer AS a
+    ON a.user_email = c.email
+   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+ CROSS JOIN stedi.pseudonym_secret AS k
+WITH NO DATA;
+CREATE UNIQUE INDEX machine_learning_lineage_idx ON curated.machine_learning
+    (step_trainer_file_id, step_trainer_line_number,
+     accelerometer_file_id, accelerometer_line_number);
+COMMENT ON MATERIALIZED VIEW curated.machine_learning IS 'Each step trainer reading paired with the accelerometer readings its owner took in the same millisecond, by pseudonymous customer key (machine_learning_curated)';
 
 ------------------------------------------------------------------------------
 -- What changed in landing since the last refresh
@@ -493,6 +566,9 @@ CREATE TRIGGER landing_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON landing.accelerometer FOR EACH STATEMENT EXECUTE FUNCTION stedi.note_landing_change();
 CREATE TRIGGER landing_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON landing.step_trainer FOR EACH STATEMENT EXECUTE FUNCTION stedi.note_landing_change();
+-- A change of the consent policy changes the zones as much as new data.
+CREATE TRIGGER landing_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON stedi.setting FOR EACH STATEMENT EXECUTE FUNCTION stedi.note_landing_change();
 
 ------------------------------------------------------------------------------
 -- Refresh and its log
@@ -634,3 +710,127 @@ SELECT v.step, v.view,
  ORDER BY v.step;
 COMMENT ON VIEW stedi.zone_status IS
     'Each trusted and curated view: rows and time of its last successful refresh, whether landing changed since, the last run and the schedule (schedule_overdue: it should have run but did not)';
+
+------------------------------------------------------------------------------
+-- Right to erasure
+------------------------------------------------------------------------------
+
+-- What was erased, and when, and by whom: never whose data it was.
+CREATE TABLE stedi.erasure_log (
+    erasure_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    erased_at         timestamptz NOT NULL DEFAULT now(),
+    erased_by         name NOT NULL DEFAULT session_user,
+    customer_records  bigint NOT NULL,
+    accelerometer_rows bigint NOT NULL,
+    step_trainer_rows bigint NOT NULL,
+    rejected_lines    bigint NOT NULL
+);
+COMMENT ON TABLE stedi.erasure_log IS 'One row per stedi.forget_customer(): counts of what was removed, with no email or other personal field';
+
+CREATE FUNCTION stedi.forget_customer(email text)
+RETURNS stedi.erasure_log
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    serials text[];
+    result stedi.erasure_log;
+    n_customer bigint;
+    n_accelerometer bigint;
+    n_step_trainer bigint;
+    n_rejected bigint;
+BEGIN
+    IF email IS NULL OR email = '' THEN
+        RAISE EXCEPTION 'forget_customer needs an email'
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- the devices of this customer that no other customer's record names
+    SELECT coalesce(array_agg(DISTINCT c.serial_number), '{}') INTO serials
+      FROM landing.customer AS c
+     WHERE c.email = forget_customer.email
+       AND NOT EXISTS (SELECT FROM landing.customer AS o
+                        WHERE o.serial_number = c.serial_number
+                          AND o.email <> forget_customer.email);
+
+    WITH gone AS (DELETE FROM landing.customer AS c
+                   WHERE c.email = forget_customer.email RETURNING 1)
+    SELECT count(*) INTO n_customer FROM gone;
+    WITH gone AS (DELETE FROM landing.accelerometer AS a
+                   WHERE a.user_email = forget_customer.email RETURNING 1)
+    SELECT count(*) INTO n_accelerometer FROM gone;
+    WITH gone AS (DELETE FROM landing.step_trainer AS s
+                   WHERE s.serial_number = ANY (serials) RETURNING 1)
+    SELECT count(*) INTO n_step_trainer FROM gone;
+    -- quarantined lines that carry the email, or one of those devices
+    WITH gone AS (DELETE FROM landing.rejected AS r
+                   WHERE strpos(lower(r.raw_line), lower(forget_customer.email)) > 0
+                      OR EXISTS (SELECT FROM unnest(serials) AS s(serial)
+                                  WHERE strpos(r.raw_line, s.serial) > 0)
+                  RETURNING 1)
+    SELECT count(*) INTO n_rejected FROM gone;
+
+    -- trusted and curated, in the same transaction
+    PERFORM count(*) FROM stedi.refresh();
+
+    INSERT INTO stedi.erasure_log (customer_records, accelerometer_rows,
+                                   step_trainer_rows, rejected_lines)
+    VALUES (n_customer, n_accelerometer, n_step_trainer, n_rejected)
+    RETURNING * INTO result;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION stedi.forget_customer(text) IS
+    'Right to erasure: remove every row of a customer from landing (quarantined lines included), trusted and curated, in one transaction, and log counts only';
+
+------------------------------------------------------------------------------
+-- Roles and privileges
+--
+-- stedi_loader   loads landing (stedi-load), reads nothing
+-- stedi_analyst  reads curated, nothing else
+-- stedi_admin    everything: landing, trusted, curated, refresh, settings,
+--                schedules, erasure (but not the pseudonym secret)
+-- Roles belong to the cluster, not the database: they are created if
+-- missing and stay after DROP EXTENSION.  Grant them to login roles.
+------------------------------------------------------------------------------
+
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['stedi_loader', 'stedi_analyst', 'stedi_admin'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
+            EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- Functions that act with the extension owner's rights, for roles that
+-- may not touch the tables behind them.  Each pins its search_path.
+ALTER FUNCTION stedi.refresh(boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) SECURITY DEFINER;
+ALTER FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) SECURITY DEFINER;
+ALTER FUNCTION stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text) SECURITY DEFINER;
+ALTER FUNCTION stedi.note_landing_change() SECURITY DEFINER;
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA stedi FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA landing, stedi TO stedi_loader;
+GRANT INSERT ON landing.customer, landing.accelerometer, landing.step_trainer,
+                landing.rejected TO stedi_loader;
+GRANT EXECUTE ON FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean),
+                          stedi.finish_file(integer, bigint, bigint, bigint, bigint),
+                          stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text)
+      TO stedi_loader;
+
+GRANT USAGE ON SCHEMA curated TO stedi_analyst;
+GRANT SELECT ON ALL TABLES IN SCHEMA curated TO stedi_analyst;
+
+GRANT USAGE ON SCHEMA landing, trusted, curated, stedi TO stedi_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA landing TO stedi_admin;
+GRANT SELECT ON ALL TABLES IN SCHEMA trusted, curated TO stedi_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA stedi TO stedi_admin;
+REVOKE ALL ON stedi.pseudonym_secret FROM stedi_admin;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA stedi TO stedi_admin;

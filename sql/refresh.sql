@@ -40,14 +40,14 @@ SET enable_nestloop = off;
 EXPLAIN (COSTS OFF)
 SELECT s.sensor_reading_time, a.x
   FROM trusted.step_trainer s
-  JOIN curated.customer c ON c.serial_number = s.serial_number
+  JOIN trusted.customer c ON c.serial_number = s.serial_number
   JOIN trusted.accelerometer a
     ON a.user_email = c.email AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
 SET enable_hashjoin = off;
 EXPLAIN (COSTS OFF)
 SELECT s.sensor_reading_time, a.x
   FROM trusted.step_trainer s
-  JOIN curated.customer c ON c.serial_number = s.serial_number
+  JOIN trusted.customer c ON c.serial_number = s.serial_number
   JOIN trusted.accelerometer a
     ON a.user_email = c.email AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
 RESET enable_hashjoin;

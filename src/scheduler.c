@@ -731,8 +731,28 @@ backoff(const RefreshJob *job, int failures)
 	return job->now + Max(every, Min(delay, MAX_BACKOFF_USECS));
 }
 
+/* The owner of stedi.refresh(boolean) if role may execute it, else InvalidOid. */
+static Oid
+refresh_owner_for(Oid role)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		d;
+
+	values[0] = ObjectIdGetDatum(role);
+	if (SPI_execute_with_args("SELECT CASE WHEN has_function_privilege($1, p.oid, 'EXECUTE') "
+							  "THEN p.proowner END "
+							  "FROM pg_proc p WHERE p.oid = 'stedi.refresh(boolean)'::regprocedure",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		return InvalidOid;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? InvalidOid : DatumGetObjectId(d);
+}
+
 /*
- * Refresh as the job's owner, in a subtransaction, so that a failure can
+ * Refresh on behalf of the job's role, in a subtransaction, so that a failure can
  * be recorded in the same transaction that rolls the refresh back.
  */
 static void
@@ -746,6 +766,7 @@ run_due_job(Oid dboid, RefreshJob *job)
 	ErrorData  *volatile error = NULL;
 	int			failures = job->failures;
 	TimestampTz next_run;
+	Oid			refresh_owner;
 
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(job->run_as)))
 	{
@@ -759,11 +780,30 @@ run_due_job(Oid dboid, RefreshJob *job)
 		return;
 	}
 
+	/*
+	 * A scheduled refresh may do what stedi.refresh() lets its caller do:
+	 * the job's role must be allowed to call it, and the refresh then runs
+	 * with the rights of the function's owner, as that SECURITY DEFINER
+	 * function does.
+	 */
+	refresh_owner = refresh_owner_for(job->run_as);
+	if (!OidIsValid(refresh_owner))
+	{
+		failures++;
+		next_run = backoff(job, failures);
+		record_unfinished_run("failed",
+							  psprintf("role \"%s\" may not execute stedi.refresh(); grant it stedi_admin or schedule again as such a role",
+									   GetUserNameFromId(job->run_as, false)));
+		update_job(next_run, failures);
+		set_next_run(dboid, next_run);
+		return;
+	}
+
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	BeginInternalSubTransaction(NULL);
 	PG_TRY();
 	{
-		SetUserIdAndSecContext(job->run_as,
+		SetUserIdAndSecContext(refresh_owner,
 							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 		result = stedi_refresh_zones(true, false, true, NULL);
 		SetUserIdAndSecContext(save_userid, save_sec_context);

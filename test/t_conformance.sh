@@ -47,12 +47,18 @@ is "$(q $db "SELECT count(*) FROM landing.source_file WHERE lines_read <> rows_l
 # Every pair in the training table belongs to one customer: the owner of
 # the step trainer is the one whose phone took the accelerometer reading.
 is "$(q $db "SELECT count(*) FROM curated.machine_learning m
-               JOIN curated.customer c ON c.serial_number = m.serial_number
-              WHERE c.email <> m.user_email")" 0 "machine_learning pairs only readings of the same customer"
+               JOIN trusted.accelerometer a ON a.file_id = m.accelerometer_file_id
+                                           AND a.line_number = m.accelerometer_line_number
+               JOIN trusted.customer c ON c.email = a.user_email
+               CROSS JOIN stedi.pseudonym_secret k
+              WHERE c.serial_number <> m.serial_number
+                 OR stedi.customer_key(c.email, k.secret) <> m.customer_key")" 0 \
+    "machine_learning pairs only readings of the same customer, under that customer's key"
 is "$(q $db "SELECT count(*) FROM curated.machine_learning WHERE NOT (sensor_reading_time OPERATOR(stedi.=#) reading_time)")" 0 \
     "machine_learning pairs only readings of the same millisecond"
 ml=$(q $db "SELECT count(*) FROM curated.machine_learning")
 time_only=$(q $db "SELECT count(*) FROM trusted.step_trainer s JOIN trusted.accelerometer a ON a.reading_time = s.sensor_reading_time")
+is "$(q $db "SELECT count(DISTINCT customer_key) FROM curated.machine_learning")" 482 "482 customers in the training table, by key"
 echo "# machine_learning: $ml rows; a join on time alone would give $time_only"
 is "$ml" 40981 "machine_learning has 40981 same-customer pairs"
 ok $([ "$time_only" -gt "$ml" ]; echo $?) "a join on time alone pairs more ($time_only): strangers"
@@ -61,7 +67,7 @@ ok $([ "$time_only" -gt "$ml" ]; echo $?) "a join on time alone pairs more ($tim
 # nested loop, with the statistics stedi.refresh() left behind.
 plan=$(q $db "EXPLAIN (COSTS OFF) SELECT s.sensor_reading_time, a.x
                  FROM trusted.step_trainer s
-                 JOIN curated.customer c ON c.serial_number = s.serial_number
+                 JOIN trusted.customer c ON c.serial_number = s.serial_number
                  JOIN trusted.accelerometer a ON a.user_email = c.email
                   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time")
 echo "$plan" | sed 's/^/# /'

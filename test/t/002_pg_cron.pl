@@ -45,7 +45,7 @@ ok($node->poll_query_until('stedi', q{
 my $ml = $node->safe_psql('stedi', 'SELECT count(*) FROM curated.machine_learning');
 my $expected = $node->safe_psql('stedi', q{
 	SELECT count(*) FROM trusted.step_trainer s
-	  JOIN curated.customer c ON c.serial_number = s.serial_number
+	  JOIN trusted.customer c ON c.serial_number = s.serial_number
 	  JOIN trusted.accelerometer a ON a.user_email = c.email
 	   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time});
 is($ml, $expected, "curated.machine_learning complete ($ml rows)");
