@@ -172,14 +172,33 @@ ok($node->poll_query_until('dropme',
 $node->safe_psql('postgres', 'DROP DATABASE dropme');
 pass('DROP DATABASE of a database with a live schedule');
 
-# 8. unschedule stops the runs.
+# 8. A scheduled refresh runs on behalf of the role that scheduled it: a
+#    stedi_admin may, a role that may not call stedi.refresh() may not.
+$node->safe_psql('stedi', 'CREATE ROLE ops IN ROLE stedi_admin');
+$node->safe_psql('stedi', "SET ROLE ops; SELECT stedi.schedule_refresh('1 second')");
+is($node->safe_psql('stedi', 'SELECT run_as FROM stedi.refresh_job'), 'ops',
+	'the job runs as the role that scheduled it');
+$node->safe_psql('stedi', 'CREATE ROLE nobody');
+$node->safe_psql('stedi', q{
+	UPDATE stedi.refresh_job SET run_as = 'nobody', next_run_at = now();
+	INSERT INTO stedi.landing_change (relation) VALUES ('landing.customer')});
+ok($node->poll_query_until('stedi', q{
+	SELECT count(*) > 0 FROM stedi.refresh_run
+	 WHERE status = 'failed' AND message LIKE '%"nobody" may not execute stedi.refresh()%'}),
+	'a role that may not refresh: the run fails and says why');
+$node->safe_psql('stedi', "UPDATE stedi.refresh_job SET run_as = 'ops', next_run_at = now()");
+ok($node->poll_query_until('stedi', q{
+	SELECT status = 'succeeded' FROM stedi.refresh_run ORDER BY run_id DESC LIMIT 1}),
+	'a stedi_admin member: the run succeeds');
+
+# 9. unschedule stops the runs.
 is($node->safe_psql('stedi', 'SELECT stedi.unschedule_refresh()'), 't', 'unschedule');
 load('stedi', 5);
 sleep 3;
 is($node->safe_psql('stedi', 'SELECT landing_changed_since FROM stedi.zone_status WHERE step = 1'),
 	't', 'unscheduled: the new load waits for a manual refresh');
 
-# 9. A clean shutdown.
+# 10. A clean shutdown.
 $node->stop('fast');
 my $log = slurp_file($node->logfile);
 unlike($log, qr/(PANIC|terminated by signal|was terminated)/, 'no crash in the server log');
