@@ -193,6 +193,9 @@ BEGIN
                                   lines_read, rows_loaded, rows_rejected, started_at)
     VALUES (f.sha256, f.kind, f.path, f.size_bytes, 'loaded', f.file_id,
             f.lines_read, f.rows_loaded, f.rows_rejected, f.loaded_at);
+    -- the next refresh adds this file's rows
+    INSERT INTO stedi.pending_file (file_id, kind) VALUES (f.file_id, f.kind)
+    ON CONFLICT DO NOTHING;
 END
 $$;
 COMMENT ON FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) IS
@@ -377,6 +380,9 @@ BEGIN
     END IF;
     IF value IS NULL THEN
         DELETE FROM stedi.setting s WHERE s.name = set_setting.name;
+        IF name = 'consent_policy' THEN
+            INSERT INTO stedi.landing_change (relation) VALUES ('stedi.setting'::regclass);
+        END IF;
         RETURN;
     END IF;
     CASE name
@@ -403,6 +409,10 @@ BEGIN
     INSERT INTO stedi.setting AS s (name, value) VALUES (set_setting.name, set_setting.value)
     ON CONFLICT ON CONSTRAINT setting_pkey DO UPDATE
        SET value = EXCLUDED.value, set_at = now(), set_by = current_user;
+    IF name = 'consent_policy' THEN
+        -- every reading may change zone: the next refresh is a full one
+        INSERT INTO stedi.landing_change (relation) VALUES ('stedi.setting'::regclass);
+    END IF;
 END
 $$;
 
@@ -446,16 +456,21 @@ COMMENT ON FUNCTION stedi.customer_key(text, bytea) IS
 ------------------------------------------------------------------------------
 -- Trusted and curated zones
 --
--- Materialized views, each with a unique index on never-null columns so
--- that stedi.refresh() can refresh them CONCURRENTLY.  Created empty;
--- stedi.refresh() populates them.  Every rule about consent is applied
--- here, in the trusted zone; curated is made of trusted alone.
+-- Each zone is a table that stedi.refresh() keeps equal to its definition,
+-- a plain view beside it named <zone>_definition: read the view to see
+-- what the table holds, or to compute it from scratch.  They are tables
+-- and not materialized views because PostgreSQL can only refresh a
+-- materialized view whole (REFRESH ... CONCURRENTLY recomputes all of it
+-- and diffs it with the old contents), while stedi.refresh() changes only
+-- the rows that new files and changed customers touch.  Every rule about
+-- consent is applied in the trusted zone; curated is made of trusted
+-- alone.
 ------------------------------------------------------------------------------
 
 -- One truth per customer: the record with the latest lastUpdateDate wins;
 -- ties go to the record loaded last (highest file, then line).  Consent is
 -- decided on that record, so a later record that withdraws consent wins.
-CREATE MATERIALIZED VIEW trusted.customer AS
+CREATE VIEW trusted.customer_definition AS
 SELECT customer_name, email, phone, birth_day, serial_number,
        registration_date, last_update_date,
        share_with_research_as_of_date, share_with_public_as_of_date,
@@ -464,39 +479,69 @@ SELECT customer_name, email, phone, birth_day, serial_number,
           FROM landing.customer
          ORDER BY email, last_update_date DESC NULLS LAST,
                   file_id DESC, line_number DESC) AS latest
- WHERE stedi.has_research_consent(share_with_research_as_of_date)
-WITH NO DATA;
-CREATE UNIQUE INDEX customer_email_idx ON trusted.customer (email);
-COMMENT ON MATERIALIZED VIEW trusted.customer IS 'Customers who agreed to share their data for research: the latest record of each email (customer_trusted)';
+ WHERE stedi.has_research_consent(share_with_research_as_of_date);
+
+CREATE TABLE trusted.customer (
+    customer_name                  text,
+    email                          text PRIMARY KEY,
+    phone                          text,
+    birth_day                      date,
+    serial_number                  text NOT NULL,
+    registration_date              timestamptz,
+    last_update_date               timestamptz,
+    share_with_research_as_of_date timestamptz NOT NULL,
+    share_with_public_as_of_date   timestamptz,
+    share_with_friends_as_of_date  timestamptz,
+    file_id                        integer NOT NULL,
+    line_number                    bigint NOT NULL
+);
+CREATE INDEX ON trusted.customer (serial_number);
 
 -- Under the as_of consent policy, only readings taken at or after the
 -- customer's consent date.  The policy is read from stedi.settings at
 -- refresh, so the session's own settings never change the result.
-CREATE MATERIALIZED VIEW trusted.accelerometer AS
+CREATE VIEW trusted.accelerometer_definition AS
 SELECT a.user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
   FROM landing.accelerometer AS a
   JOIN trusted.customer AS c ON c.email = a.user_email
  CROSS JOIN (SELECT stedi.setting_value('consent_policy') AS consent_policy) AS p
  WHERE stedi.reading_has_research_consent(c.share_with_research_as_of_date,
-                                          a.reading_time, p.consent_policy)
-WITH NO DATA;
-CREATE UNIQUE INDEX accelerometer_lineage_idx ON trusted.accelerometer (file_id, line_number);
-COMMENT ON MATERIALIZED VIEW trusted.accelerometer IS 'Accelerometer readings of customers in trusted.customer, taken when the consent policy allows (accelerometer_trusted)';
+                                          a.reading_time, p.consent_policy);
+
+CREATE TABLE trusted.accelerometer (
+    user_email   text NOT NULL,
+    reading_time timestamptz NOT NULL,
+    x            double precision NOT NULL,
+    y            double precision NOT NULL,
+    z            double precision NOT NULL,
+    file_id      integer NOT NULL,
+    line_number  bigint NOT NULL,
+    PRIMARY KEY (file_id, line_number)
+);
+CREATE INDEX ON trusted.accelerometer (user_email, reading_time stedi.timestamptz_ms_ops);
 
 -- No name, email, phone or birthday: curated is what data scientists read.
-CREATE MATERIALIZED VIEW curated.customer AS
+CREATE VIEW curated.customer_definition AS
 SELECT stedi.customer_key(c.email, k.secret) AS customer_key,
        c.serial_number, c.registration_date, c.last_update_date,
        c.share_with_research_as_of_date, c.share_with_public_as_of_date,
        c.share_with_friends_as_of_date
   FROM trusted.customer AS c
  CROSS JOIN stedi.pseudonym_secret AS k
- WHERE EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = c.email)
-WITH NO DATA;
-CREATE UNIQUE INDEX customer_key_idx ON curated.customer (customer_key);
-COMMENT ON MATERIALIZED VIEW curated.customer IS 'Trusted customers who have accelerometer readings, by pseudonymous key (customer_curated)';
+ WHERE EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = c.email);
 
-CREATE MATERIALIZED VIEW trusted.step_trainer AS
+CREATE TABLE curated.customer (
+    customer_key                   uuid PRIMARY KEY,
+    serial_number                  text NOT NULL,
+    registration_date              timestamptz,
+    last_update_date               timestamptz,
+    share_with_research_as_of_date timestamptz NOT NULL,
+    share_with_public_as_of_date   timestamptz,
+    share_with_friends_as_of_date  timestamptz
+);
+CREATE INDEX ON curated.customer (serial_number);
+
+CREATE VIEW trusted.step_trainer_definition AS
 SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
        s.file_id, s.line_number
   FROM landing.step_trainer AS s
@@ -505,17 +550,24 @@ SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                 WHERE c.serial_number = s.serial_number
                   AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
                                                          s.sensor_reading_time,
-                                                         p.consent_policy))
-WITH NO DATA;
-CREATE UNIQUE INDEX step_trainer_lineage_idx ON trusted.step_trainer (file_id, line_number);
-COMMENT ON MATERIALIZED VIEW trusted.step_trainer IS 'Step trainer readings of devices owned by customers in curated.customer, taken when the consent policy allows (step_trainer_trusted)';
+                                                         p.consent_policy));
+
+CREATE TABLE trusted.step_trainer (
+    sensor_reading_time  timestamptz NOT NULL,
+    serial_number        text NOT NULL,
+    distance_from_object integer NOT NULL,
+    file_id              integer NOT NULL,
+    line_number          bigint NOT NULL,
+    PRIMARY KEY (file_id, line_number)
+);
+CREATE INDEX ON trusted.step_trainer (serial_number, sensor_reading_time stedi.timestamptz_ms_ops);
 
 -- The training table pairs a step trainer reading with the accelerometer
 -- readings taken in the same millisecond BY THE CUSTOMER WHO OWNS THAT STEP
 -- TRAINER.  A join on time alone (as the original pipeline did) would also
 -- pair readings of strangers whose clocks happen to coincide.  The
 -- customer appears only as a pseudonymous key.
-CREATE MATERIALIZED VIEW curated.machine_learning AS
+CREATE VIEW curated.machine_learning_definition AS
 SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
        stedi.customer_key(c.email, k.secret) AS customer_key,
        a.reading_time, a.x, a.y, a.z,
@@ -528,37 +580,93 @@ SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
   JOIN trusted.accelerometer AS a
     ON a.user_email = c.email
    AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
- CROSS JOIN stedi.pseudonym_secret AS k
-WITH NO DATA;
-CREATE UNIQUE INDEX machine_learning_lineage_idx ON curated.machine_learning
-    (step_trainer_file_id, step_trainer_line_number,
-     accelerometer_file_id, accelerometer_line_number);
-COMMENT ON MATERIALIZED VIEW curated.machine_learning IS 'Each step trainer reading paired with the accelerometer readings its owner took in the same millisecond, by pseudonymous customer key (machine_learning_curated)';
+ CROSS JOIN stedi.pseudonym_secret AS k;
+
+CREATE TABLE curated.machine_learning (
+    sensor_reading_time       timestamptz NOT NULL,
+    serial_number             text NOT NULL,
+    distance_from_object      integer NOT NULL,
+    customer_key              uuid NOT NULL,
+    reading_time              timestamptz NOT NULL,
+    x                         double precision NOT NULL,
+    y                         double precision NOT NULL,
+    z                         double precision NOT NULL,
+    step_trainer_file_id      integer NOT NULL,
+    step_trainer_line_number  bigint NOT NULL,
+    accelerometer_file_id     integer NOT NULL,
+    accelerometer_line_number bigint NOT NULL,
+    PRIMARY KEY (step_trainer_file_id, step_trainer_line_number,
+                 accelerometer_file_id, accelerometer_line_number)
+);
+CREATE INDEX ON curated.machine_learning (serial_number);
+
+DO $$
+DECLARE
+    z record;
+BEGIN
+    FOR z IN SELECT * FROM (VALUES
+        ('trusted.customer', 'Customers who agreed to share their data for research: the latest record of each email (customer_trusted)'),
+        ('trusted.accelerometer', 'Accelerometer readings of customers in trusted.customer, taken when the consent policy allows (accelerometer_trusted)'),
+        ('curated.customer', 'Trusted customers who have accelerometer readings, by pseudonymous key (customer_curated)'),
+        ('trusted.step_trainer', 'Step trainer readings of devices owned by customers in curated.customer, taken when the consent policy allows (step_trainer_trusted)'),
+        ('curated.machine_learning', 'Each step trainer reading paired with the accelerometer readings its owner took in the same millisecond, by pseudonymous customer key (machine_learning_curated)'))
+        AS v(zone, what)
+    LOOP
+        EXECUTE format('COMMENT ON TABLE %s IS %L', z.zone,
+                       z.what || '.  Kept equal to the view ' || z.zone
+                       || '_definition by stedi.refresh().');
+        EXECUTE format('COMMENT ON VIEW %s IS %L', z.zone || '_definition',
+                       'What ' || z.zone || ' holds, computed from scratch: '
+                       || z.what || '.');
+    END LOOP;
+END
+$$;
 
 ------------------------------------------------------------------------------
 -- What changed in landing since the last refresh
 ------------------------------------------------------------------------------
 
--- A note per statement that changed a landing table.  stedi.refresh()
--- deletes the notes it can see before it reads landing: notes left are
--- changes no refresh has seen yet.  Insert-only, so concurrent loaders
--- never wait for each other here.
+-- stedi.refresh() works from what changed, in three queues.  Each refresh
+-- deletes the entries it can see before it reads anything, so an entry
+-- committed meanwhile stays for the next refresh: a change can be applied
+-- twice (harmlessly: every insert is idempotent), never zero times.
+-- Insert-only, so concurrent loaders never wait for each other here.
+
+-- Files loaded since the last refresh (by stedi.finish_file).
+CREATE TABLE stedi.pending_file (
+    file_id integer PRIMARY KEY,
+    kind    text NOT NULL
+);
+COMMENT ON TABLE stedi.pending_file IS 'Files loaded since the last refresh: their rows are what the next refresh adds';
+
+-- Customers whose data was erased (by stedi.forget_customer, which
+-- refreshes in the same transaction: an email never stays here).
+CREATE TABLE stedi.pending_customer (
+    email text NOT NULL
+);
+COMMENT ON TABLE stedi.pending_customer IS 'Customers erased in this transaction, to be recomputed by the refresh that forget_customer runs';
+
+-- Any other change to landing (an UPDATE or DELETE by hand, say), or of the
+-- consent policy: the next refresh rebuilds the zones from scratch.
 CREATE TABLE stedi.landing_change (
     relation   regclass NOT NULL,
     changed_at timestamptz NOT NULL DEFAULT now()
 );
-COMMENT ON TABLE stedi.landing_change IS 'Changes to landing tables that no refresh has seen yet (one row per statement)';
+COMMENT ON TABLE stedi.landing_change IS 'Changes not made by stedi-load or forget_customer; any of them makes the next refresh a full one';
 
 CREATE FUNCTION stedi.note_landing_change() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    INSERT INTO stedi.landing_change (relation) VALUES (TG_RELID);
+    -- stedi-load and forget_customer say what they change more precisely
+    IF current_setting('stedi_zone.tracked', true) IS DISTINCT FROM 'on' THEN
+        INSERT INTO stedi.landing_change (relation) VALUES (TG_RELID);
+    END IF;
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION stedi.note_landing_change() IS 'Statement trigger on landing tables: notes that the zones are out of date';
+COMMENT ON FUNCTION stedi.note_landing_change() IS 'Statement trigger on landing tables: notes a change that only a full refresh can apply';
 
 CREATE TRIGGER landing_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON landing.customer FOR EACH STATEMENT EXECUTE FUNCTION stedi.note_landing_change();
@@ -566,9 +674,354 @@ CREATE TRIGGER landing_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON landing.accelerometer FOR EACH STATEMENT EXECUTE FUNCTION stedi.note_landing_change();
 CREATE TRIGGER landing_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON landing.step_trainer FOR EACH STATEMENT EXECUTE FUNCTION stedi.note_landing_change();
--- A change of the consent policy changes the zones as much as new data.
-CREATE TRIGGER landing_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-    ON stedi.setting FOR EACH STATEMENT EXECUTE FUNCTION stedi.note_landing_change();
+
+-- Finding a file's rows: BRIN indexes are all but free to keep while
+-- loading (the rows of a file lie together), and refresh summarizes the
+-- new ranges before it uses them.
+CREATE INDEX accelerometer_file_idx ON landing.accelerometer USING brin (file_id);
+CREATE INDEX step_trainer_file_idx ON landing.step_trainer USING brin (file_id);
+CREATE INDEX customer_file_idx ON landing.customer USING brin (file_id);
+
+-- Which files hold readings of which customer and device: when a customer
+-- becomes trusted (or a device curated) later than its readings arrived,
+-- refresh reads those files only, not the whole landing table.
+CREATE TABLE stedi.accelerometer_file_user (
+    user_email text NOT NULL,
+    file_id    integer NOT NULL,
+    PRIMARY KEY (user_email, file_id)
+);
+COMMENT ON TABLE stedi.accelerometer_file_user IS 'Which landing files hold accelerometer readings of which email (kept by refresh)';
+CREATE TABLE stedi.step_trainer_file_serial (
+    serial_number text NOT NULL,
+    file_id       integer NOT NULL,
+    PRIMARY KEY (serial_number, file_id)
+);
+COMMENT ON TABLE stedi.step_trainer_file_serial IS 'Which landing files hold step trainer readings of which device (kept by refresh)';
+
+-- Row counts of the zones, kept by refresh so that logging them costs no
+-- scan of the tables.
+CREATE TABLE stedi.zone_state (
+    view          regclass PRIMARY KEY,
+    rows          bigint NOT NULL,
+    analyzed_rows bigint NOT NULL,
+    refreshed_at  timestamptz NOT NULL
+);
+COMMENT ON TABLE stedi.zone_state IS 'Row count of each zone table as of its last refresh; no row before the first';
+
+------------------------------------------------------------------------------
+-- Keeping the zones equal to their definitions
+------------------------------------------------------------------------------
+
+-- From scratch: each zone emptied and filled from its definition, in
+-- dependency order, and analyzed before the next one reads it.  DELETE,
+-- not TRUNCATE, so that readers keep reading the old rows until commit.
+CREATE FUNCTION stedi.rebuild_zones()
+RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    z record;
+    t0 timestamptz;
+    n bigint;
+BEGIN
+    PERFORM brin_summarize_new_values(i)
+       FROM unnest(ARRAY['landing.accelerometer_file_idx', 'landing.step_trainer_file_idx',
+                         'landing.customer_file_idx']::regclass[]) AS i;
+    ANALYZE landing.customer, landing.accelerometer, landing.step_trainer;
+    FOR z IN SELECT * FROM (VALUES
+        (1, 'trusted.customer'::regclass, 'trusted.customer_definition'::regclass),
+        (2, 'trusted.accelerometer', 'trusted.accelerometer_definition'),
+        (3, 'curated.customer', 'curated.customer_definition'),
+        (4, 'trusted.step_trainer', 'trusted.step_trainer_definition'),
+        (5, 'curated.machine_learning', 'curated.machine_learning_definition'))
+        AS v(step, zone, definition) ORDER BY 1
+    LOOP
+        t0 := clock_timestamp();
+        EXECUTE format('DELETE FROM %s', z.zone);
+        EXECUTE format('INSERT INTO %s SELECT * FROM %s', z.zone, z.definition);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        EXECUTE format('ANALYZE %s', z.zone);
+        INSERT INTO stedi.zone_state AS s (view, rows, analyzed_rows, refreshed_at)
+        VALUES (z.zone, n, n, now())
+        ON CONFLICT (view) DO UPDATE
+           SET rows = EXCLUDED.rows, analyzed_rows = EXCLUDED.rows, refreshed_at = now();
+        step := z.step; view := z.zone; method := 'full'; rows := n;
+        duration := clock_timestamp() - t0;
+        RETURN NEXT;
+    END LOOP;
+
+    t0 := clock_timestamp();
+    DELETE FROM stedi.accelerometer_file_user;
+    INSERT INTO stedi.accelerometer_file_user
+    SELECT DISTINCT user_email, file_id FROM landing.accelerometer;
+    DELETE FROM stedi.step_trainer_file_serial;
+    INSERT INTO stedi.step_trainer_file_serial
+    SELECT DISTINCT serial_number, file_id FROM landing.step_trainer;
+    ANALYZE stedi.accelerometer_file_user, stedi.step_trainer_file_serial;
+END
+$$;
+COMMENT ON FUNCTION stedi.rebuild_zones() IS 'Refill every zone from its definition (stedi.refresh(full => true) calls it)';
+
+-- From what changed: the rows of the files loaded since the last refresh,
+-- and every row of each customer whose record changed (consent given,
+-- withdrawn or moved; erased), and of their devices.  Nothing else is
+-- read or written.  Each zone's change is Δ(zone) = Δ(definition): new
+-- accelerometer rows pair with the step trainer rows there were, then new
+-- step trainer rows with all accelerometer rows, so no pair is made twice.
+CREATE FUNCTION stedi.apply_zone_changes(customer_files integer[],
+                                         accelerometer_files integer[],
+                                         step_trainer_files integer[],
+                                         erased text[])
+RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    policy text := stedi.setting_value('consent_policy');
+    secret bytea := (SELECT p.secret FROM stedi.pseudonym_secret AS p);
+    changed text[];          -- customers whose latest record may differ
+    lost text[];             -- leave trusted (or must be recomputed)
+    gained text[];           -- enter trusted (or are recomputed)
+    lost_serials text[];     -- devices whose rows are recomputed
+    pull_serials text[];     -- devices whose old rows are read again
+    files integer[];
+    delta bigint[] := ARRAY[0, 0, 0, 0, 0];
+    n bigint;
+    t0 timestamptz := clock_timestamp();
+    z record;
+BEGIN
+    PERFORM brin_summarize_new_values(i)
+       FROM unnest(ARRAY['landing.accelerometer_file_idx', 'landing.step_trainer_file_idx',
+                         'landing.customer_file_idx']::regclass[]) AS i;
+
+    -- 1. Customers: the latest consenting record of each changed email,
+    --    against what trusted holds.
+    SELECT array_agg(DISTINCT e) INTO changed
+      FROM (SELECT c.email FROM landing.customer AS c
+             WHERE c.file_id = ANY (customer_files)
+            UNION ALL SELECT unnest(erased)) AS x(e);
+    IF changed IS NOT NULL THEN
+        CREATE TEMP TABLE stedi_new_customer ON COMMIT DROP AS
+        SELECT * FROM trusted.customer_definition AS d WHERE d.email = ANY (changed);
+        CREATE TEMP TABLE stedi_old_customer ON COMMIT DROP AS
+        SELECT * FROM trusted.customer AS c WHERE c.email = ANY (changed);
+
+        -- consent or device changed: out with the old rows, in with the new
+        SELECT array_agg(o.email) INTO lost
+          FROM stedi_old_customer AS o LEFT JOIN stedi_new_customer AS n USING (email)
+         WHERE n.email IS NULL
+            OR (n.share_with_research_as_of_date, n.serial_number)
+               IS DISTINCT FROM (o.share_with_research_as_of_date, o.serial_number);
+        SELECT array_agg(n.email) INTO gained
+          FROM stedi_new_customer AS n LEFT JOIN stedi_old_customer AS o USING (email)
+         WHERE o.email IS NULL OR n.email = ANY (lost);
+        SELECT array_agg(DISTINCT o.serial_number) INTO lost_serials
+          FROM stedi_old_customer AS o WHERE o.email = ANY (lost);
+
+        -- a newer record that changes neither: the customer row alone
+        UPDATE trusted.customer AS c
+           SET customer_name = n.customer_name, phone = n.phone, birth_day = n.birth_day,
+               registration_date = n.registration_date, last_update_date = n.last_update_date,
+               share_with_public_as_of_date = n.share_with_public_as_of_date,
+               share_with_friends_as_of_date = n.share_with_friends_as_of_date,
+               file_id = n.file_id, line_number = n.line_number
+          FROM stedi_new_customer AS n
+         WHERE c.email = n.email AND NOT (n.email = ANY (coalesce(gained, '{}')));
+        UPDATE curated.customer AS c
+           SET registration_date = n.registration_date, last_update_date = n.last_update_date,
+               share_with_public_as_of_date = n.share_with_public_as_of_date,
+               share_with_friends_as_of_date = n.share_with_friends_as_of_date
+          FROM stedi_new_customer AS n
+         WHERE c.customer_key = stedi.customer_key(n.email, secret)
+           AND NOT (n.email = ANY (coalesce(gained, '{}')));
+
+        IF lost IS NOT NULL THEN
+            -- pairs and step trainer rows of their devices are recomputed
+            -- below for whoever still owns the device
+            DELETE FROM curated.machine_learning AS m WHERE m.serial_number = ANY (lost_serials);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] - n;
+            DELETE FROM trusted.step_trainer AS s WHERE s.serial_number = ANY (lost_serials);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[4] := delta[4] - n;
+            DELETE FROM curated.customer AS c
+             WHERE c.customer_key IN (SELECT stedi.customer_key(e, secret) FROM unnest(lost) AS e);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[3] := delta[3] - n;
+            DELETE FROM trusted.accelerometer AS a WHERE a.user_email = ANY (lost);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[2] := delta[2] - n;
+            DELETE FROM trusted.customer AS c WHERE c.email = ANY (lost);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[1] := delta[1] - n;
+        END IF;
+        IF gained IS NOT NULL THEN
+            INSERT INTO trusted.customer
+            SELECT * FROM stedi_new_customer AS n WHERE n.email = ANY (gained);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[1] := delta[1] + n;
+        END IF;
+    END IF;
+
+    -- 2. Accelerometer: rows of new files, and every row of gained
+    --    customers (found through the files that hold them).
+    CREATE TEMP TABLE stedi_delta_accelerometer (LIKE trusted.accelerometer) ON COMMIT DROP;
+    SELECT array_agg(DISTINCT f) INTO files
+      FROM (SELECT unnest(accelerometer_files)
+            UNION ALL SELECT m.file_id FROM stedi.accelerometer_file_user AS m
+                       WHERE m.user_email = ANY (gained)) AS x(f);
+    IF files IS NOT NULL THEN
+        WITH added AS (
+            INSERT INTO trusted.accelerometer
+            SELECT a.* FROM landing.accelerometer AS a
+              JOIN trusted.customer AS c ON c.email = a.user_email
+             WHERE a.file_id = ANY (files)
+               AND (a.file_id = ANY (accelerometer_files) OR a.user_email = ANY (gained))
+               AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                                      a.reading_time, policy)
+            ON CONFLICT DO NOTHING
+            RETURNING *)
+        INSERT INTO stedi_delta_accelerometer SELECT * FROM added;
+        GET DIAGNOSTICS n = ROW_COUNT; delta[2] := delta[2] + n;
+        ANALYZE stedi_delta_accelerometer;
+    END IF;
+    INSERT INTO stedi.accelerometer_file_user
+    SELECT DISTINCT a.user_email, a.file_id FROM landing.accelerometer AS a
+     WHERE a.file_id = ANY (accelerometer_files)
+    ON CONFLICT DO NOTHING;
+
+    -- 3. New accelerometer rows pair with the step trainer rows there are.
+    INSERT INTO curated.machine_learning
+    SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+           stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
+           s.file_id, s.line_number, a.file_id, a.line_number
+      FROM stedi_delta_accelerometer AS a
+      JOIN trusted.customer AS c ON c.email = a.user_email
+      JOIN trusted.step_trainer AS s
+        ON s.serial_number = c.serial_number
+       AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] + n;
+
+    -- 4. Customers with their first readings become curated.
+    WITH added AS (
+        INSERT INTO curated.customer
+        SELECT stedi.customer_key(c.email, secret), c.serial_number, c.registration_date,
+               c.last_update_date, c.share_with_research_as_of_date,
+               c.share_with_public_as_of_date, c.share_with_friends_as_of_date
+          FROM trusted.customer AS c
+         WHERE c.email IN (SELECT DISTINCT a.user_email FROM stedi_delta_accelerometer AS a)
+        ON CONFLICT DO NOTHING
+        RETURNING serial_number)
+    SELECT array_agg(DISTINCT serial_number), count(*) INTO pull_serials, n FROM added;
+    delta[3] := delta[3] + n;
+
+    -- devices of customers recomputed above, still curated through anyone
+    SELECT array_agg(DISTINCT s) INTO pull_serials
+      FROM (SELECT unnest(pull_serials)
+            UNION ALL SELECT c.serial_number FROM curated.customer AS c
+                       WHERE c.serial_number = ANY (lost_serials)) AS x(s);
+
+    -- 5. Step trainer: rows of new files, and every row of the devices
+    --    that just became curated.
+    CREATE TEMP TABLE stedi_delta_step_trainer (LIKE trusted.step_trainer) ON COMMIT DROP;
+    SELECT array_agg(DISTINCT f) INTO files
+      FROM (SELECT unnest(step_trainer_files)
+            UNION ALL SELECT m.file_id FROM stedi.step_trainer_file_serial AS m
+                       WHERE m.serial_number = ANY (pull_serials)) AS x(f);
+    IF files IS NOT NULL THEN
+        WITH added AS (
+            INSERT INTO trusted.step_trainer
+            SELECT s.* FROM landing.step_trainer AS s
+             WHERE s.file_id = ANY (files)
+               AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (pull_serials))
+               AND EXISTS (SELECT FROM curated.customer AS c
+                            WHERE c.serial_number = s.serial_number
+                              AND stedi.reading_has_research_consent(
+                                      c.share_with_research_as_of_date,
+                                      s.sensor_reading_time, policy))
+            ON CONFLICT DO NOTHING
+            RETURNING *)
+        INSERT INTO stedi_delta_step_trainer SELECT * FROM added;
+        GET DIAGNOSTICS n = ROW_COUNT; delta[4] := delta[4] + n;
+        ANALYZE stedi_delta_step_trainer;
+    END IF;
+    INSERT INTO stedi.step_trainer_file_serial
+    SELECT DISTINCT s.serial_number, s.file_id FROM landing.step_trainer AS s
+     WHERE s.file_id = ANY (step_trainer_files)
+    ON CONFLICT DO NOTHING;
+
+    -- 6. New step trainer rows pair with all accelerometer rows.
+    INSERT INTO curated.machine_learning
+    SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+           stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
+           s.file_id, s.line_number, a.file_id, a.line_number
+      FROM stedi_delta_step_trainer AS s
+      JOIN trusted.customer AS c ON c.serial_number = s.serial_number
+      JOIN trusted.accelerometer AS a
+        ON a.user_email = c.email
+       AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] + n;
+
+    -- Row counts, and fresh statistics for a zone that grew by a tenth.
+    FOR z IN SELECT * FROM (VALUES
+        (1, 'trusted.customer'::regclass), (2, 'trusted.accelerometer'),
+        (3, 'curated.customer'), (4, 'trusted.step_trainer'),
+        (5, 'curated.machine_learning')) AS v(step, zone) ORDER BY 1
+    LOOP
+        UPDATE stedi.zone_state AS s
+           SET rows = s.rows + delta[z.step], refreshed_at = now()
+         WHERE s.view = z.zone
+        RETURNING s.rows INTO n;
+        IF abs(n - (SELECT s.analyzed_rows FROM stedi.zone_state AS s WHERE s.view = z.zone))
+           > greatest(1000, n / 10) THEN
+            EXECUTE format('ANALYZE %s', z.zone);
+            UPDATE stedi.zone_state AS s SET analyzed_rows = n WHERE s.view = z.zone;
+        END IF;
+        step := z.step; view := z.zone; method := 'incremental'; rows := n;
+        duration := CASE WHEN z.step = 1 THEN clock_timestamp() - t0 ELSE interval '0' END;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION stedi.apply_zone_changes(integer[], integer[], integer[], text[]) IS
+    'Apply the changes of new files and changed customers to every zone (what stedi.refresh() does when no full rebuild is needed)';
+
+-- What stedi.refresh() runs: consume the queues, then rebuild or apply.
+-- Returns no rows when only_if_changed and nothing changed.
+CREATE FUNCTION stedi.maintain_zones(rebuild boolean, only_if_changed boolean)
+RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    customer_files integer[];
+    accelerometer_files integer[];
+    step_trainer_files integer[];
+    erased text[];
+    other_change boolean;
+BEGIN
+    WITH consumed AS (DELETE FROM stedi.pending_file RETURNING file_id, kind)
+    SELECT array_agg(file_id) FILTER (WHERE kind = 'customer'),
+           array_agg(file_id) FILTER (WHERE kind = 'accelerometer'),
+           array_agg(file_id) FILTER (WHERE kind = 'step_trainer')
+      INTO customer_files, accelerometer_files, step_trainer_files
+      FROM consumed;
+    WITH consumed AS (DELETE FROM stedi.pending_customer RETURNING email)
+    SELECT array_agg(DISTINCT email) INTO erased FROM consumed;
+    WITH consumed AS (DELETE FROM stedi.landing_change RETURNING 1)
+    SELECT count(*) > 0 INTO other_change FROM consumed;
+
+    IF rebuild OR other_change OR (SELECT count(*) FROM stedi.zone_state) < 5 THEN
+        RETURN QUERY SELECT * FROM stedi.rebuild_zones();
+    ELSIF NOT only_if_changed OR customer_files IS NOT NULL
+          OR accelerometer_files IS NOT NULL OR step_trainer_files IS NOT NULL
+          OR erased IS NOT NULL THEN
+        RETURN QUERY SELECT * FROM stedi.apply_zone_changes(
+            customer_files, accelerometer_files, step_trainer_files, erased);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stedi.maintain_zones(boolean, boolean) IS 'The work of stedi.refresh(): a full rebuild when asked, on the first refresh, or after a change only a rebuild can apply; otherwise only what changed';
 
 ------------------------------------------------------------------------------
 -- Refresh and its log
@@ -592,21 +1045,21 @@ CREATE TABLE stedi.refresh_log (
     run_id   bigint NOT NULL REFERENCES stedi.refresh_run ON DELETE CASCADE,
     step     integer NOT NULL,
     view     regclass NOT NULL,
-    method   text NOT NULL CHECK (method IN ('complete', 'concurrent')),
+    method   text NOT NULL CHECK (method IN ('full', 'incremental')),
     rows     bigint NOT NULL,
     duration interval NOT NULL,
     PRIMARY KEY (run_id, step)
 );
-COMMENT ON TABLE stedi.refresh_log IS 'One row per view refreshed in a run: how (complete or concurrent), its row count afterwards and how long it took';
+COMMENT ON TABLE stedi.refresh_log IS 'One row per zone refreshed in a run: how (full or incremental), its row count afterwards and how long it took';
 
 CREATE FUNCTION stedi.refresh(
-    only_if_changed boolean DEFAULT false,
+    only_if_changed boolean DEFAULT false, "full" boolean DEFAULT false,
     OUT view regclass, OUT method text, OUT rows bigint, OUT duration interval)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'stedi_refresh'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION stedi.refresh(boolean) IS
-    'Refresh the trusted and curated zones in dependency order (concurrently once populated), analyze each, log row counts and durations; with only_if_changed, do nothing when no landing table changed since the last refresh';
+COMMENT ON FUNCTION stedi.refresh(boolean, boolean) IS
+    'Bring the trusted and curated zones up to date with landing, doing work in proportion to what changed (full => true: rebuild from scratch), in one transaction; log row counts and durations; with only_if_changed, do nothing when nothing changed since the last refresh';
 
 ------------------------------------------------------------------------------
 -- Refresh on a schedule
@@ -746,6 +1199,10 @@ BEGIN
               USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
+    -- say precisely what changes: this customer (see note_landing_change)
+    PERFORM set_config('stedi_zone.tracked', 'on', true);
+    INSERT INTO stedi.pending_customer (email) VALUES (forget_customer.email);
+
     -- the devices of this customer that no other customer's record names
     SELECT coalesce(array_agg(DISTINCT c.serial_number), '{}') INTO serials
       FROM landing.customer AS c
@@ -771,8 +1228,12 @@ BEGIN
                   RETURNING 1)
     SELECT count(*) INTO n_rejected FROM gone;
 
+    DELETE FROM stedi.accelerometer_file_user AS m WHERE m.user_email = forget_customer.email;
+    DELETE FROM stedi.step_trainer_file_serial AS m WHERE m.serial_number = ANY (serials);
+
     -- trusted and curated, in the same transaction
     PERFORM count(*) FROM stedi.refresh();
+    PERFORM set_config('stedi_zone.tracked', 'off', true);
 
     INSERT INTO stedi.erasure_log (customer_records, accelerometer_rows,
                                    step_trainer_rows, rejected_lines)
@@ -809,7 +1270,7 @@ $$;
 
 -- Functions that act with the extension owner's rights, for roles that
 -- may not touch the tables behind them.  Each pins its search_path.
-ALTER FUNCTION stedi.refresh(boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION stedi.refresh(boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) SECURITY DEFINER;
 ALTER FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) SECURITY DEFINER;
 ALTER FUNCTION stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text) SECURITY DEFINER;

@@ -19,21 +19,27 @@ SELECT table_schema, table_name, column_name, data_type, is_nullable
 
 SELECT a.attrelid::regclass AS view, a.attname, format_type(a.atttypid, a.atttypmod)
   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
- WHERE c.relkind = 'm' AND a.attnum > 0
+ WHERE c.relnamespace IN ('trusted'::regnamespace, 'curated'::regnamespace)
+   AND c.relkind = 'r' AND a.attnum > 0
  ORDER BY a.attrelid::regclass::text, a.attnum;
 
--- Each zone view has a unique index, which REFRESH ... CONCURRENTLY needs.
-SELECT indrelid::regclass::text AS view, pg_get_indexdef(indexrelid) AS index
+-- Each zone table's keys and the indexes incremental refresh looks rows up by.
+SELECT indrelid::regclass::text AS zone, pg_get_indexdef(indexrelid) AS index
   FROM pg_index
- WHERE indisunique
-   AND indrelid IN (SELECT oid FROM pg_class WHERE relkind = 'm')
- ORDER BY 1;
+ WHERE indrelid IN (SELECT oid FROM pg_class
+                     WHERE relnamespace IN ('trusted'::regnamespace, 'curated'::regnamespace))
+ ORDER BY 1, 2;
 
--- The views start empty and unpopulated: reading one before the first
--- stedi.refresh() says what to do.
-SELECT c.oid::regclass::text AS view, c.relispopulated
-  FROM pg_class c WHERE c.relkind = 'm' ORDER BY 1;
+-- Beside each zone, its definition, which \d+ shows.
+SELECT c.oid::regclass::text AS definition, obj_description(c.oid, 'pg_class') AS comment
+  FROM pg_class c
+ WHERE c.relkind = 'v' AND c.relnamespace IN ('trusted'::regnamespace, 'curated'::regnamespace)
+ ORDER BY 1;
+SELECT pg_get_viewdef('curated.machine_learning_definition');
+
+-- The zones start empty; the first stedi.refresh() fills them.
 SELECT count(*) FROM curated.machine_learning;
+SELECT count(*) AS zones_refreshed FROM stedi.zone_state;
 
 -- Everything belongs to the extension.
 SELECT pg_describe_object(classid, objid, 0) AS member

@@ -1,8 +1,8 @@
--- stedi.refresh(): dependency order, complete first then concurrent,
+-- stedi.refresh(): a full rebuild first, incremental afterwards,
 -- statistics kept, and a log of every run.
 SET timezone = 'UTC';
 
--- zones.sql ran two refreshes: one complete, one concurrent.
+-- zones.sql ran two refreshes: the first (full), then one with nothing new.
 SELECT run_id, trigger, status, message, finished_at >= started_at AS finished
   FROM stedi.refresh_run ORDER BY run_id;
 SELECT run_id, step, view, method, rows, duration >= '0'::interval AS timed
@@ -20,7 +20,8 @@ SELECT view, method, rows FROM stedi.refresh();
 -- plan sees real row counts.
 SELECT c.oid::regclass::text AS view, c.reltuples, s.last_analyze IS NOT NULL AS analyzed
   FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
- WHERE c.relkind = 'm' ORDER BY 1;
+ WHERE c.relnamespace IN ('trusted'::regnamespace, 'curated'::regnamespace)
+   AND c.relkind = 'r' ORDER BY 1;
 
 -- The landing tables too.
 SELECT relname, last_analyze IS NOT NULL AS analyzed
@@ -29,8 +30,11 @@ SELECT relname, last_analyze IS NOT NULL AS analyzed
 
 -- A failed refresh leaves the zones and the log as they were.
 BEGIN;
-ALTER MATERIALIZED VIEW curated.machine_learning RENAME TO ml_elsewhere;
+ALTER TABLE curated.machine_learning RENAME TO ml_elsewhere;
+INSERT INTO stedi.pending_file VALUES (5, 'accelerometer');
+\set VERBOSITY terse
 SELECT * FROM stedi.refresh();
+\set VERBOSITY default
 ROLLBACK;
 SELECT count(*) AS runs FROM stedi.refresh_run;
 

@@ -105,6 +105,5 @@ SELECT count(*) AS leaked
                           stedi.customer_key('carol@test.com', k.secret),
                           stedi.customer_key('erin@test.com', k.secret));
 
--- A reader of a zone never sees a half-refreshed state: each view has a
--- unique index and is refreshed concurrently from now on.
+-- From now on, refreshes are incremental: nothing new, nothing done.
 SELECT view, method, rows FROM stedi.refresh();

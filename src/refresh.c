@@ -3,25 +3,15 @@
  * refresh.c
  *		stedi.refresh(): bring the trusted and curated zones up to date.
  *
- * The zones are materialized views stacked on each other, so they must be
- * refreshed in dependency order, and each must have fresh planner
- * statistics before the next one reads it: a view over a just-refreshed,
- * never-analyzed view gets row estimates of zero and a nested-loop plan
- * that can run for many minutes.  Hence every step is "refresh, analyze,
- * count, log".
- *
- * A view that has never been populated is refreshed plainly (there are no
- * readers to protect, and the concurrent diff against nothing is wasted
- * work); afterwards always CONCURRENTLY, so that readers keep the old
- * contents until the new ones commit.  The whole run is one transaction,
- * so readers see either the zones before the run or after it, never a
- * mix of the two.
- *
- * What changed in landing is known from stedi.landing_change, where a
- * statement trigger on each landing table leaves a row.  A run consumes
- * the rows it can see *before* it reads any landing table, so a change
- * committed meanwhile stays behind for the next run: a change can make a
- * run happen twice, never zero times.
+ * The work itself is SQL, in stedi.maintain_zones() of the install script,
+ * where a reader finds it beside the zones' definitions: a full rebuild
+ * (the first time, when asked, or after a change only a rebuild can
+ * apply), or else only the rows that new files and changed customers
+ * touch.  This file is the frame around it: one run at a time, a run
+ * history, and the rows the caller sees.  The whole run is one
+ * transaction, so readers see the zones either before it or after it,
+ * never a mix, and are never blocked (the zones are plain tables changed
+ * by DML).
  *
  * Two runs never overlap: each takes a self-conflicting lock on
  * stedi.refresh_run, which still lets anyone read the run history.  A
@@ -51,52 +41,11 @@
 
 PG_FUNCTION_INFO_V1(stedi_refresh);
 
-typedef struct ZoneView
-{
-	const char *zone;
-	const char *name;
-} ZoneView;
-
-/* Dependency order: each view reads only landing tables and views above it. */
-static const ZoneView zone_views[] = {
-	{"trusted", "customer"},
-	{"trusted", "accelerometer"},
-	{"curated", "customer"},
-	{"trusted", "step_trainer"},
-	{"curated", "machine_learning"},
-};
-
 static Oid
-zone_relid(const char *zone, const char *name)
+stedi_relid(const char *schema, const char *name)
 {
-	return RangeVarGetRelid(makeRangeVar(pstrdup(zone), pstrdup(name), -1),
+	return RangeVarGetRelid(makeRangeVar(pstrdup(schema), pstrdup(name), -1),
 							NoLock, false);
-}
-
-static bool
-relation_is_populated(Oid relid)
-{
-	HeapTuple	tuple;
-	bool		populated;
-
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	populated = ((Form_pg_class) GETSTRUCT(tuple))->relispopulated;
-	ReleaseSysCache(tuple);
-	return populated;
-}
-
-static bool
-all_views_populated(void)
-{
-	int			i;
-
-	for (i = 0; i < lengthof(zone_views); i++)
-		if (!relation_is_populated(zone_relid(zone_views[i].zone,
-											  zone_views[i].name)))
-			return false;
-	return true;
 }
 
 static void
@@ -122,60 +71,20 @@ spi_single_int8(const char *sql, int nargs, Oid *argtypes, Datum *args)
 	return isnull ? 0 : DatumGetInt64(d);
 }
 
-static Interval *
-interval_between(TimestampTz start, TimestampTz end)
-{
-	Interval   *result = palloc0(sizeof(Interval));
-
-	result->time = end - start;
-	return result;
-}
-
-/*
- * Consume the change notes this run can see and analyze the landing tables
- * they name.  Returns whether there were any.
- */
-static bool
-consume_landing_changes(void)
-{
-	uint64		i;
-	uint64		nchanged;
-	SPITupleTable *changed;
-
-	spi_exec("WITH consumed AS (DELETE FROM stedi.landing_change RETURNING relation) "
-			 "SELECT DISTINCT relation::regclass::text FROM consumed",
-			 SPI_OK_SELECT);
-	nchanged = SPI_processed;
-	changed = SPI_tuptable;
-
-	/*
-	 * Landing tables grow by bulk loads that autovacuum may not have
-	 * analyzed yet, and the first views' plans depend on their statistics.
-	 */
-	for (i = 0; i < nchanged; i++)
-	{
-		char	   *relation = SPI_getvalue(changed->vals[i], changed->tupdesc, 1);
-
-		CHECK_FOR_INTERRUPTS();
-		spi_exec(psprintf("ANALYZE %s", relation), SPI_OK_UTILITY);
-	}
-	return nchanged > 0;
-}
-
 static void
-log_view(int64 run_id, int step, Oid relid, const char *method, int64 rows,
-		 Interval *duration)
+log_zone(int64 run_id, Datum step, Datum view, Datum method, Datum rows,
+		 Datum duration)
 {
 	Oid			types[6] = {INT8OID, INT4OID, REGCLASSOID, TEXTOID, INT8OID,
 	INTERVALOID};
 	Datum		values[6];
 
 	values[0] = Int64GetDatum(run_id);
-	values[1] = Int32GetDatum(step);
-	values[2] = ObjectIdGetDatum(relid);
-	values[3] = CStringGetTextDatum(method);
-	values[4] = Int64GetDatum(rows);
-	values[5] = IntervalPGetDatum(duration);
+	values[1] = step;
+	values[2] = view;
+	values[3] = method;
+	values[4] = rows;
+	values[5] = duration;
 	if (SPI_execute_with_args("INSERT INTO stedi.refresh_log "
 							  "(run_id, step, view, method, rows, duration) "
 							  "VALUES ($1, $2, $3, $4, $5, $6)",
@@ -199,23 +108,26 @@ stedi_prune_run_history(void)
 }
 
 /*
- * Refresh every zone view.  Returns the run id of the logged run, or
+ * Bring every zone up to date.  Returns the run id of the logged run, or
  * REFRESH_LOCK_BUSY when !wait_for_lock and another run holds the lock, or
  * REFRESH_NOTHING_NEW when only_if_changed and nothing changed.  With
- * rsinfo, one row per view goes into its tuplestore.
+ * rsinfo, one row per zone goes into its tuplestore.
  */
 int64
 stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
-					ReturnSetInfo *rsinfo)
+					bool full, ReturnSetInfo *rsinfo)
 {
-	Oid			run_relid = zone_relid("stedi", "refresh_run");
+	Oid			run_relid = stedi_relid("stedi", "refresh_run");
+	Oid			argtypes[2] = {BOOLOID, BOOLOID};
+	Datum		args[2];
 	Oid			trigger_type = TEXTOID;
 	Datum		trigger;
 	Oid			run_id_type = INT8OID;
 	Datum		run_id_datum;
+	SPITupleTable *zones;
+	uint64		nzones;
+	uint64		i;
 	int64		run_id;
-	bool		changed;
-	int			i;
 
 	if (wait_for_lock)
 		LockRelationOid(run_relid, ShareUpdateExclusiveLock);
@@ -225,8 +137,15 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "stedi: SPI_connect failed");
 
-	changed = consume_landing_changes();
-	if (only_if_changed && !changed && all_views_populated())
+	args[0] = BoolGetDatum(full);
+	args[1] = BoolGetDatum(only_if_changed);
+	if (SPI_execute_with_args("SELECT step, view, method, rows, duration "
+							  "FROM stedi.maintain_zones($1, $2)",
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "stedi: stedi.maintain_zones() failed");
+	zones = SPI_tuptable;
+	nzones = SPI_processed;
+	if (nzones == 0)
 	{
 		SPI_finish();
 		return REFRESH_NOTHING_NEW;
@@ -237,42 +156,21 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 							 "VALUES ($1) RETURNING run_id",
 							 1, &trigger_type, &trigger);
 
-	for (i = 0; i < lengthof(zone_views); i++)
+	for (i = 0; i < nzones; i++)
 	{
-		const ZoneView *zv = &zone_views[i];
-		Oid			relid = zone_relid(zv->zone, zv->name);
-		char	   *qualified = quote_qualified_identifier(zv->zone, zv->name);
-		bool		concurrently = relation_is_populated(relid);
-		const char *method = concurrently ? "concurrent" : "complete";
-		TimestampTz started;
-		int64		rows;
-		Interval   *duration;
+		HeapTuple	tup = zones->vals[i];
+		TupleDesc	desc = zones->tupdesc;
+		Datum		values[5];
+		bool		nulls[5];
+		int			col;
 
-		CHECK_FOR_INTERRUPTS();
-
-		started = GetCurrentTimestamp();
-		spi_exec(psprintf("REFRESH MATERIALIZED VIEW %s%s",
-						  concurrently ? "CONCURRENTLY " : "", qualified),
-				 SPI_OK_UTILITY);
-		spi_exec(psprintf("ANALYZE %s", qualified), SPI_OK_UTILITY);
-		rows = spi_single_int8(psprintf("SELECT count(*) FROM %s", qualified),
-							   0, NULL, NULL);
-		duration = interval_between(started, GetCurrentTimestamp());
-
-		log_view(run_id, i + 1, relid, method, rows, duration);
+		for (col = 0; col < 5; col++)
+			values[col] = SPI_getbinval(tup, desc, col + 1, &nulls[col]);
+		log_zone(run_id, values[0], values[1], values[2], values[3], values[4]);
 
 		if (rsinfo)
-		{
-			Datum		values[4];
-			bool		nulls[4] = {false, false, false, false};
-
-			values[0] = ObjectIdGetDatum(relid);
-			values[1] = CStringGetTextDatum(method);
-			values[2] = Int64GetDatum(rows);
-			values[3] = IntervalPGetDatum(duration);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
-								 values, nulls);
-		}
+								 values + 1, nulls + 1);
 	}
 
 	run_id_datum = Int64GetDatum(run_id);
@@ -289,16 +187,17 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 }
 
 /*
- * stedi.refresh(only_if_changed boolean DEFAULT false)
+ * stedi.refresh(only_if_changed boolean DEFAULT false, full boolean DEFAULT false)
  *		returns table (view regclass, method text, rows bigint, duration interval)
  */
 Datum
 stedi_refresh(PG_FUNCTION_ARGS)
 {
 	bool		only_if_changed = PG_ARGISNULL(0) ? false : PG_GETARG_BOOL(0);
+	bool		full = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
 
 	InitMaterializedSRF(fcinfo, 0);
-	stedi_refresh_zones(false, true, only_if_changed,
+	stedi_refresh_zones(false, true, only_if_changed, full,
 						(ReturnSetInfo *) fcinfo->resultinfo);
 	return (Datum) 0;
 }

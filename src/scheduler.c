@@ -731,7 +731,7 @@ backoff(const RefreshJob *job, int failures)
 	return job->now + Max(every, Min(delay, MAX_BACKOFF_USECS));
 }
 
-/* The owner of stedi.refresh(boolean) if role may execute it, else InvalidOid. */
+/* The owner of stedi.refresh() if role may execute it, else InvalidOid. */
 static Oid
 refresh_owner_for(Oid role)
 {
@@ -743,7 +743,7 @@ refresh_owner_for(Oid role)
 	values[0] = ObjectIdGetDatum(role);
 	if (SPI_execute_with_args("SELECT CASE WHEN has_function_privilege($1, p.oid, 'EXECUTE') "
 							  "THEN p.proowner END "
-							  "FROM pg_proc p WHERE p.oid = 'stedi.refresh(boolean)'::regprocedure",
+							  "FROM pg_proc p WHERE p.oid = 'stedi.refresh(boolean,boolean)'::regprocedure",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		return InvalidOid;
@@ -805,7 +805,7 @@ run_due_job(Oid dboid, RefreshJob *job)
 	{
 		SetUserIdAndSecContext(refresh_owner,
 							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-		result = stedi_refresh_zones(true, false, true, NULL);
+		result = stedi_refresh_zones(true, false, true, false, NULL);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		ReleaseCurrentSubTransaction();
 	}

@@ -18,7 +18,7 @@
 #define REFRESH_NOTHING_NEW		0		/* nothing changed since the last one */
 
 extern int64 stedi_refresh_zones(bool scheduled, bool wait_for_lock,
-								 bool only_if_changed,
+								 bool only_if_changed, bool full,
 								 ReturnSetInfo *rsinfo);
 extern void stedi_prune_run_history(void);
 

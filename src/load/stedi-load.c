@@ -752,7 +752,15 @@ load_file(Loader *ld, const LoadFile *f)
 
 	if (!run_command(conn, f, "BEGIN", 0, NULL))
 		goto done;
-	value = query_value(conn, f, "SELECT now()::text", 0, NULL);
+
+	/*
+	 * This file's rows reach the zones through stedi.pending_file (see
+	 * stedi.finish_file); this tells the landing tables' triggers not to
+	 * ask for a full refresh as well.
+	 */
+	value = query_value(conn, f,
+						"SELECT now()::text, set_config('stedi_zone.tracked', 'on', true)",
+						0, NULL);
 	if (value == NULL)
 		goto done;
 	snprintf(started_text, sizeof(started_text), "%s", value);

@@ -98,7 +98,7 @@ ok($node->poll_query_until('stedi', $counts, $expected),
 # 4. A failing refresh is recorded, retried with backoff, and recovers.
 $launcher_pid = $node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'stedi scheduler'");
-$node->safe_psql('stedi', 'ALTER MATERIALIZED VIEW curated.machine_learning RENAME TO ml_away');
+$node->safe_psql('stedi', 'ALTER TABLE curated.machine_learning RENAME TO ml_away');
 load('stedi', 3);
 ok($node->poll_query_until('stedi',
 	"SELECT count(*) >= 2 FROM stedi.refresh_run WHERE status = 'failed'"),
@@ -116,7 +116,7 @@ is($node->safe_psql('stedi', q{
 is($node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'stedi scheduler'"),
 	$launcher_pid, 'the scheduler keeps running');
-$node->safe_psql('stedi', 'ALTER MATERIALIZED VIEW curated.ml_away RENAME TO machine_learning');
+$node->safe_psql('stedi', 'ALTER TABLE curated.ml_away RENAME TO machine_learning');
 $expected = expected_after(1, 2, 3);
 ok($node->poll_query_until('stedi', $counts, $expected),
 	"once fixed, the next retry catches up ($expected)");
