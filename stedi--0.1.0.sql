@@ -169,7 +169,7 @@ COMMENT ON FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) IS
 
 CREATE FUNCTION stedi.finish_file(file_id integer, lines_read bigint,
                                   rows_loaded bigint, rows_rejected bigint,
-                                  extra_fields bigint)
+                                  extra_fields bigint, owners text[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -196,9 +196,19 @@ BEGIN
     -- the next refresh adds this file's rows
     INSERT INTO stedi.pending_file (file_id, kind) VALUES (f.file_id, f.kind)
     ON CONFLICT DO NOTHING;
+    -- whose readings it holds: the emails, or the devices' serial numbers
+    IF f.kind = 'accelerometer' THEN
+        INSERT INTO stedi.accelerometer_file_user (user_email, file_id)
+        SELECT DISTINCT o, f.file_id FROM unnest(owners) AS o
+        ON CONFLICT DO NOTHING;
+    ELSIF f.kind = 'step_trainer' THEN
+        INSERT INTO stedi.step_trainer_file_serial (serial_number, file_id)
+        SELECT DISTINCT o, f.file_id FROM unnest(owners) AS o
+        ON CONFLICT DO NOTHING;
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) IS
+COMMENT ON FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint, text[]) IS
     'stedi-load: record the counts of a file loaded in this transaction, and log the attempt';
 
 CREATE FUNCTION stedi.log_ingest(sha256 bytea, kind text, path text,
@@ -483,7 +493,7 @@ SELECT customer_name, email, phone, birth_day, serial_number,
 
 CREATE TABLE trusted.customer (
     customer_name                  text,
-    email                          text PRIMARY KEY,
+    email                          text NOT NULL,
     phone                          text,
     birth_day                      date,
     serial_number                  text NOT NULL,
@@ -495,7 +505,6 @@ CREATE TABLE trusted.customer (
     file_id                        integer NOT NULL,
     line_number                    bigint NOT NULL
 );
-CREATE INDEX ON trusted.customer (serial_number);
 
 -- Under the as_of consent policy, only readings taken at or after the
 -- customer's consent date.  The policy is read from stedi.settings at
@@ -504,9 +513,8 @@ CREATE VIEW trusted.accelerometer_definition AS
 SELECT a.user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
   FROM landing.accelerometer AS a
   JOIN trusted.customer AS c ON c.email = a.user_email
- CROSS JOIN (SELECT stedi.setting_value('consent_policy') AS consent_policy) AS p
  WHERE stedi.reading_has_research_consent(c.share_with_research_as_of_date,
-                                          a.reading_time, p.consent_policy);
+                                          a.reading_time, (SELECT stedi.setting_value('consent_policy')));
 
 CREATE TABLE trusted.accelerometer (
     user_email   text NOT NULL,
@@ -515,10 +523,8 @@ CREATE TABLE trusted.accelerometer (
     y            double precision NOT NULL,
     z            double precision NOT NULL,
     file_id      integer NOT NULL,
-    line_number  bigint NOT NULL,
-    PRIMARY KEY (file_id, line_number)
+    line_number  bigint NOT NULL
 );
-CREATE INDEX ON trusted.accelerometer (user_email, reading_time stedi.timestamptz_ms_ops);
 
 -- No name, email, phone or birthday: curated is what data scientists read.
 CREATE VIEW curated.customer_definition AS
@@ -531,7 +537,7 @@ SELECT stedi.customer_key(c.email, k.secret) AS customer_key,
  WHERE EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = c.email);
 
 CREATE TABLE curated.customer (
-    customer_key                   uuid PRIMARY KEY,
+    customer_key                   uuid NOT NULL,
     serial_number                  text NOT NULL,
     registration_date              timestamptz,
     last_update_date               timestamptz,
@@ -539,28 +545,24 @@ CREATE TABLE curated.customer (
     share_with_public_as_of_date   timestamptz,
     share_with_friends_as_of_date  timestamptz
 );
-CREATE INDEX ON curated.customer (serial_number);
 
 CREATE VIEW trusted.step_trainer_definition AS
 SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
        s.file_id, s.line_number
   FROM landing.step_trainer AS s
- CROSS JOIN (SELECT stedi.setting_value('consent_policy') AS consent_policy) AS p
  WHERE EXISTS (SELECT FROM curated.customer AS c
                 WHERE c.serial_number = s.serial_number
                   AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
                                                          s.sensor_reading_time,
-                                                         p.consent_policy));
+                                                         (SELECT stedi.setting_value('consent_policy'))));
 
 CREATE TABLE trusted.step_trainer (
     sensor_reading_time  timestamptz NOT NULL,
     serial_number        text NOT NULL,
     distance_from_object integer NOT NULL,
     file_id              integer NOT NULL,
-    line_number          bigint NOT NULL,
-    PRIMARY KEY (file_id, line_number)
+    line_number          bigint NOT NULL
 );
-CREATE INDEX ON trusted.step_trainer (serial_number, sensor_reading_time stedi.timestamptz_ms_ops);
 
 -- The training table pairs a step trainer reading with the accelerometer
 -- readings taken in the same millisecond BY THE CUSTOMER WHO OWNS THAT STEP
@@ -594,11 +596,8 @@ CREATE TABLE curated.machine_learning (
     step_trainer_file_id      integer NOT NULL,
     step_trainer_line_number  bigint NOT NULL,
     accelerometer_file_id     integer NOT NULL,
-    accelerometer_line_number bigint NOT NULL,
-    PRIMARY KEY (step_trainer_file_id, step_trainer_line_number,
-                 accelerometer_file_id, accelerometer_line_number)
+    accelerometer_line_number bigint NOT NULL
 );
-CREATE INDEX ON curated.machine_learning (serial_number);
 
 DO $$
 DECLARE
@@ -715,7 +714,7 @@ COMMENT ON TABLE stedi.zone_state IS 'Row count of each zone table as of its las
 -- From scratch: each zone emptied and filled from its definition, in
 -- dependency order, and analyzed before the next one reads it.  DELETE,
 -- not TRUNCATE, so that readers keep reading the old rows until commit.
-CREATE FUNCTION stedi.rebuild_zones()
+CREATE FUNCTION stedi.rebuild_zones(rebuild_file_owners boolean)
 RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -725,23 +724,50 @@ DECLARE
     z record;
     t0 timestamptz;
     n bigint;
+    schema text;
 BEGIN
     PERFORM brin_summarize_new_values(i)
        FROM unnest(ARRAY['landing.accelerometer_file_idx', 'landing.step_trainer_file_idx',
                          'landing.customer_file_idx']::regclass[]) AS i;
     ANALYZE landing.customer, landing.accelerometer, landing.step_trainer;
     FOR z IN SELECT * FROM (VALUES
-        (1, 'trusted.customer'::regclass, 'trusted.customer_definition'::regclass),
-        (2, 'trusted.accelerometer', 'trusted.accelerometer_definition'),
-        (3, 'curated.customer', 'curated.customer_definition'),
-        (4, 'trusted.step_trainer', 'trusted.step_trainer_definition'),
-        (5, 'curated.machine_learning', 'curated.machine_learning_definition'))
-        AS v(step, zone, definition) ORDER BY 1
+        (1, 'trusted.customer'::regclass, 'trusted.customer_definition'::regclass,
+         'customer_key', '(email)',
+         'customer_serial_number_idx', '(serial_number)'),
+        (2, 'trusted.accelerometer', 'trusted.accelerometer_definition',
+         'accelerometer_key', '(file_id, line_number)',
+         'accelerometer_user_time_idx', '(user_email, reading_time stedi.timestamptz_ms_ops)'),
+        (3, 'curated.customer', 'curated.customer_definition',
+         'customer_key', '(customer_key)',
+         'customer_serial_number_idx', '(serial_number)'),
+        (4, 'trusted.step_trainer', 'trusted.step_trainer_definition',
+         'step_trainer_key', '(file_id, line_number)',
+         'step_trainer_serial_time_idx', '(serial_number, sensor_reading_time stedi.timestamptz_ms_ops)'),
+        (5, 'curated.machine_learning', 'curated.machine_learning_definition',
+         'machine_learning_key',
+         '(step_trainer_file_id, step_trainer_line_number, accelerometer_file_id, accelerometer_line_number)',
+         'machine_learning_serial_number_idx', '(serial_number)'))
+        AS v(step, zone, definition, key_name, key, lookup_name, lookup) ORDER BY 1
     LOOP
         t0 := clock_timestamp();
         EXECUTE format('DELETE FROM %s', z.zone);
         EXECUTE format('INSERT INTO %s SELECT * FROM %s', z.zone, z.definition);
         GET DIAGNOSTICS n = ROW_COUNT;
+        -- The zone's key (which makes every incremental insert idempotent)
+        -- and the index incremental refresh finds rows by.  Made the first
+        -- time only once the table is filled: building an index is much
+        -- faster than filling an indexed table, and CREATE INDEX keeps
+        -- writers out, not readers.
+        schema := (SELECT c.relnamespace::regnamespace::text FROM pg_class AS c
+                    WHERE c.oid = z.zone);
+        IF to_regclass(format('%I.%I', schema, z.key_name)) IS NULL THEN
+            EXECUTE format('CREATE UNIQUE INDEX %I ON %s USING btree %s',
+                           z.key_name, z.zone, z.key);
+        END IF;
+        IF to_regclass(format('%I.%I', schema, z.lookup_name)) IS NULL THEN
+            EXECUTE format('CREATE INDEX %I ON %s USING btree %s',
+                           z.lookup_name, z.zone, z.lookup);
+        END IF;
         EXECUTE format('ANALYZE %s', z.zone);
         INSERT INTO stedi.zone_state AS s (view, rows, analyzed_rows, refreshed_at)
         VALUES (z.zone, n, n, now())
@@ -752,7 +778,11 @@ BEGIN
         RETURN NEXT;
     END LOOP;
 
-    t0 := clock_timestamp();
+    -- stedi.finish_file keeps these; rows that did not come through it
+    -- (changes by hand) are found only by reading all of landing
+    IF NOT rebuild_file_owners THEN
+        RETURN;
+    END IF;
     DELETE FROM stedi.accelerometer_file_user;
     INSERT INTO stedi.accelerometer_file_user
     SELECT DISTINCT user_email, file_id FROM landing.accelerometer;
@@ -762,7 +792,7 @@ BEGIN
     ANALYZE stedi.accelerometer_file_user, stedi.step_trainer_file_serial;
 END
 $$;
-COMMENT ON FUNCTION stedi.rebuild_zones() IS 'Refill every zone from its definition (stedi.refresh(full => true) calls it)';
+COMMENT ON FUNCTION stedi.rebuild_zones(boolean) IS 'Refill every zone from its definition (stedi.refresh(full => true) calls it); with rebuild_file_owners, also which files hold whose readings';
 
 -- From what changed: the rows of the files loaded since the last refresh,
 -- and every row of each customer whose record changed (consent given,
@@ -882,10 +912,6 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT; delta[2] := delta[2] + n;
         ANALYZE stedi_delta_accelerometer;
     END IF;
-    INSERT INTO stedi.accelerometer_file_user
-    SELECT DISTINCT a.user_email, a.file_id FROM landing.accelerometer AS a
-     WHERE a.file_id = ANY (accelerometer_files)
-    ON CONFLICT DO NOTHING;
 
     -- 3. New accelerometer rows pair with the step trainer rows there are.
     INSERT INTO curated.machine_learning
@@ -943,10 +969,6 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT; delta[4] := delta[4] + n;
         ANALYZE stedi_delta_step_trainer;
     END IF;
-    INSERT INTO stedi.step_trainer_file_serial
-    SELECT DISTINCT s.serial_number, s.file_id FROM landing.step_trainer AS s
-     WHERE s.file_id = ANY (step_trainer_files)
-    ON CONFLICT DO NOTHING;
 
     -- 6. New step trainer rows pair with all accelerometer rows.
     INSERT INTO curated.machine_learning
@@ -1012,7 +1034,7 @@ BEGIN
     SELECT count(*) > 0 INTO other_change FROM consumed;
 
     IF rebuild OR other_change OR (SELECT count(*) FROM stedi.zone_state) < 5 THEN
-        RETURN QUERY SELECT * FROM stedi.rebuild_zones();
+        RETURN QUERY SELECT * FROM stedi.rebuild_zones(rebuild OR other_change);
     ELSIF NOT only_if_changed OR customer_files IS NOT NULL
           OR accelerometer_files IS NOT NULL OR step_trainer_files IS NOT NULL
           OR erased IS NOT NULL THEN
@@ -1272,7 +1294,7 @@ $$;
 -- may not touch the tables behind them.  Each pins its search_path.
 ALTER FUNCTION stedi.refresh(boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) SECURITY DEFINER;
-ALTER FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) SECURITY DEFINER;
+ALTER FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint, text[]) SECURITY DEFINER;
 ALTER FUNCTION stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text) SECURITY DEFINER;
 ALTER FUNCTION stedi.note_landing_change() SECURITY DEFINER;
 
@@ -1282,7 +1304,7 @@ GRANT USAGE ON SCHEMA landing, stedi TO stedi_loader;
 GRANT INSERT ON landing.customer, landing.accelerometer, landing.step_trainer,
                 landing.rejected TO stedi_loader;
 GRANT EXECUTE ON FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean),
-                          stedi.finish_file(integer, bigint, bigint, bigint, bigint),
+                          stedi.finish_file(integer, bigint, bigint, bigint, bigint, text[]),
                           stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text)
       TO stedi_loader;
 

@@ -23,7 +23,8 @@ SELECT a.attrelid::regclass AS view, a.attname, format_type(a.atttypid, a.atttyp
    AND c.relkind = 'r' AND a.attnum > 0
  ORDER BY a.attrelid::regclass::text, a.attnum;
 
--- Each zone table's keys and the indexes incremental refresh looks rows up by.
+-- The zones' keys and lookup indexes are made by the first refresh, once
+-- the tables are filled (see refresh.sql).
 SELECT indrelid::regclass::text AS zone, pg_get_indexdef(indexrelid) AS index
   FROM pg_index
  WHERE indrelid IN (SELECT oid FROM pg_class

@@ -23,6 +23,13 @@ SELECT c.oid::regclass::text AS view, c.reltuples, s.last_analyze IS NOT NULL AS
  WHERE c.relnamespace IN ('trusted'::regnamespace, 'curated'::regnamespace)
    AND c.relkind = 'r' ORDER BY 1;
 
+-- The keys and lookup indexes the first refresh made.
+SELECT indrelid::regclass::text AS zone, pg_get_indexdef(indexrelid) AS index
+  FROM pg_index
+ WHERE indrelid IN (SELECT oid FROM pg_class
+                     WHERE relnamespace IN ('trusted'::regnamespace, 'curated'::regnamespace))
+ ORDER BY 1, 2;
+
 -- The landing tables too.
 SELECT relname, last_analyze IS NOT NULL AS analyzed
   FROM pg_stat_user_tables WHERE schemaname = 'landing' AND relname <> 'source_file'

@@ -64,6 +64,7 @@ typedef struct Loader
 	FILE	   *spill;			/* rejects of this file beyond a chunk */
 	bool		spilled;		/* does spill hold any of this file's? */
 	bool		force;			/* load content that was loaded before */
+	OwnerSet   *owners;			/* of the readings of the file under way */
 	Report	   *report;
 	char	   *last_error;		/* the server's message of a failed file */
 } Loader;
@@ -575,6 +576,7 @@ stream_lines(Loader *ld, const LoadFile *f, LineReader *reader,
 
 	ld->rows.len = 0;
 	ld->rejects.len = 0;
+	owner_set_reset(ld->owners);
 	copy_put_header(&ld->rows);
 	copy_put_header(&ld->rejects);
 
@@ -591,7 +593,14 @@ stream_lines(Loader *ld, const LoadFile *f, LineReader *reader,
 		reason = record_parse(parser, &line, file_id, &ld->rows,
 							  &counts->extra_fields);
 		if (reason == NULL)
+		{
+			const char *owner;
+			size_t		owner_len;
+
 			counts->loaded++;
+			if (record_owner(parser, &owner, &owner_len))
+				owner_set_add(ld->owners, owner, owner_len);
+		}
 		else
 		{
 			counts->rejected++;
@@ -705,8 +714,9 @@ load_file(Loader *ld, const LoadFile *f)
 	char		started_text[64];
 	char		sql[1024];
 	char		num[5][32];
-	const char *params[5];
+	const char *params[6];
 	char	   *value = NULL;
+	char	   *owners = NULL;
 	bool		ok = false;
 	int			fd;
 	int			i;
@@ -821,9 +831,11 @@ load_file(Loader *ld, const LoadFile *f)
 	snprintf(num[4], sizeof(num[4]), "%lld", (long long) counts.extra_fields);
 	for (i = 0; i < 5; i++)
 		params[i] = num[i];
+	owners = owner_set_array_literal(ld->owners);
+	params[5] = owners;
 	free(value);
-	value = query_value(conn, f, "SELECT stedi.finish_file($1, $2, $3, $4, $5)",
-						5, params);
+	value = query_value(conn, f, "SELECT stedi.finish_file($1, $2, $3, $4, $5, $6)",
+						6, params);
 	if (value == NULL)
 		goto done;
 
@@ -842,6 +854,7 @@ load_file(Loader *ld, const LoadFile *f)
 
 done:
 	free(value);
+	free(owners);
 	if (!ok)
 	{
 		rollback(conn);
@@ -992,6 +1005,7 @@ main(int argc, char **argv)
 	ld.conn = connect_database(dbname, host, port, user, prompt);
 	check_extension(ld.conn);
 
+	ld.owners = owner_set_create();
 	ld.report = report_start(&list, ld.quiet, json, true);
 	for (i = 0; i < list.nfiles && !stopped; i++)
 		stopped = !load_file(&ld, &list.files[i]);
@@ -1002,5 +1016,6 @@ main(int argc, char **argv)
 		record_parser_free(ld.parser[i]);
 	if (ld.spill != NULL)
 		fclose(ld.spill);
+	owner_set_free(ld.owners);
 	return status;
 }

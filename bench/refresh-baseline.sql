@@ -1,0 +1,172 @@
+-- Baselines for bench/refresh: the zones' definitions as materialized views
+-- refreshed CONCURRENTLY, and as tables written by hand with CREATE TABLE
+-- AS.  Same queries as the *_definition views, each reading the baseline's
+-- own zones.
+CREATE SCHEMA bench;
+
+CREATE FUNCTION bench.time_ms(sql text) RETURNS double precision
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz := clock_timestamp();
+BEGIN
+    EXECUTE sql;
+    RETURN extract(epoch FROM clock_timestamp() - t0) * 1000;
+END
+$$;
+
+CREATE MATERIALIZED VIEW bench.trusted_customer AS
+SELECT * FROM trusted.customer_definition WITH NO DATA;
+CREATE UNIQUE INDEX ON bench.trusted_customer (email);
+
+CREATE MATERIALIZED VIEW bench.trusted_accelerometer AS
+SELECT a.user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
+  FROM landing.accelerometer AS a
+  JOIN bench.trusted_customer AS c ON c.email = a.user_email
+ WHERE stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                          a.reading_time, (SELECT stedi.setting_value('consent_policy')))
+WITH NO DATA;
+CREATE UNIQUE INDEX ON bench.trusted_accelerometer (file_id, line_number);
+
+CREATE MATERIALIZED VIEW bench.curated_customer AS
+SELECT stedi.customer_key(c.email, k.secret) AS customer_key,
+       c.serial_number, c.registration_date, c.last_update_date,
+       c.share_with_research_as_of_date, c.share_with_public_as_of_date,
+       c.share_with_friends_as_of_date
+  FROM bench.trusted_customer AS c
+ CROSS JOIN stedi.pseudonym_secret AS k
+ WHERE EXISTS (SELECT FROM bench.trusted_accelerometer AS a WHERE a.user_email = c.email)
+WITH NO DATA;
+CREATE UNIQUE INDEX ON bench.curated_customer (customer_key);
+
+CREATE MATERIALIZED VIEW bench.trusted_step_trainer AS
+SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+       s.file_id, s.line_number
+  FROM landing.step_trainer AS s
+ WHERE EXISTS (SELECT FROM bench.curated_customer AS c
+                WHERE c.serial_number = s.serial_number
+                  AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                                         s.sensor_reading_time,
+                                                         (SELECT stedi.setting_value('consent_policy'))))
+WITH NO DATA;
+CREATE UNIQUE INDEX ON bench.trusted_step_trainer (file_id, line_number);
+
+CREATE MATERIALIZED VIEW bench.curated_machine_learning AS
+SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+       stedi.customer_key(c.email, k.secret) AS customer_key,
+       a.reading_time, a.x, a.y, a.z,
+       s.file_id AS step_trainer_file_id, s.line_number AS step_trainer_line_number,
+       a.file_id AS accelerometer_file_id, a.line_number AS accelerometer_line_number
+  FROM bench.trusted_step_trainer AS s
+  JOIN bench.trusted_customer AS c ON c.serial_number = s.serial_number
+  JOIN bench.trusted_accelerometer AS a
+    ON a.user_email = c.email
+   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+ CROSS JOIN stedi.pseudonym_secret AS k
+WITH NO DATA;
+CREATE UNIQUE INDEX ON bench.curated_machine_learning
+    (step_trainer_file_id, step_trainer_line_number, accelerometer_file_id, accelerometer_line_number);
+
+CREATE FUNCTION bench.views() RETURNS SETOF text LANGUAGE sql AS $$
+    VALUES ('bench.trusted_customer'), ('bench.trusted_accelerometer'), ('bench.curated_customer'),
+           ('bench.trusted_step_trainer'), ('bench.curated_machine_learning')
+$$;
+
+-- analyzed after each, as stedi does: without it the later views get
+-- nested-loop plans
+CREATE FUNCTION bench.populate_views() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE v text;
+BEGIN
+    FOR v IN SELECT * FROM bench.views() LOOP
+        EXECUTE format('REFRESH MATERIALIZED VIEW %s', v);
+        EXECUTE format('ANALYZE %s', v);
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION bench.refresh_views_concurrently() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE v text;
+BEGIN
+    FOR v IN SELECT * FROM bench.views() LOOP
+        EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %s', v);
+        EXECUTE format('ANALYZE %s', v);
+    END LOOP;
+END
+$$;
+
+-- The same tables, written by hand: CREATE TABLE AS, the same keys and
+-- lookup indexes as stedi's zone tables, analyzed before the next one.
+CREATE FUNCTION bench.create_tables_as() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    ANALYZE landing.customer, landing.accelerometer, landing.step_trainer;
+    CREATE TABLE bench.t_trusted_customer AS SELECT * FROM trusted.customer_definition;
+    ALTER TABLE bench.t_trusted_customer ADD PRIMARY KEY (email);
+    CREATE INDEX ON bench.t_trusted_customer (serial_number);
+    ANALYZE bench.t_trusted_customer;
+
+    CREATE TABLE bench.t_trusted_accelerometer AS
+    SELECT a.user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
+      FROM landing.accelerometer AS a
+      JOIN bench.t_trusted_customer AS c ON c.email = a.user_email
+         WHERE stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                              a.reading_time, (SELECT stedi.setting_value('consent_policy')));
+    ALTER TABLE bench.t_trusted_accelerometer ADD PRIMARY KEY (file_id, line_number);
+    CREATE INDEX ON bench.t_trusted_accelerometer (user_email, reading_time stedi.timestamptz_ms_ops);
+    ANALYZE bench.t_trusted_accelerometer;
+
+    CREATE TABLE bench.t_curated_customer AS
+    SELECT stedi.customer_key(c.email, k.secret) AS customer_key,
+           c.serial_number, c.registration_date, c.last_update_date,
+           c.share_with_research_as_of_date, c.share_with_public_as_of_date,
+           c.share_with_friends_as_of_date
+      FROM bench.t_trusted_customer AS c
+     CROSS JOIN stedi.pseudonym_secret AS k
+     WHERE EXISTS (SELECT FROM bench.t_trusted_accelerometer AS a WHERE a.user_email = c.email);
+    ALTER TABLE bench.t_curated_customer ADD PRIMARY KEY (customer_key);
+    CREATE INDEX ON bench.t_curated_customer (serial_number);
+    ANALYZE bench.t_curated_customer;
+
+    CREATE TABLE bench.t_trusted_step_trainer AS
+    SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object, s.file_id, s.line_number
+      FROM landing.step_trainer AS s
+         WHERE EXISTS (SELECT FROM bench.t_curated_customer AS c
+                    WHERE c.serial_number = s.serial_number
+                      AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                                             s.sensor_reading_time, (SELECT stedi.setting_value('consent_policy'))));
+    ALTER TABLE bench.t_trusted_step_trainer ADD PRIMARY KEY (file_id, line_number);
+    CREATE INDEX ON bench.t_trusted_step_trainer (serial_number, sensor_reading_time stedi.timestamptz_ms_ops);
+    ANALYZE bench.t_trusted_step_trainer;
+
+    CREATE TABLE bench.t_curated_machine_learning AS
+    SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+           stedi.customer_key(c.email, k.secret) AS customer_key,
+           a.reading_time, a.x, a.y, a.z,
+           s.file_id AS step_trainer_file_id, s.line_number AS step_trainer_line_number,
+           a.file_id AS accelerometer_file_id, a.line_number AS accelerometer_line_number
+      FROM bench.t_trusted_step_trainer AS s
+      JOIN bench.t_trusted_customer AS c ON c.serial_number = s.serial_number
+      JOIN bench.t_trusted_accelerometer AS a
+        ON a.user_email = c.email
+       AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+     CROSS JOIN stedi.pseudonym_secret AS k;
+    ALTER TABLE bench.t_curated_machine_learning
+        ADD PRIMARY KEY (step_trainer_file_id, step_trainer_line_number,
+                         accelerometer_file_id, accelerometer_line_number);
+    CREATE INDEX ON bench.t_curated_machine_learning (serial_number);
+    ANALYZE bench.t_curated_machine_learning;
+END
+$$;
+
+-- stedi's zones hold exactly what the materialized views hold
+CREATE FUNCTION bench.same_as_views() RETURNS boolean LANGUAGE sql AS $$
+    SELECT NOT EXISTS (TABLE trusted.customer EXCEPT ALL TABLE bench.trusted_customer)
+       AND NOT EXISTS (TABLE bench.trusted_customer EXCEPT ALL TABLE trusted.customer)
+       AND (SELECT count(*) FROM trusted.accelerometer) = (SELECT count(*) FROM bench.trusted_accelerometer)
+       AND NOT EXISTS (TABLE curated.customer EXCEPT ALL TABLE bench.curated_customer)
+       AND (SELECT count(*) FROM trusted.step_trainer) = (SELECT count(*) FROM bench.trusted_step_trainer)
+       AND (SELECT count(*) FROM curated.machine_learning) = (SELECT count(*) FROM bench.curated_machine_learning)
+       AND NOT EXISTS (SELECT step_trainer_file_id, step_trainer_line_number, accelerometer_file_id, accelerometer_line_number
+                         FROM curated.machine_learning
+                       EXCEPT ALL
+                       SELECT step_trainer_file_id, step_trainer_line_number, accelerometer_file_id, accelerometer_line_number
+                         FROM bench.curated_machine_learning)
+$$;
