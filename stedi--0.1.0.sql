@@ -196,6 +196,13 @@ BEGIN
     -- the next refresh adds this file's rows
     INSERT INTO stedi.pending_file (file_id, kind) VALUES (f.file_id, f.kind)
     ON CONFLICT DO NOTHING;
+    -- summarize the block ranges this file filled, so that refresh finds
+    -- its rows through the BRIN index (reads only what is not summarized:
+    -- about this file)
+    PERFORM brin_summarize_new_values(CASE f.kind
+        WHEN 'customer' THEN 'landing.customer_file_idx'::regclass
+        WHEN 'accelerometer' THEN 'landing.accelerometer_file_idx'::regclass
+        ELSE 'landing.step_trainer_file_idx'::regclass END);
     -- whose readings it holds: the emails, or the devices' serial numbers
     IF f.kind = 'accelerometer' THEN
         INSERT INTO stedi.accelerometer_file_user (user_email, file_id)
@@ -726,9 +733,6 @@ DECLARE
     n bigint;
     schema text;
 BEGIN
-    PERFORM brin_summarize_new_values(i)
-       FROM unnest(ARRAY['landing.accelerometer_file_idx', 'landing.step_trainer_file_idx',
-                         'landing.customer_file_idx']::regclass[]) AS i;
     ANALYZE landing.customer, landing.accelerometer, landing.step_trainer;
     FOR z IN SELECT * FROM (VALUES
         (1, 'trusted.customer'::regclass, 'trusted.customer_definition'::regclass,
@@ -746,7 +750,7 @@ BEGIN
         (5, 'curated.machine_learning', 'curated.machine_learning_definition',
          'machine_learning_key',
          '(step_trainer_file_id, step_trainer_line_number, accelerometer_file_id, accelerometer_line_number)',
-         'machine_learning_serial_number_idx', '(serial_number)'))
+         NULL, NULL))
         AS v(step, zone, definition, key_name, key, lookup_name, lookup) ORDER BY 1
     LOOP
         t0 := clock_timestamp();
@@ -764,11 +768,16 @@ BEGIN
             EXECUTE format('CREATE UNIQUE INDEX %I ON %s USING btree %s',
                            z.key_name, z.zone, z.key);
         END IF;
-        IF to_regclass(format('%I.%I', schema, z.lookup_name)) IS NULL THEN
+        IF z.lookup IS NOT NULL
+           AND to_regclass(format('%I.%I', schema, z.lookup_name)) IS NULL THEN
             EXECUTE format('CREATE INDEX %I ON %s USING btree %s',
                            z.lookup_name, z.zone, z.lookup);
         END IF;
-        EXECUTE format('ANALYZE %s', z.zone);
+        -- the next zone is planned on these statistics; nothing reads the
+        -- last one next, and autovacuum analyzes it soon after
+        IF z.step < 5 THEN
+            EXECUTE format('ANALYZE %s', z.zone);
+        END IF;
         INSERT INTO stedi.zone_state AS s (view, rows, analyzed_rows, refreshed_at)
         VALUES (z.zone, n, n, now())
         ON CONFLICT (view) DO UPDATE
@@ -823,9 +832,6 @@ DECLARE
     t0 timestamptz := clock_timestamp();
     z record;
 BEGIN
-    PERFORM brin_summarize_new_values(i)
-       FROM unnest(ARRAY['landing.accelerometer_file_idx', 'landing.step_trainer_file_idx',
-                         'landing.customer_file_idx']::regclass[]) AS i;
 
     -- 1. Customers: the latest consenting record of each changed email,
     --    against what trusted holds.
@@ -871,7 +877,12 @@ BEGIN
         IF lost IS NOT NULL THEN
             -- pairs and step trainer rows of their devices are recomputed
             -- below for whoever still owns the device
-            DELETE FROM curated.machine_learning AS m WHERE m.serial_number = ANY (lost_serials);
+            -- (the training table's key begins with the step trainer row's)
+            DELETE FROM curated.machine_learning AS m
+             USING trusted.step_trainer AS s
+             WHERE s.serial_number = ANY (lost_serials)
+               AND m.step_trainer_file_id = s.file_id
+               AND m.step_trainer_line_number = s.line_number;
             GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] - n;
             DELETE FROM trusted.step_trainer AS s WHERE s.serial_number = ANY (lost_serials);
             GET DIAGNOSTICS n = ROW_COUNT; delta[4] := delta[4] - n;
