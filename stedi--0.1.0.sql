@@ -809,6 +809,8 @@ COMMENT ON FUNCTION stedi.rebuild_zones(boolean) IS 'Refill every zone from its 
 -- read or written.  Each zone's change is Δ(zone) = Δ(definition): new
 -- accelerometer rows pair with the step trainer rows there were, then new
 -- step trainer rows with all accelerometer rows, so no pair is made twice.
+-- New rows are found again in the zones by their key, which begins with
+-- the file they came from.
 CREATE FUNCTION stedi.apply_zone_changes(customer_files integer[],
                                          accelerometer_files integer[],
                                          step_trainer_files integer[],
@@ -826,7 +828,8 @@ DECLARE
     gained text[];           -- enter trusted (or are recomputed)
     lost_serials text[];     -- devices whose rows are recomputed
     pull_serials text[];     -- devices whose old rows are read again
-    files integer[];
+    accelerometer_read integer[];   -- files to read accelerometer rows from
+    step_trainer_read integer[];    -- and step trainer rows
     delta bigint[] := ARRAY[0, 0, 0, 0, 0];
     n bigint;
     t0 timestamptz := clock_timestamp();
@@ -903,25 +906,20 @@ BEGIN
 
     -- 2. Accelerometer: rows of new files, and every row of gained
     --    customers (found through the files that hold them).
-    CREATE TEMP TABLE stedi_delta_accelerometer (LIKE trusted.accelerometer) ON COMMIT DROP;
-    SELECT array_agg(DISTINCT f) INTO files
+    SELECT array_agg(DISTINCT f) INTO accelerometer_read
       FROM (SELECT unnest(accelerometer_files)
             UNION ALL SELECT m.file_id FROM stedi.accelerometer_file_user AS m
                        WHERE m.user_email = ANY (gained)) AS x(f);
-    IF files IS NOT NULL THEN
-        WITH added AS (
-            INSERT INTO trusted.accelerometer
-            SELECT a.* FROM landing.accelerometer AS a
-              JOIN trusted.customer AS c ON c.email = a.user_email
-             WHERE a.file_id = ANY (files)
-               AND (a.file_id = ANY (accelerometer_files) OR a.user_email = ANY (gained))
-               AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
-                                                      a.reading_time, policy)
-            ON CONFLICT DO NOTHING
-            RETURNING *)
-        INSERT INTO stedi_delta_accelerometer SELECT * FROM added;
+    IF accelerometer_read IS NOT NULL THEN
+        INSERT INTO trusted.accelerometer
+        SELECT a.* FROM landing.accelerometer AS a
+          JOIN trusted.customer AS c ON c.email = a.user_email
+         WHERE a.file_id = ANY (accelerometer_read)
+           AND (a.file_id = ANY (accelerometer_files) OR a.user_email = ANY (gained))
+           AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                                  a.reading_time, policy)
+        ON CONFLICT DO NOTHING;
         GET DIAGNOSTICS n = ROW_COUNT; delta[2] := delta[2] + n;
-        ANALYZE stedi_delta_accelerometer;
     END IF;
 
     -- 3. New accelerometer rows pair with the step trainer rows there are.
@@ -929,11 +927,13 @@ BEGIN
     SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
            stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
            s.file_id, s.line_number, a.file_id, a.line_number
-      FROM stedi_delta_accelerometer AS a
+      FROM trusted.accelerometer AS a
       JOIN trusted.customer AS c ON c.email = a.user_email
       JOIN trusted.step_trainer AS s
         ON s.serial_number = c.serial_number
        AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
+     WHERE a.file_id = ANY (accelerometer_read)
+       AND (a.file_id = ANY (accelerometer_files) OR a.user_email = ANY (gained))
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] + n;
 
@@ -944,7 +944,10 @@ BEGIN
                c.last_update_date, c.share_with_research_as_of_date,
                c.share_with_public_as_of_date, c.share_with_friends_as_of_date
           FROM trusted.customer AS c
-         WHERE c.email IN (SELECT DISTINCT a.user_email FROM stedi_delta_accelerometer AS a)
+         WHERE c.email IN (SELECT a.user_email FROM trusted.accelerometer AS a
+                            WHERE a.file_id = ANY (accelerometer_read)
+                              AND (a.file_id = ANY (accelerometer_files)
+                                   OR a.user_email = ANY (gained)))
         ON CONFLICT DO NOTHING
         RETURNING serial_number)
     SELECT array_agg(DISTINCT serial_number), count(*) INTO pull_serials, n FROM added;
@@ -958,27 +961,22 @@ BEGIN
 
     -- 5. Step trainer: rows of new files, and every row of the devices
     --    that just became curated.
-    CREATE TEMP TABLE stedi_delta_step_trainer (LIKE trusted.step_trainer) ON COMMIT DROP;
-    SELECT array_agg(DISTINCT f) INTO files
+    SELECT array_agg(DISTINCT f) INTO step_trainer_read
       FROM (SELECT unnest(step_trainer_files)
             UNION ALL SELECT m.file_id FROM stedi.step_trainer_file_serial AS m
                        WHERE m.serial_number = ANY (pull_serials)) AS x(f);
-    IF files IS NOT NULL THEN
-        WITH added AS (
-            INSERT INTO trusted.step_trainer
-            SELECT s.* FROM landing.step_trainer AS s
-             WHERE s.file_id = ANY (files)
-               AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (pull_serials))
-               AND EXISTS (SELECT FROM curated.customer AS c
-                            WHERE c.serial_number = s.serial_number
-                              AND stedi.reading_has_research_consent(
-                                      c.share_with_research_as_of_date,
-                                      s.sensor_reading_time, policy))
-            ON CONFLICT DO NOTHING
-            RETURNING *)
-        INSERT INTO stedi_delta_step_trainer SELECT * FROM added;
+    IF step_trainer_read IS NOT NULL THEN
+        INSERT INTO trusted.step_trainer
+        SELECT s.* FROM landing.step_trainer AS s
+         WHERE s.file_id = ANY (step_trainer_read)
+           AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (pull_serials))
+           AND EXISTS (SELECT FROM curated.customer AS c
+                        WHERE c.serial_number = s.serial_number
+                          AND stedi.reading_has_research_consent(
+                                  c.share_with_research_as_of_date,
+                                  s.sensor_reading_time, policy))
+        ON CONFLICT DO NOTHING;
         GET DIAGNOSTICS n = ROW_COUNT; delta[4] := delta[4] + n;
-        ANALYZE stedi_delta_step_trainer;
     END IF;
 
     -- 6. New step trainer rows pair with all accelerometer rows.
@@ -986,11 +984,13 @@ BEGIN
     SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
            stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
            s.file_id, s.line_number, a.file_id, a.line_number
-      FROM stedi_delta_step_trainer AS s
+      FROM trusted.step_trainer AS s
       JOIN trusted.customer AS c ON c.serial_number = s.serial_number
       JOIN trusted.accelerometer AS a
         ON a.user_email = c.email
        AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+     WHERE s.file_id = ANY (step_trainer_read)
+       AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (pull_serials))
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] + n;
 
