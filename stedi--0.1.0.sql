@@ -1168,7 +1168,9 @@ SELECT v.step, v.view,
        last_ok.rows,
        last_ok.finished_at AS last_refreshed_at,
        last_ok.duration AS last_refresh_duration,
-       EXISTS (SELECT FROM stedi.landing_change) AS landing_changed_since,
+       (EXISTS (SELECT FROM stedi.pending_file)
+        OR EXISTS (SELECT FROM stedi.landing_change)
+        OR EXISTS (SELECT FROM stedi.pending_customer)) AS landing_changed_since,
        last_run.status AS last_run_status,
        last_run.message AS last_run_message,
        job.every AS refresh_every,

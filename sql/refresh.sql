@@ -16,12 +16,13 @@ VALUES ('alice@test.com', '2022-06-18 10:00:00.004+00', 4, 0, 0, 5, 1),
        ('dave@test.com', '2022-06-18 10:00:00.009+00', 8, 0, 0, 5, 2);
 SELECT view, method, rows FROM stedi.refresh();
 
--- Each view was analyzed right after it was refreshed, so the next view's
--- plan sees real row counts.
+-- Each zone but the last was analyzed right after it was filled, so the
+-- next zone's plan sees real row counts (autovacuum sees to the last).
 SELECT c.oid::regclass::text AS view, c.reltuples, s.last_analyze IS NOT NULL AS analyzed
   FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
  WHERE c.relnamespace IN ('trusted'::regnamespace, 'curated'::regnamespace)
-   AND c.relkind = 'r' ORDER BY 1;
+   AND c.relkind = 'r' AND c.oid <> 'curated.machine_learning'::regclass
+ ORDER BY 1;
 
 -- The keys and lookup indexes the first refresh made.
 SELECT indrelid::regclass::text AS zone, pg_get_indexdef(indexrelid) AS index
