@@ -923,14 +923,22 @@ BEGIN
     END IF;
 
     -- 3. New accelerometer rows pair with the step trainer rows there are.
+    --    (Each customer's key is computed once, not once per pair.)
+    WITH owner AS MATERIALIZED (
+        SELECT c.email, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
+          FROM trusted.customer AS c
+         WHERE c.email IN (SELECT a.user_email FROM trusted.accelerometer AS a
+                            WHERE a.file_id = ANY (accelerometer_read)
+                              AND (a.file_id = ANY (accelerometer_files)
+                                   OR a.user_email = ANY (gained))))
     INSERT INTO curated.machine_learning
     SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-           stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
+           o.customer_key, a.reading_time, a.x, a.y, a.z,
            s.file_id, s.line_number, a.file_id, a.line_number
       FROM trusted.accelerometer AS a
-      JOIN trusted.customer AS c ON c.email = a.user_email
+      JOIN owner AS o ON o.email = a.user_email
       JOIN trusted.step_trainer AS s
-        ON s.serial_number = c.serial_number
+        ON s.serial_number = o.serial_number
        AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
      WHERE a.file_id = ANY (accelerometer_read)
        AND (a.file_id = ANY (accelerometer_files) OR a.user_email = ANY (gained))
@@ -980,14 +988,21 @@ BEGIN
     END IF;
 
     -- 6. New step trainer rows pair with all accelerometer rows.
+    WITH owner AS MATERIALIZED (
+        SELECT c.email, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
+          FROM trusted.customer AS c
+         WHERE c.serial_number IN (SELECT s.serial_number FROM trusted.step_trainer AS s
+                                    WHERE s.file_id = ANY (step_trainer_read)
+                                      AND (s.file_id = ANY (step_trainer_files)
+                                           OR s.serial_number = ANY (pull_serials))))
     INSERT INTO curated.machine_learning
     SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-           stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
+           o.customer_key, a.reading_time, a.x, a.y, a.z,
            s.file_id, s.line_number, a.file_id, a.line_number
       FROM trusted.step_trainer AS s
-      JOIN trusted.customer AS c ON c.serial_number = s.serial_number
+      JOIN owner AS o ON o.serial_number = s.serial_number
       JOIN trusted.accelerometer AS a
-        ON a.user_email = c.email
+        ON a.user_email = o.email
        AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
      WHERE s.file_id = ANY (step_trainer_read)
        AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (pull_serials))
