@@ -40,7 +40,7 @@ SELECT relname, last_analyze IS NOT NULL AS analyzed
 BEGIN;
 ALTER TABLE curated.machine_learning RENAME TO ml_elsewhere;
 INSERT INTO stedi.pending_file VALUES (5, 'accelerometer');
-\set VERBOSITY terse
+\set VERBOSITY sqlstate
 SELECT * FROM stedi.refresh();
 \set VERBOSITY default
 ROLLBACK;
