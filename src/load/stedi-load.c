@@ -81,16 +81,22 @@ typedef struct FileCounts
 
 /* ---- messages and memory ---- */
 
+static void
+print_message(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", progname);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void
 load_error(const char *fmt,...)
 {
 	va_list		ap;
 
-	fprintf(stderr, "%s: ", progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	print_message(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void
@@ -98,11 +104,9 @@ load_fatal(const char *fmt,...)
 {
 	va_list		ap;
 
-	fprintf(stderr, "%s: ", progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	print_message(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(EXIT_TROUBLE);
 }
 
