@@ -81,6 +81,8 @@ typedef struct FileCounts
 
 /* ---- messages and memory ---- */
 
+static void print_message(const char *fmt, va_list ap) LOAD_PRINTF(1, 0);
+
 static void
 print_message(const char *fmt, va_list ap)
 {
