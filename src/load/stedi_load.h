@@ -20,7 +20,7 @@
 
 #include "stedi_common.h"
 
-#define STEDI_LOAD_VERSION	"0.1.0"
+#define STEDI_LOAD_VERSION	"0.2.0"
 
 /*
  * A line longer than this is rejected without being parsed.  It bounds the

@@ -1,0 +1,277 @@
+/*-------------------------------------------------------------------------
+ *
+ * zone_fill.c
+ *		stedi.fill_zone(): write a zone's definition into its table in
+ *		batches, the way COPY writes.
+ *
+ * A full refresh writes every row of every zone: millions of rows at
+ * scale.  INSERT ... SELECT writes them one at a time, each with its own
+ * WAL record, free space map lookup and buffer lock.  Here the
+ * definition's rows stream straight out of the executor (SPI with a
+ * DestReceiver, so they are never gathered in memory) and are written a
+ * batch at a time with table_multi_insert(): one WAL record per page,
+ * through a bulk-write buffer ring that does not flush the shared buffer
+ * cache.  Everything INSERT would check is still checked: NOT NULL and
+ * CHECK constraints, and each index (unique ones included) gets its entry.
+ * A table with triggers or row security is refused rather than have them
+ * silently skipped.
+ *
+ * Memory: at most FILL_BATCH_ROWS rows are held at a time.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+
+/* COPY's own batch size: big enough to fill pages, small enough to bound memory */
+#define FILL_BATCH_ROWS		1000
+
+typedef struct ZoneFill
+{
+	DestReceiver pub;			/* must be first */
+	Relation	zone;
+	ResultRelInfo *rri;
+	EState	   *estate;
+	BulkInsertState bistate;
+	CommandId	cid;
+	int		   *zone_attno;		/* zone column of each definition column */
+	TupleTableSlot *batch[FILL_BATCH_ROWS];
+	int			nbatch;
+	uint64		rows;
+	const char *definition_name;
+	const char *zone_name;
+	MemoryContext cxt;			/* outlives the query: holds the batch */
+} ZoneFill;
+
+PG_FUNCTION_INFO_V1(stedi_fill_zone);
+
+static void
+zone_fill_flush(ZoneFill *fill)
+{
+	EState	   *estate = fill->estate;
+	MemoryContext oldcxt;
+	int			i;
+
+	if (fill->nbatch == 0)
+		return;
+
+	/* what the table and index AMs allocate goes with the batch */
+	oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+	table_multi_insert(fill->zone, fill->batch, fill->nbatch, fill->cid, 0,
+					   fill->bistate);
+	if (fill->rri->ri_NumIndices > 0)
+	{
+		for (i = 0; i < fill->nbatch; i++)
+		{
+			List	   *recheck;
+
+			recheck = ExecInsertIndexTuples(fill->rri, fill->batch[i], estate,
+											false, false, NULL, NIL);
+			list_free(recheck);
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	for (i = 0; i < fill->nbatch; i++)
+		ExecClearTuple(fill->batch[i]);
+	ResetPerTupleExprContext(estate);
+	fill->rows += fill->nbatch;
+	fill->nbatch = 0;
+}
+
+static void
+zone_fill_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	ZoneFill   *fill = (ZoneFill *) self;
+	TupleDesc	zonedesc = RelationGetDescr(fill->zone);
+	int			live = 0;
+	int			i;
+
+	/* the definition's columns, in order, are the zone's live columns */
+	for (i = 0; i < zonedesc->natts; i++)
+		if (!TupleDescAttr(zonedesc, i)->attisdropped)
+			live++;
+	if (live != typeinfo->natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("definition %s does not match zone %s",
+						fill->definition_name, fill->zone_name),
+				 errdetail("The definition has %d columns and the zone %d.",
+						   typeinfo->natts, live),
+				 errhint("A zone table has the columns of its definition view, in the same order.")));
+
+	fill->zone_attno = palloc(sizeof(int) * Max(live, 1));
+	live = 0;
+	for (i = 0; i < zonedesc->natts; i++)
+	{
+		Form_pg_attribute za = TupleDescAttr(zonedesc, i);
+		Form_pg_attribute da;
+
+		if (za->attisdropped)
+			continue;
+		da = TupleDescAttr(typeinfo, live);
+		if (da->atttypid != za->atttypid)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("definition %s does not match zone %s",
+							fill->definition_name, fill->zone_name),
+					 errdetail("Column %d is %s in the definition and %s in the zone.",
+							   live + 1, format_type_be(da->atttypid),
+							   format_type_be(za->atttypid)),
+					 errhint("A zone table has the columns of its definition view, in the same order.")));
+		fill->zone_attno[live++] = i;
+	}
+
+	/*
+	 * The rows written get the command id current while the definition runs:
+	 * invisible to its own snapshot, like any INSERT ... SELECT's.
+	 */
+	fill->cid = GetCurrentCommandId(true);
+}
+
+static bool
+zone_fill_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	ZoneFill   *fill = (ZoneFill *) self;
+	TupleTableSlot *row = fill->batch[fill->nbatch];
+	int			i;
+
+	if (row == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(fill->cxt);
+
+		row = fill->batch[fill->nbatch] =
+			MakeSingleTupleTableSlot(RelationGetDescr(fill->zone),
+									 table_slot_callbacks(fill->zone));
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	ExecClearTuple(row);
+	memset(row->tts_isnull, true, sizeof(bool) * row->tts_tupleDescriptor->natts);
+	slot_getallattrs(slot);
+	for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		row->tts_values[fill->zone_attno[i]] = slot->tts_values[i];
+		row->tts_isnull[fill->zone_attno[i]] = slot->tts_isnull[i];
+	}
+	ExecStoreVirtualTuple(row);
+	/* the row must outlive the definition's current tuple */
+	ExecMaterializeSlot(row);
+
+	if (fill->zone->rd_att->constr)
+		ExecConstraints(fill->rri, row, fill->estate);
+
+	if (++fill->nbatch == FILL_BATCH_ROWS)
+		zone_fill_flush(fill);
+	return true;
+}
+
+static void
+zone_fill_shutdown(DestReceiver *self)
+{
+	zone_fill_flush((ZoneFill *) self);
+}
+
+static void
+zone_fill_destroy(DestReceiver *self)
+{
+}
+
+/*
+ * fill_zone(zone regclass, definition regclass) -> bigint: append every row
+ * of the view or table "definition" to "zone"; returns how many.
+ */
+Datum
+stedi_fill_zone(PG_FUNCTION_ARGS)
+{
+	Oid			zoneid = PG_GETARG_OID(0);
+	Oid			definitionid = PG_GETARG_OID(1);
+	char	   *definition_name;
+	char	   *zone_name;
+	AclResult	aclresult;
+	ZoneFill	fill;
+	SPIExecuteOptions options;
+	int			rc;
+	int			i;
+
+	zone_name = get_rel_name(zoneid);
+	definition_name = get_rel_name(definitionid);
+	if (zone_name == NULL || definition_name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("zone or definition with OID %u or %u does not exist",
+						zoneid, definitionid)));
+	zone_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(zoneid)),
+										   zone_name);
+	definition_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(definitionid)),
+												 definition_name);
+
+	aclresult = pg_class_aclcheck(zoneid, GetUserId(), ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(zoneid));
+
+	memset(&fill, 0, sizeof(fill));
+	fill.zone = table_open(zoneid, RowExclusiveLock);
+	fill.definition_name = definition_name;
+	fill.zone_name = zone_name;
+	fill.cxt = CurrentMemoryContext;
+	if (fill.zone->rd_rel->relkind != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("zone %s is not a table", zone_name)));
+	if (fill.zone->trigdesc != NULL || check_enable_rls(zoneid, InvalidOid, true) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("zone %s has triggers or row security", zone_name),
+				 errdetail("fill_zone writes rows the way COPY does, and would skip them."),
+				 errhint("Fill the table with INSERT ... SELECT instead.")));
+
+	fill.pub.receiveSlot = zone_fill_receive;
+	fill.pub.rStartup = zone_fill_startup;
+	fill.pub.rShutdown = zone_fill_shutdown;
+	fill.pub.rDestroy = zone_fill_destroy;
+	fill.pub.mydest = DestNone;
+
+	fill.estate = CreateExecutorState();
+	fill.rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(fill.rri, fill.zone, 0, NULL, 0);
+	ExecOpenIndices(fill.rri, false);
+	fill.bistate = GetBulkInsertState();
+
+	SPI_connect();
+	memset(&options, 0, sizeof(options));
+	options.read_only = false;
+	options.dest = &fill.pub;
+	rc = SPI_execute_extended(psprintf("SELECT * FROM %s", definition_name),
+							  &options);
+	/* SPI says UTILITY for a SELECT whose rows go to another receiver */
+	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
+		elog(ERROR, "stedi: reading %s failed: %s", definition_name,
+			 SPI_result_code_string(rc));
+	SPI_finish();
+
+	FreeBulkInsertState(fill.bistate);
+	table_finish_bulk_insert(fill.zone, 0);
+	ExecCloseIndices(fill.rri);
+	for (i = 0; i < FILL_BATCH_ROWS && fill.batch[i] != NULL; i++)
+		ExecDropSingleTupleTableSlot(fill.batch[i]);
+	FreeExecutorState(fill.estate);
+	table_close(fill.zone, NoLock);
+
+	PG_RETURN_INT64((int64) fill.rows);
+}
