@@ -50,3 +50,39 @@ fresh_db()
     dropdb --if-exists "$1" >/dev/null 2>&1
     createdb "$1" && q "$1" "CREATE EXTENSION stedi" >/dev/null
 }
+
+# digest_of DB TABLE...: "table rows md5-of-rows" for each, joined by " | "
+digest_of()
+{
+    local db=$1 t sql=""
+    shift
+    for t in "$@"; do
+        sql+="${sql:+ UNION ALL }SELECT '$t', count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM $t x"
+    done
+    q "$db" "SELECT string_agg(format('%s %s %s', t, n, d), ' | ' ORDER BY t) FROM ($sql) AS f(t, n, d)"
+}
+
+# state DB: what pg_dump must keep of a stedi database (every marked table,
+# and where each sequence stands)
+state()
+{
+    digest_of "$1" landing.source_file landing.customer landing.accelerometer \
+        landing.step_trainer landing.rejected stedi.ingest_log stedi.setting \
+        stedi.refresh_job stedi.refresh_run stedi.refresh_log stedi.erasure_log \
+        stedi.pseudonym_secret stedi.accelerometer_file_user \
+        stedi.step_trainer_file_serial
+    q "$1" "SELECT string_agg(seqrelid::regclass || ' ' || coalesce(pg_sequence_last_value(seqrelid), 0), ' | '
+                                ORDER BY seqrelid::regclass::text)
+              FROM pg_sequence JOIN pg_class ON pg_class.oid = seqrelid
+             WHERE relnamespace IN ('landing'::regnamespace, 'stedi'::regnamespace)"
+}
+
+# zones DB: every zone's rows
+zones()
+{
+    digest_of "$1" trusted.customer trusted.accelerometer curated.customer \
+        trusted.step_trainer curated.machine_learning
+}
+
+# counts DB EXPR: one value
+counts() { q "$1" "SELECT $2"; }

@@ -1,0 +1,43 @@
+-- DROP EXTENSION stedi deletes landing data only when told CASCADE, and
+-- says how much would go.  Last in the suite: it drops the extension.
+SELECT (SELECT count(*) FROM landing.customer) AS customers,
+       (SELECT count(*) FROM landing.accelerometer) AS accelerometer,
+       (SELECT count(*) FROM landing.step_trainer) AS step_trainer,
+       (SELECT count(*) FROM landing.rejected) AS rejected,
+       (SELECT count(*) FROM landing.source_file) AS files;
+DROP EXTENSION stedi;
+DROP EXTENSION IF EXISTS stedi RESTRICT;
+SELECT count(*) AS still_there FROM landing.customer;
+
+-- The guard reads the statement, not a setting: only CASCADE gets past it.
+SET client_min_messages = warning;
+DROP EXTENSION stedi CASCADE;
+RESET client_min_messages;
+SELECT count(*) AS stedi_left FROM pg_extension WHERE extname = 'stedi';
+SELECT count(*) AS guard_left FROM pg_event_trigger WHERE evtname = 'stedi_guard_drop';
+
+-- An empty lakehouse drops like any extension; so does one whose landing
+-- was emptied by hand.
+CREATE EXTENSION stedi;
+DROP EXTENSION stedi;
+CREATE EXTENSION stedi;
+INSERT INTO landing.source_file (kind, path, size_bytes) VALUES ('customer', 'c.json', 0);
+DROP EXTENSION stedi;
+DELETE FROM landing.source_file;
+DROP EXTENSION stedi;
+
+-- Other extensions are not its business.
+CREATE EXTENSION stedi;
+INSERT INTO landing.source_file (kind, path, size_bytes) VALUES ('customer', 'c.json', 0);
+CREATE EXTENSION pg_trgm;
+DROP EXTENSION pg_trgm;
+-- but naming it beside others is enough
+CREATE EXTENSION pg_trgm;
+DROP EXTENSION pg_trgm, stedi;
+SELECT extname FROM pg_extension WHERE extname IN ('pg_trgm', 'stedi') ORDER BY 1;
+DROP EXTENSION pg_trgm;
+-- and the guard is only an event trigger: calling it by hand is refused
+SELECT stedi.guard_drop();
+SET client_min_messages = warning;
+DROP EXTENSION stedi CASCADE;
+RESET client_min_messages;

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# ALTER EXTENSION stedi UPDATE from the oldest supported version keeps every
+# row, and leaves the same objects as a fresh install of the newest version:
+# compared object for object in pg_dump --binary-upgrade schema dumps, which
+# list each of the extension's objects on its own.
+source "$(dirname "$0")/lib.sh"
+
+oldest=0.1.0
+newest=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$top/stedi.control")
+old=stedi_upgrade_old
+new=stedi_upgrade_new
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+is "$(q postgres "SELECT string_agg(source || ' -> ' || target || ': ' || path, '; ' ORDER BY source, target)
+                    FROM pg_extension_update_paths('stedi') WHERE path IS NOT NULL")" \
+   "0.1.0 -> 0.2.0: 0.1.0--0.2.0" "upgrade paths: from $oldest to $newest"
+
+stedi-gen --scale 0.05 --seed 21 --faults "$tmp/data" >/dev/null
+stedi-gen --scale 0.01 --seed 22 "$tmp/more" >/dev/null
+
+# the same history in a database: load, as-of policy, refresh, erase, refresh
+populate()
+{
+    stedi-load -q -d "$1" "$tmp/data"
+    q "$1" "SELECT stedi.set_consent_policy('as_of')" >/dev/null
+    q "$1" "INSERT INTO stedi.refresh_job (every) VALUES ('10 minutes')"
+    q "$1" "SELECT count(*) FROM stedi.refresh()" >/dev/null
+    q "$1" "SELECT stedi.forget_customer(email) FROM (SELECT email FROM trusted.customer ORDER BY email LIMIT 1) AS c" >/dev/null
+    q "$1" "SELECT count(*) FROM stedi.refresh()" >/dev/null
+}
+
+dropdb --if-exists $old >/dev/null 2>&1
+createdb $old
+q $old "CREATE EXTENSION stedi VERSION '$oldest'"
+populate $old
+state_before=$(state $old)
+zones_before=$(zones $old)
+q $old "ALTER EXTENSION stedi UPDATE"
+is "$?" 0 "ALTER EXTENSION stedi UPDATE from $oldest"
+is "$(counts $old "extversion FROM pg_extension WHERE extname = 'stedi'")" "$newest" "now at $newest"
+is "$(state $old)" "$state_before" "no landing row, quarantined line, setting, schedule, log row or secret lost"
+is "$(zones $old)" "$zones_before" "the zones are as they were, customer keys included"
+
+dropdb --if-exists $new >/dev/null 2>&1
+createdb $new
+q $new "CREATE EXTENSION stedi"
+populate $new
+
+# object for object: the binary-upgrade schema dump lists every member of
+# the extension; object numbers (OIDs) and transaction horizons differ
+# between any two databases, and are left out
+schema()
+{
+    pg_dump --schema-only --binary-upgrade -d "$1" |
+        grep -v -e '^--' -e '^$' -e 'binary_upgrade_set_next_' -e '^\\restrict' -e '^\\unrestrict' \
+            -e '^UPDATE pg_catalog.pg_class$' -e '^SET relfrozenxid' -e "^WHERE oid = '" |
+        sed -e "/binary_upgrade_create_empty_extension/s/[0-9][0-9]*/N/g"
+}
+schema $old >"$tmp/upgraded.sql"
+schema $new >"$tmp/fresh.sql"
+members=$(counts $new "count(*) FROM pg_depend WHERE deptype = 'e'
+                         AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'stedi')")
+is "$(grep -c 'ALTER EXTENSION stedi ADD' "$tmp/fresh.sql")" "$members" \
+   "the schema dump lists each of the extension's $members objects"
+diff -u "$tmp/fresh.sql" "$tmp/upgraded.sql" >"$tmp/schema.diff"
+is "$?" 0 "an upgraded database has the same objects as a fresh install of $newest"
+sed 's/^/# /' "$tmp/schema.diff" | head -60
+
+# both go on the same way: new data, incremental refresh, same zones
+for d in $old $new; do
+    stedi-load -q -d $d "$tmp/more"
+done
+is "$(counts $old "string_agg(DISTINCT method, ',') FROM stedi.refresh()")" incremental \
+   "after the upgrade, refresh stays incremental"
+counts $new "count(*) FROM stedi.refresh()" >/dev/null
+zone_counts() { q "$1" "SELECT string_agg(view::text || ' ' || rows, ', ' ORDER BY view::text) FROM stedi.zone_state"; }
+is "$(zone_counts $old)" "$(zone_counts $new)" "upgraded and fresh databases hold the same zones: $(zone_counts $new)"
+for z in trusted.customer trusted.accelerometer curated.customer trusted.step_trainer curated.machine_learning; do
+    is "$(counts $old "count(*) FROM (TABLE $z EXCEPT ALL TABLE ${z}_definition) AS d")$(counts $old "count(*) FROM (TABLE ${z}_definition EXCEPT ALL TABLE $z) AS d")" \
+       00 "upgraded: $z equals its definition"
+done
+
+for d in $old $new; do
+    q postgres "DROP DATABASE $d" >/dev/null
+done
+echo "1..$tap_n"
