@@ -42,11 +42,15 @@ SELECT stedi.fill_zone('fill.narrow', 'fill.definition');
 CREATE TABLE fill.swapped (name text, id integer);
 SELECT stedi.fill_zone('fill.swapped', 'fill.definition');
 
--- Row triggers and row security would be skipped, so such tables are refused.
+-- Row triggers, row security and generated columns would be skipped, so
+-- such tables are refused.
 CREATE FUNCTION fill.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TABLE fill.triggered (id integer, name text);
 CREATE TRIGGER t BEFORE INSERT ON fill.triggered FOR EACH ROW EXECUTE FUNCTION fill.noop();
 SELECT stedi.fill_zone('fill.triggered', 'fill.definition');
+CREATE TABLE fill.generated (id integer, name text, twice integer GENERATED ALWAYS AS (id * 2) STORED);
+CREATE VIEW fill.definition3 AS SELECT id, name, 0 AS twice FROM fill.source;
+SELECT stedi.fill_zone('fill.generated', 'fill.definition3');
 SELECT stedi.fill_zone('fill.definition', 'fill.source');
 
 -- The caller needs INSERT on the zone: stedi_admin may run refresh, but

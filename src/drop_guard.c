@@ -59,7 +59,8 @@ stedi_guard_drop(PG_FUNCTION_ARGS)
 		!names_stedi(stmt->objects))
 		PG_RETURN_VOID();
 
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "stedi: SPI_connect failed");
 	rc = SPI_execute("SELECT (SELECT count(*) FROM landing.customer),"
 					 " (SELECT count(*) FROM landing.accelerometer),"
 					 " (SELECT count(*) FROM landing.step_trainer),"

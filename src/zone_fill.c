@@ -13,8 +13,8 @@
  * through a bulk-write buffer ring that does not flush the shared buffer
  * cache.  Everything INSERT would check is still checked: NOT NULL and
  * CHECK constraints, and each index (unique ones included) gets its entry.
- * A table with triggers or row security is refused rather than have them
- * silently skipped.
+ * A table with triggers (foreign keys included), row security or generated
+ * columns is refused rather than have them silently skipped.
  *
  * Memory: at most FILL_BATCH_ROWS rows are held at a time.
  *
@@ -234,10 +234,12 @@ stedi_fill_zone(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("zone %s is not a table", zone_name)));
-	if (fill.zone->trigdesc != NULL || check_enable_rls(zoneid, InvalidOid, true) == RLS_ENABLED)
+	if (fill.zone->trigdesc != NULL ||
+		check_enable_rls(zoneid, InvalidOid, true) == RLS_ENABLED ||
+		(fill.zone->rd_att->constr && fill.zone->rd_att->constr->has_generated_stored))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("zone %s has triggers or row security", zone_name),
+				 errmsg("zone %s has triggers, row security or generated columns", zone_name),
 				 errdetail("fill_zone writes rows the way COPY does, and would skip them."),
 				 errhint("Fill the table with INSERT ... SELECT instead.")));
 
@@ -253,7 +255,8 @@ stedi_fill_zone(PG_FUNCTION_ARGS)
 	ExecOpenIndices(fill.rri, false);
 	fill.bistate = GetBulkInsertState();
 
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "stedi: SPI_connect failed");
 	memset(&options, 0, sizeof(options));
 	options.read_only = false;
 	options.dest = &fill.pub;
