@@ -3,7 +3,7 @@
 # schedule, the logs and their sequences, and the pseudonym secret (so
 # every customer keeps their key).  The zones are not dumped: the first
 # refresh after the restore rebuilds them, identical.  Both a custom-format
-# dump restored with pg_restore and a plain dump replayed with psql.
+# dump restored with pg_restore -j 2 (in parallel) and a plain dump replayed with psql.
 source "$(dirname "$0")/lib.sh"
 
 db=stedi_backup_test
@@ -54,8 +54,8 @@ pg_dump -Fc -f "$tmp/stedi.dump" $db
 is "$?" 0 "pg_dump -Fc"
 dropdb --if-exists stedi_restore_custom >/dev/null 2>&1
 createdb stedi_restore_custom
-pg_restore --exit-on-error -d stedi_restore_custom "$tmp/stedi.dump" 2>"$tmp/restore.err"
-is "$?" 0 "pg_restore into a new database, without an error"
+pg_restore --exit-on-error -j 2 -d stedi_restore_custom "$tmp/stedi.dump" 2>"$tmp/restore.err"
+is "$?" 0 "pg_restore -j 2 into a new database, without an error"
 sed 's/^/# /' "$tmp/restore.err"
 check_restored stedi_restore_custom custom
 
