@@ -5,9 +5,15 @@
 -- * pg_dump keeps landing, quarantine, settings, schedule, logs and the
 --   pseudonym secret; the secret is made by the first refresh.
 -- * DROP EXTENSION stedi refuses to delete landing data without CASCADE.
+-- * stedi.refresh_log has no foreign key to stedi.refresh_run (pg_restore -j).
 -- * Every object has a comment.
 
 \echo Use "ALTER EXTENSION stedi UPDATE TO '0.2.0'" to load this file. \quit
+
+-- pg_restore -j loads an extension's tables in parallel, in any order: a
+-- foreign key between two of them fails the restore.  Pruning deletes the
+-- log rows of the runs it deletes.
+ALTER TABLE stedi.refresh_log DROP CONSTRAINT refresh_log_run_id_fkey;
 
 -- Writes a definition's rows into its zone a batch at a time, as COPY
 -- does, instead of one at a time as INSERT ... SELECT does.

@@ -1104,8 +1104,11 @@ CREATE INDEX ON stedi.refresh_run (started_at);
 COMMENT ON TABLE stedi.refresh_run IS 'One row per refresh of the zones, manual or scheduled; pruned after the run_history_retention setting';
 COMMENT ON COLUMN stedi.refresh_run.message IS 'Why a run failed (the error) or was skipped';
 
+-- No foreign key to stedi.refresh_run: pg_restore -j loads an extension's
+-- tables in parallel, in any order, and the log would fail to load before
+-- its runs.  Pruning deletes both (stedi_prune_run_history).
 CREATE TABLE stedi.refresh_log (
-    run_id   bigint NOT NULL REFERENCES stedi.refresh_run ON DELETE CASCADE,
+    run_id   bigint NOT NULL,
     step     integer NOT NULL,
     view     regclass NOT NULL,
     method   text NOT NULL CHECK (method IN ('full', 'incremental')),

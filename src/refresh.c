@@ -93,16 +93,19 @@ log_zone(int64 run_id, Datum step, Datum view, Datum method, Datum rows,
 }
 
 /*
- * Delete runs older than the run_history_retention setting, so that a
- * refresh every second does not grow the history without bound.
+ * Delete runs older than the run_history_retention setting, and their
+ * zones' log rows, so that a refresh every second does not grow the
+ * history without bound.
  */
 void
 stedi_prune_run_history(void)
 {
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "stedi: SPI_connect failed");
-	spi_exec("DELETE FROM stedi.refresh_run WHERE started_at < "
-			 "now() - stedi.setting_value('run_history_retention')::interval",
+	spi_exec("WITH pruned AS (DELETE FROM stedi.refresh_run WHERE started_at < "
+			 "now() - stedi.setting_value('run_history_retention')::interval "
+			 "RETURNING run_id) "
+			 "DELETE FROM stedi.refresh_log WHERE run_id IN (SELECT run_id FROM pruned)",
 			 SPI_OK_DELETE);
 	SPI_finish();
 }
