@@ -150,7 +150,7 @@ $$;
 COMMENT ON FUNCTION stedi.maintain_zones(boolean, boolean) IS 'The work of stedi.refresh(): a full rebuild when asked, on the first refresh, or after a change only a rebuild can apply; otherwise only what changed';
 
 -- The zones' keys and lookup indexes, made by the first refresh of 0.1.0,
--- get the comments 0.2.0 gives them.
+-- get the comments 0.2.0 gives them (indexes of users' own are left be).
 DO $$
 DECLARE
     i record;
@@ -159,7 +159,17 @@ BEGIN
         SELECT x.indexrelid::regclass AS index, x.indrelid::regclass AS zone, x.indisunique
           FROM pg_index AS x
           JOIN pg_class AS c ON c.oid = x.indexrelid
-         WHERE c.relnamespace IN ('trusted'::regnamespace, 'curated'::regnamespace)
+         WHERE (c.relnamespace, c.relname) IN (
+                   ('trusted'::regnamespace, 'customer_key'),
+                   ('trusted'::regnamespace, 'customer_serial_number_idx'),
+                   ('trusted'::regnamespace, 'accelerometer_key'),
+                   ('trusted'::regnamespace, 'accelerometer_user_time_idx'),
+                   ('curated'::regnamespace, 'customer_key'),
+                   ('curated'::regnamespace, 'customer_serial_number_idx'),
+                   ('trusted'::regnamespace, 'step_trainer_key'),
+                   ('trusted'::regnamespace, 'step_trainer_serial_time_idx'),
+                   ('curated'::regnamespace, 'machine_learning_key'))
+           AND obj_description(x.indexrelid, 'pg_class') IS NULL
     LOOP
         EXECUTE format('COMMENT ON INDEX %s IS %L', i.index,
                        CASE WHEN i.indisunique
@@ -175,7 +185,8 @@ $$;
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION stedi.guard_drop() RETURNS event_trigger
-AS 'MODULE_PATHNAME', 'stedi_guard_drop' LANGUAGE C;
+AS 'MODULE_PATHNAME', 'stedi_guard_drop' LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION stedi.guard_drop() IS 'Event trigger: refuses DROP EXTENSION stedi without CASCADE while landing holds rows, saying how many';
 REVOKE ALL ON FUNCTION stedi.guard_drop() FROM PUBLIC;
 

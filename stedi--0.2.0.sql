@@ -1369,7 +1369,8 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA stedi TO stedi_admin;
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION stedi.guard_drop() RETURNS event_trigger
-AS 'MODULE_PATHNAME', 'stedi_guard_drop' LANGUAGE C;
+AS 'MODULE_PATHNAME', 'stedi_guard_drop' LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION stedi.guard_drop() IS 'Event trigger: refuses DROP EXTENSION stedi without CASCADE while landing holds rows, saying how many';
 REVOKE ALL ON FUNCTION stedi.guard_drop() FROM PUBLIC;
 

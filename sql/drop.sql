@@ -9,6 +9,14 @@ DROP EXTENSION stedi;
 DROP EXTENSION IF EXISTS stedi RESTRICT;
 SELECT count(*) AS still_there FROM landing.customer;
 
+-- The guard counts with pg_catalog's count(), whatever the search_path.
+CREATE SCHEMA decoy;
+CREATE AGGREGATE decoy.count(*) (sfunc = int8inc, stype = int8, initcond = '-1000000');
+SET search_path = decoy, pg_catalog;
+DROP EXTENSION stedi;
+RESET search_path;
+DROP SCHEMA decoy CASCADE;
+
 -- The guard reads the statement, not a setting: only CASCADE gets past it.
 SET client_min_messages = warning;
 DROP EXTENSION stedi CASCADE;

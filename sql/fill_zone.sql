@@ -36,11 +36,33 @@ ALTER TABLE fill.zone2 DROP COLUMN gone;
 SELECT stedi.fill_zone('fill.zone2', 'fill.definition');
 SELECT id, name FROM fill.zone2 ORDER BY id LIMIT 2;
 
+-- The definition may run as a parallel query (the leader writes, the
+-- workers read), in a transaction that has written nothing yet.
+CREATE TABLE fill.zone3 (id integer, name text);
+SET force_parallel_mode = on;
+SELECT stedi.fill_zone('fill.zone3', 'fill.definition');
+RESET force_parallel_mode;
+
 -- Definitions that do not match their zone are refused, saying how.
 CREATE TABLE fill.narrow (id integer);
 SELECT stedi.fill_zone('fill.narrow', 'fill.definition');
 CREATE TABLE fill.swapped (name text, id integer);
 SELECT stedi.fill_zone('fill.swapped', 'fill.definition');
+-- values are never coerced: a length or precision must be declared the same
+CREATE VIEW fill.definition12 AS SELECT id, name::varchar(12) AS name FROM fill.source;
+CREATE TABLE fill.short (id integer, name varchar(3));
+SELECT stedi.fill_zone('fill.short', 'fill.definition12');
+CREATE TABLE fill.unlimited (id integer, name varchar);
+SELECT stedi.fill_zone('fill.unlimited', 'fill.definition12');
+
+-- A partition's bounds hold; an identity column GENERATED ALWAYS takes no
+-- value from outside, as with INSERT.
+CREATE TABLE fill.parted (id integer, name text) PARTITION BY RANGE (id);
+CREATE TABLE fill.low PARTITION OF fill.parted FOR VALUES FROM (1) TO (1001);
+SELECT stedi.fill_zone('fill.low', 'fill.definition');
+SELECT stedi.fill_zone('fill.parted', 'fill.definition');
+CREATE TABLE fill.numbered (id integer GENERATED ALWAYS AS IDENTITY, name text);
+SELECT stedi.fill_zone('fill.numbered', 'fill.definition');
 
 -- Row triggers, row security and generated columns would be skipped, so
 -- such tables are refused.

@@ -13,8 +13,9 @@
  * through a bulk-write buffer ring that does not flush the shared buffer
  * cache.  Everything INSERT would check is still checked: NOT NULL and
  * CHECK constraints, and each index (unique ones included) gets its entry.
- * A table with triggers (foreign keys included), row security or generated
- * columns is refused rather than have them silently skipped.
+ * A partition's bounds are checked.  A table with triggers (foreign keys
+ * included), row security or generated columns is refused rather than
+ * have them silently skipped.
  *
  * Memory: at most FILL_BATCH_ROWS rows are held at a time.
  *
@@ -31,6 +32,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "nodes/makefuncs.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -125,15 +127,29 @@ zone_fill_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 		if (za->attisdropped)
 			continue;
 		da = TupleDescAttr(typeinfo, live);
-		if (da->atttypid != za->atttypid)
+
+		/*
+		 * Values are stored as they come, never coerced: a zone column with
+		 * a length or precision takes only a column declared the same.
+		 */
+		if (da->atttypid != za->atttypid ||
+			(za->atttypmod != -1 && da->atttypmod != za->atttypmod))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("definition %s does not match zone %s",
 							fill->definition_name, fill->zone_name),
 					 errdetail("Column %d is %s in the definition and %s in the zone.",
-							   live + 1, format_type_be(da->atttypid),
-							   format_type_be(za->atttypid)),
+							   live + 1,
+							   format_type_with_typemod(da->atttypid, da->atttypmod),
+							   format_type_with_typemod(za->atttypid, za->atttypmod)),
 					 errhint("A zone table has the columns of its definition view, in the same order.")));
+		if (za->attidentity == ATTRIBUTE_IDENTITY_ALWAYS)
+			ereport(ERROR,
+					(errcode(ERRCODE_GENERATED_ALWAYS),
+					 errmsg("cannot insert a non-DEFAULT value into column \"%s\" of zone %s",
+							NameStr(za->attname), fill->zone_name),
+					 errdetail("Column \"%s\" is an identity column defined as GENERATED ALWAYS.",
+							   NameStr(za->attname))));
 		fill->zone_attno[live++] = i;
 	}
 
@@ -175,6 +191,8 @@ zone_fill_receive(TupleTableSlot *slot, DestReceiver *self)
 
 	if (fill->zone->rd_att->constr)
 		ExecConstraints(fill->rri, row, fill->estate);
+	if (fill->zone->rd_rel->relispartition)
+		ExecPartitionCheck(fill->rri, row, fill->estate, true);
 
 	if (++fill->nbatch == FILL_BATCH_ROWS)
 		zone_fill_flush(fill);
@@ -209,24 +227,27 @@ stedi_fill_zone(PG_FUNCTION_ARGS)
 	int			rc;
 	int			i;
 
-	zone_name = get_rel_name(zoneid);
+	/*
+	 * Lock both before reading their names, so that neither can be renamed
+	 * or dropped between the checks and the read.
+	 */
+	memset(&fill, 0, sizeof(fill));
+	fill.zone = table_open(zoneid, RowExclusiveLock);
+	LockRelationOid(definitionid, AccessShareLock);
 	definition_name = get_rel_name(definitionid);
-	if (zone_name == NULL || definition_name == NULL)
+	if (definition_name == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("zone or definition with OID %u or %u does not exist",
-						zoneid, definitionid)));
-	zone_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(zoneid)),
-										   zone_name);
+				 errmsg("definition with OID %u does not exist", definitionid)));
+	zone_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(fill.zone)),
+										   RelationGetRelationName(fill.zone));
 	definition_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(definitionid)),
 												 definition_name);
 
 	aclresult = pg_class_aclcheck(zoneid, GetUserId(), ACL_INSERT);
 	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(zoneid));
+		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(fill.zone));
 
-	memset(&fill, 0, sizeof(fill));
-	fill.zone = table_open(zoneid, RowExclusiveLock);
 	fill.definition_name = definition_name;
 	fill.zone_name = zone_name;
 	fill.cxt = CurrentMemoryContext;
@@ -254,6 +275,14 @@ stedi_fill_zone(PG_FUNCTION_ARGS)
 	InitResultRelInfo(fill.rri, fill.zone, 0, NULL, 0);
 	ExecOpenIndices(fill.rri, false);
 	fill.bistate = GetBulkInsertState();
+
+	/*
+	 * The definition may run as a parallel query, and a transaction cannot
+	 * get its id once parallel mode has begun; CREATE TABLE AS has one by
+	 * then too, from creating its table.  The workers only read: all rows
+	 * are written here, in the leader.
+	 */
+	(void) GetCurrentTransactionId();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "stedi: SPI_connect failed");
