@@ -71,23 +71,14 @@ CREATE FUNCTION bench.views() RETURNS SETOF text LANGUAGE sql AS $$
            ('bench.trusted_step_trainer'), ('bench.curated_machine_learning')
 $$;
 
--- analyzed after each, as stedi does: without it the later views get
--- nested-loop plans
-CREATE FUNCTION bench.populate_views() RETURNS void LANGUAGE plpgsql AS $$
+-- REFRESH each view (CONCURRENTLY when asked), analyzed after each, as
+-- stedi does: without it the later views get nested-loop plans
+CREATE FUNCTION bench.refresh_views(concurrent boolean) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE v text;
 BEGIN
     FOR v IN SELECT * FROM bench.views() LOOP
-        EXECUTE format('REFRESH MATERIALIZED VIEW %s', v);
-        EXECUTE format('ANALYZE %s', v);
-    END LOOP;
-END
-$$;
-
-CREATE FUNCTION bench.refresh_views_concurrently() RETURNS void LANGUAGE plpgsql AS $$
-DECLARE v text;
-BEGIN
-    FOR v IN SELECT * FROM bench.views() LOOP
-        EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %s', v);
+        EXECUTE format('REFRESH MATERIALIZED VIEW %s %s',
+                       CASE WHEN concurrent THEN 'CONCURRENTLY' ELSE '' END, v);
         EXECUTE format('ANALYZE %s', v);
     END LOOP;
 END
