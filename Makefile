@@ -4,13 +4,13 @@
 
 EXTENSION = stedi
 MODULE_big = stedi
-OBJS = src/stedi.o src/consent.o src/pseudonym.o src/same_millisecond.o \
+OBJS = src/stedi.o src/consent.o src/pseudonym.o src/same_millisecond.o src/loading.o \
        src/zone_fill.o src/drop_guard.o \
        src/refresh.o src/scheduler.o
 DATA = $(wildcard stedi--*.sql)
 PGFILEDESC = "stedi - STEDI Human Balance lakehouse"
 
-REGRESS = install consent same_millisecond fill_zone zones refresh schedule ingest privacy roles comments drop
+REGRESS = install consent same_millisecond fill_zone zones refresh schedule ingest privacy roles security comments drop
 ISOLATION = refresh_concurrency
 
 CLIENTS = src/load src/gen

@@ -9,6 +9,16 @@ DROP EXTENSION stedi;
 DROP EXTENSION IF EXISTS stedi RESTRICT;
 SELECT count(*) AS still_there FROM landing.customer;
 
+-- Every other statement that would drop the extension is refused, whatever
+-- landing holds: cascades from plpgsql, its own schemas.
+\set VERBOSITY terse
+DROP EXTENSION plpgsql CASCADE;
+DROP LANGUAGE plpgsql CASCADE;
+DROP SCHEMA landing CASCADE;
+DROP SCHEMA stedi CASCADE;
+\set VERBOSITY default
+SELECT count(*) AS still_there FROM landing.customer;
+
 -- The guard counts with pg_catalog's count(), whatever the search_path.
 CREATE SCHEMA decoy;
 CREATE AGGREGATE decoy.count(*) (sfunc = int8inc, stype = int8, initcond = '-1000000');
@@ -33,6 +43,20 @@ INSERT INTO landing.source_file (kind, path, size_bytes) VALUES ('customer', 'c.
 DROP EXTENSION stedi;
 DELETE FROM landing.source_file;
 DROP EXTENSION stedi;
+
+-- DROP OWNED BY the extension's owner would drop it: refused, even empty.
+CREATE ROLE stedi_regress_owner SUPERUSER;
+SET ROLE stedi_regress_owner;
+CREATE EXTENSION stedi;
+RESET ROLE;
+\set VERBOSITY terse
+DROP OWNED BY stedi_regress_owner;
+DROP EXTENSION plpgsql CASCADE;
+\set VERBOSITY default
+SELECT extname, extowner::regrole FROM pg_extension WHERE extname = 'stedi';
+DROP EXTENSION stedi;
+DROP OWNED BY stedi_regress_owner;
+DROP ROLE stedi_regress_owner;
 
 -- Other extensions are not its business.
 CREATE EXTENSION stedi;

@@ -1,27 +1,72 @@
 /*-------------------------------------------------------------------------
  *
  * drop_guard.c
- *		DROP EXTENSION stedi keeps landing data unless told CASCADE.
+ *		The landing zone goes only by a DROP EXTENSION that names stedi.
  *
  * Dropping an extension drops every table it made, rows and all, without
  * a question.  For stedi that is the whole lakehouse, and the landing rows
- * may be the only copy left of what the devices sent.  An event trigger
- * at ddl_command_start reads the DROP EXTENSION statement itself (only C
- * sees whether CASCADE was given) and, when it names stedi without
- * CASCADE while landing holds rows, refuses and says how many rows and
- * files would go.  An empty lakehouse drops as any extension does.
+ * may be the only copy left of what the devices sent.  So:
+ *
+ *	 - DROP EXTENSION stedi without CASCADE is refused while landing holds
+ *	   rows, saying how many rows and files would go; an empty lakehouse
+ *	   drops as any extension does;
+ *	 - DROP EXTENSION stedi CASCADE drops it, data and all: it was asked for;
+ *	 - every other statement that would drop the extension is refused,
+ *	   whatever landing holds: DROP OWNED BY its owner, DROP SCHEMA ...
+ *	   CASCADE of one of its schemas, DROP EXTENSION plpgsql CASCADE or
+ *	   DROP LANGUAGE plpgsql CASCADE (a cascade through its functions).
+ *
+ * How: an event trigger at ddl_command_start (stedi.guard_drop(), for every
+ * command) reads the statement.  A DROP EXTENSION that names stedi is
+ * checked there (only C sees whether CASCADE was given) and, when it may
+ * go ahead, arms the guard for this statement.  For every other statement
+ * the trigger has only loaded this library, whose object access hook then
+ * sees each object a statement drops, by whatever path, before it goes,
+ * and refuses to drop the extension unless armed.  An sql_drop event
+ * trigger cannot do this: it belongs to the extension, so a statement that
+ * drops the extension drops the trigger before it would fire.
+ *
+ * A non-owner's DROP EXTENSION is left to PostgreSQL, so that its own
+ * "must be owner" error is the one reported.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_extension.h"
 #include "commands/event_trigger.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "tcop/cmdtag.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 
+#include "stedi.h"
+
 PG_FUNCTION_INFO_V1(stedi_guard_drop);
+
+static object_access_hook_type prev_object_access_hook = NULL;
+
+/*
+ * The statement under way, as the event trigger saw it: its tag, and
+ * whether it is a DROP EXTENSION of stedi that may go ahead.  Cleared when
+ * the extension is dropped and at the end of the transaction.
+ */
+static const char *statement_tag = NULL;
+static bool drop_armed = false;
+static bool callback_registered = false;
+
+static void
+guard_xact_callback(XactEvent event, void *arg)
+{
+	statement_tag = NULL;
+	drop_armed = false;
+}
 
 static bool
 names_stedi(List *objects)
@@ -36,35 +81,70 @@ names_stedi(List *objects)
 	return false;
 }
 
-Datum
-stedi_guard_drop(PG_FUNCTION_ARGS)
+static void
+guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					int subId, void *arg)
 {
-	EventTriggerData *trigdata;
-	DropStmt   *stmt;
+	Oid			extoid;
+
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	/* single-user mode fires no event trigger: nothing could arm the guard */
+	if (access != OAT_DROP || classId != ExtensionRelationId ||
+		creating_extension || !IsUnderPostmaster)
+		return;
+	(void) stedi_extension_owner(&extoid);
+	if (objectId != extoid)
+		return;
+
+	if (drop_armed)
+	{
+		drop_armed = false;		/* for this one statement */
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+			 errmsg("%s would drop extension \"stedi\"",
+					statement_tag ? statement_tag : "this statement"),
+			 errdetail("Extension stedi holds the landing zone, which may be the only copy of what the devices sent; it is dropped only by a DROP EXTENSION that names it."),
+			 errhint("Keep a copy with pg_dump, then DROP EXTENSION stedi CASCADE first.")));
+}
+
+/*
+ * Called from _PG_init: the hook is in place from the moment the library
+ * is loaded, which the event trigger does for every DDL statement.
+ */
+void
+stedi_drop_guard_install(void)
+{
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = guard_object_access;
+}
+
+/*
+ * Refuse a DROP EXTENSION stedi without CASCADE while landing holds rows,
+ * saying how many.
+ */
+static void
+refuse_if_landing_holds_rows(Oid extowner)
+{
 	int64		counts[5];
 	int			rc;
 	int			i;
 	bool		isnull;
-
-	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("stedi.guard_drop() must be called as an event trigger")));
-
-	trigdata = (EventTriggerData *) fcinfo->context;
-	if (!IsA(trigdata->parsetree, DropStmt))
-		PG_RETURN_VOID();
-	stmt = (DropStmt *) trigdata->parsetree;
-	if (stmt->removeType != OBJECT_EXTENSION ||
-		stmt->behavior == DROP_CASCADE ||
-		!names_stedi(stmt->objects))
-		PG_RETURN_VOID();
+	Oid			save_userid;
+	int			save_sec_context;
 
 	/*
-	 * Everything schema-qualified, pg_catalog's count() included: this runs
-	 * with the dropping superuser's rights and search_path.  Counting only
-	 * once there is something to count keeps an empty lakehouse quick.
+	 * As the extension's owner, who can read landing whoever is dropping,
+	 * and schema-qualified to pg_catalog's count(): this runs inside a
+	 * superuser's statement, under that session's search_path.
 	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(extowner, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "stedi: SPI_connect failed");
 	rc = SPI_execute("SELECT EXISTS (SELECT FROM landing.source_file)"
@@ -80,7 +160,8 @@ stedi_guard_drop(PG_FUNCTION_ARGS)
 									SPI_tuptable->tupdesc, 1, &isnull)))
 	{
 		SPI_finish();
-		PG_RETURN_VOID();
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		return;
 	}
 
 	rc = SPI_execute("SELECT (SELECT pg_catalog.count(*) FROM landing.customer),"
@@ -97,6 +178,7 @@ stedi_guard_drop(PG_FUNCTION_ARGS)
 												SPI_tuptable->tupdesc,
 												i + 1, &isnull));
 	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 
 	ereport(ERROR,
 			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
@@ -114,6 +196,48 @@ stedi_guard_drop(PG_FUNCTION_ARGS)
 							  (unsigned long) counts[4],
 							  counts[0], counts[1], counts[2], counts[3], counts[4]),
 			 errhint("Keep a copy with pg_dump first.  To drop the extension and its data, use DROP EXTENSION stedi CASCADE.")));
+}
 
+/*
+ * stedi.guard_drop() returns event_trigger, at ddl_command_start of every
+ * command.  Errors: dependent_objects_still_exist for DROP EXTENSION stedi
+ * without CASCADE while landing holds rows.
+ */
+Datum
+stedi_guard_drop(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+	DropStmt   *stmt;
+	Oid			extoid;
+	Oid			extowner;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("stedi.guard_drop() must be called as an event trigger")));
+
+	if (!callback_registered)
+	{
+		RegisterXactCallback(guard_xact_callback, NULL);
+		callback_registered = true;
+	}
+	trigdata = (EventTriggerData *) fcinfo->context;
+	statement_tag = GetCommandTagName(trigdata->tag);
+	drop_armed = false;
+
+	if (!IsA(trigdata->parsetree, DropStmt))
+		PG_RETURN_VOID();
+	stmt = (DropStmt *) trigdata->parsetree;
+	if (stmt->removeType != OBJECT_EXTENSION || !names_stedi(stmt->objects))
+		PG_RETURN_VOID();
+
+	/* a non-owner gets PostgreSQL's own "must be owner" */
+	extowner = stedi_extension_owner(&extoid);
+	if (!OidIsValid(extoid) || !pg_extension_ownercheck(extoid, GetUserId()))
+		PG_RETURN_VOID();
+
+	if (stmt->behavior != DROP_CASCADE)
+		refuse_if_landing_holds_rows(extowner);
+	drop_armed = true;
 	PG_RETURN_VOID();
 }

@@ -13,10 +13,11 @@
  * never a mix, and are never blocked (the zones are plain tables changed
  * by DML).
  *
- * Two runs never overlap: each takes a self-conflicting lock on
- * stedi.refresh_run, which still lets anyone read the run history.  A
- * manual run waits for it; a scheduled one gives up and is logged as
- * skipped.
+ * Two runs never overlap: each takes the refresh lock, a transaction-level
+ * advisory lock in stedi's own key space (STEDI_LOCK_CLASS, two-key form),
+ * which nothing but stedi takes: not ANALYZE, not autovacuum, not a reader
+ * of the run history.  A manual run waits for it; a scheduled one gives up
+ * and is logged as skipped.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,6 +33,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -41,11 +43,27 @@
 
 PG_FUNCTION_INFO_V1(stedi_refresh);
 
-static Oid
-stedi_relid(const char *schema, const char *name)
+/*
+ * Set only in the scheduler's refresh worker, around its call of
+ * stedi.refresh(): that call is a scheduled run, which does not wait for
+ * the refresh lock.  Process-local, and the worker exits after one run.
+ */
+bool		stedi_in_scheduled_refresh = false;
+bool		stedi_scheduled_refresh_busy = false;
+
+/*
+ * Take the refresh lock: pg_advisory_xact_lock(STEDI_LOCK_CLASS,
+ * STEDI_LOCK_REFRESH), which a user can see in pg_locks.  Returns false
+ * when !wait and another transaction holds it.
+ */
+bool
+stedi_lock_refresh(bool wait)
 {
-	return RangeVarGetRelid(makeRangeVar(pstrdup(schema), pstrdup(name), -1),
-							NoLock, false);
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, STEDI_LOCK_CLASS,
+						 STEDI_LOCK_REFRESH, 2);
+	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
 }
 
 static void
@@ -97,16 +115,20 @@ log_zone(int64 run_id, Datum step, Datum view, Datum method, Datum rows,
  * zones' log rows, so that a refresh every second does not grow the
  * history without bound.
  */
+const char *const stedi_prune_sql =
+"WITH pruned AS (DELETE FROM stedi.refresh_run WHERE started_at OPERATOR(pg_catalog.<) "
+"(pg_catalog.now() OPERATOR(pg_catalog.-) "
+"stedi.setting_value('run_history_retention')::pg_catalog.interval) "
+"RETURNING run_id) "
+"DELETE FROM stedi.refresh_log WHERE run_id OPERATOR(pg_catalog.=) ANY "
+"(SELECT run_id FROM pruned)";
+
 void
 stedi_prune_run_history(void)
 {
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "stedi: SPI_connect failed");
-	spi_exec("WITH pruned AS (DELETE FROM stedi.refresh_run WHERE started_at < "
-			 "now() - stedi.setting_value('run_history_retention')::interval "
-			 "RETURNING run_id) "
-			 "DELETE FROM stedi.refresh_log WHERE run_id IN (SELECT run_id FROM pruned)",
-			 SPI_OK_DELETE);
+	spi_exec(stedi_prune_sql, SPI_OK_DELETE);
 	SPI_finish();
 }
 
@@ -120,7 +142,6 @@ int64
 stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 					bool full, ReturnSetInfo *rsinfo)
 {
-	Oid			run_relid = stedi_relid("stedi", "refresh_run");
 	Oid			argtypes[2] = {BOOLOID, BOOLOID};
 	Datum		args[2];
 	Oid			trigger_type = TEXTOID;
@@ -132,9 +153,7 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 	uint64		i;
 	int64		run_id;
 
-	if (wait_for_lock)
-		LockRelationOid(run_relid, ShareUpdateExclusiveLock);
-	else if (!ConditionalLockRelationOid(run_relid, ShareUpdateExclusiveLock))
+	if (!stedi_lock_refresh(wait_for_lock))
 		return REFRESH_LOCK_BUSY;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -178,8 +197,8 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 
 	run_id_datum = Int64GetDatum(run_id);
 	if (SPI_execute_with_args("UPDATE stedi.refresh_run "
-							  "SET finished_at = clock_timestamp(), status = 'succeeded' "
-							  "WHERE run_id = $1",
+							  "SET finished_at = pg_catalog.clock_timestamp(), status = 'succeeded' "
+							  "WHERE run_id OPERATOR(pg_catalog.=) $1",
 							  1, &run_id_type, &run_id_datum, NULL, false, 0)
 		!= SPI_OK_UPDATE)
 		elog(ERROR, "stedi: could not update stedi.refresh_run");
@@ -192,15 +211,23 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 /*
  * stedi.refresh(only_if_changed boolean DEFAULT false, full boolean DEFAULT false)
  *		returns table (view regclass, method text, rows bigint, duration interval)
+ *
+ * One row per zone refreshed; none when only_if_changed and nothing
+ * changed.  Waits for a refresh in progress, except in the scheduler's
+ * worker, where it returns no rows and notes that it was skipped.
  */
 Datum
 stedi_refresh(PG_FUNCTION_ARGS)
 {
 	bool		only_if_changed = PG_ARGISNULL(0) ? false : PG_GETARG_BOOL(0);
 	bool		full = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
+	bool		scheduled = stedi_in_scheduled_refresh;
+	int64		result;
 
 	InitMaterializedSRF(fcinfo, 0);
-	stedi_refresh_zones(false, true, only_if_changed, full,
-						(ReturnSetInfo *) fcinfo->resultinfo);
+	result = stedi_refresh_zones(scheduled, !scheduled, only_if_changed, full,
+								 (ReturnSetInfo *) fcinfo->resultinfo);
+	if (scheduled && result == REFRESH_LOCK_BUSY)
+		stedi_scheduled_refresh_busy = true;
 	return (Datum) 0;
 }

@@ -21,7 +21,25 @@
  * every database once (after a restart, shared memory is empty, the job
  * tables are not); afterwards, a statement trigger on stedi.refresh_job
  * tells it at commit, so that stedi.schedule_refresh(), an UPDATE of the
- * table by hand and a restore from a dump all take effect at once.
+ * table by hand and a restore from a dump all take effect at once.  Each
+ * such commit bumps the database's generation; a worker's report of when
+ * to run next clears "read the job again" only if the generation is the
+ * one it started under, and its update of the job row applies only to the
+ * row version it read, so a change committed during a run is never lost.
+ *
+ * Rights: a worker connects as the bootstrap superuser, because only then
+ * can it read a job whatever role made it.  It pins its own search_path
+ * (pg_catalog, pg_temp) and transaction mode over whatever the database or
+ * a role sets, does its bookkeeping as the extension's owner, and runs the
+ * refresh itself as the role that scheduled it, through the SQL function
+ * stedi.refresh() (whose privilege check and SET search_path apply), only
+ * while that role may execute it.  Every statement it runs names its
+ * objects and operators with their schema (worker_statements below; the
+ * regression test "security" runs each one beside planted decoys).
+ *
+ * A worker that exits without reporting (it could not connect, or failed
+ * before its error handling) is retried after a backoff that doubles, from
+ * WORKER_DIED_RETRY_USECS up to MAX_BACKOFF_USECS, never in a loop.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,8 +51,12 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
+#include "funcapi.h"
+#include "parser/parse_func.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -66,12 +88,20 @@ PGDLLEXPORT void stedi_refresh_worker_main(Datum main_arg);
 PG_FUNCTION_INFO_V1(stedi_scheduler_check);
 PG_FUNCTION_INFO_V1(stedi_refresh_job_changed);
 PG_FUNCTION_INFO_V1(stedi_scheduler_running);
+PG_FUNCTION_INFO_V1(stedi_worker_statements);
 
 /* A failing refresh is retried after every * 2^failures, at most this. */
 #define MAX_BACKOFF_USECS	(USECS_PER_SEC * 3600)
 
 /* A worker that died without saying when to run next is retried after this. */
 #define WORKER_DIED_RETRY_USECS	(USECS_PER_SEC * 10)
+
+/*
+ * The longest interval between runs: interval '1 year', as PostgreSQL
+ * compares intervals (12 months of 30 days).  The job table's CHECK
+ * constraint holds the same bound.
+ */
+#define MAX_EVERY_USECS		(USECS_PER_DAY * DAYS_PER_MONTH * MONTHS_PER_YEAR)
 
 /* The launcher wakes at least this often, to reap workers and reload. */
 #define MAX_NAP_MSECS		10000
@@ -80,7 +110,10 @@ typedef struct ScheduledDatabase
 {
 	Oid			dboid;			/* InvalidOid: free slot */
 	bool		needs_sync;		/* job table changed: read it again */
+	uint64		generation;		/* committed changes of the job table */
 	TimestampTz next_run;		/* when the job is next due */
+	bool		worker_reported;	/* the last worker said when to run next */
+	int			worker_deaths;	/* workers in a row that did not */
 } ScheduledDatabase;
 
 typedef struct SchedulerShared
@@ -168,21 +201,45 @@ find_slot(Oid dboid, bool create)
 	{
 		free_slot->dboid = dboid;
 		free_slot->needs_sync = false;
+		free_slot->generation = 0;
 		free_slot->next_run = 0;
+		free_slot->worker_reported = true;
+		free_slot->worker_deaths = 0;
 	}
 	return create ? free_slot : NULL;
 }
 
+/*
+ * The database has no schedule: free its slot, unless the job changed
+ * since the worker began (another generation): then the launcher sends a
+ * worker to read it again.
+ */
 static void
-forget_database(Oid dboid)
+forget_database(Oid dboid, uint64 generation)
 {
 	ScheduledDatabase *slot;
 
 	LWLockAcquire(scheduler_lock, LW_EXCLUSIVE);
 	slot = find_slot(dboid, false);
-	if (slot)
+	if (slot && slot->generation == generation)
 		slot->dboid = InvalidOid;
+	else if (slot)
+		slot->worker_reported = true;
 	LWLockRelease(scheduler_lock);
+}
+
+static uint64
+current_generation(Oid dboid)
+{
+	ScheduledDatabase *slot;
+	uint64		generation = 0;
+
+	LWLockAcquire(scheduler_lock, LW_SHARED);
+	slot = find_slot(dboid, false);
+	if (slot)
+		generation = slot->generation;
+	LWLockRelease(scheduler_lock);
+	return generation;
 }
 
 static void
@@ -314,7 +371,10 @@ job_change_xact_callback(XactEvent event, void *arg)
 			LWLockAcquire(scheduler_lock, LW_EXCLUSIVE);
 			slot = find_slot(MyDatabaseId, true);
 			if (slot)
+			{
 				slot->needs_sync = true;
+				slot->generation++;
+			}
 			LWLockRelease(scheduler_lock);
 			if (slot)
 				wake_launcher();
@@ -456,6 +516,15 @@ launch_worker(Oid dboid)
 	running[nrunning].dboid = dboid;
 	running[nrunning].handle = handle;
 	nrunning++;
+
+	LWLockAcquire(scheduler_lock, LW_EXCLUSIVE);
+	{
+		ScheduledDatabase *slot = find_slot(dboid, false);
+
+		if (slot)
+			slot->worker_reported = false;
+	}
+	LWLockRelease(scheduler_lock);
 	return true;
 }
 
@@ -478,11 +547,29 @@ reap_workers(void)
 		LWLockAcquire(scheduler_lock, LW_EXCLUSIVE);
 		{
 			ScheduledDatabase *slot = find_slot(running[i].dboid, false);
-			TimestampTz now = GetCurrentTimestamp();
 
-			/* A worker that finished has moved next_run past now. */
-			if (slot && slot->next_run <= now && !slot->needs_sync)
-				slot->next_run = now + WORKER_DIED_RETRY_USECS;
+			/*
+			 * Exited without saying when to run next: it could not connect,
+			 * or failed before it could record anything.  Whatever the
+			 * reason, wait longer each time; a change of the job (a new
+			 * generation) still sends a worker at once.
+			 */
+			if (slot && !slot->worker_reported)
+			{
+				int64		delay = WORKER_DIED_RETRY_USECS;
+				int			d;
+
+				for (d = 0; d < slot->worker_deaths && delay < MAX_BACKOFF_USECS; d++)
+					delay *= 2;
+				delay = Min(delay, MAX_BACKOFF_USECS);
+				slot->worker_deaths++;
+				slot->worker_reported = true;
+				slot->needs_sync = false;
+				slot->next_run = GetCurrentTimestamp() + delay;
+				ereport(LOG,
+						(errmsg("stedi scheduler: the refresh worker of database %u exited without finishing; next try in %d s",
+								running[i].dboid, (int) (delay / USECS_PER_SEC))));
+			}
 		}
 		LWLockRelease(scheduler_lock);
 
@@ -518,7 +605,9 @@ launch_due_workers(void)
 			continue;
 		if (!database_exists(dboid))
 		{
-			forget_database(dboid);
+			LWLockAcquire(scheduler_lock, LW_EXCLUSIVE);
+			scheduler->slots[i].dboid = InvalidOid;
+			LWLockRelease(scheduler_lock);
 			continue;
 		}
 		if (!launch_worker(dboid))
@@ -631,20 +720,69 @@ stedi_scheduler_main(Datum main_arg)
  * ----------------------------------------------------------------
  */
 
+/*
+ * Every statement the worker runs, schema-qualified to the last operator.
+ * (stedi_prune_sql, in refresh.c, is the other one.)
+ */
+#define SQL_READ_JOB \
+	"SELECT j.every, j.next_run_at, j.run_as::pg_catalog.oid, " \
+	"j.consecutive_failures, pg_catalog.clock_timestamp(), j.ctid " \
+	"FROM stedi.refresh_job AS j"
+#define SQL_UPDATE_JOB \
+	"UPDATE stedi.refresh_job SET next_run_at = $1, consecutive_failures = $2, " \
+	"last_checked_at = pg_catalog.clock_timestamp() " \
+	"WHERE ctid OPERATOR(pg_catalog.=) $3"
+#define SQL_RECORD_RUN \
+	"INSERT INTO stedi.refresh_run (trigger, status, message, finished_at) " \
+	"VALUES ('scheduled', $1, $2, pg_catalog.clock_timestamp())"
+#define SQL_REFRESH \
+	"SELECT pg_catalog.count(*) FROM stedi.refresh(only_if_changed => true)"
+
+/* The session settings a worker pins, whatever the database or a role set. */
+static const char *const worker_settings[][2] = {
+	{"search_path", "pg_catalog, pg_temp"},
+	{"default_transaction_read_only", "off"},
+	{"default_transaction_isolation", "read committed"},
+};
+
 typedef struct RefreshJob
 {
-	Interval   *every;
+	Interval	every;
 	TimestampTz next_run;
 	Oid			run_as;
 	int			failures;
 	TimestampTz now;
+	ItemPointerData ctid;		/* the row version read */
 } RefreshJob;
 
+/*
+ * An interval in microseconds as PostgreSQL compares intervals (a month is
+ * 30 days), within [1 s, MAX_EVERY_USECS]: overflowing arithmetic clamps
+ * to the longest wait, never to a negative one.
+ */
 static int64
 interval_usecs(const Interval *iv)
 {
-	return iv->time + iv->day * USECS_PER_DAY +
-		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+	int64		months;
+	int64		days;
+	int64		total;
+
+	if (pg_mul_s64_overflow((int64) iv->month, DAYS_PER_MONTH * USECS_PER_DAY, &months) ||
+		pg_mul_s64_overflow((int64) iv->day, USECS_PER_DAY, &days) ||
+		pg_add_s64_overflow(months, days, &total) ||
+		pg_add_s64_overflow(total, iv->time, &total))
+		return MAX_EVERY_USECS;
+	return Min(Max(total, USECS_PER_SEC), MAX_EVERY_USECS);
+}
+
+static TimestampTz
+time_after(TimestampTz t, int64 usecs)
+{
+	TimestampTz result;
+
+	if (pg_add_s64_overflow(t, usecs, &result) || result > END_TIMESTAMP - 1)
+		return END_TIMESTAMP - 1;
+	return result;
 }
 
 static bool
@@ -655,26 +793,31 @@ read_job(RefreshJob *job)
 	TupleDesc	desc;
 	Datum		d;
 
-	if (SPI_execute("SELECT every, next_run_at, run_as::oid, "
-					"consecutive_failures, clock_timestamp() "
-					"FROM stedi.refresh_job", true, 1) != SPI_OK_SELECT)
+	if (SPI_execute(SQL_READ_JOB, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "stedi: could not read stedi.refresh_job");
 	if (SPI_processed == 0)
 		return false;
 
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	job->every = DatumGetIntervalP(SPI_getbinval(tup, desc, 1, &isnull));
+	job->every = *DatumGetIntervalP(SPI_getbinval(tup, desc, 1, &isnull));
 	d = SPI_getbinval(tup, desc, 2, &isnull);
 	job->next_run = isnull ? 0 : DatumGetTimestampTz(d);
 	job->run_as = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
 	job->failures = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 	job->now = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull));
+	ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 6, &isnull)),
+					&job->ctid);
 	return true;
 }
 
+/*
+ * Tell the launcher when the job is next due.  A change of the job
+ * committed since the worker began (another generation) keeps needs_sync,
+ * so that the launcher reads the job again at once.
+ */
 static void
-set_next_run(Oid dboid, TimestampTz next_run)
+report_next_run(Oid dboid, TimestampTz next_run, uint64 generation)
 {
 	ScheduledDatabase *slot;
 
@@ -683,23 +826,32 @@ set_next_run(Oid dboid, TimestampTz next_run)
 	if (slot)
 	{
 		slot->next_run = next_run;
-		slot->needs_sync = false;
+		slot->worker_reported = true;
+		slot->worker_deaths = 0;
+		if (slot->generation == generation)
+			slot->needs_sync = false;
 	}
 	LWLockRelease(scheduler_lock);
 }
 
-static void
-update_job(TimestampTz next_run, int failures)
+/*
+ * Record when the job runs next, in the row version that was read: a
+ * change committed meanwhile wins (returns false, and the launcher reads
+ * the job again).
+ */
+static bool
+update_job(const RefreshJob *job, TimestampTz next_run, int failures)
 {
-	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
-	Datum		values[2];
+	Oid			types[3] = {TIMESTAMPTZOID, INT4OID, TIDOID};
+	Datum		values[3];
 
 	values[0] = TimestampTzGetDatum(next_run);
 	values[1] = Int32GetDatum(failures);
-	if (SPI_execute_with_args("UPDATE stedi.refresh_job SET next_run_at = $1, "
-							  "consecutive_failures = $2, last_checked_at = clock_timestamp()",
-							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+	values[2] = PointerGetDatum(&job->ctid);
+	if (SPI_execute_with_args(SQL_UPDATE_JOB, 3, types, values, NULL, false, 0)
+		!= SPI_OK_UPDATE)
 		elog(ERROR, "stedi: could not update stedi.refresh_job");
+	return SPI_processed == 1;
 }
 
 /* A run that did not refresh: skipped, or failed with an error. */
@@ -711,10 +863,8 @@ record_unfinished_run(const char *status, const char *message)
 
 	values[0] = CStringGetTextDatum(status);
 	values[1] = CStringGetTextDatum(message);
-	if (SPI_execute_with_args("INSERT INTO stedi.refresh_run "
-							  "(trigger, status, message, finished_at) "
-							  "VALUES ('scheduled', $1, $2, clock_timestamp())",
-							  2, types, values, NULL, false, 0) != SPI_OK_INSERT)
+	if (SPI_execute_with_args(SQL_RECORD_RUN, 2, types, values, NULL, false, 0)
+		!= SPI_OK_INSERT)
 		elog(ERROR, "stedi: could not write stedi.refresh_run");
 	stedi_prune_run_history();
 }
@@ -722,95 +872,76 @@ record_unfinished_run(const char *status, const char *message)
 static TimestampTz
 backoff(const RefreshJob *job, int failures)
 {
-	int64		every = Max(interval_usecs(job->every), USECS_PER_SEC);
+	int64		every = interval_usecs(&job->every);
 	int64		delay = every;
 	int			i;
 
 	for (i = 0; i < failures && delay < MAX_BACKOFF_USECS; i++)
 		delay *= 2;
-	return job->now + Max(every, Min(delay, MAX_BACKOFF_USECS));
+	return time_after(job->now, Max(every, Min(delay, MAX_BACKOFF_USECS)));
 }
 
-/* The owner of stedi.refresh() if role may execute it, else InvalidOid. */
 static Oid
-refresh_owner_for(Oid role)
+refresh_function(void)
 {
-	Oid			types[1] = {OIDOID};
-	Datum		values[1];
-	bool		isnull;
-	Datum		d;
+	Oid			argtypes[2] = {BOOLOID, BOOLOID};
 
-	values[0] = ObjectIdGetDatum(role);
-	if (SPI_execute_with_args("SELECT CASE WHEN has_function_privilege($1, p.oid, 'EXECUTE') "
-							  "THEN p.proowner END "
-							  "FROM pg_proc p WHERE p.oid = 'stedi.refresh(boolean,boolean)'::regprocedure",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		return InvalidOid;
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? InvalidOid : DatumGetObjectId(d);
+	return LookupFuncName(list_make2(makeString("stedi"), makeString("refresh")),
+						  2, argtypes, false);
 }
 
 /*
- * Refresh on behalf of the job's role, in a subtransaction, so that a failure can
- * be recorded in the same transaction that rolls the refresh back.
+ * Run stedi.refresh(only_if_changed => true) as the job's role, in a
+ * subtransaction, so that a failure can be recorded in the transaction
+ * that rolls the refresh back.  The caller acts as the extension's owner;
+ * so does this on return.  Returns the time of the next run, or 0 when the
+ * job row changed meanwhile.
  */
-static void
-run_due_job(Oid dboid, RefreshJob *job)
+static TimestampTz
+run_due_job(RefreshJob *job)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	Oid			save_userid;
 	int			save_sec_context;
-	volatile int64 result = 0;
 	ErrorData  *volatile error = NULL;
+	volatile bool busy = false;
 	int			failures = job->failures;
 	TimestampTz next_run;
-	Oid			refresh_owner;
+	const char *refused = NULL;
 
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(job->run_as)))
+		refused = psprintf("the role the refresh runs as (oid %u) no longer exists; schedule it again",
+						   job->run_as);
+	else if (pg_proc_aclcheck(refresh_function(), job->run_as, ACL_EXECUTE) != ACLCHECK_OK)
+		refused = psprintf("role \"%s\" may not execute stedi.refresh(); grant it stedi_admin or schedule again as such a role",
+						   GetUserNameFromId(job->run_as, false));
+	if (refused)
 	{
 		failures++;
 		next_run = backoff(job, failures);
-		record_unfinished_run("failed",
-							  psprintf("the role the refresh runs as (oid %u) no longer exists; schedule it again",
-									   job->run_as));
-		update_job(next_run, failures);
-		set_next_run(dboid, next_run);
-		return;
-	}
-
-	/*
-	 * A scheduled refresh may do what stedi.refresh() lets its caller do:
-	 * the job's role must be allowed to call it, and the refresh then runs
-	 * with the rights of the function's owner, as that SECURITY DEFINER
-	 * function does.
-	 */
-	refresh_owner = refresh_owner_for(job->run_as);
-	if (!OidIsValid(refresh_owner))
-	{
-		failures++;
-		next_run = backoff(job, failures);
-		record_unfinished_run("failed",
-							  psprintf("role \"%s\" may not execute stedi.refresh(); grant it stedi_admin or schedule again as such a role",
-									   GetUserNameFromId(job->run_as, false)));
-		update_job(next_run, failures);
-		set_next_run(dboid, next_run);
-		return;
+		record_unfinished_run("failed", refused);
+		return update_job(job, next_run, failures) ? next_run : 0;
 	}
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	BeginInternalSubTransaction(NULL);
 	PG_TRY();
 	{
-		SetUserIdAndSecContext(refresh_owner,
+		SetUserIdAndSecContext(job->run_as,
 							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-		result = stedi_refresh_zones(true, false, true, false, NULL);
+		stedi_in_scheduled_refresh = true;
+		stedi_scheduled_refresh_busy = false;
+		if (SPI_execute(SQL_REFRESH, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "stedi: the scheduled refresh did not run");
+		busy = stedi_scheduled_refresh_busy;
+		stedi_in_scheduled_refresh = false;
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
 	{
+		stedi_in_scheduled_refresh = false;
 		MemoryContextSwitchTo(caller);
 		error = CopyErrorData();
 		FlushErrorState();
@@ -832,28 +963,51 @@ run_due_job(Oid dboid, RefreshJob *job)
 	}
 	else
 	{
-		if (result == REFRESH_LOCK_BUSY)
+		if (busy)
 			record_unfinished_run("skipped",
 								  "another refresh of this database was in progress");
 		else
 			failures = 0;
-		next_run = job->now + Max(interval_usecs(job->every), USECS_PER_SEC);
+		next_run = time_after(job->now, interval_usecs(&job->every));
 	}
-	update_job(next_run, failures);
-	set_next_run(dboid, next_run);
+	return update_job(job, next_run, failures) ? next_run : 0;
+}
+
+static void
+pin_worker_settings(void)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(worker_settings); i++)
+		SetConfigOption(worker_settings[i][0], worker_settings[i][1],
+						PGC_SUSET, PGC_S_SESSION);
 }
 
 void
 stedi_refresh_worker_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
+	uint64		generation;
 	RefreshJob	job;
+	Oid			extoid;
+	Oid			extowner;
+	Oid			save_userid;
+	int			save_sec_context;
+	enum
+	{
+		NO_SCHEDULE, NOT_DUE, RAN, JOB_CHANGED
+	}			outcome = NO_SCHEDULE;
+	TimestampTz next_run = 0;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	am_refresh_worker = true;
 	pgstat_report_appname("stedi refresh");
+	pin_worker_settings();
+
+	/* before the snapshot: a change committed after this is seen as one */
+	generation = current_generation(dboid);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -866,19 +1020,92 @@ stedi_refresh_worker_main(Datum main_arg)
 	 * No extension, or one without a schedule table (an older version), or
 	 * no schedule: nothing to do here until a schedule appears.
 	 */
-	if (!OidIsValid(get_extension_oid("stedi", true)) ||
-		!OidIsValid(RangeVarGetRelid(makeRangeVar("stedi", "refresh_job", -1),
-									 NoLock, true)) ||
-		!read_job(&job))
-		forget_database(dboid);
-	else if (job.next_run > job.now)
-		set_next_run(dboid, job.next_run);
-	else
-		run_due_job(dboid, &job);
+	extowner = stedi_extension_owner(&extoid);
+	if (OidIsValid(extoid) &&
+		OidIsValid(RangeVarGetRelid(makeRangeVar("stedi", "refresh_job", -1),
+									NoLock, true)))
+	{
+		/* the bookkeeping is the extension owner's, not the superuser's */
+		GetUserIdAndSecContext(&save_userid, &save_sec_context);
+		SetUserIdAndSecContext(extowner,
+							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		if (read_job(&job))
+		{
+			if (job.next_run > job.now)
+			{
+				outcome = NOT_DUE;
+				next_run = job.next_run;
+			}
+			else
+			{
+				next_run = run_due_job(&job);
+				outcome = next_run ? RAN : JOB_CHANGED;
+			}
+		}
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
 
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
+
+	/* only what committed is reported */
+	switch (outcome)
+	{
+		case NO_SCHEDULE:
+			forget_database(dboid, generation);
+			break;
+		case NOT_DUE:
+		case RAN:
+			report_next_run(dboid, next_run, generation);
+			break;
+		case JOB_CHANGED:
+			/* an impossible generation: the launcher reads the job again */
+			report_next_run(dboid, GetCurrentTimestamp(), PG_UINT64_MAX);
+			break;
+	}
 	proc_exit(0);
+}
+
+/*
+ * stedi.worker_statements() returns table (statement text, parameter_types text)
+ *
+ * Every SQL statement the scheduler's worker runs, with the types of its
+ * parameters, and then each setting it pins, as a set_config() call, so that the regression test can run each one beside
+ * planted decoys.  The worker reads exactly these constants.
+ */
+Datum
+stedi_worker_statements(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	static const char *const statements[][2] = {
+		{SQL_READ_JOB, ""},
+		{SQL_UPDATE_JOB, "timestamptz, integer, tid"},
+		{SQL_RECORD_RUN, "text, text"},
+		{SQL_REFRESH, ""},
+	};
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (i = 0; i < lengthof(statements); i++)
+	{
+		values[0] = CStringGetTextDatum(statements[i][0]);
+		values[1] = CStringGetTextDatum(statements[i][1]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	values[0] = CStringGetTextDatum(stedi_prune_sql);
+	values[1] = CStringGetTextDatum("");
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	for (i = 0; i < lengthof(worker_settings); i++)
+	{
+		values[0] = CStringGetTextDatum(psprintf("SELECT pg_catalog.set_config('%s', '%s', false)",
+												 worker_settings[i][0],
+												 worker_settings[i][1]));
+		values[1] = CStringGetTextDatum("");
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

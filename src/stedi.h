@@ -11,7 +11,22 @@
 #include "fmgr.h"
 #include "nodes/execnodes.h"
 
+/* stedi.c */
+extern Oid	stedi_extension_owner(Oid *extoid);
+
+/*
+ * The refresh lock: pg_advisory_xact_lock(STEDI_LOCK_CLASS,
+ * STEDI_LOCK_REFRESH).  The first key, "STED" in ASCII, is stedi's own key
+ * space of the two-key advisory locks.
+ */
+#define STEDI_LOCK_CLASS		0x53544544
+#define STEDI_LOCK_REFRESH		1
+
 /* refresh.c */
+extern bool stedi_in_scheduled_refresh;
+extern bool stedi_scheduled_refresh_busy;
+extern const char *const stedi_prune_sql;
+extern bool stedi_lock_refresh(bool wait);
 
 /* what stedi_refresh_zones() did */
 #define REFRESH_LOCK_BUSY		(-1)	/* another refresh was running */
@@ -21,6 +36,9 @@ extern int64 stedi_refresh_zones(bool scheduled, bool wait_for_lock,
 								 bool only_if_changed, bool full,
 								 ReturnSetInfo *rsinfo);
 extern void stedi_prune_run_history(void);
+
+/* drop_guard.c */
+extern void stedi_drop_guard_install(void);
 
 /* scheduler.c */
 extern void stedi_scheduler_define_gucs(void);

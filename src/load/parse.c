@@ -1726,31 +1726,3 @@ record_parse(RecordParser *parser, const Line *line, int32_t file_id,
 	*extra_fields += p->extra;
 	return NULL;
 }
-
-/*
- * The customer or device a record just parsed belongs to: the accelerometer
- * reading's user, the step trainer reading's serial number.  stedi-load
- * tells the server which files hold whose readings (see stedi.finish_file)
- * so that refresh can find a customer's old readings without a scan.
- * Valid until the next record_parse(); false for customer records.
- */
-bool
-record_owner(const RecordParser *parser, const char **owner, size_t *len)
-{
-	int			field;
-
-	switch (parser->kind)
-	{
-		case STEDI_ACCELEROMETER:
-			field = 0;			/* user */
-			break;
-		case STEDI_STEP_TRAINER:
-			field = 1;			/* serialNumber */
-			break;
-		default:
-			return false;
-	}
-	*owner = parser->value[field].str;
-	*len = parser->value[field].len;
-	return true;
-}

@@ -64,7 +64,6 @@ typedef struct Loader
 	FILE	   *spill;			/* rejects of this file beyond a chunk */
 	bool		spilled;		/* does spill hold any of this file's? */
 	bool		force;			/* load content that was loaded before */
-	OwnerSet   *owners;			/* of the readings of the file under way */
 	Report	   *report;
 	char	   *last_error;		/* the server's message of a failed file */
 } Loader;
@@ -338,12 +337,23 @@ connect_database(const char *dbname, const char *host, const char *port,
 	return conn;
 }
 
-/* The extension creates the landing tables; without them there is no use. */
+/*
+ * The extension creates the landing tables; without them there is no use.
+ * The loading protocol this program speaks (stedi.finish_file counting the
+ * rows itself) is that of extension version 0.3.0: an older version in the
+ * database, left behind by a package upgrade, is reported, not guessed at.
+ */
+#define PROTOCOL_SINCE_MAJOR	0
+#define PROTOCOL_SINCE_MINOR	3
+
 static void
 check_extension(PGconn *conn)
 {
 	PGresult   *res = PQexec(conn,
-							 "SELECT to_regclass('landing.source_file') IS NOT NULL");
+							 "SELECT extversion FROM pg_catalog.pg_extension "
+							 "WHERE extname OPERATOR(pg_catalog.=) 'stedi'");
+	int			major = 0;
+	int			minor = 0;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
@@ -352,11 +362,23 @@ check_extension(PGconn *conn)
 		PQfinish(conn);
 		exit(EXIT_TROUBLE);
 	}
-	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+	if (PQntuples(res) != 1)
 	{
 		load_error("extension \"stedi\" is not installed in database \"%s\"",
 				   PQdb(conn));
 		fprintf(stderr, "%s: hint: Run CREATE EXTENSION stedi; in that database first.\n",
+				progname);
+		PQclear(res);
+		PQfinish(conn);
+		exit(EXIT_TROUBLE);
+	}
+	if (sscanf(PQgetvalue(res, 0, 0), "%d.%d", &major, &minor) != 2 ||
+		major < PROTOCOL_SINCE_MAJOR ||
+		(major == PROTOCOL_SINCE_MAJOR && minor < PROTOCOL_SINCE_MINOR))
+	{
+		load_error("extension \"stedi\" in database \"%s\" is version %s, older than this stedi-load",
+				   PQdb(conn), PQgetvalue(res, 0, 0));
+		fprintf(stderr, "%s: hint: Run ALTER EXTENSION stedi UPDATE; in that database first.\n",
 				progname);
 		PQclear(res);
 		PQfinish(conn);
@@ -582,7 +604,6 @@ stream_lines(Loader *ld, const LoadFile *f, LineReader *reader,
 
 	ld->rows.len = 0;
 	ld->rejects.len = 0;
-	owner_set_reset(ld->owners);
 	copy_put_header(&ld->rows);
 	copy_put_header(&ld->rejects);
 
@@ -599,14 +620,7 @@ stream_lines(Loader *ld, const LoadFile *f, LineReader *reader,
 		reason = record_parse(parser, &line, file_id, &ld->rows,
 							  &counts->extra_fields);
 		if (reason == NULL)
-		{
-			const char *owner;
-			size_t		owner_len;
-
 			counts->loaded++;
-			if (record_owner(parser, &owner, &owner_len))
-				owner_set_add(ld->owners, owner, owner_len);
-		}
 		else
 		{
 			counts->rejected++;
@@ -720,9 +734,8 @@ load_file(Loader *ld, const LoadFile *f)
 	char		started_text[64];
 	char		sql[1024];
 	char		num[5][32];
-	const char *params[6];
+	const char *params[7];
 	char	   *value = NULL;
-	char	   *owners = NULL;
 	bool		ok = false;
 	int			fd;
 	int			i;
@@ -769,14 +782,7 @@ load_file(Loader *ld, const LoadFile *f)
 	if (!run_command(conn, f, "BEGIN", 0, NULL))
 		goto done;
 
-	/*
-	 * This file's rows reach the zones through stedi.pending_file (see
-	 * stedi.finish_file); this tells the landing tables' triggers not to
-	 * ask for a full refresh as well.
-	 */
-	value = query_value(conn, f,
-						"SELECT now()::text, set_config('stedi_zone.tracked', 'on', true)",
-						0, NULL);
+	value = query_value(conn, f, "SELECT pg_catalog.now()::pg_catalog.text", 0, NULL);
 	if (value == NULL)
 		goto done;
 	snprintf(started_text, sizeof(started_text), "%s", value);
@@ -837,11 +843,10 @@ load_file(Loader *ld, const LoadFile *f)
 	snprintf(num[4], sizeof(num[4]), "%lld", (long long) counts.extra_fields);
 	for (i = 0; i < 5; i++)
 		params[i] = num[i];
-	owners = owner_set_array_literal(ld->owners);
-	params[5] = owners;
 	free(value);
-	value = query_value(conn, f, "SELECT stedi.finish_file($1, $2, $3, $4, $5, $6)",
-						6, params);
+	/* the server counted the rows and gathered their owners itself */
+	value = query_value(conn, f, "SELECT stedi.finish_file($1, $2, $3, $4, $5)",
+						5, params);
 	if (value == NULL)
 		goto done;
 
@@ -860,7 +865,6 @@ load_file(Loader *ld, const LoadFile *f)
 
 done:
 	free(value);
-	free(owners);
 	if (!ok)
 	{
 		rollback(conn);
@@ -1011,7 +1015,6 @@ main(int argc, char **argv)
 	ld.conn = connect_database(dbname, host, port, user, prompt);
 	check_extension(ld.conn);
 
-	ld.owners = owner_set_create();
 	ld.report = report_start(&list, ld.quiet, json, true);
 	for (i = 0; i < list.nfiles && !stopped; i++)
 		stopped = !load_file(&ld, &list.files[i]);
@@ -1022,6 +1025,5 @@ main(int argc, char **argv)
 		record_parser_free(ld.parser[i]);
 	if (ld.spill != NULL)
 		fclose(ld.spill);
-	owner_set_free(ld.owners);
 	return status;
 }

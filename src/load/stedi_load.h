@@ -233,18 +233,5 @@ extern const char *record_copy_columns(StediKind kind);
 extern const char *record_parse(RecordParser *parser, const Line *line,
 								int32_t file_id, CopyBuf *out,
 								int64_t *extra_fields);
-extern bool record_owner(const RecordParser *parser, const char **owner,
-						 size_t *len);
-
-
-/* ---- owners.c: the distinct owners of a file's readings ---- */
-
-typedef struct OwnerSet OwnerSet;
-
-extern OwnerSet *owner_set_create(void);
-extern void owner_set_reset(OwnerSet *set);
-extern void owner_set_add(OwnerSet *set, const char *owner, size_t len);
-extern char *owner_set_array_literal(const OwnerSet *set);
-extern void owner_set_free(OwnerSet *set);
 
 #endif							/* STEDI_LOAD_H */

@@ -1,0 +1,532 @@
+/*-------------------------------------------------------------------------
+ *
+ * loading.c
+ *		The loading protocol's memory of what this transaction loads.
+ *
+ * A landing row reaches the zones incrementally only if the refresh knows
+ * which file it came from and whose readings that file holds.  So the
+ * server, not the loader, keeps that record: stedi.begin_file() opens a
+ * file for this transaction (open_file), every row written to a landing
+ * table passes a CHECK constraint that calls landing_row_check() with its
+ * file, line and owner, and stedi.finish_file() closes the file
+ * (close_file), taking the counts and the owners gathered here.
+ *
+ * What that enforces, whatever the caller sends:
+ *	 - a row belongs to a file begun in this transaction, of the table's
+ *	   kind, and not yet finished: a loader cannot add rows to another
+ *	   file, or rows that no refresh would pick up;
+ *	 - line numbers of a file rise strictly, so (file_id, line_number)
+ *	   stays unique without an index on landing;
+ *	 - finish_file's counts are the rows actually written, and its owner
+ *	   map the owners actually seen;
+ *	 - a transaction cannot commit with a file begun and not finished.
+ *
+ * Rows written outside the protocol are refused, except for members of
+ * stedi_admin and the extension's owner (changes by hand, pg_restore):
+ * those rows are noted as untracked, and the landing tables' statement
+ * trigger then asks for a full rebuild (landing_change_is_tracked).  No
+ * user setting can change any of this: the state lives here, is reset at
+ * the end of every transaction, and only functions that the extension's
+ * owner alone may execute change it.
+ *
+ * Memory: per open file a few counters and its distinct owners, in
+ * TopTransactionContext.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "stedi.h"
+
+PG_FUNCTION_INFO_V1(stedi_open_file);
+PG_FUNCTION_INFO_V1(stedi_close_file);
+PG_FUNCTION_INFO_V1(stedi_landing_row_check);
+PG_FUNCTION_INFO_V1(stedi_rejected_line_check);
+PG_FUNCTION_INFO_V1(stedi_track_erasure);
+PG_FUNCTION_INFO_V1(stedi_landing_change_is_tracked);
+
+typedef struct OwnerKey
+{
+	const char *data;			/* not NUL-terminated */
+	Size		len;
+} OwnerKey;
+
+typedef struct OpenFile
+{
+	int32		file_id;
+	char		kind[16];		/* customer, accelerometer or step_trainer */
+	SubTransactionId opened_in; /* the subtransaction that began it */
+	bool		finished;
+	SubTransactionId finished_in;	/* and the one that finished it */
+	int64		last_line;		/* last line written to landing.<kind> */
+	int64		last_rejected_line; /* and to landing.rejected */
+	int64		rows;
+	int64		rejected;
+	HTAB	   *owners;			/* OwnerKey: whose readings the file holds */
+	OwnerKey	last_owner;		/* most rows repeat the previous owner */
+} OpenFile;
+
+/*
+ * Transaction-scoped: the list and its files live in TopTransactionContext
+ * and these pointers are reset by the transaction callback, commit or
+ * abort, so nothing survives into the next transaction.
+ */
+static List *open_files = NIL;
+static OpenFile *last_file = NULL;
+static bool untracked_rows = false;
+static bool erasure_in_progress = false;
+static Oid	by_hand_checked_for = InvalidOid;
+static bool by_hand_allowed = false;
+static bool callback_registered = false;
+
+static void
+loading_xact_callback(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			foreach(lc, open_files)
+			{
+				OpenFile   *f = lfirst(lc);
+
+				if (!f->finished)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+							 errmsg("file %d was begun but not finished in this transaction",
+									f->file_id),
+							 errdetail("Its rows would be in landing without the record the next refresh needs."),
+							 errhint("Call stedi.finish_file() before COMMIT, or roll back.")));
+			}
+			break;
+		default:
+			open_files = NIL;
+			last_file = NULL;
+			untracked_rows = false;
+			erasure_in_progress = false;
+			by_hand_checked_for = InvalidOid;
+			by_hand_allowed = false;
+			break;
+	}
+}
+
+/*
+ * A subtransaction that rolls back takes back what it did: a file it
+ * began is no longer open (its landing.source_file row is gone), a file it
+ * finished is open again (its counts, queue entry and log row are gone),
+ * and an erasure it was in is over.  Rows it wrote stay counted, so that
+ * finish_file then refuses the file rather than accept counts that no
+ * longer hold.  A subtransaction that commits hands its files to its
+ * parent.
+ */
+static void
+loading_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		foreach(lc, open_files)
+		{
+			OpenFile   *f = lfirst(lc);
+
+			if (f->finished && f->finished_in >= mySubid)
+				f->finished = false;
+			if (f->opened_in >= mySubid)
+			{
+				if (last_file == f)
+					last_file = NULL;
+				open_files = foreach_delete_current(open_files, lc);
+			}
+		}
+		erasure_in_progress = false;
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		foreach(lc, open_files)
+		{
+			OpenFile   *f = lfirst(lc);
+
+			if (f->opened_in >= mySubid)
+				f->opened_in = parentSubid;
+			if (f->finished && f->finished_in >= mySubid)
+				f->finished_in = parentSubid;
+		}
+	}
+}
+
+static void
+ensure_callback(void)
+{
+	if (!callback_registered)
+	{
+		RegisterXactCallback(loading_xact_callback, NULL);
+		RegisterSubXactCallback(loading_subxact_callback, NULL);
+		callback_registered = true;
+	}
+}
+
+/*
+ * The protocol's own functions run inside stedi's SECURITY DEFINER loading
+ * functions, as the extension's owner; EXECUTE is not granted to anyone
+ * else, and this checks it once more, so that a grant made by mistake
+ * cannot open a file or switch tracking off.
+ */
+static void
+require_extension_owner(const char *function)
+{
+	Oid			nsp = get_namespace_oid("landing", false);
+	Oid			relid = get_relname_relid("source_file", nsp);
+
+	if (!OidIsValid(relid) || !pg_class_ownercheck(relid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s may only be called by the stedi loading functions", function),
+				 errhint("Load files with stedi-load (stedi.begin_file and stedi.finish_file).")));
+}
+
+static uint32
+owner_hash(const void *key, Size keysize)
+{
+	const OwnerKey *k = key;
+
+	return hash_bytes((const unsigned char *) k->data, (int) k->len);
+}
+
+static int
+owner_match(const void *key1, const void *key2, Size keysize)
+{
+	const OwnerKey *a = key1;
+	const OwnerKey *b = key2;
+
+	if (a->len != b->len)
+		return 1;
+	return memcmp(a->data, b->data, a->len);
+}
+
+static OpenFile *
+find_file(int32 file_id)
+{
+	ListCell   *lc;
+
+	if (last_file && last_file->file_id == file_id)
+		return last_file;
+	foreach(lc, open_files)
+	{
+		OpenFile   *f = lfirst(lc);
+
+		if (f->file_id == file_id)
+		{
+			last_file = f;
+			return f;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * stedi.open_file(file_id integer, kind text) returns void
+ *
+ * Called by stedi.begin_file() with the file it just registered.  Errors:
+ * insufficient_privilege for any other caller.
+ */
+Datum
+stedi_open_file(PG_FUNCTION_ARGS)
+{
+	int32		file_id = PG_GETARG_INT32(0);
+	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	MemoryContext old;
+	OpenFile   *f;
+	HASHCTL		ctl;
+
+	require_extension_owner("stedi.open_file()");
+	ensure_callback();
+	if (find_file(file_id) != NULL)
+		elog(ERROR, "stedi: file %d is already open", file_id);
+
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	f = palloc0(sizeof(OpenFile));
+	f->file_id = file_id;
+	f->opened_in = GetCurrentSubTransactionId();
+	strlcpy(f->kind, kind, sizeof(f->kind));
+	ctl.keysize = sizeof(OwnerKey);
+	ctl.entrysize = sizeof(OwnerKey);
+	ctl.hash = owner_hash;
+	ctl.match = owner_match;
+	ctl.hcxt = TopTransactionContext;
+	f->owners = hash_create("stedi file owners", 256, &ctl,
+							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	open_files = lappend(open_files, f);
+	MemoryContextSwitchTo(old);
+	PG_RETURN_VOID();
+}
+
+static void
+add_owner(OpenFile *f, text *owner)
+{
+	OwnerKey	key;
+	OwnerKey   *entry;
+	bool		found;
+
+	key.data = VARDATA_ANY(owner);
+	key.len = VARSIZE_ANY_EXHDR(owner);
+	if (f->last_owner.data != NULL && f->last_owner.len == key.len &&
+		memcmp(f->last_owner.data, key.data, key.len) == 0)
+		return;
+
+	entry = hash_search(f->owners, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		char	   *copy = MemoryContextAlloc(TopTransactionContext, key.len + 1);
+
+		memcpy(copy, key.data, key.len);
+		copy[key.len] = '\0';
+		entry->data = copy;
+		entry->len = key.len;
+	}
+	f->last_owner = *entry;
+}
+
+/*
+ * A row for no open file: allowed, and noted as untracked, only for the
+ * roles that may change landing by hand.
+ */
+static void
+check_by_hand(const char *table, int32 file_id)
+{
+	Oid			user = GetUserId();
+
+	if (by_hand_checked_for != user)
+	{
+		Oid			admin = get_role_oid("stedi_admin", true);
+		Oid			nsp = get_namespace_oid("landing", false);
+		Oid			relid = get_relname_relid("source_file", nsp);
+
+		by_hand_allowed = superuser() ||
+			(OidIsValid(relid) && pg_class_ownercheck(relid, user)) ||
+			(OidIsValid(admin) && has_privs_of_role(user, admin));
+		by_hand_checked_for = user;
+		ensure_callback();
+	}
+	if (!by_hand_allowed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("file %d is not being loaded in this transaction", file_id),
+				 errdetail("Rows reach %s only as part of a file begun with stedi.begin_file() in the same transaction and not yet finished.",
+						   table),
+				 errhint("Load files with stedi-load.")));
+	untracked_rows = true;
+}
+
+/*
+ * stedi.landing_row_check(kind text, file_id integer, line_number bigint,
+ *						   owner text) returns boolean
+ *
+ * The CHECK constraint of landing.customer, landing.accelerometer and
+ * landing.step_trainer (owner: the reading's email or serial number; NULL
+ * for customers).  Always true or an error, never NULL (a NULL would pass a
+ * CHECK).  Errors: insufficient_privilege for a row of no open file,
+ * check_violation for a row of another kind's file, of a finished file, or
+ * out of line order.
+ */
+Datum
+stedi_landing_row_check(PG_FUNCTION_ARGS)
+{
+	text	   *kind;
+	int32		file_id;
+	int64		line;
+	OpenFile   *f;
+	char		table[32];
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("a landing row needs its file and line")));
+	kind = PG_GETARG_TEXT_PP(0);
+	file_id = PG_GETARG_INT32(1);
+	line = PG_GETARG_INT64(2);
+	snprintf(table, sizeof(table), "landing.%s", text_to_cstring(kind));
+
+	f = find_file(file_id);
+	if (f == NULL)
+	{
+		check_by_hand(table, file_id);
+		PG_RETURN_BOOL(true);
+	}
+	if (f->finished ||
+		strlen(f->kind) != VARSIZE_ANY_EXHDR(kind) ||
+		memcmp(f->kind, VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("a row of %s cannot belong to file %d", table, file_id),
+				 errdetail(f->finished ? "The file was finished already." :
+						   "The file holds %s records.", f->kind)));
+	if (line <= f->last_line)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("line " INT64_FORMAT " of file %d is out of order", line, file_id),
+				 errdetail("Line " INT64_FORMAT " was written already; the lines of a file are written in order, each once.",
+						   f->last_line)));
+	f->last_line = line;
+	f->rows++;
+	if (!PG_ARGISNULL(3))
+		add_owner(f, PG_GETARG_TEXT_PP(3));
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * stedi.rejected_line_check(kind text, file_id integer, line_number bigint)
+ *		returns boolean
+ *
+ * The CHECK constraint of landing.rejected: the same rules for quarantined
+ * lines, counted apart.
+ */
+Datum
+stedi_rejected_line_check(PG_FUNCTION_ARGS)
+{
+	text	   *kind;
+	int32		file_id;
+	int64		line;
+	OpenFile   *f;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("a quarantined line needs its kind, file and line")));
+	kind = PG_GETARG_TEXT_PP(0);
+	file_id = PG_GETARG_INT32(1);
+	line = PG_GETARG_INT64(2);
+
+	f = find_file(file_id);
+	if (f == NULL)
+	{
+		/* quarantine feeds no zone: nothing to track */
+		check_by_hand("landing.rejected", file_id);
+		PG_RETURN_BOOL(true);
+	}
+	if (f->finished ||
+		strlen(f->kind) != VARSIZE_ANY_EXHDR(kind) ||
+		memcmp(f->kind, VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("a quarantined %s line cannot belong to file %d",
+						text_to_cstring(kind), file_id),
+				 errdetail(f->finished ? "The file was finished already." :
+						   "The file holds %s records.", f->kind)));
+	if (line <= f->last_rejected_line)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("quarantined line " INT64_FORMAT " of file %d is out of order", line, file_id),
+				 errdetail("Line " INT64_FORMAT " was quarantined already; the lines of a file are written in order, each once.",
+						   f->last_rejected_line)));
+	f->last_rejected_line = line;
+	f->rejected++;
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * stedi.close_file(file_id integer, OUT kind text, OUT rows_loaded bigint,
+ *					OUT rows_rejected bigint, OUT owners text[])
+ *
+ * Called by stedi.finish_file(): what this transaction wrote for the file,
+ * counted here, and the distinct owners of its readings.  Errors:
+ * undefined_object when the file was not begun in this transaction (or was
+ * finished already), insufficient_privilege for any caller but the
+ * loading functions.
+ */
+Datum
+stedi_close_file(PG_FUNCTION_ARGS)
+{
+	int32		file_id = PG_GETARG_INT32(0);
+	OpenFile   *f;
+	TupleDesc	desc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	Datum	   *owners;
+	HASH_SEQ_STATUS seq;
+	OwnerKey   *entry;
+	int			n = 0;
+
+	require_extension_owner("stedi.close_file()");
+	f = find_file(file_id);
+	if (f == NULL || f->finished)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("file %d is not being loaded in this transaction", file_id),
+				 errdetail(f ? "It was finished already." :
+						   "A file is finished in the transaction that began it."),
+				 errhint("Load files with stedi-load.")));
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "stedi: close_file must return a record");
+
+	owners = palloc(sizeof(Datum) * Max(1, hash_get_num_entries(f->owners)));
+	hash_seq_init(&seq, f->owners);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		owners[n++] = PointerGetDatum(cstring_to_text_with_len(entry->data,
+															   (int) entry->len));
+	f->finished = true;
+	f->finished_in = GetCurrentSubTransactionId();
+
+	values[0] = CStringGetTextDatum(f->kind);
+	values[1] = Int64GetDatum(f->rows);
+	values[2] = Int64GetDatum(f->rejected);
+	values[3] = PointerGetDatum(construct_array(owners, n, TEXTOID, -1, false,
+												TYPALIGN_INT));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc),
+													  values, nulls)));
+}
+
+/*
+ * stedi.track_erasure(on boolean) returns void
+ *
+ * stedi.forget_customer() says that the deletes it makes are tracked (it
+ * queues the customer for the refresh it runs itself).  Only it may.
+ */
+Datum
+stedi_track_erasure(PG_FUNCTION_ARGS)
+{
+	require_extension_owner("stedi.track_erasure()");
+	ensure_callback();
+	erasure_in_progress = PG_GETARG_BOOL(0);
+	PG_RETURN_VOID();
+}
+
+/*
+ * stedi.landing_change_is_tracked(operation text) returns boolean
+ *
+ * For the statement trigger of the landing tables: whether the refresh
+ * already knows precisely what this statement changed.  An INSERT is,
+ * unless a row was written by hand in this transaction (every row passes
+ * landing_row_check); a DELETE only inside forget_customer; UPDATE and
+ * TRUNCATE never.
+ */
+Datum
+stedi_landing_change_is_tracked(PG_FUNCTION_ARGS)
+{
+	char	   *op = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	if (strcmp(op, "INSERT") == 0)
+		PG_RETURN_BOOL(!untracked_rows);
+	if (strcmp(op, "DELETE") == 0)
+		PG_RETURN_BOOL(erasure_in_progress);
+	PG_RETURN_BOOL(false);
+}

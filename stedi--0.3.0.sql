@@ -1,0 +1,1708 @@
+-- stedi 0.3.0: the STEDI Human Balance lakehouse.
+--
+-- landing  raw records, exactly as they arrived, with their lineage
+-- trusted  records of customers who agreed to share their data for research
+-- curated  what data scientists read: customers with readings, and the
+--          training table pairing step trainer and accelerometer readings
+-- stedi    the extension's own functions, operators and logs
+--
+-- Every name is schema-qualified: this script must not depend on the
+-- search_path of whoever runs CREATE EXTENSION.
+
+\echo Use "CREATE EXTENSION stedi" to load this file. \quit
+
+CREATE SCHEMA landing;
+CREATE SCHEMA trusted;
+CREATE SCHEMA curated;
+
+COMMENT ON SCHEMA landing IS 'STEDI landing zone: raw customer, accelerometer and step trainer records as loaded by stedi-load';
+COMMENT ON SCHEMA trusted IS 'STEDI trusted zone: records of customers who agreed to share their data for research';
+COMMENT ON SCHEMA curated IS 'STEDI curated zone: tables for data scientists';
+
+------------------------------------------------------------------------------
+-- Landing zone
+------------------------------------------------------------------------------
+
+-- The loading protocol's record of the files this transaction loads (C,
+-- src/loading.c): the server, not the loader, counts a file's rows and
+-- gathers whose readings it holds.  Every landing row passes a CHECK
+-- constraint that calls one of the first two; the other four are the
+-- loading functions' own (only the extension's owner may execute them).
+CREATE FUNCTION stedi.landing_row_check(kind text, file_id integer,
+                                        line_number bigint, owner text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_landing_row_check' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stedi.landing_row_check(text, integer, bigint, text) IS
+    'CHECK of the landing tables: the row belongs to a file begun in this transaction (stedi.begin_file), of the table''s kind, in line order; or the writer may change landing by hand (stedi_admin, the owner), and the row is noted as untracked';
+CREATE FUNCTION stedi.rejected_line_check(kind text, file_id integer, line_number bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_rejected_line_check' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stedi.rejected_line_check(text, integer, bigint) IS
+    'CHECK of landing.rejected: the line belongs to a file begun in this transaction, of its kind, in line order; or the writer may change landing by hand';
+CREATE FUNCTION stedi.open_file(file_id integer, kind text) RETURNS void
+AS 'MODULE_PATHNAME', 'stedi_open_file' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stedi.open_file(integer, text) IS
+    'stedi.begin_file: the file is being loaded in this transaction (its rows may now be written)';
+CREATE FUNCTION stedi.close_file(file_id integer, OUT kind text, OUT rows_loaded bigint,
+                                 OUT rows_rejected bigint, OUT owners text[])
+AS 'MODULE_PATHNAME', 'stedi_close_file' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stedi.close_file(integer) IS
+    'stedi.finish_file: what this transaction wrote for the file, counted by the server, and the distinct owners of its readings; no row may be added after';
+CREATE FUNCTION stedi.track_erasure(tracked boolean) RETURNS void
+AS 'MODULE_PATHNAME', 'stedi_track_erasure' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stedi.track_erasure(boolean) IS
+    'stedi.forget_customer: its deletes from landing are tracked (it queues the customer itself)';
+CREATE FUNCTION stedi.landing_change_is_tracked(operation text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_landing_change_is_tracked' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stedi.landing_change_is_tracked(text) IS
+    'Whether the refresh already knows what a landing statement changed: an INSERT through the loading protocol, a DELETE of forget_customer';
+
+-- One row per loaded file: the lineage every landing row points to, and
+-- what makes loading idempotent (the content hash).
+CREATE TABLE landing.source_file (
+    file_id       integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind          text NOT NULL
+                  CHECK (kind IN ('customer', 'accelerometer', 'step_trainer')),
+    path          text NOT NULL,
+    size_bytes    bigint NOT NULL,
+    sha256        bytea CHECK (octet_length(sha256) = 32),
+    forced        boolean NOT NULL DEFAULT false,
+    lines_read    bigint,
+    rows_loaded   bigint,
+    rows_rejected bigint,
+    extra_fields  bigint,
+    loaded_at     timestamptz NOT NULL DEFAULT now(),
+    load_duration interval,
+    loaded_by     name NOT NULL DEFAULT current_user,
+    CONSTRAINT counts_add_up CHECK (lines_read = rows_loaded + rows_rejected)
+);
+CREATE INDEX ON landing.source_file (sha256);
+COMMENT ON TABLE landing.source_file IS 'One row per JSON-lines file loaded into the landing zone; file_id is the lineage of every landing row';
+COMMENT ON COLUMN landing.source_file.sha256 IS 'SHA-256 of the file''s bytes: a file whose content is here already is skipped by stedi-load (unless --force)';
+COMMENT ON COLUMN landing.source_file.forced IS 'Loaded with --force although the same content had been loaded before';
+COMMENT ON COLUMN landing.source_file.lines_read IS 'Non-blank lines read; always rows_loaded + rows_rejected';
+COMMENT ON COLUMN landing.source_file.extra_fields IS 'Unknown JSON fields seen in loaded rows (ignored)';
+
+-- Times arrive as epoch milliseconds; timestamptz keeps them exactly
+-- (microsecond resolution) and shows them as times.
+CREATE TABLE landing.customer (
+    customer_name                  text,
+    email                          text NOT NULL,
+    phone                          text,
+    birth_day                      date,
+    serial_number                  text NOT NULL,
+    registration_date              timestamptz,
+    last_update_date               timestamptz,
+    share_with_research_as_of_date timestamptz,
+    share_with_public_as_of_date   timestamptz,
+    share_with_friends_as_of_date  timestamptz,
+    file_id                        integer NOT NULL,
+    line_number                    bigint NOT NULL,
+    CONSTRAINT written_by_loading_protocol
+        CHECK (stedi.landing_row_check('customer', file_id, line_number, NULL))
+);
+COMMENT ON TABLE landing.customer IS 'Customer records as they arrived (one per JSON line; a customer may appear more than once)';
+
+-- No primary key on the landing tables: (file_id, line_number) is unique
+-- by construction (stedi-load numbers the lines of a file it loads once,
+-- in one transaction), and keeping a btree on it would cost about 40% of
+-- the load time of a large file.
+
+CREATE TABLE landing.accelerometer (
+    user_email   text NOT NULL,
+    reading_time timestamptz NOT NULL,
+    x            double precision NOT NULL,
+    y            double precision NOT NULL,
+    z            double precision NOT NULL,
+    file_id      integer NOT NULL,
+    line_number  bigint NOT NULL,
+    CONSTRAINT written_by_loading_protocol
+        CHECK (stedi.landing_row_check('accelerometer', file_id, line_number, user_email))
+);
+COMMENT ON TABLE landing.accelerometer IS 'Accelerometer readings from the mobile app, as they arrived';
+COMMENT ON COLUMN landing.accelerometer.user_email IS 'JSON field "user": the email of the customer whose phone took the reading';
+COMMENT ON COLUMN landing.accelerometer.reading_time IS 'JSON field "timestamp"';
+
+CREATE TABLE landing.step_trainer (
+    sensor_reading_time  timestamptz NOT NULL,
+    serial_number        text NOT NULL,
+    distance_from_object integer NOT NULL,
+    file_id              integer NOT NULL,
+    line_number          bigint NOT NULL,
+    CONSTRAINT written_by_loading_protocol
+        CHECK (stedi.landing_row_check('step_trainer', file_id, line_number, serial_number))
+);
+COMMENT ON TABLE landing.step_trainer IS 'Step trainer (distance sensor) readings, as they arrived';
+
+-- Lines that could not become landing rows, with the reason: nothing is lost.
+CREATE TABLE landing.rejected (
+    kind        text NOT NULL
+                CHECK (kind IN ('customer', 'accelerometer', 'step_trainer')),
+    file_id     integer NOT NULL,
+    line_number bigint NOT NULL,
+    byte_offset bigint NOT NULL,
+    reason      text NOT NULL,
+    raw_line    text NOT NULL,
+    PRIMARY KEY (file_id, line_number),
+    CONSTRAINT written_by_loading_protocol
+        CHECK (stedi.rejected_line_check(kind, file_id, line_number))
+);
+COMMENT ON TABLE landing.rejected IS 'Quarantine: input lines that were not loaded, with the reason and the raw text (truncated to 8192 bytes)';
+
+-- Every attempt to load a file, whatever came of it.
+CREATE TABLE stedi.ingest_log (
+    attempt_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sha256        bytea NOT NULL,
+    kind          text NOT NULL,
+    path          text NOT NULL,
+    size_bytes    bigint NOT NULL,
+    outcome       text NOT NULL CHECK (outcome IN ('loaded', 'skipped', 'failed')),
+    file_id       integer,
+    lines_read    bigint,
+    rows_loaded   bigint,
+    rows_rejected bigint,
+    started_at    timestamptz NOT NULL,
+    finished_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    message       text,
+    loaded_by     name NOT NULL DEFAULT current_user
+);
+CREATE INDEX ON stedi.ingest_log (sha256);
+COMMENT ON TABLE stedi.ingest_log IS 'Every attempt of stedi-load to load a file: loaded, skipped (its content was loaded before) or failed (and rolled back), keyed by content hash';
+
+-- The loading protocol of stedi-load, one transaction per file:
+--   BEGIN;
+--   SELECT stedi.begin_file(kind, path, size, sha256, force);  -- NULL: skip
+--   COPY landing.<kind> ... FROM STDIN;  COPY landing.rejected ... FROM STDIN;
+--   SELECT stedi.finish_file(file_id, lines_read, rows_loaded, rows_rejected, extra_fields);
+--   COMMIT;
+-- begin_file holds a lock on the content hash until the transaction ends,
+-- so two loaders given the same file never both load it: the second waits,
+-- then sees the first one's row and skips.  Rows are accepted only for a
+-- file begun in the same transaction and not yet finished (the tables'
+-- CHECK constraints), finish_file takes the counts and owners the server
+-- gathered, and a transaction cannot commit a file begun and not finished.
+CREATE FUNCTION stedi.begin_file(kind text, path text, size_bytes bigint,
+                                 sha256 bytea, force boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_file_id integer;
+BEGIN
+    IF octet_length(sha256) IS DISTINCT FROM 32 THEN
+        RAISE EXCEPTION 'sha256 must be 32 bytes'
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pg_advisory_xact_lock(
+        ('x' || substr(encode(sha256, 'hex'), 1, 16))::bit(64)::bigint);
+    IF NOT force AND EXISTS (SELECT FROM landing.source_file f
+                              WHERE f.sha256 = begin_file.sha256) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO landing.source_file (kind, path, size_bytes, sha256, forced)
+    VALUES (begin_file.kind, begin_file.path, begin_file.size_bytes,
+            begin_file.sha256,
+            force AND EXISTS (SELECT FROM landing.source_file f
+                               WHERE f.sha256 = begin_file.sha256))
+    RETURNING file_id INTO new_file_id;
+    PERFORM stedi.open_file(new_file_id, begin_file.kind);
+    RETURN new_file_id;
+END
+$$;
+COMMENT ON FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) IS
+    'stedi-load: register a file about to be loaded in this transaction; NULL when its content was loaded before (and not force)';
+
+CREATE FUNCTION stedi.finish_file(file_id integer, lines_read bigint,
+                                  rows_loaded bigint, rows_rejected bigint,
+                                  extra_fields bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f landing.source_file;
+    written record;
+BEGIN
+    -- only a file begun in this transaction; its rows as the server counted them
+    written := stedi.close_file(finish_file.file_id);
+    IF (written.rows_loaded, written.rows_rejected)
+       IS DISTINCT FROM (finish_file.rows_loaded, finish_file.rows_rejected) THEN
+        RAISE EXCEPTION 'file % does not hold the rows it says', finish_file.file_id
+              USING ERRCODE = 'check_violation',
+                    DETAIL = format('It says %s loaded and %s rejected; %s and %s were written.',
+                                    finish_file.rows_loaded, finish_file.rows_rejected,
+                                    written.rows_loaded, written.rows_rejected);
+    END IF;
+    UPDATE landing.source_file AS s
+       SET lines_read = finish_file.lines_read,
+           rows_loaded = finish_file.rows_loaded,
+           rows_rejected = finish_file.rows_rejected,
+           extra_fields = finish_file.extra_fields,
+           load_duration = clock_timestamp() - s.loaded_at
+     WHERE s.file_id = finish_file.file_id
+    RETURNING * INTO f;
+    INSERT INTO stedi.ingest_log (sha256, kind, path, size_bytes, outcome, file_id,
+                                  lines_read, rows_loaded, rows_rejected, started_at)
+    VALUES (f.sha256, f.kind, f.path, f.size_bytes, 'loaded', f.file_id,
+            f.lines_read, f.rows_loaded, f.rows_rejected, f.loaded_at);
+    -- the next refresh adds this file's rows
+    INSERT INTO stedi.pending_file (file_id, kind) VALUES (f.file_id, f.kind)
+    ON CONFLICT DO NOTHING;
+    -- summarize the block ranges this file filled, so that refresh finds
+    -- its rows through the BRIN index (reads only what is not summarized:
+    -- about this file)
+    PERFORM brin_summarize_new_values(CASE f.kind
+        WHEN 'customer' THEN 'landing.customer_file_idx'::regclass
+        WHEN 'accelerometer' THEN 'landing.accelerometer_file_idx'::regclass
+        ELSE 'landing.step_trainer_file_idx'::regclass END);
+    -- whose readings it holds: the emails, or the devices' serial numbers
+    IF f.kind = 'accelerometer' THEN
+        INSERT INTO stedi.accelerometer_file_user (user_email, file_id)
+        SELECT o, f.file_id FROM unnest(written.owners) AS o
+        ON CONFLICT DO NOTHING;
+    ELSIF f.kind = 'step_trainer' THEN
+        INSERT INTO stedi.step_trainer_file_serial (serial_number, file_id)
+        SELECT o, f.file_id FROM unnest(written.owners) AS o
+        ON CONFLICT DO NOTHING;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) IS
+    'stedi-load: record the counts of the file begun in this transaction (they must match the rows written), queue it for the next refresh, and log the attempt';
+
+CREATE FUNCTION stedi.log_ingest(sha256 bytea, kind text, path text,
+                                 size_bytes bigint, outcome text,
+                                 started_at timestamptz, message text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    first_file_id integer;
+BEGIN
+    -- a load is logged by finish_file, in the load's own transaction
+    IF outcome IS DISTINCT FROM 'skipped' AND outcome IS DISTINCT FROM 'failed' THEN
+        RAISE EXCEPTION 'stedi.log_ingest logs only attempts that loaded nothing, not "%"', outcome
+              USING ERRCODE = 'invalid_parameter_value',
+                    HINT = 'A file that loads is logged by stedi.finish_file.';
+    END IF;
+    IF outcome = 'skipped' THEN
+        SELECT min(f.file_id) INTO first_file_id FROM landing.source_file AS f
+         WHERE f.sha256 = log_ingest.sha256;
+    END IF;
+    INSERT INTO stedi.ingest_log (sha256, kind, path, size_bytes, outcome,
+                                  started_at, message, file_id)
+    VALUES (log_ingest.sha256, log_ingest.kind, log_ingest.path, log_ingest.size_bytes,
+            log_ingest.outcome, log_ingest.started_at, log_ingest.message, first_file_id);
+    RETURN first_file_id;
+END
+$$;
+COMMENT ON FUNCTION stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text) IS
+    'stedi-load: log an attempt that loaded nothing (skipped, or failed and rolled back); for a skipped file, returns the file_id its content was first loaded as';
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['customer', 'accelerometer', 'step_trainer', 'rejected'] LOOP
+        EXECUTE format('COMMENT ON COLUMN landing.%I.file_id IS %L', t,
+                       'Source file: landing.source_file.file_id');
+        EXECUTE format('COMMENT ON COLUMN landing.%I.line_number IS %L', t,
+                       'Line in the source file, counting from 1');
+    END LOOP;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Consent filter and the millisecond join operator (C)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION stedi.has_research_consent(share_with_research_as_of_date timestamptz)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_has_research_consent'
+LANGUAGE C IMMUTABLE PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.reading_has_research_consent(
+    share_with_research_as_of_date timestamptz, reading_time timestamptz,
+    consent_policy text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_reading_has_research_consent'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stedi.reading_has_research_consent(timestamptz, timestamptz, text) IS
+    'True when a reading may be used for research: its customer consents, and under the as_of policy the reading was taken at or after the consent date';
+
+COMMENT ON FUNCTION stedi.has_research_consent(timestamptz) IS
+    'True when a customer agreed to share data for research: the consent date is present and not the epoch (0)';
+
+CREATE FUNCTION stedi.ms_eq(timestamptz, timestamptz) RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_ms_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.ms_ne(timestamptz, timestamptz) RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_ms_ne' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.ms_lt(timestamptz, timestamptz) RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_ms_lt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.ms_le(timestamptz, timestamptz) RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_ms_le' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.ms_gt(timestamptz, timestamptz) RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_ms_gt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.ms_ge(timestamptz, timestamptz) RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_ms_ge' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.ms_cmp(timestamptz, timestamptz) RETURNS integer
+AS 'MODULE_PATHNAME', 'stedi_ms_cmp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION stedi.ms_hash(timestamptz) RETURNS integer
+AS 'MODULE_PATHNAME', 'stedi_ms_hash' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION stedi.ms_hash_extended(timestamptz, bigint) RETURNS bigint
+AS 'MODULE_PATHNAME', 'stedi_ms_hash_extended' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION stedi.ms_eq(timestamptz, timestamptz) IS 'Both times fall in the same millisecond (operator =#)';
+COMMENT ON FUNCTION stedi.ms_ne(timestamptz, timestamptz) IS 'The times fall in different milliseconds (operator <>#)';
+COMMENT ON FUNCTION stedi.ms_lt(timestamptz, timestamptz) IS 'Millisecond of the first is before that of the second (operator <#)';
+COMMENT ON FUNCTION stedi.ms_le(timestamptz, timestamptz) IS 'Millisecond of the first is not after that of the second (operator <=#)';
+COMMENT ON FUNCTION stedi.ms_gt(timestamptz, timestamptz) IS 'Millisecond of the first is after that of the second (operator >#)';
+COMMENT ON FUNCTION stedi.ms_ge(timestamptz, timestamptz) IS 'Millisecond of the first is not before that of the second (operator >=#)';
+COMMENT ON FUNCTION stedi.ms_cmp(timestamptz, timestamptz) IS 'btree comparison of times at millisecond resolution';
+COMMENT ON FUNCTION stedi.ms_hash(timestamptz) IS 'Hash of the millisecond a time falls in';
+COMMENT ON FUNCTION stedi.ms_hash_extended(timestamptz, bigint) IS 'Seeded 64-bit hash of the millisecond a time falls in';
+
+CREATE OPERATOR stedi.=# (
+    LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = stedi.ms_eq,
+    COMMUTATOR = OPERATOR(stedi.=#), NEGATOR = OPERATOR(stedi.<>#),
+    RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES
+);
+CREATE OPERATOR stedi.<># (
+    LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = stedi.ms_ne,
+    COMMUTATOR = OPERATOR(stedi.<>#), NEGATOR = OPERATOR(stedi.=#),
+    RESTRICT = neqsel, JOIN = neqjoinsel
+);
+CREATE OPERATOR stedi.<# (
+    LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = stedi.ms_lt,
+    COMMUTATOR = OPERATOR(stedi.>#), NEGATOR = OPERATOR(stedi.>=#),
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel
+);
+CREATE OPERATOR stedi.<=# (
+    LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = stedi.ms_le,
+    COMMUTATOR = OPERATOR(stedi.>=#), NEGATOR = OPERATOR(stedi.>#),
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel
+);
+CREATE OPERATOR stedi.># (
+    LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = stedi.ms_gt,
+    COMMUTATOR = OPERATOR(stedi.<#), NEGATOR = OPERATOR(stedi.<=#),
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel
+);
+CREATE OPERATOR stedi.>=# (
+    LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = stedi.ms_ge,
+    COMMUTATOR = OPERATOR(stedi.<=#), NEGATOR = OPERATOR(stedi.<#),
+    RESTRICT = scalargesel, JOIN = scalargejoinsel
+);
+
+COMMENT ON OPERATOR stedi.=# (timestamptz, timestamptz) IS 'same millisecond: readings taken at the same moment (hash- and merge-joinable)';
+COMMENT ON OPERATOR stedi.<># (timestamptz, timestamptz) IS 'different milliseconds';
+COMMENT ON OPERATOR stedi.<# (timestamptz, timestamptz) IS 'earlier millisecond';
+COMMENT ON OPERATOR stedi.<=# (timestamptz, timestamptz) IS 'same or earlier millisecond';
+COMMENT ON OPERATOR stedi.># (timestamptz, timestamptz) IS 'later millisecond';
+COMMENT ON OPERATOR stedi.>=# (timestamptz, timestamptz) IS 'same or later millisecond';
+
+CREATE OPERATOR CLASS stedi.timestamptz_ms_ops
+FOR TYPE timestamptz USING btree AS
+    OPERATOR 1 stedi.<#,
+    OPERATOR 2 stedi.<=#,
+    OPERATOR 3 stedi.=#,
+    OPERATOR 4 stedi.>=#,
+    OPERATOR 5 stedi.>#,
+    FUNCTION 1 stedi.ms_cmp(timestamptz, timestamptz);
+COMMENT ON OPERATOR CLASS stedi.timestamptz_ms_ops USING btree IS 'Orders times by the millisecond they fall in; lets the planner merge-join on =#';
+
+CREATE OPERATOR CLASS stedi.timestamptz_ms_ops
+FOR TYPE timestamptz USING hash AS
+    OPERATOR 1 stedi.=#,
+    FUNCTION 1 stedi.ms_hash(timestamptz),
+    FUNCTION 2 stedi.ms_hash_extended(timestamptz, bigint);
+COMMENT ON OPERATOR CLASS stedi.timestamptz_ms_ops USING hash IS 'Hashes times by the millisecond they fall in; lets the planner hash-join on =#';
+
+------------------------------------------------------------------------------
+-- Settings
+------------------------------------------------------------------------------
+
+-- Only values that differ from their default are stored: the defaults live
+-- in stedi.settings, so an upgrade can change a default that no one set.
+CREATE TABLE stedi.setting (
+    name   text PRIMARY KEY,
+    value  text NOT NULL,
+    set_at timestamptz NOT NULL DEFAULT now(),
+    set_by name NOT NULL DEFAULT current_user
+);
+COMMENT ON TABLE stedi.setting IS 'Settings of the lakehouse that differ from their defaults (see stedi.settings); written only by stedi.set_setting(), which validates each value';
+
+CREATE VIEW stedi.settings AS
+SELECT d.name, coalesce(s.value, d.default_value) AS value, d.default_value,
+       s.value IS NULL AS is_default, s.set_at, s.set_by, d.description
+  FROM (VALUES
+        ('consent_policy', 'original',
+         'Which readings of a consenting customer the trusted zone keeps: original (all of them, as the original pipeline) or as_of (only those taken at or after the customer''s research consent date); set with stedi.set_consent_policy()'),
+        ('run_history_retention', '30 days',
+         'How long stedi.refresh_run and stedi.refresh_log keep a run (an interval)')
+       ) AS d(name, default_value, description)
+  LEFT JOIN stedi.setting AS s USING (name);
+COMMENT ON VIEW stedi.settings IS 'Every setting of the lakehouse: its value, its default and what it does';
+
+CREATE FUNCTION stedi.setting_value(name text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT value FROM stedi.settings WHERE settings.name = setting_value.name $$;
+COMMENT ON FUNCTION stedi.setting_value(text) IS 'The current value of a setting';
+
+CREATE FUNCTION stedi.set_setting(name text, value text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM stedi.settings s WHERE s.name = set_setting.name) THEN
+        RAISE EXCEPTION 'unknown stedi setting "%"', set_setting.name
+              USING ERRCODE = 'undefined_object',
+                    HINT = 'SELECT name FROM stedi.settings lists them.';
+    END IF;
+    IF value IS NULL THEN
+        DELETE FROM stedi.setting s WHERE s.name = set_setting.name;
+        IF name = 'consent_policy' THEN
+            INSERT INTO stedi.landing_change (relation) VALUES ('stedi.setting'::regclass);
+        END IF;
+        RETURN;
+    END IF;
+    CASE name
+    WHEN 'consent_policy' THEN
+        IF value NOT IN ('original', 'as_of') THEN
+            RAISE EXCEPTION 'invalid consent policy "%"', value
+                  USING ERRCODE = 'invalid_parameter_value',
+                        DETAIL = 'The policies are original (every reading of a consenting customer) and as_of (only readings taken at or after the consent date).',
+                        HINT = 'SELECT stedi.set_consent_policy(''as_of'');';
+        END IF;
+    WHEN 'run_history_retention' THEN
+        BEGIN
+            IF value::interval <= interval '0' THEN
+                RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+        EXCEPTION WHEN invalid_parameter_value OR invalid_datetime_format
+                       OR datetime_field_overflow OR syntax_error THEN
+            RAISE EXCEPTION 'invalid value for run_history_retention: "%"', value
+                  USING ERRCODE = 'invalid_parameter_value',
+                        DETAIL = 'It must be a positive interval.',
+                        HINT = 'For example: SELECT stedi.set_setting(''run_history_retention'', ''14 days'');';
+        END;
+    END CASE;
+    INSERT INTO stedi.setting AS s (name, value, set_by)
+    VALUES (set_setting.name, set_setting.value, session_user)
+    ON CONFLICT ON CONSTRAINT setting_pkey DO UPDATE
+       SET value = EXCLUDED.value, set_at = now(), set_by = EXCLUDED.set_by;
+    IF name = 'consent_policy' THEN
+        -- every reading may change zone: the next refresh is a full one
+        INSERT INTO stedi.landing_change (relation) VALUES ('stedi.setting'::regclass);
+    END IF;
+END
+$$;
+
+CREATE FUNCTION stedi.set_consent_policy(policy text) RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM stedi.set_setting('consent_policy', policy);
+    RETURN stedi.setting_value('consent_policy');
+END
+$$;
+COMMENT ON FUNCTION stedi.set_consent_policy(text) IS
+    'as_of: the trusted zone keeps only readings taken at or after the customer''s research consent date; original (the default): every reading of a consenting customer.  Takes effect at the next refresh';
+COMMENT ON FUNCTION stedi.set_setting(text, text) IS 'Change a setting (NULL restores its default); the only way to change one, so every value is validated';
+
+------------------------------------------------------------------------------
+-- Pseudonymous customer keys
+------------------------------------------------------------------------------
+
+-- The secret of the keyed hash that turns an email into a customer key.
+-- Made by the first refresh (stedi.maintain_zones), from the server's
+-- strong random source, and not by this script: so a restored dump brings
+-- back the original secret, and every customer their key, instead of
+-- clashing with a new one.  Only the extension's owner can read it.
+CREATE TABLE stedi.pseudonym_secret (
+    one    boolean PRIMARY KEY DEFAULT true CHECK (one),
+    secret bytea NOT NULL CHECK (octet_length(secret) >= 32)
+);
+COMMENT ON TABLE stedi.pseudonym_secret IS 'The secret key of stedi.customer_key(); whoever holds it can link customer keys to emails';
+
+CREATE FUNCTION stedi.random_secret() RETURNS bytea
+AS 'MODULE_PATHNAME', 'stedi_random_secret' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stedi.random_secret() IS '32 bytes from the server''s strong random source';
+
+CREATE FUNCTION stedi.customer_key(email text, secret bytea) RETURNS uuid
+AS 'MODULE_PATHNAME', 'stedi_customer_key'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stedi.customer_key(text, bytea) IS
+    'Pseudonymous customer key: the first 128 bits of HMAC-SHA-256(secret, email), as a uuid';
+
+------------------------------------------------------------------------------
+-- Trusted and curated zones
+--
+-- Each zone is a table that stedi.refresh() keeps equal to its definition,
+-- a plain view beside it named <zone>_definition: read the view to see
+-- what the table holds, or to compute it from scratch.  They are tables
+-- and not materialized views because PostgreSQL can only refresh a
+-- materialized view whole (REFRESH ... CONCURRENTLY recomputes all of it
+-- and diffs it with the old contents), while stedi.refresh() changes only
+-- the rows that new files and changed customers touch.  Every rule about
+-- consent is applied in the trusted zone; curated is made of trusted
+-- alone.
+------------------------------------------------------------------------------
+
+-- One truth per customer: the record with the latest lastUpdateDate wins;
+-- ties go to the record loaded last (highest file, then line).  Consent is
+-- decided on that record, so a later record that withdraws consent wins.
+CREATE VIEW trusted.customer_definition AS
+SELECT customer_name, email, phone, birth_day, serial_number,
+       registration_date, last_update_date,
+       share_with_research_as_of_date, share_with_public_as_of_date,
+       share_with_friends_as_of_date, file_id, line_number
+  FROM (SELECT DISTINCT ON (email) *
+          FROM landing.customer
+         ORDER BY email, last_update_date DESC NULLS LAST,
+                  file_id DESC, line_number DESC) AS latest
+ WHERE stedi.has_research_consent(share_with_research_as_of_date);
+
+CREATE TABLE trusted.customer (
+    customer_name                  text,
+    email                          text NOT NULL,
+    phone                          text,
+    birth_day                      date,
+    serial_number                  text NOT NULL,
+    registration_date              timestamptz,
+    last_update_date               timestamptz,
+    share_with_research_as_of_date timestamptz NOT NULL,
+    share_with_public_as_of_date   timestamptz,
+    share_with_friends_as_of_date  timestamptz,
+    file_id                        integer NOT NULL,
+    line_number                    bigint NOT NULL
+);
+
+-- Under the as_of consent policy, only readings taken at or after the
+-- customer's consent date.  The policy is read from stedi.settings at
+-- refresh, so the session's own settings never change the result.
+CREATE VIEW trusted.accelerometer_definition AS
+SELECT a.user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
+  FROM landing.accelerometer AS a
+  JOIN trusted.customer AS c ON c.email = a.user_email
+ WHERE stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                          a.reading_time, (SELECT stedi.setting_value('consent_policy')));
+
+CREATE TABLE trusted.accelerometer (
+    user_email   text NOT NULL,
+    reading_time timestamptz NOT NULL,
+    x            double precision NOT NULL,
+    y            double precision NOT NULL,
+    z            double precision NOT NULL,
+    file_id      integer NOT NULL,
+    line_number  bigint NOT NULL
+);
+
+-- No name, email, phone or birthday: curated is what data scientists read.
+CREATE VIEW curated.customer_definition AS
+SELECT stedi.customer_key(c.email, k.secret) AS customer_key,
+       c.serial_number, c.registration_date, c.last_update_date,
+       c.share_with_research_as_of_date, c.share_with_public_as_of_date,
+       c.share_with_friends_as_of_date
+  FROM trusted.customer AS c
+ CROSS JOIN stedi.pseudonym_secret AS k
+ WHERE EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = c.email);
+
+CREATE TABLE curated.customer (
+    customer_key                   uuid NOT NULL,
+    serial_number                  text NOT NULL,
+    registration_date              timestamptz,
+    last_update_date               timestamptz,
+    share_with_research_as_of_date timestamptz NOT NULL,
+    share_with_public_as_of_date   timestamptz,
+    share_with_friends_as_of_date  timestamptz
+);
+
+CREATE VIEW trusted.step_trainer_definition AS
+SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+       s.file_id, s.line_number
+  FROM landing.step_trainer AS s
+ WHERE EXISTS (SELECT FROM curated.customer AS c
+                WHERE c.serial_number = s.serial_number
+                  AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                                         s.sensor_reading_time,
+                                                         (SELECT stedi.setting_value('consent_policy'))));
+
+CREATE TABLE trusted.step_trainer (
+    sensor_reading_time  timestamptz NOT NULL,
+    serial_number        text NOT NULL,
+    distance_from_object integer NOT NULL,
+    file_id              integer NOT NULL,
+    line_number          bigint NOT NULL
+);
+
+-- The training table pairs a step trainer reading with the accelerometer
+-- readings taken in the same millisecond BY THE CUSTOMER WHO OWNS THAT STEP
+-- TRAINER.  A join on time alone (as the original pipeline did) would also
+-- pair readings of strangers whose clocks happen to coincide.  The
+-- customer appears only as a pseudonymous key.
+CREATE VIEW curated.machine_learning_definition AS
+SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+       stedi.customer_key(c.email, k.secret) AS customer_key,
+       a.reading_time, a.x, a.y, a.z,
+       s.file_id AS step_trainer_file_id,
+       s.line_number AS step_trainer_line_number,
+       a.file_id AS accelerometer_file_id,
+       a.line_number AS accelerometer_line_number
+  FROM trusted.step_trainer AS s
+  JOIN trusted.customer AS c ON c.serial_number = s.serial_number
+  JOIN trusted.accelerometer AS a
+    ON a.user_email = c.email
+   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+ CROSS JOIN stedi.pseudonym_secret AS k;
+
+CREATE TABLE curated.machine_learning (
+    sensor_reading_time       timestamptz NOT NULL,
+    serial_number             text NOT NULL,
+    distance_from_object      integer NOT NULL,
+    customer_key              uuid NOT NULL,
+    reading_time              timestamptz NOT NULL,
+    x                         double precision NOT NULL,
+    y                         double precision NOT NULL,
+    z                         double precision NOT NULL,
+    step_trainer_file_id      integer NOT NULL,
+    step_trainer_line_number  bigint NOT NULL,
+    accelerometer_file_id     integer NOT NULL,
+    accelerometer_line_number bigint NOT NULL
+);
+
+DO $$
+DECLARE
+    z record;
+BEGIN
+    FOR z IN SELECT * FROM (VALUES
+        ('trusted.customer', 'Customers who agreed to share their data for research: the latest record of each email (customer_trusted)'),
+        ('trusted.accelerometer', 'Accelerometer readings of customers in trusted.customer, taken when the consent policy allows (accelerometer_trusted)'),
+        ('curated.customer', 'Trusted customers who have accelerometer readings, by pseudonymous key (customer_curated)'),
+        ('trusted.step_trainer', 'Step trainer readings of devices owned by customers in curated.customer, taken when the consent policy allows (step_trainer_trusted)'),
+        ('curated.machine_learning', 'Each step trainer reading paired with the accelerometer readings its owner took in the same millisecond, by pseudonymous customer key (machine_learning_curated)'))
+        AS v(zone, what)
+    LOOP
+        EXECUTE format('COMMENT ON TABLE %s IS %L', z.zone,
+                       z.what || '.  Kept equal to the view ' || z.zone
+                       || '_definition by stedi.refresh().');
+        EXECUTE format('COMMENT ON VIEW %s IS %L', z.zone || '_definition',
+                       'What ' || z.zone || ' holds, computed from scratch: '
+                       || z.what || '.');
+    END LOOP;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- What changed in landing since the last refresh
+------------------------------------------------------------------------------
+
+-- stedi.refresh() works from what changed, in three queues.  Each refresh
+-- deletes the entries it can see before it reads anything, so an entry
+-- committed meanwhile stays for the next refresh: a change can be applied
+-- twice (harmlessly: every insert is idempotent), never zero times.
+-- Insert-only, so concurrent loaders never wait for each other here.
+
+-- Files loaded since the last refresh (by stedi.finish_file).
+CREATE TABLE stedi.pending_file (
+    file_id integer PRIMARY KEY,
+    kind    text NOT NULL
+);
+COMMENT ON TABLE stedi.pending_file IS 'Files loaded since the last refresh: their rows are what the next refresh adds';
+
+-- Customers whose data was erased (by stedi.forget_customer, which
+-- refreshes in the same transaction: an email never stays here).
+CREATE TABLE stedi.pending_customer (
+    email text NOT NULL
+);
+COMMENT ON TABLE stedi.pending_customer IS 'Customers erased in this transaction, to be recomputed by the refresh that forget_customer runs';
+
+-- Any other change to landing (an UPDATE or DELETE by hand, say), or of the
+-- consent policy: the next refresh rebuilds the zones from scratch.
+CREATE TABLE stedi.landing_change (
+    relation   regclass NOT NULL,
+    changed_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE stedi.landing_change IS 'Changes not made through the loading protocol or by forget_customer; any of them makes the next refresh a full one';
+
+CREATE FUNCTION stedi.note_landing_change() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- the loading protocol and forget_customer say what they change more
+    -- precisely; what they did is known to the server alone (src/loading.c),
+    -- never to a setting a session could change
+    IF NOT stedi.landing_change_is_tracked(TG_OP) THEN
+        INSERT INTO stedi.landing_change (relation) VALUES (TG_RELID);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION stedi.note_landing_change() IS 'Statement trigger on landing tables: notes a change that only a full refresh can apply';
+
+CREATE TRIGGER landing_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON landing.customer FOR EACH STATEMENT EXECUTE FUNCTION stedi.note_landing_change();
+CREATE TRIGGER landing_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON landing.accelerometer FOR EACH STATEMENT EXECUTE FUNCTION stedi.note_landing_change();
+CREATE TRIGGER landing_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON landing.step_trainer FOR EACH STATEMENT EXECUTE FUNCTION stedi.note_landing_change();
+
+-- Finding a file's rows: BRIN indexes are all but free to keep while
+-- loading (the rows of a file lie together), and refresh summarizes the
+-- new ranges before it uses them.
+CREATE INDEX accelerometer_file_idx ON landing.accelerometer USING brin (file_id);
+CREATE INDEX step_trainer_file_idx ON landing.step_trainer USING brin (file_id);
+CREATE INDEX customer_file_idx ON landing.customer USING brin (file_id);
+
+-- Which files hold readings of which customer and device: when a customer
+-- becomes trusted (or a device curated) later than its readings arrived,
+-- refresh reads those files only, not the whole landing table.
+CREATE TABLE stedi.accelerometer_file_user (
+    user_email text NOT NULL,
+    file_id    integer NOT NULL,
+    PRIMARY KEY (user_email, file_id)
+);
+COMMENT ON TABLE stedi.accelerometer_file_user IS 'Which landing files hold accelerometer readings of which email (kept by refresh)';
+CREATE TABLE stedi.step_trainer_file_serial (
+    serial_number text NOT NULL,
+    file_id       integer NOT NULL,
+    PRIMARY KEY (serial_number, file_id)
+);
+COMMENT ON TABLE stedi.step_trainer_file_serial IS 'Which landing files hold step trainer readings of which device (kept by refresh)';
+
+-- Row counts of the zones, kept by refresh so that logging them costs no
+-- scan of the tables.
+CREATE TABLE stedi.zone_state (
+    view          regclass PRIMARY KEY,
+    rows          bigint NOT NULL,
+    analyzed_rows bigint NOT NULL,
+    refreshed_at  timestamptz NOT NULL
+);
+COMMENT ON TABLE stedi.zone_state IS 'Row count of each zone table as of its last refresh; no row before the first';
+
+------------------------------------------------------------------------------
+-- Keeping the zones equal to their definitions
+------------------------------------------------------------------------------
+
+-- Writes a definition's rows into its zone a batch at a time, as COPY
+-- does, instead of one at a time as INSERT ... SELECT does.
+CREATE FUNCTION stedi.fill_zone(zone regclass, definition regclass) RETURNS bigint
+AS 'MODULE_PATHNAME', 'stedi_fill_zone' LANGUAGE C STRICT;
+COMMENT ON FUNCTION stedi.fill_zone(regclass, regclass) IS 'Append every row of a definition view to its zone table in batches (multi-row inserts, as COPY writes); returns how many';
+
+-- From scratch: each zone emptied and filled from its definition, in
+-- dependency order, and analyzed before the next one reads it.  DELETE,
+-- not TRUNCATE, so that readers keep reading the old rows until commit.
+CREATE FUNCTION stedi.rebuild_zones(rebuild_file_owners boolean)
+RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    z record;
+    t0 timestamptz;
+    n bigint;
+    schema text;
+BEGIN
+    ANALYZE landing.customer, landing.accelerometer, landing.step_trainer,
+            stedi.pseudonym_secret;
+    FOR z IN SELECT * FROM (VALUES
+        (1, 'trusted.customer'::regclass, 'trusted.customer_definition'::regclass,
+         'customer_key', '(email)',
+         'customer_serial_number_idx', '(serial_number)'),
+        (2, 'trusted.accelerometer', 'trusted.accelerometer_definition',
+         'accelerometer_key', '(file_id, line_number)',
+         'accelerometer_user_time_idx', '(user_email, reading_time stedi.timestamptz_ms_ops)'),
+        (3, 'curated.customer', 'curated.customer_definition',
+         'customer_key', '(customer_key)',
+         'customer_serial_number_idx', '(serial_number)'),
+        (4, 'trusted.step_trainer', 'trusted.step_trainer_definition',
+         'step_trainer_key', '(file_id, line_number)',
+         'step_trainer_serial_time_idx', '(serial_number, sensor_reading_time stedi.timestamptz_ms_ops)'),
+        (5, 'curated.machine_learning', 'curated.machine_learning_definition',
+         'machine_learning_key',
+         '(step_trainer_file_id, step_trainer_line_number, accelerometer_file_id, accelerometer_line_number)',
+         NULL, NULL))
+        AS v(step, zone, definition, key_name, key, lookup_name, lookup) ORDER BY 1
+    LOOP
+        t0 := clock_timestamp();
+        EXECUTE format('DELETE FROM %s', z.zone);
+        n := stedi.fill_zone(z.zone, z.definition);
+        -- The zone's key (which makes every incremental insert idempotent)
+        -- and the index incremental refresh finds rows by.  Made the first
+        -- time only once the table is filled: building an index is much
+        -- faster than filling an indexed table, and CREATE INDEX keeps
+        -- writers out, not readers.
+        schema := (SELECT c.relnamespace::regnamespace::text FROM pg_class AS c
+                    WHERE c.oid = z.zone);
+        IF to_regclass(format('%I.%I', schema, z.key_name)) IS NULL THEN
+            EXECUTE format('CREATE UNIQUE INDEX %I ON %s USING btree %s',
+                           z.key_name, z.zone, z.key);
+            EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.key_name,
+                           'Key of ' || z.zone::text || ': makes each insert of an incremental refresh idempotent');
+        END IF;
+        IF z.lookup IS NOT NULL
+           AND to_regclass(format('%I.%I', schema, z.lookup_name)) IS NULL THEN
+            EXECUTE format('CREATE INDEX %I ON %s USING btree %s',
+                           z.lookup_name, z.zone, z.lookup);
+            EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.lookup_name,
+                           'How an incremental refresh finds the rows of one customer or device in ' || z.zone::text);
+        END IF;
+        -- the next zone is planned on these statistics; nothing reads the
+        -- last one next, and autovacuum analyzes it soon after
+        IF z.step < 5 THEN
+            EXECUTE format('ANALYZE %s', z.zone);
+        END IF;
+        INSERT INTO stedi.zone_state AS s (view, rows, analyzed_rows, refreshed_at)
+        VALUES (z.zone, n, n, now())
+        ON CONFLICT (view) DO UPDATE
+           SET rows = EXCLUDED.rows, analyzed_rows = EXCLUDED.rows, refreshed_at = now();
+        step := z.step; view := z.zone; method := 'full'; rows := n;
+        duration := clock_timestamp() - t0;
+        RETURN NEXT;
+    END LOOP;
+
+    -- stedi.finish_file keeps these; rows that did not come through it
+    -- (changes by hand) are found only by reading all of landing
+    IF NOT rebuild_file_owners THEN
+        RETURN;
+    END IF;
+    DELETE FROM stedi.accelerometer_file_user;
+    INSERT INTO stedi.accelerometer_file_user
+    SELECT DISTINCT user_email, file_id FROM landing.accelerometer;
+    DELETE FROM stedi.step_trainer_file_serial;
+    INSERT INTO stedi.step_trainer_file_serial
+    SELECT DISTINCT serial_number, file_id FROM landing.step_trainer;
+    ANALYZE stedi.accelerometer_file_user, stedi.step_trainer_file_serial;
+END
+$$;
+COMMENT ON FUNCTION stedi.rebuild_zones(boolean) IS 'Refill every zone from its definition (stedi.refresh(full => true) calls it); with rebuild_file_owners, also which files hold whose readings';
+
+-- From what changed: the rows of the files loaded since the last refresh,
+-- and every row of each customer whose record changed (consent given,
+-- withdrawn or moved; erased), and of their devices.  Nothing else is
+-- read or written.  Each zone's change is Δ(zone) = Δ(definition): new
+-- accelerometer rows pair with the step trainer rows there were, then new
+-- step trainer rows with all accelerometer rows, so no pair is made twice.
+-- New rows are found again in the zones by their key, which begins with
+-- the file they came from.
+CREATE FUNCTION stedi.apply_zone_changes(customer_files integer[],
+                                         accelerometer_files integer[],
+                                         step_trainer_files integer[],
+                                         erased text[])
+RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    policy text := stedi.setting_value('consent_policy');
+    secret bytea := (SELECT p.secret FROM stedi.pseudonym_secret AS p);
+    changed text[];          -- customers whose latest record may differ
+    lost text[];             -- leave trusted (or must be recomputed)
+    gained text[];           -- enter trusted (or are recomputed)
+    lost_serials text[];     -- devices whose rows are recomputed
+    pull_serials text[];     -- devices whose old rows are read again
+    accelerometer_read integer[];   -- files to read accelerometer rows from
+    step_trainer_read integer[];    -- and step trainer rows
+    delta bigint[] := ARRAY[0, 0, 0, 0, 0];
+    n bigint;
+    t0 timestamptz := clock_timestamp();
+    z record;
+BEGIN
+
+    -- 1. Customers: the latest consenting record of each changed email,
+    --    against what trusted holds.
+    SELECT array_agg(DISTINCT e) INTO changed
+      FROM (SELECT c.email FROM landing.customer AS c
+             WHERE c.file_id = ANY (customer_files)
+            UNION ALL SELECT unnest(erased)) AS x(e);
+    IF changed IS NOT NULL THEN
+        CREATE TEMP TABLE stedi_new_customer ON COMMIT DROP AS
+        SELECT * FROM trusted.customer_definition AS d WHERE d.email = ANY (changed);
+        CREATE TEMP TABLE stedi_old_customer ON COMMIT DROP AS
+        SELECT * FROM trusted.customer AS c WHERE c.email = ANY (changed);
+
+        -- consent or device changed: out with the old rows, in with the new
+        SELECT array_agg(o.email) INTO lost
+          FROM stedi_old_customer AS o LEFT JOIN stedi_new_customer AS n USING (email)
+         WHERE n.email IS NULL
+            OR (n.share_with_research_as_of_date, n.serial_number)
+               IS DISTINCT FROM (o.share_with_research_as_of_date, o.serial_number);
+        SELECT array_agg(n.email) INTO gained
+          FROM stedi_new_customer AS n LEFT JOIN stedi_old_customer AS o USING (email)
+         WHERE o.email IS NULL OR n.email = ANY (lost);
+        SELECT array_agg(DISTINCT o.serial_number) INTO lost_serials
+          FROM stedi_old_customer AS o WHERE o.email = ANY (lost);
+
+        -- a newer record that changes neither: the customer row alone
+        UPDATE trusted.customer AS c
+           SET customer_name = n.customer_name, phone = n.phone, birth_day = n.birth_day,
+               registration_date = n.registration_date, last_update_date = n.last_update_date,
+               share_with_public_as_of_date = n.share_with_public_as_of_date,
+               share_with_friends_as_of_date = n.share_with_friends_as_of_date,
+               file_id = n.file_id, line_number = n.line_number
+          FROM stedi_new_customer AS n
+         WHERE c.email = n.email AND NOT (n.email = ANY (coalesce(gained, '{}')));
+        UPDATE curated.customer AS c
+           SET registration_date = n.registration_date, last_update_date = n.last_update_date,
+               share_with_public_as_of_date = n.share_with_public_as_of_date,
+               share_with_friends_as_of_date = n.share_with_friends_as_of_date
+          FROM stedi_new_customer AS n
+         WHERE c.customer_key = stedi.customer_key(n.email, secret)
+           AND NOT (n.email = ANY (coalesce(gained, '{}')));
+
+        IF lost IS NOT NULL THEN
+            -- pairs and step trainer rows of their devices are recomputed
+            -- below for whoever still owns the device
+            -- (the training table's key begins with the step trainer row's)
+            DELETE FROM curated.machine_learning AS m
+             USING trusted.step_trainer AS s
+             WHERE s.serial_number = ANY (lost_serials)
+               AND m.step_trainer_file_id = s.file_id
+               AND m.step_trainer_line_number = s.line_number;
+            GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] - n;
+            DELETE FROM trusted.step_trainer AS s WHERE s.serial_number = ANY (lost_serials);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[4] := delta[4] - n;
+            DELETE FROM curated.customer AS c
+             WHERE c.customer_key IN (SELECT stedi.customer_key(e, secret) FROM unnest(lost) AS e);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[3] := delta[3] - n;
+            DELETE FROM trusted.accelerometer AS a WHERE a.user_email = ANY (lost);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[2] := delta[2] - n;
+            DELETE FROM trusted.customer AS c WHERE c.email = ANY (lost);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[1] := delta[1] - n;
+        END IF;
+        IF gained IS NOT NULL THEN
+            INSERT INTO trusted.customer
+            SELECT * FROM stedi_new_customer AS n WHERE n.email = ANY (gained);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[1] := delta[1] + n;
+        END IF;
+    END IF;
+
+    -- 2. Accelerometer: rows of new files, and every row of gained
+    --    customers (found through the files that hold them).
+    SELECT array_agg(DISTINCT f) INTO accelerometer_read
+      FROM (SELECT unnest(accelerometer_files)
+            UNION ALL SELECT m.file_id FROM stedi.accelerometer_file_user AS m
+                       WHERE m.user_email = ANY (gained)) AS x(f);
+    IF accelerometer_read IS NOT NULL THEN
+        INSERT INTO trusted.accelerometer
+        SELECT a.* FROM landing.accelerometer AS a
+          JOIN trusted.customer AS c ON c.email = a.user_email
+         WHERE a.file_id = ANY (accelerometer_read)
+           AND (a.file_id = ANY (accelerometer_files) OR a.user_email = ANY (gained))
+           AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                                  a.reading_time, policy)
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS n = ROW_COUNT; delta[2] := delta[2] + n;
+    END IF;
+
+    -- 3. New accelerometer rows pair with the step trainer rows there are.
+    --    (Each customer's key is computed once, not once per pair.)
+    WITH owner AS MATERIALIZED (
+        SELECT c.email, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
+          FROM trusted.customer AS c
+         WHERE c.email IN (SELECT a.user_email FROM trusted.accelerometer AS a
+                            WHERE a.file_id = ANY (accelerometer_read)
+                              AND (a.file_id = ANY (accelerometer_files)
+                                   OR a.user_email = ANY (gained))))
+    INSERT INTO curated.machine_learning
+    SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+           o.customer_key, a.reading_time, a.x, a.y, a.z,
+           s.file_id, s.line_number, a.file_id, a.line_number
+      FROM trusted.accelerometer AS a
+      JOIN owner AS o ON o.email = a.user_email
+      JOIN trusted.step_trainer AS s
+        ON s.serial_number = o.serial_number
+       AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
+     WHERE a.file_id = ANY (accelerometer_read)
+       AND (a.file_id = ANY (accelerometer_files) OR a.user_email = ANY (gained))
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] + n;
+
+    -- 4. Customers with their first readings become curated.
+    WITH added AS (
+        INSERT INTO curated.customer
+        SELECT stedi.customer_key(c.email, secret), c.serial_number, c.registration_date,
+               c.last_update_date, c.share_with_research_as_of_date,
+               c.share_with_public_as_of_date, c.share_with_friends_as_of_date
+          FROM trusted.customer AS c
+         WHERE c.email IN (SELECT a.user_email FROM trusted.accelerometer AS a
+                            WHERE a.file_id = ANY (accelerometer_read)
+                              AND (a.file_id = ANY (accelerometer_files)
+                                   OR a.user_email = ANY (gained)))
+        ON CONFLICT DO NOTHING
+        RETURNING serial_number)
+    SELECT array_agg(DISTINCT serial_number), count(*) INTO pull_serials, n FROM added;
+    delta[3] := delta[3] + n;
+
+    -- devices of customers recomputed above, still curated through anyone
+    SELECT array_agg(DISTINCT s) INTO pull_serials
+      FROM (SELECT unnest(pull_serials)
+            UNION ALL SELECT c.serial_number FROM curated.customer AS c
+                       WHERE c.serial_number = ANY (lost_serials)) AS x(s);
+
+    -- 5. Step trainer: rows of new files, and every row of the devices
+    --    that just became curated.
+    SELECT array_agg(DISTINCT f) INTO step_trainer_read
+      FROM (SELECT unnest(step_trainer_files)
+            UNION ALL SELECT m.file_id FROM stedi.step_trainer_file_serial AS m
+                       WHERE m.serial_number = ANY (pull_serials)) AS x(f);
+    IF step_trainer_read IS NOT NULL THEN
+        INSERT INTO trusted.step_trainer
+        SELECT s.* FROM landing.step_trainer AS s
+         WHERE s.file_id = ANY (step_trainer_read)
+           AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (pull_serials))
+           AND EXISTS (SELECT FROM curated.customer AS c
+                        WHERE c.serial_number = s.serial_number
+                          AND stedi.reading_has_research_consent(
+                                  c.share_with_research_as_of_date,
+                                  s.sensor_reading_time, policy))
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS n = ROW_COUNT; delta[4] := delta[4] + n;
+    END IF;
+
+    -- 6. New step trainer rows pair with all accelerometer rows.
+    WITH owner AS MATERIALIZED (
+        SELECT c.email, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
+          FROM trusted.customer AS c
+         WHERE c.serial_number IN (SELECT s.serial_number FROM trusted.step_trainer AS s
+                                    WHERE s.file_id = ANY (step_trainer_read)
+                                      AND (s.file_id = ANY (step_trainer_files)
+                                           OR s.serial_number = ANY (pull_serials))))
+    INSERT INTO curated.machine_learning
+    SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+           o.customer_key, a.reading_time, a.x, a.y, a.z,
+           s.file_id, s.line_number, a.file_id, a.line_number
+      FROM trusted.step_trainer AS s
+      JOIN owner AS o ON o.serial_number = s.serial_number
+      JOIN trusted.accelerometer AS a
+        ON a.user_email = o.email
+       AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+     WHERE s.file_id = ANY (step_trainer_read)
+       AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (pull_serials))
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] + n;
+
+    -- Row counts, and fresh statistics for a zone that grew by a tenth.
+    FOR z IN SELECT * FROM (VALUES
+        (1, 'trusted.customer'::regclass), (2, 'trusted.accelerometer'),
+        (3, 'curated.customer'), (4, 'trusted.step_trainer'),
+        (5, 'curated.machine_learning')) AS v(step, zone) ORDER BY 1
+    LOOP
+        UPDATE stedi.zone_state AS s
+           SET rows = s.rows + delta[z.step], refreshed_at = now()
+         WHERE s.view = z.zone
+        RETURNING s.rows INTO n;
+        IF abs(n - (SELECT s.analyzed_rows FROM stedi.zone_state AS s WHERE s.view = z.zone))
+           > greatest(1000, n / 10) THEN
+            EXECUTE format('ANALYZE %s', z.zone);
+            UPDATE stedi.zone_state AS s SET analyzed_rows = n WHERE s.view = z.zone;
+        END IF;
+        step := z.step; view := z.zone; method := 'incremental'; rows := n;
+        duration := CASE WHEN z.step = 1 THEN clock_timestamp() - t0 ELSE interval '0' END;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION stedi.apply_zone_changes(integer[], integer[], integer[], text[]) IS
+    'Apply the changes of new files and changed customers to every zone (what stedi.refresh() does when no full rebuild is needed)';
+
+-- What stedi.refresh() runs: consume the queues, then rebuild or apply.
+-- Returns no rows when only_if_changed and nothing changed.
+CREATE FUNCTION stedi.maintain_zones(rebuild boolean, only_if_changed boolean)
+RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    customer_files integer[];
+    accelerometer_files integer[];
+    step_trainer_files integer[];
+    erased text[];
+    other_change boolean;
+BEGIN
+    INSERT INTO stedi.pseudonym_secret (secret)
+    SELECT stedi.random_secret()
+     WHERE NOT EXISTS (SELECT FROM stedi.pseudonym_secret);
+
+    WITH consumed AS (DELETE FROM stedi.pending_file RETURNING file_id, kind)
+    SELECT array_agg(file_id) FILTER (WHERE kind = 'customer'),
+           array_agg(file_id) FILTER (WHERE kind = 'accelerometer'),
+           array_agg(file_id) FILTER (WHERE kind = 'step_trainer')
+      INTO customer_files, accelerometer_files, step_trainer_files
+      FROM consumed;
+    WITH consumed AS (DELETE FROM stedi.pending_customer RETURNING email)
+    SELECT array_agg(DISTINCT email) INTO erased FROM consumed;
+    WITH consumed AS (DELETE FROM stedi.landing_change RETURNING 1)
+    SELECT count(*) > 0 INTO other_change FROM consumed;
+
+    IF rebuild OR other_change OR (SELECT count(*) FROM stedi.zone_state) < 5 THEN
+        RETURN QUERY SELECT * FROM stedi.rebuild_zones(rebuild OR other_change);
+    ELSIF NOT only_if_changed OR customer_files IS NOT NULL
+          OR accelerometer_files IS NOT NULL OR step_trainer_files IS NOT NULL
+          OR erased IS NOT NULL THEN
+        RETURN QUERY SELECT * FROM stedi.apply_zone_changes(
+            customer_files, accelerometer_files, step_trainer_files, erased);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stedi.maintain_zones(boolean, boolean) IS 'The work of stedi.refresh(): a full rebuild when asked, on the first refresh, or after a change only a rebuild can apply; otherwise only what changed';
+
+------------------------------------------------------------------------------
+-- Refresh and its log
+------------------------------------------------------------------------------
+
+CREATE TABLE stedi.refresh_run (
+    run_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    trigger     text NOT NULL DEFAULT 'manual'
+                CHECK (trigger IN ('manual', 'scheduled')),
+    started_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at timestamptz,
+    status      text NOT NULL DEFAULT 'running'
+                CHECK (status IN ('running', 'succeeded', 'failed', 'skipped')),
+    message     text
+);
+CREATE INDEX ON stedi.refresh_run (started_at);
+COMMENT ON TABLE stedi.refresh_run IS 'One row per refresh of the zones, manual or scheduled; pruned after the run_history_retention setting';
+COMMENT ON COLUMN stedi.refresh_run.message IS 'Why a run failed (the error) or was skipped';
+
+-- No foreign key to stedi.refresh_run: pg_restore -j loads an extension's
+-- tables in parallel, in any order, and the log would fail to load before
+-- its runs.  Pruning deletes both (stedi_prune_run_history).
+CREATE TABLE stedi.refresh_log (
+    run_id   bigint NOT NULL,
+    step     integer NOT NULL,
+    view     regclass NOT NULL,
+    method   text NOT NULL CHECK (method IN ('full', 'incremental')),
+    rows     bigint NOT NULL,
+    duration interval NOT NULL,
+    PRIMARY KEY (run_id, step)
+);
+COMMENT ON TABLE stedi.refresh_log IS 'One row per zone refreshed in a run: how (full or incremental), its row count afterwards and how long it took';
+
+CREATE FUNCTION stedi.refresh(
+    only_if_changed boolean DEFAULT false, "full" boolean DEFAULT false,
+    OUT view regclass, OUT method text, OUT rows bigint, OUT duration interval)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'stedi_refresh'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stedi.refresh(boolean, boolean) IS
+    'Bring the trusted and curated zones up to date with landing, doing work in proportion to what changed (full => true: rebuild from scratch), in one transaction; log row counts and durations; with only_if_changed, do nothing when nothing changed since the last refresh';
+
+------------------------------------------------------------------------------
+-- Refresh on a schedule
+------------------------------------------------------------------------------
+
+-- This database's schedule: at most one row.
+CREATE TABLE stedi.refresh_job (
+    one                  boolean PRIMARY KEY DEFAULT true CHECK (one),
+    every                interval NOT NULL
+                         CHECK (every BETWEEN interval '1 second' AND interval '1 year'),
+    run_as               regrole NOT NULL DEFAULT current_user::regrole,
+    created_at           timestamptz NOT NULL DEFAULT now(),
+    next_run_at          timestamptz NOT NULL DEFAULT now(),
+    last_checked_at      timestamptz,
+    consecutive_failures integer NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE stedi.refresh_job IS 'The refresh schedule of this database (stedi.schedule_refresh); run by the stedi scheduler background worker';
+COMMENT ON COLUMN stedi.refresh_job.run_as IS 'The role the scheduled refresh runs as: whoever scheduled it (a role whose privileges the writer has)';
+COMMENT ON COLUMN stedi.refresh_job.consecutive_failures IS 'Failed runs in a row; each doubles the wait before the next try, up to an hour';
+
+CREATE FUNCTION stedi.scheduler_check() RETURNS void
+AS 'MODULE_PATHNAME', 'stedi_scheduler_check' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stedi.scheduler_check() IS 'Fails, saying why, when this server cannot run scheduled refreshes';
+
+CREATE FUNCTION stedi.scheduler_running() RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_scheduler_running' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stedi.scheduler_running() IS 'Whether the stedi scheduler background worker is running';
+
+CREATE FUNCTION stedi.worker_statements(OUT statement text, OUT parameter_types text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'stedi_worker_statements' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stedi.worker_statements() IS
+    'Every SQL statement the scheduler''s refresh worker runs (with its parameter types), and the settings it pins, for review and for the regression test';
+
+CREATE FUNCTION stedi.refresh_job_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'stedi_refresh_job_changed' LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION stedi.refresh_job_changed() IS 'Statement trigger on stedi.refresh_job: tells the scheduler at commit';
+CREATE TRIGGER refresh_job_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON stedi.refresh_job FOR EACH STATEMENT EXECUTE FUNCTION stedi.refresh_job_changed();
+
+-- A schedule runs as a role its writer acts as: no one can make the
+-- scheduler run as a role they could not SET ROLE to themselves.
+CREATE FUNCTION stedi.check_refresh_job_run_as() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT pg_has_role(current_user, NEW.run_as::oid, 'USAGE') THEN
+        RAISE EXCEPTION 'a refresh schedule cannot run as role "%"', NEW.run_as
+              USING ERRCODE = 'insufficient_privilege',
+                    DETAIL = format('Role "%s" does not have the privileges of role "%s".',
+                                    current_user, NEW.run_as),
+                    HINT = 'Schedule it as that role: SET ROLE, then SELECT stedi.schedule_refresh(...).';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION stedi.check_refresh_job_run_as() IS
+    'Trigger on stedi.refresh_job: a schedule may run only as a role whose privileges its writer has';
+CREATE TRIGGER check_run_as BEFORE INSERT OR UPDATE OF run_as
+    ON stedi.refresh_job FOR EACH ROW EXECUTE FUNCTION stedi.check_refresh_job_run_as();
+
+CREATE FUNCTION stedi.schedule_refresh(every interval)
+RETURNS stedi.refresh_job
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job stedi.refresh_job;
+BEGIN
+    PERFORM stedi.scheduler_check();
+    IF every IS NULL OR NOT every BETWEEN interval '1 second' AND interval '1 year' THEN
+        RAISE EXCEPTION 'refresh interval must be between 1 second and 1 year, not %', coalesce(every::text, 'NULL')
+              USING ERRCODE = 'invalid_parameter_value',
+                    HINT = 'For example: SELECT stedi.schedule_refresh(''5 minutes'');';
+    END IF;
+    INSERT INTO stedi.refresh_job AS j (every) VALUES (schedule_refresh.every)
+    ON CONFLICT (one) DO UPDATE
+       SET every = EXCLUDED.every, run_as = current_user::regrole,
+           next_run_at = now(), consecutive_failures = 0
+    RETURNING * INTO job;
+    RETURN job;
+END
+$$;
+COMMENT ON FUNCTION stedi.schedule_refresh(interval) IS
+    'Refresh the zones of this database every so often, in a background worker, when landing changed (needs stedi in shared_preload_libraries)';
+
+CREATE FUNCTION stedi.unschedule_refresh() RETURNS boolean
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH gone AS (DELETE FROM stedi.refresh_job RETURNING 1)
+    SELECT count(*) > 0 FROM gone
+$$;
+COMMENT ON FUNCTION stedi.unschedule_refresh() IS 'Stop refreshing this database on a schedule; true if there was a schedule';
+
+------------------------------------------------------------------------------
+-- What an operator looks at
+------------------------------------------------------------------------------
+
+CREATE VIEW stedi.zone_status AS
+SELECT v.step, v.view,
+       last_ok.rows,
+       last_ok.finished_at AS last_refreshed_at,
+       last_ok.duration AS last_refresh_duration,
+       (EXISTS (SELECT FROM stedi.pending_file)
+        OR EXISTS (SELECT FROM stedi.landing_change)
+        OR EXISTS (SELECT FROM stedi.pending_customer)) AS landing_changed_since,
+       last_run.status AS last_run_status,
+       last_run.message AS last_run_message,
+       job.every AS refresh_every,
+       job.next_run_at,
+       job.consecutive_failures,
+       (job.every IS NOT NULL
+        AND (job.next_run_at < now() - greatest(job.every, interval '1 minute')
+             OR NOT stedi.scheduler_running())) AS schedule_overdue
+  FROM (VALUES (1, 'trusted.customer'::regclass),
+               (2, 'trusted.accelerometer'::regclass),
+               (3, 'curated.customer'::regclass),
+               (4, 'trusted.step_trainer'::regclass),
+               (5, 'curated.machine_learning'::regclass)) AS v(step, view)
+  LEFT JOIN LATERAL (
+        SELECT l.rows, l.duration, r.finished_at
+          FROM stedi.refresh_log AS l
+          JOIN stedi.refresh_run AS r USING (run_id)
+         WHERE l.view = v.view AND r.status = 'succeeded'
+         ORDER BY r.run_id DESC
+         LIMIT 1) AS last_ok ON true
+  LEFT JOIN LATERAL (
+        SELECT status, message FROM stedi.refresh_run
+         ORDER BY run_id DESC LIMIT 1) AS last_run ON true
+  LEFT JOIN stedi.refresh_job AS job ON true
+ ORDER BY v.step;
+COMMENT ON VIEW stedi.zone_status IS
+    'Each trusted and curated view: rows and time of its last successful refresh, whether landing changed since, the last run and the schedule (schedule_overdue: it should have run but did not)';
+
+------------------------------------------------------------------------------
+-- Right to erasure
+------------------------------------------------------------------------------
+
+-- What was erased, and when, and by whom: never whose data it was.
+CREATE TABLE stedi.erasure_log (
+    erasure_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    erased_at         timestamptz NOT NULL DEFAULT now(),
+    erased_by         name NOT NULL DEFAULT session_user,
+    customer_records  bigint NOT NULL,
+    accelerometer_rows bigint NOT NULL,
+    step_trainer_rows bigint NOT NULL,
+    rejected_lines    bigint NOT NULL
+);
+COMMENT ON TABLE stedi.erasure_log IS 'One row per stedi.forget_customer(): counts of what was removed, with no email or other personal field';
+
+CREATE FUNCTION stedi.forget_customer(email text)
+RETURNS stedi.erasure_log
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    serials text[];
+    result stedi.erasure_log;
+    n_customer bigint;
+    n_accelerometer bigint;
+    n_step_trainer bigint;
+    n_rejected bigint;
+BEGIN
+    IF email IS NULL OR email = '' THEN
+        RAISE EXCEPTION 'forget_customer needs an email'
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- say precisely what changes: this customer (see note_landing_change)
+    PERFORM stedi.track_erasure(true);
+    INSERT INTO stedi.pending_customer (email) VALUES (forget_customer.email);
+
+    -- the devices of this customer that no other customer's record names
+    SELECT coalesce(array_agg(DISTINCT c.serial_number), '{}') INTO serials
+      FROM landing.customer AS c
+     WHERE c.email = forget_customer.email
+       AND NOT EXISTS (SELECT FROM landing.customer AS o
+                        WHERE o.serial_number = c.serial_number
+                          AND o.email <> forget_customer.email);
+
+    WITH gone AS (DELETE FROM landing.customer AS c
+                   WHERE c.email = forget_customer.email RETURNING 1)
+    SELECT count(*) INTO n_customer FROM gone;
+    WITH gone AS (DELETE FROM landing.accelerometer AS a
+                   WHERE a.user_email = forget_customer.email RETURNING 1)
+    SELECT count(*) INTO n_accelerometer FROM gone;
+    WITH gone AS (DELETE FROM landing.step_trainer AS s
+                   WHERE s.serial_number = ANY (serials) RETURNING 1)
+    SELECT count(*) INTO n_step_trainer FROM gone;
+    -- quarantined lines that carry the email, or one of those devices
+    WITH gone AS (DELETE FROM landing.rejected AS r
+                   WHERE strpos(lower(r.raw_line), lower(forget_customer.email)) > 0
+                      OR EXISTS (SELECT FROM unnest(serials) AS s(serial)
+                                  WHERE strpos(r.raw_line, s.serial) > 0)
+                  RETURNING 1)
+    SELECT count(*) INTO n_rejected FROM gone;
+
+    DELETE FROM stedi.accelerometer_file_user AS m WHERE m.user_email = forget_customer.email;
+    DELETE FROM stedi.step_trainer_file_serial AS m WHERE m.serial_number = ANY (serials);
+
+    -- trusted and curated, in the same transaction
+    PERFORM stedi.track_erasure(false);
+    PERFORM count(*) FROM stedi.refresh();
+
+    INSERT INTO stedi.erasure_log (customer_records, accelerometer_rows,
+                                   step_trainer_rows, rejected_lines)
+    VALUES (n_customer, n_accelerometer, n_step_trainer, n_rejected)
+    RETURNING * INTO result;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION stedi.forget_customer(text) IS
+    'Right to erasure: remove every row of a customer from landing (quarantined lines included), trusted and curated, in one transaction, and log counts only';
+
+------------------------------------------------------------------------------
+-- Roles and privileges
+--
+-- stedi_loader   loads landing (stedi-load), reads nothing
+-- stedi_analyst  reads curated, nothing else
+-- stedi_admin    everything: landing, trusted, curated, refresh, settings,
+--                schedules, erasure (but not the pseudonym secret)
+-- Roles belong to the cluster, not the database: they are created if
+-- missing and stay after DROP EXTENSION.  Grant them to login roles.
+------------------------------------------------------------------------------
+
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['stedi_loader', 'stedi_analyst', 'stedi_admin'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
+            EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- Functions that act with the extension owner's rights, for roles that
+-- may not touch the tables behind them.  Each pins its search_path.
+ALTER FUNCTION stedi.refresh(boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) SECURITY DEFINER;
+ALTER FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) SECURITY DEFINER;
+ALTER FUNCTION stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text) SECURITY DEFINER;
+ALTER FUNCTION stedi.note_landing_change() SECURITY DEFINER;
+ALTER FUNCTION stedi.set_setting(text, text) SECURITY DEFINER;
+
+-- Nothing for PUBLIC; each role gets what it needs by name, so that a
+-- function added later is nobody's until granted.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA stedi FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA landing, stedi TO stedi_loader;
+GRANT INSERT ON landing.customer, landing.accelerometer, landing.step_trainer,
+                landing.rejected TO stedi_loader;
+GRANT EXECUTE ON FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean),
+                          stedi.finish_file(integer, bigint, bigint, bigint, bigint),
+                          stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text),
+                          stedi.landing_row_check(text, integer, bigint, text),
+                          stedi.rejected_line_check(text, integer, bigint)
+      TO stedi_loader, stedi_admin;
+
+-- Analysts read the curated tables, and nothing behind them: not the
+-- definition views, which read trusted with their owner's rights.  The
+-- millisecond operators work on what they read.
+GRANT USAGE ON SCHEMA curated, stedi TO stedi_analyst;
+GRANT SELECT ON curated.customer, curated.machine_learning TO stedi_analyst;
+GRANT EXECUTE ON FUNCTION stedi.ms_eq(timestamptz, timestamptz), stedi.ms_ne(timestamptz, timestamptz),
+                          stedi.ms_lt(timestamptz, timestamptz), stedi.ms_le(timestamptz, timestamptz),
+                          stedi.ms_gt(timestamptz, timestamptz), stedi.ms_ge(timestamptz, timestamptz),
+                          stedi.ms_cmp(timestamptz, timestamptz), stedi.ms_hash(timestamptz),
+                          stedi.ms_hash_extended(timestamptz, bigint)
+      TO stedi_analyst, stedi_admin;
+
+-- Admins change landing by hand, read every zone and the logs, and change
+-- schedules; settings only through set_setting, which validates them.
+GRANT USAGE ON SCHEMA landing, trusted, curated, stedi TO stedi_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA landing TO stedi_admin;
+GRANT SELECT ON ALL TABLES IN SCHEMA trusted, curated TO stedi_admin;
+GRANT SELECT ON ALL TABLES IN SCHEMA stedi TO stedi_admin;
+REVOKE ALL ON stedi.pseudonym_secret FROM stedi_admin;
+GRANT INSERT, UPDATE, DELETE ON stedi.refresh_job TO stedi_admin;
+GRANT EXECUTE ON FUNCTION stedi.refresh(boolean, boolean),
+                          stedi.forget_customer(text),
+                          stedi.set_setting(text, text),
+                          stedi.set_consent_policy(text),
+                          stedi.setting_value(text),
+                          stedi.schedule_refresh(interval),
+                          stedi.unschedule_refresh(),
+                          stedi.scheduler_check(),
+                          stedi.scheduler_running(),
+                          stedi.worker_statements(),
+                          stedi.has_research_consent(timestamptz),
+                          stedi.reading_has_research_consent(timestamptz, timestamptz, text),
+                          stedi.customer_key(text, bytea),
+                          stedi.fill_zone(regclass, regclass)
+      TO stedi_admin;
+
+------------------------------------------------------------------------------
+-- DROP EXTENSION keeps landing data unless told CASCADE
+------------------------------------------------------------------------------
+
+-- At the start of every command: a DROP EXTENSION naming stedi is checked
+-- here; for any other command this loads the library, whose object access
+-- hook refuses to drop the extension by any other path (DROP OWNED, DROP
+-- SCHEMA ... CASCADE, a cascade from plpgsql).  See src/drop_guard.c.
+CREATE FUNCTION stedi.guard_drop() RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'stedi_guard_drop' LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION stedi.guard_drop() IS 'Event trigger: refuses DROP EXTENSION stedi without CASCADE while landing holds rows, saying how many, and any other statement that would drop the extension';
+REVOKE ALL ON FUNCTION stedi.guard_drop() FROM PUBLIC;
+
+CREATE EVENT TRIGGER stedi_guard_drop ON ddl_command_start
+    EXECUTE FUNCTION stedi.guard_drop();
+COMMENT ON EVENT TRIGGER stedi_guard_drop IS 'stedi and its landing data go only by DROP EXTENSION stedi, and only with CASCADE while landing holds rows (stedi.guard_drop)';
+
+------------------------------------------------------------------------------
+-- Backups: what pg_dump keeps
+--
+-- pg_dump leaves out the tables an extension makes unless they are marked
+-- here.  Marked, whole: everything that cannot be computed again, namely
+-- landing and its lineage, quarantine, settings, the schedule, the logs
+-- with their sequences, the pseudonym secret (so that every customer
+-- keeps the same key; the first refresh makes it, so no row of it is
+-- the script's own) and which files hold whose readings.
+--
+-- Not marked: the trusted and curated zones and stedi.zone_state, which
+-- are computed from landing: a restored database has empty zones and no
+-- zone state, so its first refresh rebuilds every zone from scratch.  The
+-- queues of changes are not marked either: that rebuild applies them all.
+------------------------------------------------------------------------------
+
+-- (one call per statement: each updates the extension's catalog row)
+SELECT pg_catalog.pg_extension_config_dump('landing.source_file', '');
+SELECT pg_catalog.pg_extension_config_dump('landing.source_file_file_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('landing.customer', '');
+SELECT pg_catalog.pg_extension_config_dump('landing.accelerometer', '');
+SELECT pg_catalog.pg_extension_config_dump('landing.step_trainer', '');
+SELECT pg_catalog.pg_extension_config_dump('landing.rejected', '');
+SELECT pg_catalog.pg_extension_config_dump('stedi.ingest_log', '');
+SELECT pg_catalog.pg_extension_config_dump('stedi.ingest_log_attempt_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stedi.setting', '');
+SELECT pg_catalog.pg_extension_config_dump('stedi.refresh_job', '');
+SELECT pg_catalog.pg_extension_config_dump('stedi.refresh_run', '');
+SELECT pg_catalog.pg_extension_config_dump('stedi.refresh_run_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stedi.refresh_log', '');
+SELECT pg_catalog.pg_extension_config_dump('stedi.erasure_log', '');
+SELECT pg_catalog.pg_extension_config_dump('stedi.erasure_log_erasure_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stedi.pseudonym_secret', '');
+SELECT pg_catalog.pg_extension_config_dump('stedi.accelerometer_file_user', '');
+SELECT pg_catalog.pg_extension_config_dump('stedi.step_trainer_file_serial', '');
+
+------------------------------------------------------------------------------
+-- What each object is, for \d+, \df+ and \dx+
+------------------------------------------------------------------------------
+
+COMMENT ON SCHEMA stedi IS 'The stedi extension''s functions, operators, settings and logs';
+COMMENT ON OPERATOR FAMILY stedi.timestamptz_ms_ops USING btree IS 'Orders times by the millisecond they fall in (merge joins on =#)';
+COMMENT ON OPERATOR FAMILY stedi.timestamptz_ms_ops USING hash IS 'Hashes times by the millisecond they fall in (hash joins on =#)';
+COMMENT ON SEQUENCE landing.source_file_file_id_seq IS 'Numbers landing files (landing.source_file.file_id)';
+COMMENT ON SEQUENCE stedi.ingest_log_attempt_id_seq IS 'Numbers load attempts (stedi.ingest_log.attempt_id)';
+COMMENT ON SEQUENCE stedi.refresh_run_run_id_seq IS 'Numbers refresh runs (stedi.refresh_run.run_id)';
+COMMENT ON SEQUENCE stedi.erasure_log_erasure_id_seq IS 'Numbers erasures (stedi.erasure_log.erasure_id)';
+COMMENT ON TRIGGER landing_changed ON landing.customer IS 'Notes a change made other than by stedi-load: the next refresh rebuilds from scratch';
+COMMENT ON TRIGGER landing_changed ON landing.accelerometer IS 'Notes a change made other than by stedi-load: the next refresh rebuilds from scratch';
+COMMENT ON TRIGGER landing_changed ON landing.step_trainer IS 'Notes a change made other than by stedi-load: the next refresh rebuilds from scratch';
+COMMENT ON TRIGGER refresh_job_changed ON stedi.refresh_job IS 'Tells the scheduler at commit that the schedule changed';
+COMMENT ON TRIGGER check_run_as ON stedi.refresh_job IS 'A schedule runs only as a role whose privileges its writer has (stedi.check_refresh_job_run_as)';
+COMMENT ON ROLE stedi_loader IS 'stedi: may load landing files with stedi-load, and read nothing';
+COMMENT ON ROLE stedi_analyst IS 'stedi: may read the curated zone, and nothing else';
+COMMENT ON ROLE stedi_admin IS 'stedi: may read every zone, refresh, change settings and schedules, and erase customers; not read the pseudonym secret';
+
+-- Indexes and constraints: their purpose, from their table and kind.
+DO $$
+DECLARE
+    o record;
+BEGIN
+    FOR o IN
+        SELECT format('INDEX %s', i.indexrelid::regclass) AS target,
+               CASE
+                   WHEN k.contype = 'p' THEN 'Primary key of ' || i.indrelid::regclass::text
+                   WHEN am.amname = 'brin' THEN 'Finds the rows of one landing file (file_id) in ' || i.indrelid::regclass::text || ', for incremental refresh and erasure'
+                   ELSE 'Finds rows of ' || i.indrelid::regclass::text || ' by '
+                        || pg_get_indexdef(i.indexrelid, 1, true)
+               END AS what
+          FROM pg_index AS i
+          JOIN pg_class AS c ON c.oid = i.indexrelid
+          JOIN pg_am AS am ON am.oid = c.relam
+          LEFT JOIN pg_constraint AS k ON k.conindid = i.indexrelid
+         WHERE c.relnamespace IN ('landing'::regnamespace, 'stedi'::regnamespace)
+        UNION ALL
+        SELECT format('CONSTRAINT %I ON %s', k.conname, k.conrelid::regclass),
+               CASE k.contype
+                   WHEN 'p' THEN 'Primary key of ' || k.conrelid::regclass::text
+                   WHEN 'f' THEN 'Each row belongs to a row of ' || k.confrelid::regclass::text
+                   ELSE 'Checks ' || pg_get_constraintdef(k.oid, true)
+               END
+          FROM pg_constraint AS k
+          JOIN pg_class AS c ON c.oid = k.conrelid
+         WHERE c.relnamespace IN ('landing'::regnamespace, 'stedi'::regnamespace)
+    LOOP
+        EXECUTE format('COMMENT ON %s IS %L', o.target, o.what);
+    END LOOP;
+END
+$$;
+
+-- Columns: one description per column name, unless the column has its own.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN
+        SELECT a.attrelid::regclass AS rel, a.attname, d.what
+          FROM pg_attribute AS a
+          JOIN pg_class AS r ON r.oid = a.attrelid
+          JOIN (VALUES
+            ('accelerometer_file_id', 'Landing file of the accelerometer reading'),
+            ('accelerometer_line_number', 'Line of the accelerometer reading in its file'),
+            ('accelerometer_rows', 'Accelerometer readings erased'),
+            ('analyzed_rows', 'Rows the zone had when last analyzed'),
+            ('attempt_id', 'Number of the load attempt'),
+            ('birth_day', 'JSON field "birthDay"'),
+            ('byte_offset', 'Where the line starts in its file, in bytes from 0'),
+            ('changed_at', 'When the change was noted'),
+            ('consecutive_failures', 'Scheduled runs that failed in a row; sets the backoff'),
+            ('created_at', 'When the schedule was made'),
+            ('customer_key', 'Pseudonymous customer key: stedi.customer_key(email, secret); the same customer always has the same key'),
+            ('customer_name', 'JSON field "customerName"'),
+            ('customer_records', 'Customer records erased'),
+            ('default_value', 'Value when not set'),
+            ('description', 'What the setting does'),
+            ('distance_from_object', 'JSON field "distanceFromObject": what the step trainer''s distance sensor measured'),
+            ('duration', 'How long the step took'),
+            ('email', 'JSON field "email": who the customer is'),
+            ('erased_at', 'When the customer was erased'),
+            ('erased_by', 'Who erased the customer'),
+            ('erasure_id', 'Number of the erasure'),
+            ('every', 'Time between scheduled refreshes'),
+            ('file_id', 'The landing file the row came from (landing.source_file)'),
+            ('finished_at', 'When it ended'),
+            ('is_default', 'Whether the setting has its default value'),
+            ('kind', 'Which dataset: customer, accelerometer or step_trainer'),
+            ('landing_changed_since', 'Whether landing changed since the last refresh'),
+            ('last_checked_at', 'When the scheduler last looked at the schedule'),
+            ('last_refresh_duration', 'How long the last refresh took'),
+            ('last_refreshed_at', 'When the last refresh ended'),
+            ('last_run_message', 'Error text of the last scheduled run, if it failed'),
+            ('last_run_status', 'Outcome of the last scheduled run'),
+            ('last_update_date', 'JSON field "lastUpdateDate": the latest record of a customer wins'),
+            ('line_number', 'Line of the row in its file, from 1'),
+            ('lines_read', 'Non-blank lines read'),
+            ('load_duration', 'How long loading the file took'),
+            ('loaded_at', 'When the file was loaded'),
+            ('loaded_by', 'Who loaded it'),
+            ('message', 'What happened, in words (the error, if it failed)'),
+            ('method', 'full (recomputed from scratch) or incremental (only what changed)'),
+            ('name', 'Name of the setting'),
+            ('next_run_at', 'When the next scheduled refresh is due'),
+            ('one', 'Always true: the table has at most one row'),
+            ('outcome', 'loaded, skipped (content loaded before) or failed (rolled back)'),
+            ('path', 'File path as given to stedi-load'),
+            ('phone', 'JSON field "phone"'),
+            ('raw_line', 'The line as read (at most 8192 bytes)'),
+            ('reading_time', 'JSON field "timestamp": when the accelerometer reading was taken'),
+            ('reason', 'Why the line was not loaded'),
+            ('refresh_every', 'Time between scheduled refreshes (NULL: not scheduled)'),
+            ('refreshed_at', 'When the zone was last refreshed'),
+            ('registration_date', 'JSON field "registrationDate"'),
+            ('rejected_lines', 'Quarantined lines erased'),
+            ('relation', 'The landing table changed'),
+            ('rows', 'Rows of the zone'),
+            ('rows_loaded', 'Lines that became landing rows'),
+            ('rows_rejected', 'Lines quarantined in landing.rejected'),
+            ('run_as', 'Role the scheduled refresh runs as'),
+            ('run_id', 'Number of the refresh run'),
+            ('schedule_overdue', 'Whether a scheduled refresh is late'),
+            ('secret', 'The HMAC key: 32 random bytes'),
+            ('sensor_reading_time', 'JSON field "sensorReadingTime": when the step trainer reading was taken'),
+            ('serial_number', 'JSON field "serialNumber": the step trainer device'),
+            ('set_at', 'When the setting was last changed'),
+            ('set_by', 'Who changed it'),
+            ('sha256', 'SHA-256 of the file''s bytes'),
+            ('share_with_friends_as_of_date', 'JSON field "shareWithFriendsAsOfDate": since when the customer shares with friends (NULL: never)'),
+            ('share_with_public_as_of_date', 'JSON field "shareWithPublicAsOfDate": since when the customer shares with the public (NULL: never)'),
+            ('share_with_research_as_of_date', 'JSON field "shareWithResearchAsOfDate": since when the customer shares data for research (NULL: never)'),
+            ('size_bytes', 'File size in bytes'),
+            ('started_at', 'When it began'),
+            ('status', 'running, succeeded, failed, or skipped (another refresh was running)'),
+            ('step', 'Order of the zone in a refresh'),
+            ('step_trainer_file_id', 'Landing file of the step trainer reading'),
+            ('step_trainer_line_number', 'Line of the step trainer reading in its file'),
+            ('step_trainer_rows', 'Step trainer readings erased'),
+            ('trigger', 'What started the run: manual or scheduled'),
+            ('user_email', 'JSON field "user": the customer whose phone took the reading'),
+            ('value', 'Current value'),
+            ('view', 'The zone'),
+            ('x', 'JSON field "x": acceleration along the phone''s x axis'),
+            ('y', 'JSON field "y": acceleration along the phone''s y axis'),
+            ('z', 'JSON field "z": acceleration along the phone''s z axis'))
+            AS d(attname, what) ON d.attname = a.attname
+         WHERE r.relnamespace IN ('landing'::regnamespace, 'trusted'::regnamespace,
+                                  'curated'::regnamespace, 'stedi'::regnamespace)
+           AND r.relkind IN ('r', 'v')
+           AND a.attnum > 0 AND NOT a.attisdropped
+           AND col_description(a.attrelid, a.attnum) IS NULL
+    LOOP
+        EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', c.rel, c.attname, c.what);
+    END LOOP;
+END
+$$;
