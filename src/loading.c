@@ -338,57 +338,81 @@ check_by_hand(const char *table, int32 file_id)
 }
 
 /*
- * stedi.landing_row_check(kind text, file_id integer, line_number bigint,
- *						   owner text) returns boolean
- *
- * The CHECK constraint of landing.customer, landing.accelerometer and
- * landing.step_trainer (owner: the reading's email or serial number; NULL
- * for customers).  Always true or an error, never NULL (a NULL would pass a
- * CHECK).  Errors: insufficient_privilege for a row of no open file,
- * check_violation for a row of another kind's file, of a finished file, or
- * out of line order.
+ * The checks both CHECK constraints make: the row's file is open in this
+ * transaction, holds records of the row's kind, is not finished, and the
+ * row's line comes after the last one written to the same table.  Counts
+ * the row.  Returns the file, or NULL for a row written by hand (allowed
+ * only to roles that may change landing by hand).  Never returns to the
+ * CHECK with a NULL: its callers return true, or this raises an error.
  */
-Datum
-stedi_landing_row_check(PG_FUNCTION_ARGS)
+static OpenFile *
+check_line(FunctionCallInfo fcinfo, bool quarantined)
 {
 	text	   *kind;
 	int32		file_id;
 	int64		line;
 	OpenFile   *f;
-	char		table[32];
+	const char *what = quarantined ? "quarantined line" : "line";
+	int64	   *last;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("a landing row needs its file and line")));
+				 errmsg("a landing row needs its kind, file and line")));
 	kind = PG_GETARG_TEXT_PP(0);
 	file_id = PG_GETARG_INT32(1);
 	line = PG_GETARG_INT64(2);
-	snprintf(table, sizeof(table), "landing.%s", text_to_cstring(kind));
 
 	f = find_file(file_id);
 	if (f == NULL)
 	{
-		check_by_hand(table, file_id);
-		PG_RETURN_BOOL(true);
+		check_by_hand(quarantined ? "landing.rejected" :
+					  psprintf("landing.%s", text_to_cstring(kind)), file_id);
+		return NULL;
 	}
 	if (f->finished ||
 		strlen(f->kind) != VARSIZE_ANY_EXHDR(kind) ||
 		memcmp(f->kind, VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("a row of %s cannot belong to file %d", table, file_id),
+				 errmsg("a row of %s cannot belong to file %d",
+						quarantined ? "landing.rejected" :
+						psprintf("landing.%s", text_to_cstring(kind)), file_id),
 				 errdetail(f->finished ? "The file was finished already." :
 						   "The file holds %s records.", f->kind)));
-	if (line <= f->last_line)
+
+	last = quarantined ? &f->last_rejected_line : &f->last_line;
+	if (line <= *last)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("line " INT64_FORMAT " of file %d is out of order", line, file_id),
+				 errmsg("%s " INT64_FORMAT " of file %d is out of order",
+						what, line, file_id),
 				 errdetail("Line " INT64_FORMAT " was written already; the lines of a file are written in order, each once.",
-						   f->last_line)));
-	f->last_line = line;
-	f->rows++;
-	if (!PG_ARGISNULL(3))
+						   *last)));
+	*last = line;
+	if (quarantined)
+		f->rejected++;
+	else
+		f->rows++;
+	return f;
+}
+
+/*
+ * stedi.landing_row_check(kind text, file_id integer, line_number bigint,
+ *						   owner text) returns boolean
+ *
+ * The CHECK constraint of landing.customer, landing.accelerometer and
+ * landing.step_trainer (owner: the reading's email or serial number; NULL
+ * for customers).  True, or an error: insufficient_privilege for a row of
+ * no open file, check_violation for a row of another kind's file, of a
+ * finished file, or out of line order.
+ */
+Datum
+stedi_landing_row_check(PG_FUNCTION_ARGS)
+{
+	OpenFile   *f = check_line(fcinfo, false);
+
+	if (f != NULL && !PG_ARGISNULL(3))
 		add_owner(f, PG_GETARG_TEXT_PP(3));
 	PG_RETURN_BOOL(true);
 }
@@ -398,48 +422,13 @@ stedi_landing_row_check(PG_FUNCTION_ARGS)
  *		returns boolean
  *
  * The CHECK constraint of landing.rejected: the same rules for quarantined
- * lines, counted apart.
+ * lines, counted apart.  (Quarantine feeds no zone: a line by hand needs
+ * no rebuild, but is noted like any other.)
  */
 Datum
 stedi_rejected_line_check(PG_FUNCTION_ARGS)
 {
-	text	   *kind;
-	int32		file_id;
-	int64		line;
-	OpenFile   *f;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("a quarantined line needs its kind, file and line")));
-	kind = PG_GETARG_TEXT_PP(0);
-	file_id = PG_GETARG_INT32(1);
-	line = PG_GETARG_INT64(2);
-
-	f = find_file(file_id);
-	if (f == NULL)
-	{
-		/* quarantine feeds no zone: nothing to track */
-		check_by_hand("landing.rejected", file_id);
-		PG_RETURN_BOOL(true);
-	}
-	if (f->finished ||
-		strlen(f->kind) != VARSIZE_ANY_EXHDR(kind) ||
-		memcmp(f->kind, VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind)) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("a quarantined %s line cannot belong to file %d",
-						text_to_cstring(kind), file_id),
-				 errdetail(f->finished ? "The file was finished already." :
-						   "The file holds %s records.", f->kind)));
-	if (line <= f->last_rejected_line)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("quarantined line " INT64_FORMAT " of file %d is out of order", line, file_id),
-				 errdetail("Line " INT64_FORMAT " was quarantined already; the lines of a file are written in order, each once.",
-						   f->last_rejected_line)));
-	f->last_rejected_line = line;
-	f->rejected++;
+	(void) check_line(fcinfo, true);
 	PG_RETURN_BOOL(true);
 }
 
