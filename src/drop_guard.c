@@ -108,7 +108,7 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 			 errmsg("%s would drop extension \"stedi\"",
 					statement_tag ? statement_tag : "this statement"),
 			 errdetail("Extension stedi holds the landing zone, which may be the only copy of what the devices sent; it is dropped only by a DROP EXTENSION that names it."),
-			 errhint("Keep a copy with pg_dump, then DROP EXTENSION stedi CASCADE first.")));
+			 errhint("Keep a copy with pg_dump, then drop the extension itself: DROP EXTENSION stedi CASCADE.")));
 }
 
 /*

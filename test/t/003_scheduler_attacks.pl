@@ -17,7 +17,7 @@ max_worker_processes = 16
 });
 $node->start;
 
-my $gen = "$PostgreSQL::Test::Utils::tmp_check/gen";
+my $gen = "$PostgreSQL::Test::Utils::tmp_check/gen_attacks";
 for my $seed (1 .. 4)
 {
 	command_ok([ 'stedi-gen', '--scale', '0.02', '--seed', 100 + $seed, "$gen/$seed" ],
