@@ -11,7 +11,7 @@ DATA = $(wildcard stedi--*.sql)
 PGFILEDESC = "stedi - STEDI Human Balance lakehouse"
 
 REGRESS = install consent same_millisecond fill_zone zones refresh schedule ingest privacy roles security comments drop
-ISOLATION = refresh_concurrency
+ISOLATION = refresh_concurrency drop_race
 
 CLIENTS = src/load src/gen
 

@@ -11,6 +11,42 @@
 
 \echo Use "CREATE EXTENSION stedi" to load this file. \quit
 
+-- This script runs as a superuser.  Refuse a schema stedi that someone
+-- else made (or put objects in): its objects would be reached by this
+-- script and, later, by the scheduler.  And resolve every name in
+-- pg_catalog first, whatever the script's search_path.
+SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+DO $$
+DECLARE
+    foreign_owner name;
+BEGIN
+    SELECT r.rolname INTO foreign_owner
+      FROM (SELECT n.nspowner AS owner FROM pg_catalog.pg_namespace AS n
+             WHERE n.nspname OPERATOR(pg_catalog.=) 'stedi'
+            UNION ALL
+            SELECT p.proowner FROM pg_catalog.pg_proc AS p
+             WHERE p.pronamespace OPERATOR(pg_catalog.=) 'stedi'::pg_catalog.regnamespace
+            UNION ALL
+            SELECT c.relowner FROM pg_catalog.pg_class AS c
+             WHERE c.relnamespace OPERATOR(pg_catalog.=) 'stedi'::pg_catalog.regnamespace
+            UNION ALL
+            SELECT o.oprowner FROM pg_catalog.pg_operator AS o
+             WHERE o.oprnamespace OPERATOR(pg_catalog.=) 'stedi'::pg_catalog.regnamespace
+            UNION ALL
+            SELECT t.typowner FROM pg_catalog.pg_type AS t
+             WHERE t.typnamespace OPERATOR(pg_catalog.=) 'stedi'::pg_catalog.regnamespace) AS o
+      JOIN pg_catalog.pg_roles AS r ON r.oid OPERATOR(pg_catalog.=) o.owner
+     WHERE NOT r.rolsuper
+     LIMIT 1;
+    IF foreign_owner IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "stedi" holds objects of role "%", who is not a superuser', foreign_owner
+              USING ERRCODE = 'insufficient_privilege',
+                    DETAIL = 'The extension''s functions would run with a superuser''s rights next to objects that role controls.',
+                    HINT = 'Drop or rename that schema, then CREATE EXTENSION stedi makes its own.';
+    END IF;
+END
+$$;
+
 CREATE SCHEMA landing;
 CREATE SCHEMA trusted;
 CREATE SCHEMA curated;
@@ -73,7 +109,7 @@ CREATE TABLE landing.source_file (
     extra_fields  bigint,
     loaded_at     timestamptz NOT NULL DEFAULT now(),
     load_duration interval,
-    loaded_by     name NOT NULL DEFAULT current_user,
+    loaded_by     name NOT NULL DEFAULT session_user,
     CONSTRAINT counts_add_up CHECK (lines_read = rows_loaded + rows_rejected)
 );
 CREATE INDEX ON landing.source_file (sha256);
@@ -164,7 +200,7 @@ CREATE TABLE stedi.ingest_log (
     started_at    timestamptz NOT NULL,
     finished_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     message       text,
-    loaded_by     name NOT NULL DEFAULT current_user
+    loaded_by     name NOT NULL DEFAULT session_user
 );
 CREATE INDEX ON stedi.ingest_log (sha256);
 COMMENT ON TABLE stedi.ingest_log IS 'Every attempt of stedi-load to load a file: loaded, skipped (its content was loaded before) or failed (and rolled back), keyed by content hash';
@@ -257,13 +293,20 @@ BEGIN
         WHEN 'accelerometer' THEN 'landing.accelerometer_file_idx'::regclass
         ELSE 'landing.step_trainer_file_idx'::regclass END);
     -- whose readings it holds: the emails, or the devices' serial numbers
+    -- (NULL: more than the server keeps in memory; read from the file's rows)
     IF f.kind = 'accelerometer' THEN
         INSERT INTO stedi.accelerometer_file_user (user_email, file_id)
         SELECT o, f.file_id FROM unnest(written.owners) AS o
+        UNION
+        SELECT a.user_email, f.file_id FROM landing.accelerometer AS a
+         WHERE written.owners IS NULL AND a.file_id = f.file_id
         ON CONFLICT DO NOTHING;
     ELSIF f.kind = 'step_trainer' THEN
         INSERT INTO stedi.step_trainer_file_serial (serial_number, file_id)
         SELECT o, f.file_id FROM unnest(written.owners) AS o
+        UNION
+        SELECT s.serial_number, f.file_id FROM landing.step_trainer AS s
+         WHERE written.owners IS NULL AND s.file_id = f.file_id
         ON CONFLICT DO NOTHING;
     END IF;
 END
@@ -286,6 +329,12 @@ BEGIN
         RAISE EXCEPTION 'stedi.log_ingest logs only attempts that loaded nothing, not "%"', outcome
               USING ERRCODE = 'invalid_parameter_value',
                     HINT = 'A file that loads is logged by stedi.finish_file.';
+    END IF;
+    IF kind IS NULL OR kind NOT IN ('customer', 'accelerometer', 'step_trainer')
+       OR octet_length(sha256) IS DISTINCT FROM 32 OR NOT size_bytes >= 0 THEN
+        RAISE EXCEPTION 'stedi.log_ingest needs a kind, a 32-byte sha256 and a size'
+              USING ERRCODE = 'invalid_parameter_value',
+                    DETAIL = 'Kinds are customer, accelerometer and step_trainer.';
     END IF;
     IF outcome = 'skipped' THEN
         SELECT min(f.file_id) INTO first_file_id FROM landing.source_file AS f
@@ -428,7 +477,7 @@ CREATE TABLE stedi.setting (
     name   text PRIMARY KEY,
     value  text NOT NULL,
     set_at timestamptz NOT NULL DEFAULT now(),
-    set_by name NOT NULL DEFAULT current_user
+    set_by name NOT NULL DEFAULT session_user
 );
 COMMENT ON TABLE stedi.setting IS 'Settings of the lakehouse that differ from their defaults (see stedi.settings); written only by stedi.set_setting(), which validates each value';
 
@@ -476,15 +525,19 @@ BEGIN
                         HINT = 'SELECT stedi.set_consent_policy(''as_of'');';
         END IF;
     WHEN 'run_history_retention' THEN
+        -- read and stored in one IntervalStyle (this function's), so that
+        -- the value means the same in every session that reads it
         BEGIN
-            IF value::interval <= interval '0' THEN
+            IF NOT value::interval BETWEEN interval '1 minute' AND interval '100 years' THEN
                 RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value';
             END IF;
+            value := value::interval::text;
         EXCEPTION WHEN invalid_parameter_value OR invalid_datetime_format
-                       OR datetime_field_overflow OR syntax_error THEN
+                       OR datetime_field_overflow OR interval_field_overflow
+                       OR syntax_error THEN
             RAISE EXCEPTION 'invalid value for run_history_retention: "%"', value
                   USING ERRCODE = 'invalid_parameter_value',
-                        DETAIL = 'It must be a positive interval.',
+                        DETAIL = 'It must be an interval from 1 minute to 100 years.',
                         HINT = 'For example: SELECT stedi.set_setting(''run_history_retention'', ''14 days'');';
         END;
     END CASE;
@@ -1257,33 +1310,48 @@ COMMENT ON FUNCTION stedi.check_refresh_job_run_as() IS
 CREATE TRIGGER check_run_as BEFORE INSERT OR UPDATE OF run_as
     ON stedi.refresh_job FOR EACH ROW EXECUTE FUNCTION stedi.check_refresh_job_run_as();
 
-CREATE FUNCTION stedi.schedule_refresh(every interval)
+-- run_as defaults to the caller's current_user: a default is computed in
+-- the caller's query, before this function takes its owner's rights.  The
+-- caller's login role must have the privileges of run_as (it could SET
+-- ROLE to it), so no one schedules a refresh as a role they cannot act as.
+CREATE FUNCTION stedi.schedule_refresh(every interval,
+                                       run_as regrole DEFAULT current_user::regrole)
 RETURNS stedi.refresh_job
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     job stedi.refresh_job;
 BEGIN
     PERFORM stedi.scheduler_check();
+    IF run_as IS NULL OR NOT pg_has_role(session_user, run_as::oid, 'USAGE') THEN
+        RAISE EXCEPTION 'a refresh schedule cannot run as role "%"', coalesce(run_as::text, 'NULL')
+              USING ERRCODE = 'insufficient_privilege',
+                    DETAIL = format('Role "%s" does not have the privileges of role "%s".',
+                                    session_user, run_as),
+                    HINT = 'Schedule it as that role: SET ROLE, then SELECT stedi.schedule_refresh(...).';
+    END IF;
     IF every IS NULL OR NOT every BETWEEN interval '1 second' AND interval '1 year' THEN
         RAISE EXCEPTION 'refresh interval must be between 1 second and 1 year, not %', coalesce(every::text, 'NULL')
               USING ERRCODE = 'invalid_parameter_value',
                     HINT = 'For example: SELECT stedi.schedule_refresh(''5 minutes'');';
     END IF;
-    INSERT INTO stedi.refresh_job AS j (every) VALUES (schedule_refresh.every)
+    INSERT INTO stedi.refresh_job AS j (every, run_as)
+    VALUES (schedule_refresh.every, schedule_refresh.run_as)
     ON CONFLICT (one) DO UPDATE
-       SET every = EXCLUDED.every, run_as = current_user::regrole,
+       SET every = EXCLUDED.every, run_as = EXCLUDED.run_as,
            next_run_at = now(), consecutive_failures = 0
     RETURNING * INTO job;
     RETURN job;
 END
 $$;
-COMMENT ON FUNCTION stedi.schedule_refresh(interval) IS
-    'Refresh the zones of this database every so often, in a background worker, when landing changed (needs stedi in shared_preload_libraries)';
+COMMENT ON FUNCTION stedi.schedule_refresh(interval, regrole) IS
+    'Refresh the zones of this database every so often (1 second to 1 year), in a background worker, when landing changed, as run_as (by default the caller; needs stedi in shared_preload_libraries)';
 
 CREATE FUNCTION stedi.unschedule_refresh() RETURNS boolean
 LANGUAGE sql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH gone AS (DELETE FROM stedi.refresh_job RETURNING 1)
@@ -1438,11 +1506,13 @@ $$;
 -- Functions that act with the extension owner's rights, for roles that
 -- may not touch the tables behind them.  Each pins its search_path.
 ALTER FUNCTION stedi.refresh(boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION stedi.refresh(boolean, boolean) SET intervalstyle = postgres;
 ALTER FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) SECURITY DEFINER;
 ALTER FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) SECURITY DEFINER;
 ALTER FUNCTION stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text) SECURITY DEFINER;
 ALTER FUNCTION stedi.note_landing_change() SECURITY DEFINER;
 ALTER FUNCTION stedi.set_setting(text, text) SECURITY DEFINER;
+ALTER FUNCTION stedi.set_setting(text, text) SET intervalstyle = postgres;
 
 -- Nothing for PUBLIC; each role gets what it needs by name, so that a
 -- function added later is nobody's until granted.
@@ -1477,13 +1547,12 @@ GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA landing T
 GRANT SELECT ON ALL TABLES IN SCHEMA trusted, curated TO stedi_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA stedi TO stedi_admin;
 REVOKE ALL ON stedi.pseudonym_secret FROM stedi_admin;
-GRANT INSERT, UPDATE, DELETE ON stedi.refresh_job TO stedi_admin;
 GRANT EXECUTE ON FUNCTION stedi.refresh(boolean, boolean),
                           stedi.forget_customer(text),
                           stedi.set_setting(text, text),
                           stedi.set_consent_policy(text),
                           stedi.setting_value(text),
-                          stedi.schedule_refresh(interval),
+                          stedi.schedule_refresh(interval, regrole),
                           stedi.unschedule_refresh(),
                           stedi.scheduler_check(),
                           stedi.scheduler_running(),

@@ -49,6 +49,17 @@ SELECT stedi.set_setting('run_history_retention', '14 days');
 SELECT name, value, is_default FROM stedi.settings;
 SELECT stedi.set_setting('run_history_retention', 'soon');
 SELECT stedi.set_setting('run_history_retention', '-1 day');
+-- so is one so long that now() minus it leaves the range of timestamps
+-- (it would fail every refresh at its pruning)
+\set VERBOSITY terse
+SELECT stedi.set_setting('run_history_retention', '100000000 years');
+\set VERBOSITY default
+-- a value means the same whatever the session's IntervalStyle: read and
+-- stored in one
+SET intervalstyle = sql_standard;
+SELECT stedi.set_setting('run_history_retention', '-0 30:00:00');
+RESET intervalstyle;
+SELECT value FROM stedi.settings WHERE name = 'run_history_retention';
 SELECT stedi.set_setting('colour', 'blue');
 SELECT stedi.set_setting('run_history_retention', NULL);
 SELECT name, value, is_default FROM stedi.settings;

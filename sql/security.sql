@@ -23,7 +23,7 @@ SELECT count(*) AS unpinned
                      AND d.deptype = 'e'
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'stedi')
    AND (p.prosecdef OR p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype))
-   AND p.proconfig IS DISTINCT FROM ARRAY['search_path=pg_catalog, pg_temp'];
+   AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false);
 
 -- Decoys a database owner could plant: every function and operator the
 -- worker's statements use, raising an error when called.

@@ -41,6 +41,10 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "catalog/namespace.h"
+#include "nodes/makefuncs.h"
+#include "storage/lmgr.h"
+#include "utils/snapmgr.h"
 #include "nodes/parsenodes.h"
 #include "tcop/cmdtag.h"
 #include "utils/acl.h"
@@ -51,6 +55,11 @@
 PG_FUNCTION_INFO_V1(stedi_guard_drop);
 
 static object_access_hook_type prev_object_access_hook = NULL;
+
+/* in the order the DROP locks them */
+static const char *const landing_tables[] = {
+	"source_file", "customer", "accelerometer", "step_trainer", "rejected"
+};
 
 /*
  * The statement under way, as the event trigger saw it: its tag, and
@@ -145,6 +154,20 @@ refuse_if_landing_holds_rows(Oid extowner)
 	SetUserIdAndSecContext(extowner, save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+
+	/*
+	 * Lock out loaders first, as the DROP itself would: a load that commits
+	 * between the count and the drop would otherwise go with it.
+	 */
+	for (i = 0; i < lengthof(landing_tables); i++)
+		(void) RangeVarGetRelid(makeRangeVar("landing", (char *) landing_tables[i], -1),
+								AccessExclusiveLock, false);
+
+	/*
+	 * ... and count what is committed now, not what the statement's (or a
+	 * repeatable read transaction's) snapshot saw before it waited.
+	 */
+	PushActiveSnapshot(GetLatestSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "stedi: SPI_connect failed");
 	rc = SPI_execute("SELECT EXISTS (SELECT FROM landing.source_file)"
@@ -160,6 +183,7 @@ refuse_if_landing_holds_rows(Oid extowner)
 									SPI_tuptable->tupdesc, 1, &isnull)))
 	{
 		SPI_finish();
+		PopActiveSnapshot();
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		return;
 	}
@@ -178,6 +202,7 @@ refuse_if_landing_holds_rows(Oid extowner)
 												SPI_tuptable->tupdesc,
 												i + 1, &isnull));
 	SPI_finish();
+	PopActiveSnapshot();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 
 	ereport(ERROR,

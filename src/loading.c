@@ -66,6 +66,28 @@ typedef struct OwnerKey
 	Size		len;
 } OwnerKey;
 
+/*
+ * What a file's counters were when a subtransaction first wrote a row of
+ * it: a subtransaction that rolls back puts them back, so that the counts
+ * finish_file compares are those of the rows that are still there.
+ */
+typedef struct SavedCounts
+{
+	SubTransactionId subid;
+	int64		last_line;
+	int64		last_rejected_line;
+	int64		rows;
+	int64		rejected;
+	struct SavedCounts *outer;
+} SavedCounts;
+
+/*
+ * The most distinct owners a file's record keeps in memory (about 100 bytes
+ * each, plus the value); past that, finish_file reads them from the file's
+ * rows instead.
+ */
+#define MAX_KEPT_OWNERS		100000
+
 typedef struct OpenFile
 {
 	int32		file_id;
@@ -77,8 +99,10 @@ typedef struct OpenFile
 	int64		last_rejected_line; /* and to landing.rejected */
 	int64		rows;
 	int64		rejected;
-	HTAB	   *owners;			/* OwnerKey: whose readings the file holds */
+	HTAB	   *owners;			/* OwnerKey: whose readings the file holds;
+								 * NULL past MAX_KEPT_OWNERS */
 	OwnerKey	last_owner;		/* most rows repeat the previous owner */
+	SavedCounts *saved;			/* innermost first */
 } OpenFile;
 
 /*
@@ -149,6 +173,14 @@ loading_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		{
 			OpenFile   *f = lfirst(lc);
 
+			while (f->saved && f->saved->subid >= mySubid)
+			{
+				f->last_line = f->saved->last_line;
+				f->last_rejected_line = f->saved->last_rejected_line;
+				f->rows = f->saved->rows;
+				f->rejected = f->saved->rejected;
+				f->saved = f->saved->outer;
+			}
 			if (f->finished && f->finished_in >= mySubid)
 				f->finished = false;
 			if (f->opened_in >= mySubid)
@@ -170,6 +202,14 @@ loading_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				f->opened_in = parentSubid;
 			if (f->finished && f->finished_in >= mySubid)
 				f->finished_in = parentSubid;
+			/* the parent's own saved counts, if any, are the older ones */
+			if (f->saved && f->saved->subid >= mySubid)
+			{
+				if (f->saved->outer && f->saved->outer->subid >= parentSubid)
+					f->saved = f->saved->outer;
+				else
+					f->saved->subid = parentSubid;
+			}
 		}
 	}
 }
@@ -287,12 +327,22 @@ add_owner(OpenFile *f, text *owner)
 	OwnerKey   *entry;
 	bool		found;
 
+	if (f->owners == NULL)
+		return;					/* too many to keep: finish_file reads them */
 	key.data = VARDATA_ANY(owner);
 	key.len = VARSIZE_ANY_EXHDR(owner);
 	if (f->last_owner.data != NULL && f->last_owner.len == key.len &&
 		memcmp(f->last_owner.data, key.data, key.len) == 0)
 		return;
 
+	if (hash_get_num_entries(f->owners) >= MAX_KEPT_OWNERS &&
+		hash_search(f->owners, &key, HASH_FIND, NULL) == NULL)
+	{
+		hash_destroy(f->owners);
+		f->owners = NULL;
+		f->last_owner.data = NULL;
+		return;
+	}
 	entry = hash_search(f->owners, &key, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -381,6 +431,22 @@ check_line(FunctionCallInfo fcinfo, bool quarantined)
 				 errdetail(f->finished ? "The file was finished already." :
 						   "The file holds %s records.", f->kind)));
 
+	/* the first row of this file in a subtransaction: keep the counts */
+	if (GetCurrentTransactionNestLevel() > 1 &&
+		(f->saved == NULL || f->saved->subid != GetCurrentSubTransactionId()))
+	{
+		SavedCounts *saved = MemoryContextAlloc(TopTransactionContext,
+												sizeof(SavedCounts));
+
+		saved->subid = GetCurrentSubTransactionId();
+		saved->last_line = f->last_line;
+		saved->last_rejected_line = f->last_rejected_line;
+		saved->rows = f->rows;
+		saved->rejected = f->rejected;
+		saved->outer = f->saved;
+		f->saved = saved;
+	}
+
 	last = quarantined ? &f->last_rejected_line : &f->last_line;
 	if (line <= *last)
 		ereport(ERROR,
@@ -467,19 +533,24 @@ stedi_close_file(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "stedi: close_file must return a record");
 
-	owners = palloc(sizeof(Datum) * Max(1, hash_get_num_entries(f->owners)));
-	hash_seq_init(&seq, f->owners);
-	while ((entry = hash_seq_search(&seq)) != NULL)
-		owners[n++] = PointerGetDatum(cstring_to_text_with_len(entry->data,
-															   (int) entry->len));
 	f->finished = true;
 	f->finished_in = GetCurrentSubTransactionId();
 
 	values[0] = CStringGetTextDatum(f->kind);
 	values[1] = Int64GetDatum(f->rows);
 	values[2] = Int64GetDatum(f->rejected);
-	values[3] = PointerGetDatum(construct_array(owners, n, TEXTOID, -1, false,
-												TYPALIGN_INT));
+	if (f->owners == NULL)
+		nulls[3] = true;
+	else
+	{
+		owners = palloc(sizeof(Datum) * Max(1, hash_get_num_entries(f->owners)));
+		hash_seq_init(&seq, f->owners);
+		while ((entry = hash_seq_search(&seq)) != NULL)
+			owners[n++] = PointerGetDatum(cstring_to_text_with_len(entry->data,
+																   (int) entry->len));
+		values[3] = PointerGetDatum(construct_array(owners, n, TEXTOID, -1,
+													false, TYPALIGN_INT));
+	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc),
 													  values, nulls)));
 }

@@ -14,10 +14,12 @@
  * by DML).
  *
  * Two runs never overlap: each takes the refresh lock, a transaction-level
- * advisory lock in stedi's own key space (STEDI_LOCK_CLASS, two-key form),
- * which nothing but stedi takes: not ANALYZE, not autovacuum, not a reader
- * of the run history.  A manual run waits for it; a scheduled one gives up
- * and is logged as skipped.
+ * lock on the extension's own catalog object (pg_extension, its oid, sub-id
+ * STEDI_LOCK_REFRESH) that nothing but stedi takes: not ANALYZE, not
+ * autovacuum, not a reader of the run history, and not a user either (no
+ * SQL command locks that object; an advisory lock, which any role can take
+ * and hold, would let anyone stop every refresh).  A manual run waits for
+ * it; a scheduled one gives up and is logged as skipped.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,6 +28,7 @@
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -52,17 +55,24 @@ bool		stedi_in_scheduled_refresh = false;
 bool		stedi_scheduled_refresh_busy = false;
 
 /*
- * Take the refresh lock: pg_advisory_xact_lock(STEDI_LOCK_CLASS,
- * STEDI_LOCK_REFRESH), which a user can see in pg_locks.  Returns false
- * when !wait and another transaction holds it.
+ * Take the refresh lock, held to the end of the transaction; pg_locks shows
+ * it as locktype object, classid pg_extension, objid the extension's oid,
+ * objsubid STEDI_LOCK_REFRESH.  Returns false when !wait and another
+ * transaction holds it.
  */
 bool
 stedi_lock_refresh(bool wait)
 {
 	LOCKTAG		tag;
+	Oid			extoid;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, STEDI_LOCK_CLASS,
-						 STEDI_LOCK_REFRESH, 2);
+	(void) stedi_extension_owner(&extoid);
+	if (!OidIsValid(extoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"stedi\" is not installed in this database")));
+	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, ExtensionRelationId, extoid,
+					   STEDI_LOCK_REFRESH);
 	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
 }
 

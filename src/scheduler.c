@@ -52,6 +52,10 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_class.h"
+#include "utils/lsyscache.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
@@ -382,6 +386,13 @@ job_change_xact_callback(XactEvent event, void *arg)
 				ereport(WARNING,
 						(errmsg("stedi: no room to schedule refreshes of this database"),
 						 errhint("Raise stedi.max_scheduled_databases and restart the server.")));
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			/* COMMIT PREPARED would come from anywhere, unseen by this hook */
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot PREPARE a transaction that changed the refresh schedule"),
+					 errhint("Change the schedule in a transaction of its own.")));
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -741,8 +752,10 @@ stedi_scheduler_main(Datum main_arg)
 /* The session settings a worker pins, whatever the database or a role set. */
 static const char *const worker_settings[][2] = {
 	{"search_path", "pg_catalog, pg_temp"},
+	{"role", "none"},
 	{"default_transaction_read_only", "off"},
 	{"default_transaction_isolation", "read committed"},
+	{"intervalstyle", "postgres"},
 };
 
 typedef struct RefreshJob
@@ -973,6 +986,40 @@ run_due_job(RefreshJob *job)
 	return update_job(job, next_run, failures) ? next_run : 0;
 }
 
+/*
+ * Whether stedi.refresh_job, the table the worker's statements name, is the
+ * extension's own, in a schema its owner owns: a schema stedi made by
+ * someone else (renamed into place, say) is not read, so that nothing in it
+ * runs with the worker's rights.
+ */
+static bool
+schedule_table_is_the_extensions(Oid extoid, Oid extowner)
+{
+	Oid			nsp = get_namespace_oid("stedi", true);
+	Oid			relid;
+	HeapTuple	tup;
+	bool		ours = false;
+
+	if (!OidIsValid(nsp))
+		return false;
+	relid = get_relname_relid("refresh_job", nsp);
+	if (!OidIsValid(relid) ||
+		getExtensionOfObject(RelationRelationId, relid) != extoid)
+		return false;
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	if (HeapTupleIsValid(tup))
+	{
+		ours = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner == extowner ||
+			superuser_arg(((Form_pg_namespace) GETSTRUCT(tup))->nspowner);
+		ReleaseSysCache(tup);
+	}
+	if (!ours)
+		ereport(LOG,
+				(errmsg("stedi scheduler: schema \"stedi\" of database %u is not owned by the extension's owner; its schedule is not run",
+						MyDatabaseId)));
+	return ours;
+}
+
 static void
 pin_worker_settings(void)
 {
@@ -1021,9 +1068,7 @@ stedi_refresh_worker_main(Datum main_arg)
 	 * no schedule: nothing to do here until a schedule appears.
 	 */
 	extowner = stedi_extension_owner(&extoid);
-	if (OidIsValid(extoid) &&
-		OidIsValid(RangeVarGetRelid(makeRangeVar("stedi", "refresh_job", -1),
-									NoLock, true)))
+	if (OidIsValid(extoid) && schedule_table_is_the_extensions(extoid, extowner))
 	{
 		/* the bookkeeping is the extension owner's, not the superuser's */
 		GetUserIdAndSecContext(&save_userid, &save_sec_context);

@@ -15,11 +15,9 @@
 extern Oid	stedi_extension_owner(Oid *extoid);
 
 /*
- * The refresh lock: pg_advisory_xact_lock(STEDI_LOCK_CLASS,
- * STEDI_LOCK_REFRESH).  The first key, "STED" in ASCII, is stedi's own key
- * space of the two-key advisory locks.
+ * The refresh lock: a lock on the extension's catalog object with this
+ * sub-id (PostgreSQL's own locks on an extension use sub-id 0).
  */
-#define STEDI_LOCK_CLASS		0x53544544
 #define STEDI_LOCK_REFRESH		1
 
 /* refresh.c */

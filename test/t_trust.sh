@@ -92,6 +92,24 @@ out=$(as_script loader "BEGIN;
     SELECT stedi.finish_file(:f, 1, 1, 0, 0);" | grep -E 'ERROR|DETAIL')
 is "$out" "ERROR:  file $(($(q $db "SELECT max(file_id) FROM landing.source_file") + 5)) does not hold the rows it says
 DETAIL:  It says 1 loaded and 0 rejected; 2 and 0 were written." "7. finish_file's counts must be what was written"
+# rows a savepoint rolled back are not counted
+out=$(as_script loader "\\set ON_ERROR_STOP 0
+    BEGIN;
+    SELECT stedi.begin_file('accelerometer', 'savepoint.json', 1, decode(repeat('48', 32), 'hex')) AS f \\gset
+    SAVEPOINT s;
+    INSERT INTO landing.accelerometer VALUES ('x@test.com', now(), 1, 1, 1, :f, 1), ('x@test.com', now(), 1, 1, 1, :f, 2);
+    ROLLBACK TO SAVEPOINT s;
+    SAVEPOINT t;
+    SELECT stedi.finish_file(:f, 2, 2, 0, 0);
+    ROLLBACK TO SAVEPOINT t;
+    INSERT INTO landing.accelerometer VALUES ('x@test.com', now(), 1, 1, 1, :f, 1);
+    SELECT stedi.finish_file(:f, 1, 1, 0, 0);
+    COMMIT;" | grep -E 'ERROR|DETAIL')
+is "$out" "ERROR:  file $(($(q $db "SELECT max(file_id) FROM landing.source_file"))) does not hold the rows it says
+DETAIL:  It says 2 loaded and 0 rejected; 0 and 0 were written." \
+   "7. rows a savepoint rolled back are not counted; the line may be written again"
+is "$(counts $db "format('%s %s', rows_loaded, (SELECT count(*) FROM landing.accelerometer a WHERE a.file_id = f.file_id)) FROM landing.source_file f WHERE path = 'savepoint.json'")" \
+   "1 1" "7. the file's count is the rows it holds"
 # a loader that writes by hand what stedi-load would: tracked, with every owner
 out=$(as_script loader "BEGIN;
     SELECT stedi.begin_file('accelerometer', 'byhand.json', 1, decode(repeat('47', 32), 'hex')) AS f \\gset
@@ -105,6 +123,15 @@ is "$(counts $db "count(*) FROM stedi.landing_change")" 0 "7. and tracked: no fu
 is "$(counts $db "(SELECT count(*) FROM stedi.accelerometer_file_user m JOIN landing.source_file f USING (file_id) WHERE f.path = 'byhand.json')
                  = (SELECT count(DISTINCT user_email) FROM landing.accelerometer a JOIN landing.source_file f USING (file_id) WHERE f.path = 'byhand.json')")" t \
    "7. the server recorded every owner of the file's readings"
+# more owners in one file than the server keeps in memory: read from its rows
+out=$(as_script loader "BEGIN;
+    SELECT stedi.begin_file('step_trainer', 'many.json', 1, decode(repeat('49', 32), 'hex')) AS f \\gset
+    INSERT INTO landing.step_trainer SELECT now(), 'device-' || g, 1, :f, g FROM generate_series(1, 100005) AS g;
+    SELECT stedi.finish_file(:f, 100005, 100005, 0, 0);
+    COMMIT;" | grep ERROR)
+is "$out" "" "7. a file of 100005 devices loads"
+is "$(counts $db "count(*) FROM stedi.step_trainer_file_serial m JOIN landing.source_file f USING (file_id) WHERE f.path = 'many.json'")" \
+   100005 "7. and every device is in the owner map"
 PGUSER=hostile_loader PGPASSWORD=$pw stedi-load -q -d $db "$gen/b"
 is "$(counts $db "string_agg(DISTINCT method, ',') FROM stedi.refresh()")" incremental "7. the next refresh is incremental"
 is "$(equal)" 0000000000 "7. and every zone equals its definition"

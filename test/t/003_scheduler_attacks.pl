@@ -14,6 +14,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'stedi'
 max_worker_processes = 16
+max_prepared_transactions = 2
 });
 $node->start;
 
@@ -106,6 +107,8 @@ my $traps = q{
 	CREATE OPERATOR public.= (leftarg = oid, rightarg = regprocedure, function = public.oid_eq);
 	GRANT USAGE ON SCHEMA traps TO PUBLIC;
 	ALTER DATABASE trapdb SET search_path = traps, public, pg_catalog;
+	-- and every session there, the worker's included, starts as mallory
+	ALTER DATABASE trapdb SET role = 'mallory';
 };
 $node->safe_psql('trapdb', $traps, extra_params => [ '-U', 'mallory' ]);
 is($node->safe_psql('trapdb', 'SHOW search_path', extra_params => [ '-U', 'mallory' ]),
@@ -137,24 +140,41 @@ is($node->safe_psql('trapdb', q{
 	'0', 'every scheduled run in the trapped database succeeded');
 
 # The refresh runs as mallory: taking away her right to refresh stops it.
-$node->safe_psql('trapdb', 'REVOKE stedi_admin FROM mallory');
+$node->safe_psql('postgres', 'REVOKE stedi_admin FROM mallory');
 load_trapdb(3);
-ok($node->poll_query_until('trapdb', q{
-	SELECT pg_catalog.count(*) > 0 FROM stedi.refresh_run
-	 WHERE status = 'failed' AND message LIKE '%"mallory" may not execute stedi.refresh()%'}),
-	'a role that lost the right to refresh: the run fails, and is not done as anyone else');
-$node->safe_psql('trapdb', 'GRANT stedi_admin TO mallory');
+# (sessions in trapdb start as mallory, who may no longer read the history)
+my $seen = 0;
+for (1 .. 180)
+{
+	$seen = $node->safe_psql('trapdb', q{
+		SET role = none;
+		SELECT pg_catalog.count(*) > 0 FROM stedi.refresh_run
+		 WHERE status = 'failed' AND message LIKE '%"mallory" may not execute stedi.refresh()%'}) eq 't';
+	last if $seen;
+	sleep 1;
+}
+ok($seen, 'a role that lost the right to refresh: the run fails, and is not done as anyone else');
+$node->safe_psql('postgres', 'GRANT stedi_admin TO mallory');
 $expected = expected_after(1, 2, 3);
 ok($node->poll_query_until('trapdb', $counts, $expected),
 	"given back the right, the schedule catches up ($expected)");
 $node->safe_psql('trapdb', 'SELECT stedi.unschedule_refresh()');
 
-# An admin cannot make the schedule run as a role she is not.
+# An admin cannot make the schedule run as a role she is not, nor lock the
+# schedule table to hold the workers up.
 my ($rc, $out, $err) = $node->psql('trapdb',
-	"UPDATE stedi.refresh_job SET run_as = 'postgres'; INSERT INTO stedi.refresh_job (every, run_as) VALUES ('1 minute', 'postgres')",
+	"SELECT stedi.schedule_refresh('1 minute', 'postgres')",
 	extra_params => [ '-U', 'mallory' ]);
 like($err, qr/a refresh schedule cannot run as role "postgres"/,
 	'an admin cannot schedule a refresh as another role');
+($rc, $out, $err) = $node->psql('trapdb',
+	"UPDATE stedi.refresh_job SET run_as = 'postgres'",
+	extra_params => [ '-U', 'mallory' ]);
+like($err, qr/permission denied for table refresh_job/, 'nor write the schedule table directly');
+($rc, $out, $err) = $node->psql('trapdb',
+	"BEGIN; LOCK TABLE stedi.refresh_job IN ACCESS EXCLUSIVE MODE",
+	extra_params => [ '-U', 'mallory' ]);
+like($err, qr/permission denied for table refresh_job/, 'nor lock it');
 
 # ---------------------------------------------------------------------------
 # 2. Workers that cannot even start are retried with a backoff, not in a loop.
@@ -252,16 +272,29 @@ my $manual = $node->background_psql('changing');
 $manual->query_safe('BEGIN');
 $manual->query_safe('SELECT count(*) FROM stedi.refresh()');
 is($node->safe_psql('changing', q{
-	SELECT string_agg(format('%s %s %s %s', locktype, classid, objid, objsubid), ',')
-	  FROM pg_locks WHERE locktype = 'advisory' AND database =
-	       (SELECT oid FROM pg_database WHERE datname = 'changing')}),
-	'advisory 1398031684 1 2', 'the refresh lock is pg_advisory_xact_lock(1398031684, 1)');
+	SELECT string_agg(format('%s %s %s %s', locktype, classid::regclass,
+	                         objid = (SELECT oid FROM pg_extension WHERE extname = 'stedi'), objsubid), ',')
+	  FROM pg_locks WHERE locktype = 'object' AND classid = 'pg_extension'::regclass
+	   AND database = (SELECT oid FROM pg_database WHERE datname = 'changing')}),
+	'object pg_extension t 1', 'the refresh lock is a lock on the extension object, sub-id 1');
+($rc, $out, $err) = $node->psql('changing',
+	"SELECT pg_advisory_lock(1398031684, 1), pg_advisory_lock(1)");
+is($rc, 0, 'the advisory locks 0.2.0 might have used are free to take');
 load('changing', 4);
 ok($node->poll_query_until('changing',
 	"SELECT count(*) > 0 FROM stedi.refresh_run WHERE status = 'skipped'"),
 	'a scheduled run beside a refresh in progress is skipped');
 $manual->query_safe('COMMIT');
 $manual->quit;
+
+# A schedule change cannot hide in a prepared transaction, whose COMMIT
+# PREPARED no hook of the changing session would see.
+($rc, $out, $err) = $node->psql('changing',
+	"BEGIN; SELECT stedi.schedule_refresh('2 seconds'); PREPARE TRANSACTION 'hidden'");
+like($err, qr/cannot PREPARE a transaction that changed the refresh schedule/,
+	'a schedule change in a prepared transaction is refused');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts'), '0',
+	'and nothing was prepared');
 
 $node->stop('fast');
 $log = slurp_file($node->logfile);
