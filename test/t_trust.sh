@@ -57,6 +57,8 @@ out=$(as_script loader "BEGIN;
 is "$out" "ERROR:  file $victim is not being loaded in this transaction" \
    "6. not even while loading a file of its own"
 is "$(victim_row)" "$before" "6. the other file's counts and owner are unchanged"
+is "$(counts $db "string_agg(DISTINCT loaded_by, ',') FROM landing.source_file")$(counts $db "string_agg(DISTINCT loaded_by, ',') FROM stedi.ingest_log")" \
+   "hostile_loaderhostile_loader" "the audit names the loader, not the owner of the loading functions"
 is "$(q $db "SELECT count(*) FROM stedi.ingest_log")" "$log_before" "6. no ingest_log row was forged"
 out=$(as loader "SELECT stedi.log_ingest(decode(repeat('42', 32), 'hex'), 'accelerometer', 'x.json', 1, 'loaded', now())" | head -2)
 is "$out" 'ERROR:  stedi.log_ingest logs only attempts that loaded nothing, not "loaded"
@@ -188,6 +190,30 @@ for who in admin analyst loader; do
     is "$out" "ERROR:  must be owner of extension stedi" "10. $who: so does DROP EXTENSION ... CASCADE"
 done
 is "$(counts $db "count(*) FROM pg_extension WHERE extname = 'stedi'")" 1 "10. the extension is still there"
+
+# 1. A database owner who is not superuser cannot prepare schema stedi for
+#    a superuser's CREATE EXTENSION.
+q postgres "DROP DATABASE IF EXISTS stedi_trust_trap" >/dev/null 2>&1
+q postgres "CREATE DATABASE stedi_trust_trap OWNER hostile_admin"
+out=$(PGUSER=hostile_admin PGPASSWORD=$pw psql -X -q -At -v ON_ERROR_STOP=1 -d stedi_trust_trap 2>&1 <<'SQL'
+CREATE SCHEMA stedi;
+CREATE FUNCTION stedi.format(text, text, text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+        EXECUTE 'ALTER ROLE hostile_admin SUPERUSER';
+    END IF;
+    RETURN pg_catalog.format($1, $2, $3);
+END $$;
+SQL
+)
+is "$out" "" "1. a database owner plants schema stedi with a format() of its own"
+out=$(psql -X -q -At -d stedi_trust_trap -c "CREATE EXTENSION stedi" 2>&1 | head -3)
+is "$out" 'ERROR:  schema "stedi" holds objects of role "hostile_admin", who is not a superuser
+DETAIL:  The extension'"'"'s functions would run with a superuser'"'"'s rights next to objects that role controls.
+HINT:  Drop or rename that schema, then CREATE EXTENSION stedi makes its own.' \
+   "1. CREATE EXTENSION refuses that schema before it runs anything"
+is "$(counts postgres "rolsuper FROM pg_roles WHERE rolname = 'hostile_admin'")" f "1. and the owner did not become superuser"
+q postgres "DROP DATABASE stedi_trust_trap" >/dev/null
 
 q postgres "DROP DATABASE $db" >/dev/null
 for who in loader analyst admin; do q postgres "DROP ROLE hostile_$who"; done
