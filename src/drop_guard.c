@@ -37,6 +37,7 @@
 #include "catalog/objectaccess.h"
 #include "catalog/pg_extension.h"
 #include "commands/event_trigger.h"
+#include "commands/trigger.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -99,9 +100,14 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
 
-	/* single-user mode fires no event trigger: nothing could arm the guard */
+	/*
+	 * Single-user mode and session_replication_role = replica (both for
+	 * superusers only) fire no event trigger: nothing could arm the guard,
+	 * which is off there as every event trigger is.
+	 */
 	if (access != OAT_DROP || classId != ExtensionRelationId ||
-		creating_extension || !IsUnderPostmaster)
+		creating_extension || !IsUnderPostmaster ||
+		SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
 		return;
 	(void) stedi_extension_owner(&extoid);
 	if (objectId != extoid)
