@@ -225,6 +225,231 @@ BEGIN
 END
 $$;
 
+-- incremental refresh: its temporary tables go with each call, so two
+-- refreshes (two erasures) work in one transaction
+CREATE OR REPLACE FUNCTION stedi.apply_zone_changes(customer_files integer[],
+                                         accelerometer_files integer[],
+                                         step_trainer_files integer[],
+                                         erased text[])
+RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    policy text := stedi.setting_value('consent_policy');
+    secret bytea := (SELECT p.secret FROM stedi.pseudonym_secret AS p);
+    changed text[];          -- customers whose latest record may differ
+    lost text[];             -- leave trusted (or must be recomputed)
+    gained text[];           -- enter trusted (or are recomputed)
+    lost_serials text[];     -- devices whose rows are recomputed
+    pull_serials text[];     -- devices whose old rows are read again
+    accelerometer_read integer[];   -- files to read accelerometer rows from
+    step_trainer_read integer[];    -- and step trainer rows
+    delta bigint[] := ARRAY[0, 0, 0, 0, 0];
+    n bigint;
+    t0 timestamptz := clock_timestamp();
+    z record;
+BEGIN
+
+    -- 1. Customers: the latest consenting record of each changed email,
+    --    against what trusted holds.
+    SELECT array_agg(DISTINCT e) INTO changed
+      FROM (SELECT c.email FROM landing.customer AS c
+             WHERE c.file_id = ANY (customer_files)
+            UNION ALL SELECT unnest(erased)) AS x(e);
+    IF changed IS NOT NULL THEN
+        CREATE TEMP TABLE stedi_new_customer ON COMMIT DROP AS
+        SELECT * FROM trusted.customer_definition AS d WHERE d.email = ANY (changed);
+        CREATE TEMP TABLE stedi_old_customer ON COMMIT DROP AS
+        SELECT * FROM trusted.customer AS c WHERE c.email = ANY (changed);
+
+        -- consent or device changed: out with the old rows, in with the new
+        SELECT array_agg(o.email) INTO lost
+          FROM stedi_old_customer AS o LEFT JOIN stedi_new_customer AS n USING (email)
+         WHERE n.email IS NULL
+            OR (n.share_with_research_as_of_date, n.serial_number)
+               IS DISTINCT FROM (o.share_with_research_as_of_date, o.serial_number);
+        SELECT array_agg(n.email) INTO gained
+          FROM stedi_new_customer AS n LEFT JOIN stedi_old_customer AS o USING (email)
+         WHERE o.email IS NULL OR n.email = ANY (lost);
+        SELECT array_agg(DISTINCT o.serial_number) INTO lost_serials
+          FROM stedi_old_customer AS o WHERE o.email = ANY (lost);
+
+        -- a newer record that changes neither: the customer row alone
+        UPDATE trusted.customer AS c
+           SET customer_name = n.customer_name, phone = n.phone, birth_day = n.birth_day,
+               registration_date = n.registration_date, last_update_date = n.last_update_date,
+               share_with_public_as_of_date = n.share_with_public_as_of_date,
+               share_with_friends_as_of_date = n.share_with_friends_as_of_date,
+               file_id = n.file_id, line_number = n.line_number
+          FROM stedi_new_customer AS n
+         WHERE c.email = n.email AND NOT (n.email = ANY (coalesce(gained, '{}')));
+        UPDATE curated.customer AS c
+           SET registration_date = n.registration_date, last_update_date = n.last_update_date,
+               share_with_public_as_of_date = n.share_with_public_as_of_date,
+               share_with_friends_as_of_date = n.share_with_friends_as_of_date
+          FROM stedi_new_customer AS n
+         WHERE c.customer_key = stedi.customer_key(n.email, secret)
+           AND NOT (n.email = ANY (coalesce(gained, '{}')));
+
+        IF lost IS NOT NULL THEN
+            -- pairs and step trainer rows of their devices are recomputed
+            -- below for whoever still owns the device
+            -- (the training table's key begins with the step trainer row's)
+            DELETE FROM curated.machine_learning AS m
+             USING trusted.step_trainer AS s
+             WHERE s.serial_number = ANY (lost_serials)
+               AND m.step_trainer_file_id = s.file_id
+               AND m.step_trainer_line_number = s.line_number;
+            GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] - n;
+            DELETE FROM trusted.step_trainer AS s WHERE s.serial_number = ANY (lost_serials);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[4] := delta[4] - n;
+            DELETE FROM curated.customer AS c
+             WHERE c.customer_key IN (SELECT stedi.customer_key(e, secret) FROM unnest(lost) AS e);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[3] := delta[3] - n;
+            DELETE FROM trusted.accelerometer AS a WHERE a.user_email = ANY (lost);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[2] := delta[2] - n;
+            DELETE FROM trusted.customer AS c WHERE c.email = ANY (lost);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[1] := delta[1] - n;
+        END IF;
+        IF gained IS NOT NULL THEN
+            INSERT INTO trusted.customer
+            SELECT * FROM stedi_new_customer AS n WHERE n.email = ANY (gained);
+            GET DIAGNOSTICS n = ROW_COUNT; delta[1] := delta[1] + n;
+        END IF;
+        -- gone with this call, so that a second refresh in the same
+        -- transaction (two erasures, say) makes its own
+        DROP TABLE pg_temp.stedi_new_customer, pg_temp.stedi_old_customer;
+    END IF;
+
+    -- 2. Accelerometer: rows of new files, and every row of gained
+    --    customers (found through the files that hold them).
+    SELECT array_agg(DISTINCT f) INTO accelerometer_read
+      FROM (SELECT unnest(accelerometer_files)
+            UNION ALL SELECT m.file_id FROM stedi.accelerometer_file_user AS m
+                       WHERE m.user_email = ANY (gained)) AS x(f);
+    IF accelerometer_read IS NOT NULL THEN
+        INSERT INTO trusted.accelerometer
+        SELECT a.* FROM landing.accelerometer AS a
+          JOIN trusted.customer AS c ON c.email = a.user_email
+         WHERE a.file_id = ANY (accelerometer_read)
+           AND (a.file_id = ANY (accelerometer_files) OR a.user_email = ANY (gained))
+           AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                                  a.reading_time, policy)
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS n = ROW_COUNT; delta[2] := delta[2] + n;
+    END IF;
+
+    -- 3. New accelerometer rows pair with the step trainer rows there are.
+    --    (Each customer's key is computed once, not once per pair.)
+    WITH owner AS MATERIALIZED (
+        SELECT c.email, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
+          FROM trusted.customer AS c
+         WHERE c.email IN (SELECT a.user_email FROM trusted.accelerometer AS a
+                            WHERE a.file_id = ANY (accelerometer_read)
+                              AND (a.file_id = ANY (accelerometer_files)
+                                   OR a.user_email = ANY (gained))))
+    INSERT INTO curated.machine_learning
+    SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+           o.customer_key, a.reading_time, a.x, a.y, a.z,
+           s.file_id, s.line_number, a.file_id, a.line_number
+      FROM trusted.accelerometer AS a
+      JOIN owner AS o ON o.email = a.user_email
+      JOIN trusted.step_trainer AS s
+        ON s.serial_number = o.serial_number
+       AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
+     WHERE a.file_id = ANY (accelerometer_read)
+       AND (a.file_id = ANY (accelerometer_files) OR a.user_email = ANY (gained))
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] + n;
+
+    -- 4. Customers with their first readings become curated.
+    WITH added AS (
+        INSERT INTO curated.customer
+        SELECT stedi.customer_key(c.email, secret), c.serial_number, c.registration_date,
+               c.last_update_date, c.share_with_research_as_of_date,
+               c.share_with_public_as_of_date, c.share_with_friends_as_of_date
+          FROM trusted.customer AS c
+         WHERE c.email IN (SELECT a.user_email FROM trusted.accelerometer AS a
+                            WHERE a.file_id = ANY (accelerometer_read)
+                              AND (a.file_id = ANY (accelerometer_files)
+                                   OR a.user_email = ANY (gained)))
+        ON CONFLICT DO NOTHING
+        RETURNING serial_number)
+    SELECT array_agg(DISTINCT serial_number), count(*) INTO pull_serials, n FROM added;
+    delta[3] := delta[3] + n;
+
+    -- devices of customers recomputed above, still curated through anyone
+    SELECT array_agg(DISTINCT s) INTO pull_serials
+      FROM (SELECT unnest(pull_serials)
+            UNION ALL SELECT c.serial_number FROM curated.customer AS c
+                       WHERE c.serial_number = ANY (lost_serials)) AS x(s);
+
+    -- 5. Step trainer: rows of new files, and every row of the devices
+    --    that just became curated.
+    SELECT array_agg(DISTINCT f) INTO step_trainer_read
+      FROM (SELECT unnest(step_trainer_files)
+            UNION ALL SELECT m.file_id FROM stedi.step_trainer_file_serial AS m
+                       WHERE m.serial_number = ANY (pull_serials)) AS x(f);
+    IF step_trainer_read IS NOT NULL THEN
+        INSERT INTO trusted.step_trainer
+        SELECT s.* FROM landing.step_trainer AS s
+         WHERE s.file_id = ANY (step_trainer_read)
+           AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (pull_serials))
+           AND EXISTS (SELECT FROM curated.customer AS c
+                        WHERE c.serial_number = s.serial_number
+                          AND stedi.reading_has_research_consent(
+                                  c.share_with_research_as_of_date,
+                                  s.sensor_reading_time, policy))
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS n = ROW_COUNT; delta[4] := delta[4] + n;
+    END IF;
+
+    -- 6. New step trainer rows pair with all accelerometer rows.
+    WITH owner AS MATERIALIZED (
+        SELECT c.email, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
+          FROM trusted.customer AS c
+         WHERE c.serial_number IN (SELECT s.serial_number FROM trusted.step_trainer AS s
+                                    WHERE s.file_id = ANY (step_trainer_read)
+                                      AND (s.file_id = ANY (step_trainer_files)
+                                           OR s.serial_number = ANY (pull_serials))))
+    INSERT INTO curated.machine_learning
+    SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+           o.customer_key, a.reading_time, a.x, a.y, a.z,
+           s.file_id, s.line_number, a.file_id, a.line_number
+      FROM trusted.step_trainer AS s
+      JOIN owner AS o ON o.serial_number = s.serial_number
+      JOIN trusted.accelerometer AS a
+        ON a.user_email = o.email
+       AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+     WHERE s.file_id = ANY (step_trainer_read)
+       AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (pull_serials))
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] + n;
+
+    -- Row counts, and fresh statistics for a zone that grew by a tenth.
+    FOR z IN SELECT * FROM (VALUES
+        (1, 'trusted.customer'::regclass), (2, 'trusted.accelerometer'),
+        (3, 'curated.customer'), (4, 'trusted.step_trainer'),
+        (5, 'curated.machine_learning')) AS v(step, zone) ORDER BY 1
+    LOOP
+        UPDATE stedi.zone_state AS s
+           SET rows = s.rows + delta[z.step], refreshed_at = now()
+         WHERE s.view = z.zone
+        RETURNING s.rows INTO n;
+        IF abs(n - (SELECT s.analyzed_rows FROM stedi.zone_state AS s WHERE s.view = z.zone))
+           > greatest(1000, n / 10) THEN
+            EXECUTE format('ANALYZE %s', z.zone);
+            UPDATE stedi.zone_state AS s SET analyzed_rows = n WHERE s.view = z.zone;
+        END IF;
+        step := z.step; view := z.zone; method := 'incremental'; rows := n;
+        duration := CASE WHEN z.step = 1 THEN clock_timestamp() - t0 ELSE interval '0' END;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
 -- audit columns name who connected, not the owner of the function that wrote them
 ALTER TABLE landing.source_file ALTER COLUMN loaded_by SET DEFAULT session_user;
 ALTER TABLE stedi.ingest_log ALTER COLUMN loaded_by SET DEFAULT session_user;

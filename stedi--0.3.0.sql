@@ -1034,6 +1034,9 @@ BEGIN
             SELECT * FROM stedi_new_customer AS n WHERE n.email = ANY (gained);
             GET DIAGNOSTICS n = ROW_COUNT; delta[1] := delta[1] + n;
         END IF;
+        -- gone with this call, so that a second refresh in the same
+        -- transaction (two erasures, say) makes its own
+        DROP TABLE pg_temp.stedi_new_customer, pg_temp.stedi_old_customer;
     END IF;
 
     -- 2. Accelerometer: rows of new files, and every row of gained

@@ -111,3 +111,12 @@ SELECT a.attname FROM pg_attribute a
 SELECT stedi.forget_customer('');
 -- Other customers are untouched.
 SELECT count(*) AS frank_readings FROM trusted.accelerometer WHERE user_email = 'frank@test.com';
+
+-- Two erasures and a refresh in one transaction: each refresh makes its own
+-- working tables (rolled back here, to leave the data as it was).
+BEGIN;
+SELECT customer_records > 0 AS frank_erased FROM stedi.forget_customer('frank@test.com');
+SELECT customer_records AS second_erasure_runs FROM stedi.forget_customer('nobody-here@test.com');
+SELECT count(*) AS zones_refreshed FROM stedi.refresh();
+SELECT count(*) AS frank_left FROM trusted.accelerometer WHERE user_email = 'frank@test.com';
+ROLLBACK;
