@@ -450,6 +450,16 @@ BEGIN
 END
 $$;
 
+-- The same content is loaded once unless forced: the database refuses a
+-- second unforced load.  Loads that 0.2.0 let through twice (loaders under
+-- repeatable read) are marked forced, which they were in effect.
+UPDATE landing.source_file AS f SET forced = true
+ WHERE NOT f.forced
+   AND EXISTS (SELECT FROM landing.source_file AS e
+                WHERE e.sha256 = f.sha256 AND NOT e.forced AND e.file_id < f.file_id);
+CREATE UNIQUE INDEX source_file_sha256_once ON landing.source_file (sha256) WHERE NOT forced;
+COMMENT ON INDEX landing.source_file_sha256_once IS 'Finds rows of landing.source_file by sha256';
+
 -- audit columns name who connected, not the owner of the function that wrote them
 ALTER TABLE landing.source_file ALTER COLUMN loaded_by SET DEFAULT session_user;
 ALTER TABLE stedi.ingest_log ALTER COLUMN loaded_by SET DEFAULT session_user;

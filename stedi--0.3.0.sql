@@ -38,6 +38,14 @@ BEGIN
       JOIN pg_catalog.pg_roles AS r ON r.oid OPERATOR(pg_catalog.=) o.owner
      WHERE NOT r.rolsuper
      LIMIT 1;
+    -- stedi stores text as it arrived, UTF-8; another encoding would make
+    -- a single unconvertible character roll back a whole file
+    IF pg_catalog.getdatabaseencoding() OPERATOR(pg_catalog.<>) 'UTF8' THEN
+        RAISE EXCEPTION 'stedi needs a UTF8 database, not %', pg_catalog.getdatabaseencoding()
+              USING ERRCODE = 'feature_not_supported',
+                    DETAIL = 'The feeds are UTF-8 JSON; in another encoding a character with no equivalent would fail its whole file.',
+                    HINT = 'Create the database with ENCODING ''UTF8'' (createdb -E UTF8 -T template0), then CREATE EXTENSION stedi there.';
+    END IF;
     IF foreign_owner IS NOT NULL THEN
         RAISE EXCEPTION 'schema "stedi" holds objects of role "%", who is not a superuser', foreign_owner
               USING ERRCODE = 'insufficient_privilege',
@@ -113,6 +121,9 @@ CREATE TABLE landing.source_file (
     CONSTRAINT counts_add_up CHECK (lines_read = rows_loaded + rows_rejected)
 );
 CREATE INDEX ON landing.source_file (sha256);
+-- The database itself refuses a second load of the same content that is
+-- not forced, whatever the loader's isolation level.
+CREATE UNIQUE INDEX source_file_sha256_once ON landing.source_file (sha256) WHERE NOT forced;
 COMMENT ON TABLE landing.source_file IS 'One row per JSON-lines file loaded into the landing zone; file_id is the lineage of every landing row';
 COMMENT ON COLUMN landing.source_file.sha256 IS 'SHA-256 of the file''s bytes: a file whose content is here already is skipped by stedi-load (unless --force)';
 COMMENT ON COLUMN landing.source_file.forced IS 'Loaded with --force although the same content had been loaded before';

@@ -70,6 +70,15 @@ SELECT count(*) AS unfinished_file_rolled_back FROM landing.source_file WHERE pa
 SELECT stedi.log_ingest(:'h', 'step_trainer', '/in/fake.json', 100, 'loaded', now());
 \set VERBOSITY default
 
+-- The database itself refuses a second unforced load of the same content,
+-- whoever writes it.
+\set VERBOSITY terse
+INSERT INTO landing.source_file (kind, path, size_bytes, sha256) VALUES ('step_trainer', '/again.json', 100, :'h');
+\set VERBOSITY default
+INSERT INTO landing.source_file (kind, path, size_bytes, sha256, forced, lines_read, rows_loaded, rows_rejected)
+VALUES ('step_trainer', '/forced.json', 100, :'h', true, 0, 0, 0);
+DELETE FROM landing.source_file WHERE path = '/forced.json';
+
 -- A hash is 32 bytes.
 SELECT stedi.begin_file('step_trainer', '/in/st-3.json', 1, '\x00');
 

@@ -110,4 +110,29 @@ is "$(counts)" "$lines" "each line once"
 is "$(q $db "SELECT count(*) FROM stedi.ingest_log WHERE outcome = 'skipped'")" "$files" \
    "the other loader skipped each file"
 
+# The same under repeatable read by default: the loader sets its own
+# transaction mode, and the database refuses a second unforced load anyway.
+fresh_db $db
+q $db "ALTER DATABASE $db SET default_transaction_isolation = 'repeatable read'"
+stedi-load -q -d $db "$tmp/data" >"$tmp/a.out" 2>&1 &
+a=$!
+sleep 0.3
+stedi-load -q -d $db "$tmp/data" >"$tmp/b.out" 2>&1 &
+b=$!
+wait $a; rc_a=$?
+wait $b; rc_b=$?
+is "$rc_a $rc_b" "0 0" "repeatable read by default: both loaders succeed"
+is "$(q $db "SELECT count(*) FROM landing.source_file")" "$files" "repeatable read by default: each file loaded once"
+is "$(counts)" "$lines" "repeatable read by default: each line once"
+
+# Only UTF-8 databases: elsewhere CREATE EXTENSION says why, and what to do.
+dropdb --if-exists stedi_latin1 >/dev/null 2>&1
+createdb -E LATIN1 -T template0 --locale=C stedi_latin1
+is "$(psql -X -q -d stedi_latin1 -c "CREATE EXTENSION stedi" 2>&1 | head -3)" \
+   "ERROR:  stedi needs a UTF8 database, not LATIN1
+DETAIL:  The feeds are UTF-8 JSON; in another encoding a character with no equivalent would fail its whole file.
+HINT:  Create the database with ENCODING 'UTF8' (createdb -E UTF8 -T template0), then CREATE EXTENSION stedi there." \
+   "a LATIN1 database: CREATE EXTENSION refuses, saying why"
+dropdb stedi_latin1
+
 dropdb $db

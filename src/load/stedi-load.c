@@ -385,6 +385,25 @@ check_extension(PGconn *conn)
 		exit(EXIT_TROUBLE);
 	}
 	PQclear(res);
+
+	/*
+	 * The loader's own transaction mode, whatever the database or role
+	 * default: under repeatable read, begin_file's look for an earlier load
+	 * of the same content would read a snapshot older than the lock it just
+	 * waited for.  And names resolve in pg_catalog first.
+	 */
+	res = PQexec(conn,
+				 "SELECT pg_catalog.set_config('default_transaction_isolation', 'read committed', false), "
+				 "pg_catalog.set_config('default_transaction_read_only', 'off', false), "
+				 "pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false)");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		fprintf(stderr, "%s: %s", progname, PQerrorMessage(conn));
+		PQclear(res);
+		PQfinish(conn);
+		exit(EXIT_TROUBLE);
+	}
+	PQclear(res);
 }
 
 
