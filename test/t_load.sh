@@ -153,4 +153,47 @@ for kind in customer accelerometer step_trainer; do
     lines=$(grep "^$kind:" "$tmp/gen.out" | sed -E 's/.* ([0-9]+) lines/\1/')
     is "$(q $db "SELECT count(*) FROM landing.$kind")" "$lines" "$kind: every generated line is a landing row ($lines)"
 done
+
+# Every text value that reaches an index has a bound, and emails and serial
+# numbers are not blank: one poison value is quarantined with a reason, and
+# blocks neither its file nor any refresh.
+rand() { head -c "$1" /dev/urandom | base64 -w0 | head -c "$1"; }
+mkdir -p "$tmp/poison/customer/landing" "$tmp/poison/accelerometer/landing" "$tmp/poison/step_trainer/landing"
+long_email="$(rand 3000)@test.com"
+{
+    printf '{"customerName":"Ok","email":"ok@test.com","serialNumber":"s-ok","shareWithResearchAsOfDate":1655564376361,"lastUpdateDate":1}\n'
+    printf '{"customerName":"Long","email":"%s","serialNumber":"s-9","shareWithResearchAsOfDate":1655564376361}\n' "$long_email"
+    printf '{"customerName":"Edge","email":"%s@t.co","serialNumber":"s-8","shareWithResearchAsOfDate":1655564376361}\n' "$(rand 249)"
+    printf '{"customerName":"Blank","email":"b@test.com","serialNumber":"","shareWithResearchAsOfDate":1655564376361}\n'
+    printf '{"customerName":"Blank","email":"  ","serialNumber":"s-7","shareWithResearchAsOfDate":1655564376361}\n'
+    printf '{"customerName":"%s","email":"n@test.com","serialNumber":"s-6"}\n' "$(rand 513)"
+    printf '{"customerName":"P","email":"p@test.com","phone":"%s","serialNumber":"s-5"}\n' "$(rand 65)"
+    printf '{"customerName":"S","email":"s@test.com","serialNumber":"%s"}\n' "$(rand 129)"
+} >"$tmp/poison/customer/landing/customer-1.json"
+{
+    printf '{"user":"ok@test.com","timestamp":1655564444103,"x":1,"y":0,"z":0}\n'
+    printf '{"user":"%s","timestamp":1655564444103,"x":1,"y":0,"z":0}\n' "$long_email"
+    printf '{"user":"","timestamp":1655564444103,"x":1,"y":0,"z":0}\n'
+} >"$tmp/poison/accelerometer/landing/accelerometer-1.json"
+{
+    printf '{"sensorReadingTime":1655564444103,"serialNumber":"s-ok","distanceFromObject":1}\n'
+    printf '{"sensorReadingTime":1655564444103,"serialNumber":"%s","distanceFromObject":1}\n' "$(rand 3000)"
+} >"$tmp/poison/step_trainer/landing/step_trainer-1.json"
+fresh_db $db
+stedi-load -q -d $db "$tmp/poison" >"$tmp/out" 2>&1
+is "$?" 1 "poison values: the files load, with lines rejected"
+q $db "SELECT kind, line_number, reason FROM landing.rejected ORDER BY file_id, line_number" >"$tmp/rejected"
+sed 's/^/# /' "$tmp/rejected"
+is "$(cat "$tmp/rejected")" "customer|2|\"email\" is 3009 bytes, longer than the 254 allowed
+customer|4|\"serialNumber\" is empty
+customer|5|\"email\" is empty
+customer|6|\"customerName\" is 513 bytes, longer than the 512 allowed
+customer|7|\"phone\" is 65 bytes, longer than the 64 allowed
+customer|8|\"serialNumber\" is 129 bytes, longer than the 128 allowed
+accelerometer|2|\"user\" is 3009 bytes, longer than the 254 allowed
+accelerometer|3|\"user\" is empty
+step_trainer|2|\"serialNumber\" is 3000 bytes, longer than the 128 allowed" \
+   "each poison value quarantined, the reason naming the field and the limit"
+is "$(q $db "SELECT count(*) FROM landing.customer")" 2 "an email of exactly 254 bytes is accepted"
+is "$(q $db "SELECT count(*) FROM stedi.refresh()")" 5 "and every refresh still runs"
 dropdb $db

@@ -68,18 +68,34 @@ typedef struct FieldSpec
 	const char *column;
 	FieldType	type;
 	bool		required;		/* absent or null is a rejected line */
+	size_t		max_bytes;		/* FIELD_TEXT: longest value, 0: no bound */
+	bool		nonblank;		/* FIELD_TEXT: empty or blank is rejected */
 } FieldSpec;
+
+/*
+ * Bounds of the text fields that reach an index (a btree entry holds at
+ * most 2,704 bytes: one value over that would block its file or every
+ * refresh).  An email address is at most 254 bytes: RFC 5321 (4.5.3.1.3)
+ * bounds a path to 256 octets, angle brackets included.  Serial numbers
+ * are UUIDs in the real feeds (36 bytes); names and phones get room to
+ * spare.  The starter set's longest values: name 19, email 28, phone 10,
+ * serial 36 bytes.
+ */
+#define EMAIL_MAX_BYTES		254
+#define SERIAL_MAX_BYTES	128
+#define NAME_MAX_BYTES		512
+#define PHONE_MAX_BYTES		64
 
 /*
  * The fields of each kind, in the column order of its landing table.  The
  * last two columns of every table, file_id and line_number, are not fields.
  */
 static const FieldSpec customer_fields[] = {
-	{F_CUSTOMER_NAME, "customer_name", FIELD_TEXT, false},
-	{F_EMAIL, "email", FIELD_TEXT, true},
-	{F_PHONE, "phone", FIELD_TEXT, false},
+	{F_CUSTOMER_NAME, "customer_name", FIELD_TEXT, false, NAME_MAX_BYTES},
+	{F_EMAIL, "email", FIELD_TEXT, true, EMAIL_MAX_BYTES, true},
+	{F_PHONE, "phone", FIELD_TEXT, false, PHONE_MAX_BYTES},
 	{F_BIRTH_DAY, "birth_day", FIELD_DATE, false},
-	{F_SERIAL_NUMBER, "serial_number", FIELD_TEXT, true},
+	{F_SERIAL_NUMBER, "serial_number", FIELD_TEXT, true, SERIAL_MAX_BYTES, true},
 	{F_REGISTRATION_DATE, "registration_date", FIELD_TIME, false},
 	{F_LAST_UPDATE_DATE, "last_update_date", FIELD_TIME, false},
 	{F_SHARE_RESEARCH, "share_with_research_as_of_date", FIELD_TIME, false},
@@ -88,7 +104,7 @@ static const FieldSpec customer_fields[] = {
 };
 
 static const FieldSpec accelerometer_fields[] = {
-	{F_USER, "user_email", FIELD_TEXT, true},
+	{F_USER, "user_email", FIELD_TEXT, true, EMAIL_MAX_BYTES, true},
 	{F_TIMESTAMP, "reading_time", FIELD_TIME, true},
 	{F_X, "x", FIELD_FLOAT8, true},
 	{F_Y, "y", FIELD_FLOAT8, true},
@@ -97,7 +113,7 @@ static const FieldSpec accelerometer_fields[] = {
 
 static const FieldSpec step_trainer_fields[] = {
 	{F_SENSOR_READING_TIME, "sensor_reading_time", FIELD_TIME, true},
-	{F_SERIAL_NUMBER, "serial_number", FIELD_TEXT, true},
+	{F_SERIAL_NUMBER, "serial_number", FIELD_TEXT, true, SERIAL_MAX_BYTES, true},
 	{F_DISTANCE, "distance_from_object", FIELD_INT4, true},
 };
 
@@ -1425,6 +1441,19 @@ reject_duplicate(RecordParser *p)
 	return reject(p, "duplicate key \"%s\"", shown);
 }
 
+/* Only white space (or nothing): no one's email or serial number. */
+static bool
+is_blank_text(const char *s, size_t len)
+{
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' &&
+			s[i] != '\f' && s[i] != '\v')
+			return false;
+	return true;
+}
+
 /*
  * Check and convert one field's JSON value into *out.  Returns NULL or the
  * reason the line is rejected.  A null value counts as absent.
@@ -1460,6 +1489,11 @@ convert_field(RecordParser *parser, const FieldSpec *spec, JsonKind kind,
 			if (!in_buffer(out->str, parser->text, parser->text_len) &&
 				utf8_invalid_offset(out->str, out->len) < out->len)
 				return reject(parser, "\"%s\" is not valid UTF-8", name);
+			if (spec->max_bytes > 0 && out->len > spec->max_bytes)
+				return reject(parser, "\"%s\" is %zu bytes, longer than the %zu allowed",
+							  name, out->len, spec->max_bytes);
+			if (spec->nonblank && is_blank_text(out->str, out->len))
+				return reject(parser, "\"%s\" is empty", name);
 			return NULL;
 
 		case FIELD_DATE:
