@@ -178,6 +178,9 @@ long_email="$(rand 3000)@test.com"
 {
     printf '{"sensorReadingTime":1655564444103,"serialNumber":"s-ok","distanceFromObject":1}\n'
     printf '{"sensorReadingTime":1655564444103,"serialNumber":"%s","distanceFromObject":1}\n' "$(rand 3000)"
+    # a line of exactly 1 MiB, ending in CRLF: within the limit
+    head='{"sensorReadingTime":1655564444104,"serialNumber":"s-ok","distanceFromObject":2,"pad":"'
+    printf '%s%s"}\r\n' "$head" "$(head -c $((1048576 - ${#head} - 2)) /dev/zero | tr '\0' a)"
 } >"$tmp/poison/step_trainer/landing/step_trainer-1.json"
 fresh_db $db
 stedi-load -q -d $db "$tmp/poison" >"$tmp/out" 2>&1
@@ -195,5 +198,7 @@ accelerometer|3|\"user\" is empty
 step_trainer|2|\"serialNumber\" is 3000 bytes, longer than the 128 allowed" \
    "each poison value quarantined, the reason naming the field and the limit"
 is "$(q $db "SELECT count(*) FROM landing.customer")" 2 "an email of exactly 254 bytes is accepted"
+is "$(q $db "SELECT count(*) FROM landing.step_trainer WHERE distance_from_object = 2")" 1 \
+   "a line of exactly 1048576 bytes ending in CRLF is loaded"
 is "$(q $db "SELECT count(*) FROM stedi.refresh()")" 5 "and every refresh still runs"
 dropdb $db

@@ -74,7 +74,8 @@ line_reader_open(int fd)
 
 	memset(reader, 0, sizeof(LineReader));
 	reader->fd = fd;
-	reader->bufsize = MAX_LINE_BYTES + READ_CHUNK_BYTES;
+	/* + 1: a line of MAX_LINE_BYTES may still end in "\r\n" */
+	reader->bufsize = MAX_LINE_BYTES + 1 + READ_CHUNK_BYTES;
 	reader->buf = load_malloc(reader->bufsize + 1);
 
 #ifdef POSIX_FADV_SEQUENTIAL
@@ -132,9 +133,9 @@ line_reader_next(LineReader *reader, Line *line)
 			line->offset = reader->buf_offset + (int64_t) reader->start;
 			line->number = ++reader->line_number;
 			line->has_newline = true;
-			line->too_long = len > MAX_LINE_BYTES;
 			if (len > 0 && line->data[len - 1] == '\r')
 				len--;
+			line->too_long = len > MAX_LINE_BYTES;
 			line->data[len] = '\0';
 			line->len = len;
 			reader->start = reader->scan = pos + 1;
@@ -148,7 +149,7 @@ line_reader_next(LineReader *reader, Line *line)
 			reader->buf_offset += (int64_t) reader->end;
 			reader->start = reader->scan = reader->end = 0;
 		}
-		else if (reader->end - reader->start > MAX_LINE_BYTES)
+		else if (reader->end - reader->start > MAX_LINE_BYTES + 1)
 		{
 			/*
 			 * No newline within MAX_LINE_BYTES: hand out the head now, while
@@ -179,7 +180,7 @@ line_reader_next(LineReader *reader, Line *line)
 			line->offset = reader->buf_offset + (int64_t) reader->start;
 			line->number = ++reader->line_number;
 			line->has_newline = false;
-			line->too_long = false;
+			line->too_long = len > MAX_LINE_BYTES;
 			reader->start = reader->scan = reader->end;
 			return 1;
 		}
