@@ -89,4 +89,19 @@ SELECT stedi.fill_zone('trusted.customer', 'trusted.customer_definition');
 SELECT stedi.fill_zone('fill.secured', 'fill.definition');
 RESET ROLE;
 
+-- A CHECK that is not parallel safe is filled as INSERT would fill it: by
+-- a serial plan, even where every query is made parallel.
+CREATE SEQUENCE fill.checked;
+CREATE FUNCTION fill.count_check(x integer) RETURNS boolean
+LANGUAGE plpgsql PARALLEL UNSAFE
+AS $$ BEGIN PERFORM nextval('fill.checked'); RETURN x > 0; END $$;
+CREATE TABLE fill.unsafe_check (x integer CHECK (fill.count_check(x)));
+CREATE VIEW fill.numbers AS SELECT g AS x FROM generate_series(1, 1000) AS g;
+SET force_parallel_mode = on;
+SELECT stedi.fill_zone('fill.unsafe_check', 'fill.numbers') AS filled;
+RESET force_parallel_mode;
+SELECT count(*) AS rows, (SELECT last_value FROM fill.checked) AS checks FROM fill.unsafe_check;
+
+SET client_min_messages = warning;
 DROP SCHEMA fill CASCADE;
+RESET client_min_messages;

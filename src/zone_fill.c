@@ -23,6 +23,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -34,6 +35,9 @@
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/clauses.h"
+#include "catalog/pg_proc.h"
+#include "utils/relcache.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -211,6 +215,47 @@ zone_fill_destroy(DestReceiver *self)
 }
 
 /*
+ * Whether every expression the leader evaluates for a written row (the
+ * zone's CHECK constraints, its indexes' expressions and predicates) is
+ * parallel safe.
+ */
+static bool
+writes_are_parallel_safe(Relation zone)
+{
+	TupleConstr *constr = RelationGetDescr(zone)->constr;
+	List	   *exprs = NIL;
+	List	   *indexes;
+	ListCell   *lc;
+	Query	   *query;
+	int			i;
+
+	if (constr != NULL)
+		for (i = 0; i < constr->num_check; i++)
+			exprs = lappend(exprs, stringToNode(constr->check[i].ccbin));
+	indexes = RelationGetIndexList(zone);
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+
+		exprs = list_concat(exprs, RelationGetIndexExpressions(index));
+		exprs = list_concat(exprs, RelationGetIndexPredicate(index));
+		index_close(index, AccessShareLock);
+	}
+	if (exprs == NIL)
+		return true;
+
+	/* max_parallel_hazard() reads a query: make one of the expressions */
+	query = makeNode(Query);
+	query->commandType = CMD_SELECT;
+	i = 0;
+	foreach(lc, exprs)
+		query->targetList = lappend(query->targetList,
+									makeTargetEntry((Expr *) lfirst(lc), ++i,
+													NULL, false));
+	return max_parallel_hazard(query) == PROPARALLEL_SAFE;
+}
+
+/*
  * fill_zone(zone regclass, definition regclass) -> bigint: append every row
  * of the view or table "definition" to "zone"; returns how many.
  */
@@ -224,6 +269,8 @@ stedi_fill_zone(PG_FUNCTION_ARGS)
 	AclResult	aclresult;
 	ZoneFill	fill;
 	SPIExecuteOptions options;
+	SPIPrepareOptions prepare;
+	SPIPlanPtr	plan;
 	int			rc;
 	int			i;
 
@@ -286,11 +333,24 @@ stedi_fill_zone(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "stedi: SPI_connect failed");
+
+	/*
+	 * The leader checks each row while the query runs; in parallel mode a
+	 * CHECK or index expression that is not parallel safe would fail where
+	 * INSERT succeeds.  Such a zone is filled by a serial plan.
+	 */
+	memset(&prepare, 0, sizeof(prepare));
+	prepare.cursorOptions = writes_are_parallel_safe(fill.zone) ?
+		CURSOR_OPT_PARALLEL_OK : 0;
+	plan = SPI_prepare_extended(psprintf("SELECT * FROM %s", definition_name),
+								&prepare);
+	if (plan == NULL)
+		elog(ERROR, "stedi: planning %s failed: %s", definition_name,
+			 SPI_result_code_string(SPI_result));
 	memset(&options, 0, sizeof(options));
 	options.read_only = false;
 	options.dest = &fill.pub;
-	rc = SPI_execute_extended(psprintf("SELECT * FROM %s", definition_name),
-							  &options);
+	rc = SPI_execute_plan_extended(plan, &options);
 	/* SPI says UTILITY for a SELECT whose rows go to another receiver */
 	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
 		elog(ERROR, "stedi: reading %s failed: %s", definition_name,
