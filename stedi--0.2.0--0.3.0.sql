@@ -559,7 +559,7 @@ DECLARE
     n_step_trainer bigint;
     n_rejected bigint;
 BEGIN
-    IF email IS NULL OR email = '' THEN
+    IF email IS NULL OR btrim(email) = '' THEN
         RAISE EXCEPTION 'forget_customer needs an email'
               USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -585,11 +585,14 @@ BEGIN
     WITH gone AS (DELETE FROM landing.step_trainer AS s
                    WHERE s.serial_number = ANY (serials) RETURNING 1)
     SELECT count(*) INTO n_step_trainer FROM gone;
-    -- quarantined lines that carry the email, or one of those devices
+    -- quarantined lines that carry the email, or one of those devices, as
+    -- a complete JSON string: "ann@x.com" is no part of "joann@x.com" or of
+    -- "ann@x.com.au"; a blank serial number (0.2.0 loaded some) names no one
     WITH gone AS (DELETE FROM landing.rejected AS r
-                   WHERE strpos(lower(r.raw_line), lower(forget_customer.email)) > 0
+                   WHERE strpos(lower(r.raw_line), '"' || lower(forget_customer.email) || '"') > 0
                       OR EXISTS (SELECT FROM unnest(serials) AS s(serial)
-                                  WHERE strpos(r.raw_line, s.serial) > 0)
+                                  WHERE btrim(s.serial) <> ''
+                                    AND strpos(r.raw_line, '"' || s.serial || '"') > 0)
                   RETURNING 1)
     SELECT count(*) INTO n_rejected FROM gone;
 

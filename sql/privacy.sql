@@ -87,6 +87,10 @@ SELECT octet_length(secret) AS secret_bytes FROM stedi.pseudonym_secret;
 -- Right to erasure: alice goes from every zone, her quarantined line too.
 INSERT INTO landing.rejected (kind, file_id, line_number, byte_offset, reason, raw_line)
 VALUES ('accelerometer', 2, 99, 0, 'malformed JSON', '{"user":"ALICE@test.com","timestamp":');
+-- and neighbours whose emails contain hers, which must stay
+INSERT INTO landing.rejected (kind, file_id, line_number, byte_offset, reason, raw_line)
+VALUES ('accelerometer', 2, 100, 0, 'malformed JSON', '{"user":"malice@test.com","timestamp":'),
+       ('accelerometer', 2, 101, 0, 'malformed JSON', '{"user":"alice@test.com.au","timestamp":');
 SELECT count(*) AS alice_rows_before
   FROM (SELECT email FROM landing.customer WHERE email = 'alice@test.com'
         UNION ALL SELECT user_email FROM landing.accelerometer WHERE user_email = 'alice@test.com'
@@ -97,7 +101,7 @@ SELECT customer_records, accelerometer_rows, step_trainer_rows, rejected_lines,
 SELECT (SELECT count(*) FROM landing.customer WHERE email = 'alice@test.com')
      + (SELECT count(*) FROM landing.accelerometer WHERE user_email = 'alice@test.com')
      + (SELECT count(*) FROM landing.step_trainer WHERE serial_number = 'SA')
-     + (SELECT count(*) FROM landing.rejected WHERE raw_line ILIKE '%alice@test.com%')
+     + (SELECT count(*) FROM landing.rejected WHERE raw_line ILIKE '%"alice@test.com"%')
      + (SELECT count(*) FROM trusted.customer WHERE email = 'alice@test.com')
      + (SELECT count(*) FROM trusted.accelerometer WHERE user_email = 'alice@test.com')
      + (SELECT count(*) FROM trusted.step_trainer WHERE serial_number = 'SA')
@@ -109,7 +113,9 @@ SELECT (SELECT count(*) FROM landing.customer WHERE email = 'alice@test.com')
 SELECT a.attname FROM pg_attribute a
  WHERE a.attrelid = 'stedi.erasure_log'::regclass AND a.attnum > 0 ORDER BY a.attnum;
 SELECT stedi.forget_customer('');
--- Other customers are untouched.
+-- Other customers are untouched, the neighbours' quarantined lines too.
+SELECT count(*) AS neighbours_kept FROM landing.rejected WHERE line_number IN (100, 101);
+DELETE FROM landing.rejected WHERE line_number IN (100, 101);
 SELECT count(*) AS frank_readings FROM trusted.accelerometer WHERE user_email = 'frank@test.com';
 
 -- Two erasures and a refresh in one transaction: each refresh makes its own
