@@ -231,13 +231,20 @@ ensure_callback(void)
  * else, and this checks it once more, so that a grant made by mistake
  * cannot open a file or switch tracking off.
  */
+/* Whether user has the rights of the extension's owner (superusers do). */
+static bool
+acts_as_extension_owner(Oid user)
+{
+	Oid			extoid;
+	Oid			extowner = stedi_extension_owner(&extoid);
+
+	return OidIsValid(extowner) && has_privs_of_role(user, extowner);
+}
+
 static void
 require_extension_owner(const char *function)
 {
-	Oid			nsp = get_namespace_oid("landing", false);
-	Oid			relid = get_relname_relid("source_file", nsp);
-
-	if (!OidIsValid(relid) || !pg_class_ownercheck(relid, GetUserId()))
+	if (!acts_as_extension_owner(GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("%s may only be called by the stedi loading functions", function),
@@ -368,11 +375,8 @@ check_by_hand(const char *table, int32 file_id)
 	if (by_hand_checked_for != user)
 	{
 		Oid			admin = get_role_oid("stedi_admin", true);
-		Oid			nsp = get_namespace_oid("landing", false);
-		Oid			relid = get_relname_relid("source_file", nsp);
 
-		by_hand_allowed = superuser() ||
-			(OidIsValid(relid) && pg_class_ownercheck(relid, user)) ||
+		by_hand_allowed = acts_as_extension_owner(user) ||
 			(OidIsValid(admin) && has_privs_of_role(user, admin));
 		by_hand_checked_for = user;
 		ensure_callback();

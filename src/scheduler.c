@@ -246,6 +246,18 @@ current_generation(Oid dboid)
 	return generation;
 }
 
+/* base doubled times times, at most MAX_BACKOFF_USECS */
+static int64
+doubled_delay(int64 base, int times)
+{
+	int64		delay = base;
+	int			i;
+
+	for (i = 0; i < times && delay < MAX_BACKOFF_USECS; i++)
+		delay *= 2;
+	return Min(delay, MAX_BACKOFF_USECS);
+}
+
 static void
 wake_launcher(void)
 {
@@ -567,12 +579,9 @@ reap_workers(void)
 			 */
 			if (slot && !slot->worker_reported)
 			{
-				int64		delay = WORKER_DIED_RETRY_USECS;
-				int			d;
+				int64		delay = doubled_delay(WORKER_DIED_RETRY_USECS,
+												  slot->worker_deaths);
 
-				for (d = 0; d < slot->worker_deaths && delay < MAX_BACKOFF_USECS; d++)
-					delay *= 2;
-				delay = Min(delay, MAX_BACKOFF_USECS);
 				slot->worker_deaths++;
 				slot->worker_reported = true;
 				slot->needs_sync = false;
@@ -886,12 +895,8 @@ static TimestampTz
 backoff(const RefreshJob *job, int failures)
 {
 	int64		every = interval_usecs(&job->every);
-	int64		delay = every;
-	int			i;
 
-	for (i = 0; i < failures && delay < MAX_BACKOFF_USECS; i++)
-		delay *= 2;
-	return time_after(job->now, Max(every, Min(delay, MAX_BACKOFF_USECS)));
+	return time_after(job->now, Max(every, doubled_delay(every, failures)));
 }
 
 static Oid
