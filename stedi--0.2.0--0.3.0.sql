@@ -75,14 +75,14 @@ CREATE FUNCTION stedi.close_file(file_id integer, OUT kind text, OUT rows_loaded
 AS 'MODULE_PATHNAME', 'stedi_close_file' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stedi.close_file(integer) IS
     'stedi.finish_file: what this transaction wrote for the file, counted by the server, and the distinct owners of its readings; no row may be added after';
-CREATE FUNCTION stedi.track_erasure(tracked boolean) RETURNS void
-AS 'MODULE_PATHNAME', 'stedi_track_erasure' LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION stedi.track_erasure(boolean) IS
-    'stedi.forget_customer: its deletes from landing are tracked (it queues the customer itself)';
+CREATE FUNCTION stedi.track_deletes(tracked boolean) RETURNS void
+AS 'MODULE_PATHNAME', 'stedi_track_deletes' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stedi.track_deletes(boolean) IS
+    'stedi.forget_customer and stedi.unload_file: their deletes from landing are tracked (they queue what they removed themselves)';
 CREATE FUNCTION stedi.landing_change_is_tracked(operation text) RETURNS boolean
 AS 'MODULE_PATHNAME', 'stedi_landing_change_is_tracked' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stedi.landing_change_is_tracked(text) IS
-    'Whether the refresh already knows what a landing statement changed: an INSERT through the loading protocol, a DELETE of forget_customer';
+    'Whether the refresh already knows what a landing statement changed: an INSERT through the loading protocol, a DELETE of forget_customer or unload_file';
 
 -- Existing rows are checked as the extension's owner, who may write
 -- landing by hand.
@@ -94,6 +94,357 @@ ALTER TABLE landing.step_trainer ADD CONSTRAINT written_by_loading_protocol
     CHECK (stedi.landing_row_check('step_trainer', file_id, line_number, serial_number));
 ALTER TABLE landing.rejected ADD CONSTRAINT written_by_loading_protocol
     CHECK (stedi.rejected_line_check(kind, file_id, line_number));
+
+CREATE OR REPLACE FUNCTION stedi.log_ingest(sha256 bytea, kind text, path text,
+                                 size_bytes bigint, outcome text,
+                                 started_at timestamptz, message text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    first_file_id integer;
+BEGIN
+    -- a load is logged by finish_file, in the load's own transaction
+    IF outcome IS DISTINCT FROM 'skipped' AND outcome IS DISTINCT FROM 'failed' THEN
+        RAISE EXCEPTION 'stedi.log_ingest logs only attempts that loaded nothing, not "%"', outcome
+              USING ERRCODE = 'invalid_parameter_value',
+                    HINT = 'A file that loads is logged by stedi.finish_file.';
+    END IF;
+    IF kind IS NULL OR kind NOT IN ('customer', 'accelerometer', 'step_trainer')
+       OR octet_length(sha256) IS DISTINCT FROM 32 OR NOT size_bytes >= 0 THEN
+        RAISE EXCEPTION 'stedi.log_ingest needs a kind, a 32-byte sha256 and a size'
+              USING ERRCODE = 'invalid_parameter_value',
+                    DETAIL = 'Kinds are customer, accelerometer and step_trainer.';
+    END IF;
+    IF outcome = 'skipped' THEN
+        SELECT min(f.file_id) INTO first_file_id FROM landing.source_file AS f
+         WHERE f.sha256 = log_ingest.sha256;
+    END IF;
+    INSERT INTO stedi.ingest_log (sha256, kind, path, size_bytes, outcome,
+                                  started_at, message, file_id)
+    VALUES (log_ingest.sha256, log_ingest.kind, log_ingest.path, log_ingest.size_bytes,
+            log_ingest.outcome, log_ingest.started_at, log_ingest.message, first_file_id);
+    RETURN first_file_id;
+END
+$$;
+
+-- The same content is loaded once unless forced: the database refuses a
+-- second unforced load.  Loads that 0.2.0 let through twice (loaders under
+-- repeatable read) are marked forced, which they were in effect.
+UPDATE landing.source_file AS f SET forced = true
+ WHERE NOT f.forced
+   AND EXISTS (SELECT FROM landing.source_file AS e
+                WHERE e.sha256 = f.sha256 AND NOT e.forced AND e.file_id < f.file_id);
+CREATE UNIQUE INDEX source_file_sha256_once ON landing.source_file (sha256) WHERE NOT forced;
+COMMENT ON INDEX landing.source_file_sha256_once IS 'Finds rows of landing.source_file by sha256';
+
+-- audit columns name who connected, not the owner of the function that wrote them
+ALTER TABLE landing.source_file ALTER COLUMN loaded_by SET DEFAULT session_user;
+ALTER TABLE stedi.ingest_log ALTER COLUMN loaded_by SET DEFAULT session_user;
+ALTER TABLE stedi.setting ALTER COLUMN set_by SET DEFAULT session_user;
+
+-- settings: written only through set_setting, a retention of 1 minute to
+-- 100 years (wider values, once accepted, would fail every refresh)
+UPDATE stedi.setting
+   SET value = CASE WHEN value::interval < interval '1 minute' THEN '00:01:00' ELSE '36500 days' END
+ WHERE name = 'run_history_retention'
+   AND NOT value::interval BETWEEN interval '1 minute' AND interval '100 years';
+
+-- settings: written only through set_setting
+CREATE OR REPLACE FUNCTION stedi.set_setting(name text, value text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM stedi.settings s WHERE s.name = set_setting.name) THEN
+        RAISE EXCEPTION 'unknown stedi setting "%"', set_setting.name
+              USING ERRCODE = 'undefined_object',
+                    HINT = 'SELECT name FROM stedi.settings lists them.';
+    END IF;
+    IF value IS NULL THEN
+        DELETE FROM stedi.setting s WHERE s.name = set_setting.name;
+        IF name = 'consent_policy' THEN
+            INSERT INTO stedi.landing_change (relation) VALUES ('stedi.setting'::regclass);
+        END IF;
+        RETURN;
+    END IF;
+    CASE name
+    WHEN 'consent_policy' THEN
+        IF value NOT IN ('original', 'as_of') THEN
+            RAISE EXCEPTION 'invalid consent policy "%"', value
+                  USING ERRCODE = 'invalid_parameter_value',
+                        DETAIL = 'The policies are original (every reading of a consenting customer) and as_of (only readings taken at or after the consent date).',
+                        HINT = 'SELECT stedi.set_consent_policy(''as_of'');';
+        END IF;
+    WHEN 'run_history_retention' THEN
+        -- read and stored in one IntervalStyle (this function's), so that
+        -- the value means the same in every session that reads it
+        BEGIN
+            IF NOT value::interval BETWEEN interval '1 minute' AND interval '100 years' THEN
+                RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            value := value::interval::text;
+        EXCEPTION WHEN invalid_parameter_value OR invalid_datetime_format
+                       OR datetime_field_overflow OR interval_field_overflow
+                       OR syntax_error THEN
+            RAISE EXCEPTION 'invalid value for run_history_retention: "%"', value
+                  USING ERRCODE = 'invalid_parameter_value',
+                        DETAIL = 'It must be an interval from 1 minute to 100 years.',
+                        HINT = 'For example: SELECT stedi.set_setting(''run_history_retention'', ''14 days'');';
+        END;
+    END CASE;
+    INSERT INTO stedi.setting AS s (name, value, set_by)
+    VALUES (set_setting.name, set_setting.value, session_user)
+    ON CONFLICT ON CONSTRAINT setting_pkey DO UPDATE
+       SET value = EXCLUDED.value, set_at = now(), set_by = EXCLUDED.set_by;
+    IF name = 'consent_policy' THEN
+        -- every reading may change zone: the next refresh is a full one
+        INSERT INTO stedi.landing_change (relation) VALUES ('stedi.setting'::regclass);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stedi.set_setting(text, text) IS 'Change a setting (NULL restores its default); the only way to change one, so every value is validated';
+COMMENT ON TABLE stedi.setting IS 'Settings of the lakehouse that differ from their defaults (see stedi.settings); written only by stedi.set_setting(), which validates each value';
+
+-- change tracking: what the server knows, never a session setting
+CREATE OR REPLACE FUNCTION stedi.note_landing_change() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- the loading protocol and forget_customer say what they change more
+    -- precisely; what they did is known to the server alone (src/loading.c),
+    -- never to a setting a session could change
+    IF NOT stedi.landing_change_is_tracked(TG_OP) THEN
+        INSERT INTO stedi.landing_change (relation) VALUES (TG_RELID);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON TABLE stedi.landing_change IS 'Changes not made through the loading protocol or by forget_customer; any of them makes the next refresh a full one';
+
+-- schedules: at most a year apart, run only as a role their writer acts as
+UPDATE stedi.refresh_job SET every = interval '1 year' WHERE every > interval '1 year';
+ALTER TABLE stedi.refresh_job DROP CONSTRAINT refresh_job_every_check,
+    ADD CONSTRAINT refresh_job_every_check
+        CHECK (every BETWEEN interval '1 second' AND interval '1 year');
+ALTER FUNCTION stedi.refresh_job_changed() SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION stedi.check_refresh_job_run_as() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT pg_has_role(current_user, NEW.run_as::oid, 'USAGE') THEN
+        RAISE EXCEPTION 'a refresh schedule cannot run as role "%"', NEW.run_as
+              USING ERRCODE = 'insufficient_privilege',
+                    DETAIL = format('Role "%s" does not have the privileges of role "%s".',
+                                    current_user, NEW.run_as),
+                    HINT = 'Schedule it as that role: SET ROLE, then SELECT stedi.schedule_refresh(...).';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION stedi.check_refresh_job_run_as() IS
+    'Trigger on stedi.refresh_job: a schedule may run only as a role whose privileges its writer has';
+CREATE TRIGGER check_run_as BEFORE INSERT OR UPDATE OF run_as
+    ON stedi.refresh_job FOR EACH ROW EXECUTE FUNCTION stedi.check_refresh_job_run_as();
+COMMENT ON TRIGGER check_run_as ON stedi.refresh_job IS 'A schedule runs only as a role whose privileges its writer has (stedi.check_refresh_job_run_as)';
+COMMENT ON COLUMN stedi.refresh_job.run_as IS 'The role the scheduled refresh runs as: whoever scheduled it (a role whose privileges the writer has)';
+
+DROP FUNCTION stedi.schedule_refresh(interval);
+-- run_as defaults to the caller's current_user: a default is computed in
+-- the caller's query, before this function takes its owner's rights.  The
+-- caller's login role must have the privileges of run_as (it could SET
+-- ROLE to it), so no one schedules a refresh as a role they cannot act as.
+CREATE FUNCTION stedi.schedule_refresh(every interval,
+                                       run_as regrole DEFAULT current_user::regrole)
+RETURNS stedi.refresh_job
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job stedi.refresh_job;
+BEGIN
+    PERFORM stedi.scheduler_check();
+    IF run_as IS NULL OR NOT pg_has_role(session_user, run_as::oid, 'USAGE') THEN
+        RAISE EXCEPTION 'a refresh schedule cannot run as role "%"', coalesce(run_as::text, 'NULL')
+              USING ERRCODE = 'insufficient_privilege',
+                    DETAIL = format('Role "%s" does not have the privileges of role "%s".',
+                                    session_user, run_as),
+                    HINT = 'Schedule it as that role: SET ROLE, then SELECT stedi.schedule_refresh(...).';
+    END IF;
+    IF every IS NULL OR NOT every BETWEEN interval '1 second' AND interval '1 year' THEN
+        RAISE EXCEPTION 'refresh interval must be between 1 second and 1 year, not %', coalesce(every::text, 'NULL')
+              USING ERRCODE = 'invalid_parameter_value',
+                    HINT = 'For example: SELECT stedi.schedule_refresh(''5 minutes'');';
+    END IF;
+    INSERT INTO stedi.refresh_job AS j (every, run_as)
+    VALUES (schedule_refresh.every, schedule_refresh.run_as)
+    ON CONFLICT (one) DO UPDATE
+       SET every = EXCLUDED.every, run_as = EXCLUDED.run_as,
+           next_run_at = now(), consecutive_failures = 0
+    RETURNING * INTO job;
+    RETURN job;
+END
+$$;
+COMMENT ON FUNCTION stedi.schedule_refresh(interval, regrole) IS
+    'Refresh the zones of this database every so often (1 second to 1 year), in a background worker, when landing changed, as run_as (by default the caller; needs stedi in shared_preload_libraries)';
+
+CREATE OR REPLACE FUNCTION stedi.unschedule_refresh() RETURNS boolean
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH gone AS (DELETE FROM stedi.refresh_job RETURNING 1)
+    SELECT count(*) > 0 FROM gone
+$$;
+
+CREATE FUNCTION stedi.worker_statements(OUT statement text, OUT parameter_types text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'stedi_worker_statements' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stedi.worker_statements() IS
+    'Every SQL statement the scheduler''s refresh worker runs (with its parameter types), and the settings it pins, for review and for the regression test';
+
+-- the drop guard sees every command
+DROP EVENT TRIGGER stedi_guard_drop;
+COMMENT ON FUNCTION stedi.guard_drop() IS 'Event trigger: refuses DROP EXTENSION stedi without CASCADE while landing holds rows, saying how many, and any other statement that would drop the extension';
+CREATE EVENT TRIGGER stedi_guard_drop ON ddl_command_start
+    EXECUTE FUNCTION stedi.guard_drop();
+COMMENT ON EVENT TRIGGER stedi_guard_drop IS 'stedi and its landing data go only by DROP EXTENSION stedi, and only with CASCADE while landing holds rows (stedi.guard_drop)';
+
+-- Data integrity:
+-- * one identity per person: emails compare with their ASCII letters in
+--   lower case (stedi.normalize_email) in trusted, curated, the owner maps
+--   and erasure; the first refresh after this update is a full one, which
+--   gives customers spelled with capitals their new keys;
+-- * every text value that reaches an index has a bound, and an email or a
+--   serial number is never blank, for writes by hand too;
+-- * quarantined lines keep the email and serial number they carry;
+-- * one lock order: refresh, erasure and unload take the refresh lock
+--   before any table; loads take it in a mode that never waits;
+-- * a full refresh no longer stalls loaders (finish_file does not
+--   summarize the BRIN indexes; refresh does);
+-- * stedi.unload_file retracts a loaded file; its record is never deleted
+--   alone.
+
+-- Rows 0.2.0 accepted that the new bounds refuse: the update stops and
+-- says which, rather than dropping anyone's data.
+DO $$
+DECLARE
+    n_customer bigint;
+    n_accelerometer bigint;
+    n_step_trainer bigint;
+BEGIN
+    SELECT count(*) INTO n_customer FROM landing.customer AS c
+     WHERE NOT (octet_length(c.email) <= 254 AND btrim(c.email, E' \t\n\r\f\v') <> ''
+                AND octet_length(c.serial_number) <= 128
+                AND btrim(c.serial_number, E' \t\n\r\f\v') <> ''
+                AND coalesce(octet_length(c.customer_name) <= 512, true)
+                AND coalesce(octet_length(c.phone) <= 64, true));
+    SELECT count(*) INTO n_accelerometer FROM landing.accelerometer AS a
+     WHERE NOT (octet_length(a.user_email) <= 254 AND btrim(a.user_email, E' \t\n\r\f\v') <> '');
+    SELECT count(*) INTO n_step_trainer FROM landing.step_trainer AS s
+     WHERE NOT (octet_length(s.serial_number) <= 128 AND btrim(s.serial_number, E' \t\n\r\f\v') <> '');
+    IF n_customer + n_accelerometer + n_step_trainer > 0 THEN
+        RAISE EXCEPTION 'landing holds values that stedi 0.3.0 refuses'
+              USING ERRCODE = 'check_violation',
+                    DETAIL = format('%s customer records, %s accelerometer readings and %s step trainer readings have a blank email or serial number, or a value over its bound (bytes: email 254, serial number 128, name 512, phone 64).',
+                                    n_customer, n_accelerometer, n_step_trainer),
+                    HINT = 'Correct or delete those rows (as the extension''s owner), or erase their customers with stedi.forget_customer, then ALTER EXTENSION stedi UPDATE again.';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION stedi.lock_refresh(purpose text) RETURNS void
+AS 'MODULE_PATHNAME', 'stedi_lock_refresh_sql' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stedi.lock_refresh(text) IS
+    'Take the refresh lock to the end of the transaction, for a load (never waits), an erasure or an unload (one at a time with refreshes; says so after waiting 1000 ms); only stedi''s own functions may';
+
+-- One identity per person: emails compare with their ASCII letters in
+-- lower case.  The domain of an address is case-insensitive (RFC 5321,
+-- 2.4); its local part may in principle not be, but no real mail system
+-- tells Ada.Quill@ from ada.quill@, and the feeds spell one customer both
+-- ways.  Only ASCII is folded (the "C" collation): the result never
+-- depends on the server's locale or its library's version, so keys kept
+-- in indexes and pseudonyms stay stable across upgrades of the system.
+CREATE FUNCTION stedi.normalize_email(email text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pg_catalog.lower(email COLLATE pg_catalog."C");
+COMMENT ON FUNCTION stedi.normalize_email(text) IS
+    'The identity of an email: its ASCII letters in lower case (A-Z only, whatever the locale); trusted and curated key customers by it';
+
+COMMENT ON FUNCTION stedi.customer_key(text, bytea) IS
+    'Pseudonymous customer key: the first 128 bits of HMAC-SHA-256(secret, email), as a uuid; the zones pass it normalized emails';
+
+ALTER TABLE landing.customer ADD CONSTRAINT values_within_bounds
+        CHECK (octet_length(email) <= 254 AND btrim(email, E' \t\n\r\f\v') <> ''
+               AND octet_length(serial_number) <= 128
+               AND btrim(serial_number, E' \t\n\r\f\v') <> ''
+               AND octet_length(customer_name) <= 512 AND octet_length(phone) <= 64);
+ALTER TABLE landing.accelerometer ADD CONSTRAINT values_within_bounds
+        CHECK (octet_length(user_email) <= 254
+               AND btrim(user_email, E' \t\n\r\f\v') <> '');
+ALTER TABLE landing.step_trainer ADD CONSTRAINT values_within_bounds
+        CHECK (octet_length(serial_number) <= 128
+               AND btrim(serial_number, E' \t\n\r\f\v') <> '');
+ALTER TABLE landing.rejected ADD COLUMN email text, ADD COLUMN serial_number text,
+    ADD CONSTRAINT values_within_bounds
+        CHECK (octet_length(email) <= 254 AND octet_length(serial_number) <= 128);
+COMMENT ON COLUMN landing.rejected.email IS 'The email the line carries (customer "email", accelerometer "user"), when it parsed far enough to have one: how stedi.forget_customer finds it';
+COMMENT ON COLUMN landing.rejected.serial_number IS 'The serial number the line carries (customer and step trainer "serialNumber"), when it parsed far enough to have one';
+
+-- zones key customers by their normalized email
+CREATE OR REPLACE VIEW trusted.customer_definition AS
+SELECT customer_name, email, phone, birth_day, serial_number,
+       registration_date, last_update_date,
+       share_with_research_as_of_date, share_with_public_as_of_date,
+       share_with_friends_as_of_date, file_id, line_number
+  FROM (SELECT DISTINCT ON (email) *
+          FROM (SELECT l.customer_name, stedi.normalize_email(l.email) AS email,
+                       l.phone, l.birth_day, l.serial_number,
+                       l.registration_date, l.last_update_date,
+                       l.share_with_research_as_of_date,
+                       l.share_with_public_as_of_date,
+                       l.share_with_friends_as_of_date, l.file_id, l.line_number
+                  FROM landing.customer AS l) AS spelled
+         ORDER BY email, last_update_date DESC NULLS LAST,
+                  file_id DESC, line_number DESC) AS latest
+ WHERE stedi.has_research_consent(share_with_research_as_of_date);
+
+CREATE OR REPLACE VIEW trusted.accelerometer_definition AS
+SELECT c.email AS user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
+  FROM landing.accelerometer AS a
+  JOIN trusted.customer AS c ON c.email = stedi.normalize_email(a.user_email)
+ WHERE stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                          a.reading_time, (SELECT stedi.setting_value('consent_policy')));
+
+-- owner maps and queues hold normalized emails; the zones are rebuilt by
+-- the next refresh
+INSERT INTO stedi.accelerometer_file_user (user_email, file_id)
+SELECT DISTINCT stedi.normalize_email(m.user_email), m.file_id
+  FROM stedi.accelerometer_file_user AS m
+ WHERE m.user_email <> stedi.normalize_email(m.user_email)
+ON CONFLICT DO NOTHING;
+DELETE FROM stedi.accelerometer_file_user AS m
+ WHERE m.user_email <> stedi.normalize_email(m.user_email);
+UPDATE stedi.pending_customer AS p SET email = stedi.normalize_email(p.email);
+INSERT INTO stedi.landing_change (relation)
+SELECT 'landing.customer'::regclass
+ WHERE EXISTS (SELECT FROM landing.customer AS c WHERE c.email <> stedi.normalize_email(c.email))
+    OR EXISTS (SELECT FROM landing.accelerometer AS a
+                WHERE a.user_email <> stedi.normalize_email(a.user_email));
+COMMENT ON TABLE stedi.accelerometer_file_user IS 'Which landing files hold accelerometer readings of which email (normalized: stedi.normalize_email)';
+COMMENT ON TABLE stedi.pending_customer IS 'Customers whose records were erased or unloaded, to be recomputed by the next refresh (normalized emails)';
+
+-- Accelerometer and step trainer files unloaded since the last refresh
+-- (by stedi.unload_file): the next refresh removes what they gave the zones.
+CREATE TABLE stedi.pending_unload (
+    file_id integer PRIMARY KEY,
+    kind    text NOT NULL
+);
+COMMENT ON TABLE stedi.pending_unload IS 'Accelerometer and step trainer files unloaded since the last refresh: their rows are what the next refresh removes from the zones';
 
 CREATE OR REPLACE FUNCTION stedi.begin_file(kind text, path text, size_bytes bigint,
                                  sha256 bytea, force boolean DEFAULT false)
@@ -108,6 +459,7 @@ BEGIN
         RAISE EXCEPTION 'sha256 must be 32 bytes'
               USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM stedi.lock_refresh('load');
     PERFORM pg_advisory_xact_lock(
         ('x' || substr(encode(sha256, 'hex'), 1, 16))::bit(64)::bigint);
     IF NOT force AND EXISTS (SELECT FROM landing.source_file f
@@ -124,6 +476,8 @@ BEGIN
     RETURN new_file_id;
 END
 $$;
+COMMENT ON FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) IS
+    'stedi-load: register a file about to be loaded in this transaction; NULL when its content was loaded before (and not force)';
 
 DROP FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint, text[]);
 CREATE FUNCTION stedi.finish_file(file_id integer, lines_read bigint,
@@ -162,20 +516,13 @@ BEGIN
     -- the next refresh adds this file's rows
     INSERT INTO stedi.pending_file (file_id, kind) VALUES (f.file_id, f.kind)
     ON CONFLICT DO NOTHING;
-    -- summarize the block ranges this file filled, so that refresh finds
-    -- its rows through the BRIN index (reads only what is not summarized:
-    -- about this file)
-    PERFORM brin_summarize_new_values(CASE f.kind
-        WHEN 'customer' THEN 'landing.customer_file_idx'::regclass
-        WHEN 'accelerometer' THEN 'landing.accelerometer_file_idx'::regclass
-        ELSE 'landing.step_trainer_file_idx'::regclass END);
     -- whose readings it holds: the emails, or the devices' serial numbers
     -- (NULL: more than the server keeps in memory; read from the file's rows)
     IF f.kind = 'accelerometer' THEN
         INSERT INTO stedi.accelerometer_file_user (user_email, file_id)
-        SELECT o, f.file_id FROM unnest(written.owners) AS o
+        SELECT stedi.normalize_email(o), f.file_id FROM unnest(written.owners) AS o
         UNION
-        SELECT a.user_email, f.file_id FROM landing.accelerometer AS a
+        SELECT stedi.normalize_email(a.user_email), f.file_id FROM landing.accelerometer AS a
          WHERE written.owners IS NULL AND a.file_id = f.file_id
         ON CONFLICT DO NOTHING;
     ELSIF f.kind = 'step_trainer' THEN
@@ -191,46 +538,98 @@ $$;
 COMMENT ON FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) IS
     'stedi-load: record the counts of the file begun in this transaction (they must match the rows written), queue it for the next refresh, and log the attempt';
 
-CREATE OR REPLACE FUNCTION stedi.log_ingest(sha256 bytea, kind text, path text,
-                                 size_bytes bigint, outcome text,
-                                 started_at timestamptz, message text DEFAULT NULL)
-RETURNS integer
+CREATE OR REPLACE FUNCTION stedi.rebuild_zones(rebuild_file_owners boolean)
+RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
-    first_file_id integer;
+    z record;
+    t0 timestamptz;
+    n bigint;
+    schema text;
 BEGIN
-    -- a load is logged by finish_file, in the load's own transaction
-    IF outcome IS DISTINCT FROM 'skipped' AND outcome IS DISTINCT FROM 'failed' THEN
-        RAISE EXCEPTION 'stedi.log_ingest logs only attempts that loaded nothing, not "%"', outcome
-              USING ERRCODE = 'invalid_parameter_value',
-                    HINT = 'A file that loads is logged by stedi.finish_file.';
+    ANALYZE landing.customer, landing.accelerometer, landing.step_trainer,
+            stedi.pseudonym_secret;
+    FOR z IN SELECT * FROM (VALUES
+        (1, 'trusted.customer'::regclass, 'trusted.customer_definition'::regclass,
+         'customer_key', '(email)',
+         'customer_serial_number_idx', '(serial_number)'),
+        (2, 'trusted.accelerometer', 'trusted.accelerometer_definition',
+         'accelerometer_key', '(file_id, line_number)',
+         'accelerometer_user_time_idx', '(user_email, reading_time stedi.timestamptz_ms_ops)'),
+        (3, 'curated.customer', 'curated.customer_definition',
+         'customer_key', '(customer_key)',
+         'customer_serial_number_idx', '(serial_number)'),
+        (4, 'trusted.step_trainer', 'trusted.step_trainer_definition',
+         'step_trainer_key', '(file_id, line_number)',
+         'step_trainer_serial_time_idx', '(serial_number, sensor_reading_time stedi.timestamptz_ms_ops)'),
+        (5, 'curated.machine_learning', 'curated.machine_learning_definition',
+         'machine_learning_key',
+         '(step_trainer_file_id, step_trainer_line_number, accelerometer_file_id, accelerometer_line_number)',
+         NULL, NULL))
+        AS v(step, zone, definition, key_name, key, lookup_name, lookup) ORDER BY 1
+    LOOP
+        t0 := clock_timestamp();
+        EXECUTE format('DELETE FROM %s', z.zone);
+        n := stedi.fill_zone(z.zone, z.definition);
+        -- The zone's key (which makes every incremental insert idempotent)
+        -- and the index incremental refresh finds rows by.  Made the first
+        -- time only once the table is filled: building an index is much
+        -- faster than filling an indexed table, and CREATE INDEX keeps
+        -- writers out, not readers.
+        schema := (SELECT c.relnamespace::regnamespace::text FROM pg_class AS c
+                    WHERE c.oid = z.zone);
+        IF to_regclass(format('%I.%I', schema, z.key_name)) IS NULL THEN
+            EXECUTE format('CREATE UNIQUE INDEX %I ON %s USING btree %s',
+                           z.key_name, z.zone, z.key);
+            EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.key_name,
+                           'Key of ' || z.zone::text || ': makes each insert of an incremental refresh idempotent');
+        END IF;
+        IF z.lookup IS NOT NULL
+           AND to_regclass(format('%I.%I', schema, z.lookup_name)) IS NULL THEN
+            EXECUTE format('CREATE INDEX %I ON %s USING btree %s',
+                           z.lookup_name, z.zone, z.lookup);
+            EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.lookup_name,
+                           'How an incremental refresh finds the rows of one customer or device in ' || z.zone::text);
+        END IF;
+        -- the next zone is planned on these statistics; nothing reads the
+        -- last one next, and autovacuum analyzes it soon after
+        IF z.step < 5 THEN
+            EXECUTE format('ANALYZE %s', z.zone);
+        END IF;
+        INSERT INTO stedi.zone_state AS s (view, rows, analyzed_rows, refreshed_at)
+        VALUES (z.zone, n, n, now())
+        ON CONFLICT (view) DO UPDATE
+           SET rows = EXCLUDED.rows, analyzed_rows = EXCLUDED.rows, refreshed_at = now();
+        step := z.step; view := z.zone; method := 'full'; rows := n;
+        duration := clock_timestamp() - t0;
+        RETURN NEXT;
+    END LOOP;
+
+    -- stedi.finish_file keeps these; rows that did not come through it
+    -- (changes by hand) are found only by reading all of landing
+    IF NOT rebuild_file_owners THEN
+        RETURN;
     END IF;
-    IF kind IS NULL OR kind NOT IN ('customer', 'accelerometer', 'step_trainer')
-       OR octet_length(sha256) IS DISTINCT FROM 32 OR NOT size_bytes >= 0 THEN
-        RAISE EXCEPTION 'stedi.log_ingest needs a kind, a 32-byte sha256 and a size'
-              USING ERRCODE = 'invalid_parameter_value',
-                    DETAIL = 'Kinds are customer, accelerometer and step_trainer.';
-    END IF;
-    IF outcome = 'skipped' THEN
-        SELECT min(f.file_id) INTO first_file_id FROM landing.source_file AS f
-         WHERE f.sha256 = log_ingest.sha256;
-    END IF;
-    INSERT INTO stedi.ingest_log (sha256, kind, path, size_bytes, outcome,
-                                  started_at, message, file_id)
-    VALUES (log_ingest.sha256, log_ingest.kind, log_ingest.path, log_ingest.size_bytes,
-            log_ingest.outcome, log_ingest.started_at, log_ingest.message, first_file_id);
-    RETURN first_file_id;
+    DELETE FROM stedi.accelerometer_file_user;
+    INSERT INTO stedi.accelerometer_file_user
+    SELECT DISTINCT stedi.normalize_email(user_email), file_id FROM landing.accelerometer;
+    DELETE FROM stedi.step_trainer_file_serial;
+    INSERT INTO stedi.step_trainer_file_serial
+    SELECT DISTINCT serial_number, file_id FROM landing.step_trainer;
+    ANALYZE stedi.accelerometer_file_user, stedi.step_trainer_file_serial;
 END
 $$;
+COMMENT ON FUNCTION stedi.rebuild_zones(boolean) IS 'Refill every zone from its definition (stedi.refresh(full => true) calls it); with rebuild_file_owners, also which files hold whose readings';
 
--- incremental refresh: its temporary tables go with each call, so two
--- refreshes (two erasures) work in one transaction
-CREATE OR REPLACE FUNCTION stedi.apply_zone_changes(customer_files integer[],
+DROP FUNCTION stedi.apply_zone_changes(integer[], integer[], integer[], text[]);
+CREATE FUNCTION stedi.apply_zone_changes(customer_files integer[],
                                          accelerometer_files integer[],
                                          step_trainer_files integer[],
-                                         erased text[])
+                                         erased text[],
+                                         unloaded_files integer[])
 RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -240,6 +639,7 @@ DECLARE
     policy text := stedi.setting_value('consent_policy');
     secret bytea := (SELECT p.secret FROM stedi.pseudonym_secret AS p);
     changed text[];          -- customers whose latest record may differ
+    emptied text[];          -- left without readings by an unloaded file
     lost text[];             -- leave trusted (or must be recomputed)
     gained text[];           -- enter trusted (or are recomputed)
     lost_serials text[];     -- devices whose rows are recomputed
@@ -252,12 +652,32 @@ DECLARE
     z record;
 BEGIN
 
+    -- 0. Unloaded accelerometer and step trainer files: their rows go, with
+    --    the pairs they made.  A customer left with no reading leaves
+    --    curated, and the rows of the devices curated through them are
+    --    recomputed: step 1 recomputes every customer in emptied.
+    IF unloaded_files IS NOT NULL THEN
+        DELETE FROM curated.machine_learning AS m
+         WHERE m.accelerometer_file_id = ANY (unloaded_files)
+            OR m.step_trainer_file_id = ANY (unloaded_files);
+        GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] - n;
+        DELETE FROM trusted.step_trainer AS s WHERE s.file_id = ANY (unloaded_files);
+        GET DIAGNOSTICS n = ROW_COUNT; delta[4] := delta[4] - n;
+        WITH gone AS (DELETE FROM trusted.accelerometer AS a
+                       WHERE a.file_id = ANY (unloaded_files) RETURNING a.user_email)
+        SELECT count(*), array_agg(DISTINCT g.user_email) INTO n, emptied FROM gone AS g;
+        delta[2] := delta[2] - n;
+        SELECT array_agg(e) INTO emptied FROM unnest(emptied) AS e
+         WHERE NOT EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = e);
+    END IF;
+
     -- 1. Customers: the latest consenting record of each changed email,
     --    against what trusted holds.
     SELECT array_agg(DISTINCT e) INTO changed
-      FROM (SELECT c.email FROM landing.customer AS c
+      FROM (SELECT stedi.normalize_email(c.email) FROM landing.customer AS c
              WHERE c.file_id = ANY (customer_files)
-            UNION ALL SELECT unnest(erased)) AS x(e);
+            UNION ALL SELECT unnest(erased)
+            UNION ALL SELECT unnest(emptied)) AS x(e);
     IF changed IS NOT NULL THEN
         CREATE TEMP TABLE stedi_new_customer ON COMMIT DROP AS
         SELECT * FROM trusted.customer_definition AS d WHERE d.email = ANY (changed);
@@ -269,7 +689,8 @@ BEGIN
           FROM stedi_old_customer AS o LEFT JOIN stedi_new_customer AS n USING (email)
          WHERE n.email IS NULL
             OR (n.share_with_research_as_of_date, n.serial_number)
-               IS DISTINCT FROM (o.share_with_research_as_of_date, o.serial_number);
+               IS DISTINCT FROM (o.share_with_research_as_of_date, o.serial_number)
+            OR o.email = ANY (emptied);
         SELECT array_agg(n.email) INTO gained
           FROM stedi_new_customer AS n LEFT JOIN stedi_old_customer AS o USING (email)
          WHERE o.email IS NULL OR n.email = ANY (lost);
@@ -331,10 +752,12 @@ BEGIN
                        WHERE m.user_email = ANY (gained)) AS x(f);
     IF accelerometer_read IS NOT NULL THEN
         INSERT INTO trusted.accelerometer
-        SELECT a.* FROM landing.accelerometer AS a
-          JOIN trusted.customer AS c ON c.email = a.user_email
+        SELECT c.email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
+          FROM landing.accelerometer AS a
+          JOIN trusted.customer AS c ON c.email = stedi.normalize_email(a.user_email)
          WHERE a.file_id = ANY (accelerometer_read)
-           AND (a.file_id = ANY (accelerometer_files) OR a.user_email = ANY (gained))
+           AND (a.file_id = ANY (accelerometer_files)
+                OR stedi.normalize_email(a.user_email) = ANY (gained))
            AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
                                                   a.reading_time, policy)
         ON CONFLICT DO NOTHING;
@@ -449,101 +872,101 @@ BEGIN
     END LOOP;
 END
 $$;
+COMMENT ON FUNCTION stedi.apply_zone_changes(integer[], integer[], integer[], text[], integer[]) IS
+    'Apply the changes of new files, changed customers and unloaded files to every zone (what stedi.refresh() does when no full rebuild is needed)';
 
--- The same content is loaded once unless forced: the database refuses a
--- second unforced load.  Loads that 0.2.0 let through twice (loaders under
--- repeatable read) are marked forced, which they were in effect.
-UPDATE landing.source_file AS f SET forced = true
- WHERE NOT f.forced
-   AND EXISTS (SELECT FROM landing.source_file AS e
-                WHERE e.sha256 = f.sha256 AND NOT e.forced AND e.file_id < f.file_id);
-CREATE UNIQUE INDEX source_file_sha256_once ON landing.source_file (sha256) WHERE NOT forced;
-COMMENT ON INDEX landing.source_file_sha256_once IS 'Finds rows of landing.source_file by sha256';
-
--- audit columns name who connected, not the owner of the function that wrote them
-ALTER TABLE landing.source_file ALTER COLUMN loaded_by SET DEFAULT session_user;
-ALTER TABLE stedi.ingest_log ALTER COLUMN loaded_by SET DEFAULT session_user;
-ALTER TABLE stedi.setting ALTER COLUMN set_by SET DEFAULT session_user;
-
--- settings: written only through set_setting, a retention of 1 minute to
--- 100 years (wider values, once accepted, would fail every refresh)
-UPDATE stedi.setting
-   SET value = CASE WHEN value::interval < interval '1 minute' THEN '00:01:00' ELSE '36500 days' END
- WHERE name = 'run_history_retention'
-   AND NOT value::interval BETWEEN interval '1 minute' AND interval '100 years';
-
--- settings: written only through set_setting
-CREATE OR REPLACE FUNCTION stedi.set_setting(name text, value text) RETURNS void
+CREATE OR REPLACE FUNCTION stedi.maintain_zones(rebuild boolean, only_if_changed boolean)
+RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
+DECLARE
+    customer_files integer[];
+    accelerometer_files integer[];
+    step_trainer_files integer[];
+    erased text[];
+    unloaded_files integer[];
+    other_change boolean;
 BEGIN
-    IF NOT EXISTS (SELECT FROM stedi.settings s WHERE s.name = set_setting.name) THEN
-        RAISE EXCEPTION 'unknown stedi setting "%"', set_setting.name
-              USING ERRCODE = 'undefined_object',
-                    HINT = 'SELECT name FROM stedi.settings lists them.';
-    END IF;
-    IF value IS NULL THEN
-        DELETE FROM stedi.setting s WHERE s.name = set_setting.name;
-        IF name = 'consent_policy' THEN
-            INSERT INTO stedi.landing_change (relation) VALUES ('stedi.setting'::regclass);
-        END IF;
-        RETURN;
-    END IF;
-    CASE name
-    WHEN 'consent_policy' THEN
-        IF value NOT IN ('original', 'as_of') THEN
-            RAISE EXCEPTION 'invalid consent policy "%"', value
-                  USING ERRCODE = 'invalid_parameter_value',
-                        DETAIL = 'The policies are original (every reading of a consenting customer) and as_of (only readings taken at or after the consent date).',
-                        HINT = 'SELECT stedi.set_consent_policy(''as_of'');';
-        END IF;
-    WHEN 'run_history_retention' THEN
-        -- read and stored in one IntervalStyle (this function's), so that
-        -- the value means the same in every session that reads it
-        BEGIN
-            IF NOT value::interval BETWEEN interval '1 minute' AND interval '100 years' THEN
-                RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value';
-            END IF;
-            value := value::interval::text;
-        EXCEPTION WHEN invalid_parameter_value OR invalid_datetime_format
-                       OR datetime_field_overflow OR interval_field_overflow
-                       OR syntax_error THEN
-            RAISE EXCEPTION 'invalid value for run_history_retention: "%"', value
-                  USING ERRCODE = 'invalid_parameter_value',
-                        DETAIL = 'It must be an interval from 1 minute to 100 years.',
-                        HINT = 'For example: SELECT stedi.set_setting(''run_history_retention'', ''14 days'');';
-        END;
-    END CASE;
-    INSERT INTO stedi.setting AS s (name, value, set_by)
-    VALUES (set_setting.name, set_setting.value, session_user)
-    ON CONFLICT ON CONSTRAINT setting_pkey DO UPDATE
-       SET value = EXCLUDED.value, set_at = now(), set_by = EXCLUDED.set_by;
-    IF name = 'consent_policy' THEN
-        -- every reading may change zone: the next refresh is a full one
-        INSERT INTO stedi.landing_change (relation) VALUES ('stedi.setting'::regclass);
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION stedi.set_setting(text, text) IS 'Change a setting (NULL restores its default); the only way to change one, so every value is validated';
-COMMENT ON TABLE stedi.setting IS 'Settings of the lakehouse that differ from their defaults (see stedi.settings); written only by stedi.set_setting(), which validates each value';
+    INSERT INTO stedi.pseudonym_secret (secret)
+    SELECT stedi.random_secret()
+     WHERE NOT EXISTS (SELECT FROM stedi.pseudonym_secret);
 
--- change tracking: what the server knows, never a session setting
-CREATE OR REPLACE FUNCTION stedi.note_landing_change() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    -- the loading protocol and forget_customer say what they change more
-    -- precisely; what they did is known to the server alone (src/loading.c),
-    -- never to a setting a session could change
-    IF NOT stedi.landing_change_is_tracked(TG_OP) THEN
-        INSERT INTO stedi.landing_change (relation) VALUES (TG_RELID);
+    WITH consumed AS (DELETE FROM stedi.pending_file RETURNING file_id, kind)
+    SELECT array_agg(file_id) FILTER (WHERE kind = 'customer'),
+           array_agg(file_id) FILTER (WHERE kind = 'accelerometer'),
+           array_agg(file_id) FILTER (WHERE kind = 'step_trainer')
+      INTO customer_files, accelerometer_files, step_trainer_files
+      FROM consumed;
+    WITH consumed AS (DELETE FROM stedi.pending_customer RETURNING email)
+    SELECT array_agg(DISTINCT email) INTO erased FROM consumed;
+    WITH consumed AS (DELETE FROM stedi.pending_unload RETURNING file_id)
+    SELECT array_agg(file_id) INTO unloaded_files FROM consumed;
+    WITH consumed AS (DELETE FROM stedi.landing_change RETURNING 1)
+    SELECT count(*) > 0 INTO other_change FROM consumed;
+
+    -- the block ranges new files filled, so that their rows are found
+    -- through the BRIN indexes.  Here and not in finish_file: summarizing
+    -- takes the ShareUpdateExclusiveLock that ANALYZE holds until a full
+    -- refresh commits, and a loader would wait for that refresh.
+    IF customer_files IS NOT NULL THEN
+        PERFORM brin_summarize_new_values('landing.customer_file_idx'::regclass);
     END IF;
-    RETURN NULL;
+    IF accelerometer_files IS NOT NULL THEN
+        PERFORM brin_summarize_new_values('landing.accelerometer_file_idx'::regclass);
+    END IF;
+    IF step_trainer_files IS NOT NULL THEN
+        PERFORM brin_summarize_new_values('landing.step_trainer_file_idx'::regclass);
+    END IF;
+
+    IF rebuild OR other_change OR (SELECT count(*) FROM stedi.zone_state) < 5 THEN
+        RETURN QUERY SELECT * FROM stedi.rebuild_zones(rebuild OR other_change);
+    ELSIF NOT only_if_changed OR customer_files IS NOT NULL
+          OR accelerometer_files IS NOT NULL OR step_trainer_files IS NOT NULL
+          OR erased IS NOT NULL OR unloaded_files IS NOT NULL THEN
+        RETURN QUERY SELECT * FROM stedi.apply_zone_changes(
+            customer_files, accelerometer_files, step_trainer_files, erased,
+            unloaded_files);
+    END IF;
 END
 $$;
-COMMENT ON TABLE stedi.landing_change IS 'Changes not made through the loading protocol or by forget_customer; any of them makes the next refresh a full one';
+COMMENT ON FUNCTION stedi.maintain_zones(boolean, boolean) IS 'The work of stedi.refresh(): a full rebuild when asked, on the first refresh, or after a change only a rebuild can apply; otherwise only what changed';
+
+CREATE OR REPLACE VIEW stedi.zone_status AS
+SELECT v.step, v.view,
+       last_ok.rows,
+       last_ok.finished_at AS last_refreshed_at,
+       last_ok.duration AS last_refresh_duration,
+       (EXISTS (SELECT FROM stedi.pending_file)
+        OR EXISTS (SELECT FROM stedi.landing_change)
+        OR EXISTS (SELECT FROM stedi.pending_customer)
+        OR EXISTS (SELECT FROM stedi.pending_unload)) AS landing_changed_since,
+       last_run.status AS last_run_status,
+       last_run.message AS last_run_message,
+       job.every AS refresh_every,
+       job.next_run_at,
+       job.consecutive_failures,
+       (job.every IS NOT NULL
+        AND (job.next_run_at < now() - greatest(job.every, interval '1 minute')
+             OR NOT stedi.scheduler_running())) AS schedule_overdue
+  FROM (VALUES (1, 'trusted.customer'::regclass),
+               (2, 'trusted.accelerometer'::regclass),
+               (3, 'curated.customer'::regclass),
+               (4, 'trusted.step_trainer'::regclass),
+               (5, 'curated.machine_learning'::regclass)) AS v(step, view)
+  LEFT JOIN LATERAL (
+        SELECT l.rows, l.duration, r.finished_at
+          FROM stedi.refresh_log AS l
+          JOIN stedi.refresh_run AS r USING (run_id)
+         WHERE l.view = v.view AND r.status = 'succeeded'
+         ORDER BY r.run_id DESC
+         LIMIT 1) AS last_ok ON true
+  LEFT JOIN LATERAL (
+        SELECT status, message FROM stedi.refresh_run
+         ORDER BY run_id DESC LIMIT 1) AS last_run ON true
+  LEFT JOIN stedi.refresh_job AS job ON true
+ ORDER BY v.step;
 
 CREATE OR REPLACE FUNCTION stedi.forget_customer(email text)
 RETURNS stedi.erasure_log
@@ -552,6 +975,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    person text;             -- the email, normalized: every spelling of it
     serials text[];
     result stedi.erasure_log;
     n_customer bigint;
@@ -559,48 +983,56 @@ DECLARE
     n_step_trainer bigint;
     n_rejected bigint;
 BEGIN
-    IF email IS NULL OR btrim(email) = '' THEN
+    IF email IS NULL OR btrim(email, E' \t\n\r\f\v') = '' THEN
         RAISE EXCEPTION 'forget_customer needs an email'
               USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    person := stedi.normalize_email(email);
+
+    -- the refresh lock before any table: a refresh in progress finishes
+    -- first (and this says so if it takes long), never a deadlock
+    PERFORM stedi.lock_refresh('erasure');
 
     -- say precisely what changes: this customer (see note_landing_change)
-    PERFORM stedi.track_erasure(true);
-    INSERT INTO stedi.pending_customer (email) VALUES (forget_customer.email);
+    PERFORM stedi.track_deletes(true);
+    INSERT INTO stedi.pending_customer (email) VALUES (person);
 
     -- the devices of this customer that no other customer's record names
     SELECT coalesce(array_agg(DISTINCT c.serial_number), '{}') INTO serials
       FROM landing.customer AS c
-     WHERE c.email = forget_customer.email
+     WHERE stedi.normalize_email(c.email) = person
        AND NOT EXISTS (SELECT FROM landing.customer AS o
                         WHERE o.serial_number = c.serial_number
-                          AND o.email <> forget_customer.email);
+                          AND stedi.normalize_email(o.email) <> person);
 
     WITH gone AS (DELETE FROM landing.customer AS c
-                   WHERE c.email = forget_customer.email RETURNING 1)
+                   WHERE stedi.normalize_email(c.email) = person RETURNING 1)
     SELECT count(*) INTO n_customer FROM gone;
     WITH gone AS (DELETE FROM landing.accelerometer AS a
-                   WHERE a.user_email = forget_customer.email RETURNING 1)
+                   WHERE stedi.normalize_email(a.user_email) = person RETURNING 1)
     SELECT count(*) INTO n_accelerometer FROM gone;
     WITH gone AS (DELETE FROM landing.step_trainer AS s
                    WHERE s.serial_number = ANY (serials) RETURNING 1)
     SELECT count(*) INTO n_step_trainer FROM gone;
-    -- quarantined lines that carry the email, or one of those devices, as
-    -- a complete JSON string: "ann@x.com" is no part of "joann@x.com" or of
+    -- quarantined lines: by the email or serial number stedi-load kept of
+    -- them, or else (a line that did not parse) by either one written as a
+    -- complete JSON string: "ann@x.com" is no part of "joann@x.com" or of
     -- "ann@x.com.au"; a blank serial number (0.2.0 loaded some) names no one
     WITH gone AS (DELETE FROM landing.rejected AS r
-                   WHERE strpos(lower(r.raw_line), '"' || lower(forget_customer.email) || '"') > 0
+                   WHERE stedi.normalize_email(r.email) = person
+                      OR r.serial_number = ANY (serials)
+                      OR strpos(lower(r.raw_line COLLATE "C"), '"' || person || '"') > 0
                       OR EXISTS (SELECT FROM unnest(serials) AS s(serial)
                                   WHERE btrim(s.serial) <> ''
                                     AND strpos(r.raw_line, '"' || s.serial || '"') > 0)
                   RETURNING 1)
     SELECT count(*) INTO n_rejected FROM gone;
 
-    DELETE FROM stedi.accelerometer_file_user AS m WHERE m.user_email = forget_customer.email;
+    DELETE FROM stedi.accelerometer_file_user AS m WHERE m.user_email = person;
     DELETE FROM stedi.step_trainer_file_serial AS m WHERE m.serial_number = ANY (serials);
 
     -- trusted and curated, in the same transaction
-    PERFORM stedi.track_erasure(false);
+    PERFORM stedi.track_deletes(false);
     PERFORM count(*) FROM stedi.refresh();
 
     INSERT INTO stedi.erasure_log (customer_records, accelerometer_rows,
@@ -610,112 +1042,256 @@ BEGIN
     RETURN result;
 END
 $$;
+COMMENT ON FUNCTION stedi.forget_customer(text) IS
+    'Right to erasure: remove every row of a customer (the email in any spelling of its ASCII letters) from landing (quarantined lines included), trusted and curated, in one transaction, and log counts only; waits for a refresh in progress';
 
--- schedules: at most a year apart, run only as a role their writer acts as
-UPDATE stedi.refresh_job SET every = interval '1 year' WHERE every > interval '1 year';
-ALTER TABLE stedi.refresh_job DROP CONSTRAINT refresh_job_every_check,
-    ADD CONSTRAINT refresh_job_every_check
-        CHECK (every BETWEEN interval '1 second' AND interval '1 year');
-ALTER FUNCTION stedi.refresh_job_changed() SET search_path = pg_catalog, pg_temp;
-CREATE FUNCTION stedi.check_refresh_job_run_as() RETURNS trigger
+-- Each file unloaded: its lineage outlives its rows.
+CREATE TABLE stedi.unload_log (
+    unload_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    unloaded_at   timestamptz NOT NULL DEFAULT now(),
+    unloaded_by   name NOT NULL DEFAULT session_user,
+    file_id       integer NOT NULL,
+    kind          text NOT NULL,
+    path          text NOT NULL,
+    sha256        bytea,
+    loaded_at     timestamptz NOT NULL,
+    loaded_by     name NOT NULL,
+    rows_removed  bigint NOT NULL,
+    rejected_lines_removed bigint NOT NULL
+);
+COMMENT ON TABLE stedi.unload_log IS 'One row per stedi.unload_file(): the file that was retracted (as landing.source_file described it), how many of its rows and quarantined lines went, when and by whom';
+
+-- landing.source_file rows go only with their file's rows: a file record
+-- deleted alone would leave rows that point at nothing, and the same
+-- content could then be loaded a second time beside them.
+CREATE FUNCTION stedi.refuse_source_file_delete() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NOT pg_has_role(current_user, NEW.run_as::oid, 'USAGE') THEN
-        RAISE EXCEPTION 'a refresh schedule cannot run as role "%"', NEW.run_as
-              USING ERRCODE = 'insufficient_privilege',
-                    DETAIL = format('Role "%s" does not have the privileges of role "%s".',
-                                    current_user, NEW.run_as),
-                    HINT = 'Schedule it as that role: SET ROLE, then SELECT stedi.schedule_refresh(...).';
+    IF NOT stedi.landing_change_is_tracked('DELETE') THEN
+        RAISE EXCEPTION 'landing.source_file rows are removed only with their file''s rows'
+              USING ERRCODE = 'dependent_objects_still_exist',
+                    DETAIL = 'Deleting a file''s record alone would leave its landing rows pointing at nothing.',
+                    HINT = 'Retract a file with SELECT stedi.unload_file(file_id);';
     END IF;
-    RETURN NEW;
+    RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION stedi.check_refresh_job_run_as() IS
-    'Trigger on stedi.refresh_job: a schedule may run only as a role whose privileges its writer has';
-CREATE TRIGGER check_run_as BEFORE INSERT OR UPDATE OF run_as
-    ON stedi.refresh_job FOR EACH ROW EXECUTE FUNCTION stedi.check_refresh_job_run_as();
-COMMENT ON TRIGGER check_run_as ON stedi.refresh_job IS 'A schedule runs only as a role whose privileges its writer has (stedi.check_refresh_job_run_as)';
-COMMENT ON COLUMN stedi.refresh_job.run_as IS 'The role the scheduled refresh runs as: whoever scheduled it (a role whose privileges the writer has)';
+COMMENT ON FUNCTION stedi.refuse_source_file_delete() IS
+    'Trigger on landing.source_file: a DELETE or TRUNCATE is refused outside stedi.unload_file';
+CREATE TRIGGER unloaded_only_by_unload_file BEFORE DELETE OR TRUNCATE
+    ON landing.source_file FOR EACH STATEMENT EXECUTE FUNCTION stedi.refuse_source_file_delete();
+COMMENT ON TRIGGER unloaded_only_by_unload_file ON landing.source_file IS 'A file''s record goes only with its rows, by stedi.unload_file (stedi.refuse_source_file_delete)';
 
-DROP FUNCTION stedi.schedule_refresh(interval);
--- run_as defaults to the caller's current_user: a default is computed in
--- the caller's query, before this function takes its owner's rights.  The
--- caller's login role must have the privileges of run_as (it could SET
--- ROLE to it), so no one schedules a refresh as a role they cannot act as.
-CREATE FUNCTION stedi.schedule_refresh(every interval,
-                                       run_as regrole DEFAULT current_user::regrole)
-RETURNS stedi.refresh_job
+CREATE FUNCTION stedi.unload_file(file_id integer)
+RETURNS stedi.unload_log
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    job stedi.refresh_job;
+    f landing.source_file;
+    n_rows bigint;
+    n_rejected bigint;
+    result stedi.unload_log;
 BEGIN
-    PERFORM stedi.scheduler_check();
-    IF run_as IS NULL OR NOT pg_has_role(session_user, run_as::oid, 'USAGE') THEN
-        RAISE EXCEPTION 'a refresh schedule cannot run as role "%"', coalesce(run_as::text, 'NULL')
-              USING ERRCODE = 'insufficient_privilege',
-                    DETAIL = format('Role "%s" does not have the privileges of role "%s".',
-                                    session_user, run_as),
-                    HINT = 'Schedule it as that role: SET ROLE, then SELECT stedi.schedule_refresh(...).';
+    -- the refresh lock before any table, as every writer of the queues
+    PERFORM stedi.lock_refresh('unload');
+    SELECT * INTO f FROM landing.source_file AS s
+     WHERE s.file_id = unload_file.file_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no file % in landing.source_file', coalesce(unload_file.file_id::text, 'NULL')
+              USING ERRCODE = 'no_data_found',
+                    HINT = 'landing.source_file lists the files loaded; stedi.unload_log those unloaded.';
     END IF;
-    IF every IS NULL OR NOT every BETWEEN interval '1 second' AND interval '1 year' THEN
-        RAISE EXCEPTION 'refresh interval must be between 1 second and 1 year, not %', coalesce(every::text, 'NULL')
-              USING ERRCODE = 'invalid_parameter_value',
-                    HINT = 'For example: SELECT stedi.schedule_refresh(''5 minutes'');';
+
+    PERFORM stedi.track_deletes(true);
+    IF f.kind = 'customer' THEN
+        -- its customers are recomputed by the next refresh: an older
+        -- record may win now, or none be left
+        INSERT INTO stedi.pending_customer (email)
+        SELECT DISTINCT stedi.normalize_email(c.email) FROM landing.customer AS c
+         WHERE c.file_id = f.file_id;
+        WITH gone AS (DELETE FROM landing.customer AS c
+                       WHERE c.file_id = f.file_id RETURNING 1)
+        SELECT count(*) INTO n_rows FROM gone;
+    ELSIF f.kind = 'accelerometer' THEN
+        WITH gone AS (DELETE FROM landing.accelerometer AS a
+                       WHERE a.file_id = f.file_id RETURNING 1)
+        SELECT count(*) INTO n_rows FROM gone;
+        DELETE FROM stedi.accelerometer_file_user AS m WHERE m.file_id = f.file_id;
+    ELSE
+        WITH gone AS (DELETE FROM landing.step_trainer AS t
+                       WHERE t.file_id = f.file_id RETURNING 1)
+        SELECT count(*) INTO n_rows FROM gone;
+        DELETE FROM stedi.step_trainer_file_serial AS m WHERE m.file_id = f.file_id;
     END IF;
-    INSERT INTO stedi.refresh_job AS j (every, run_as)
-    VALUES (schedule_refresh.every, schedule_refresh.run_as)
-    ON CONFLICT (one) DO UPDATE
-       SET every = EXCLUDED.every, run_as = EXCLUDED.run_as,
-           next_run_at = now(), consecutive_failures = 0
-    RETURNING * INTO job;
-    RETURN job;
+    WITH gone AS (DELETE FROM landing.rejected AS r
+                   WHERE r.file_id = f.file_id RETURNING 1)
+    SELECT count(*) INTO n_rejected FROM gone;
+    -- the next refresh removes what the file gave the zones (or, if no
+    -- refresh added it yet, does not add it)
+    DELETE FROM stedi.pending_file AS p WHERE p.file_id = f.file_id;
+    IF f.kind <> 'customer' THEN
+        INSERT INTO stedi.pending_unload (file_id, kind) VALUES (f.file_id, f.kind);
+    END IF;
+    DELETE FROM landing.source_file AS s WHERE s.file_id = f.file_id;
+    PERFORM stedi.track_deletes(false);
+
+    INSERT INTO stedi.unload_log (file_id, kind, path, sha256, loaded_at, loaded_by,
+                                  rows_removed, rejected_lines_removed)
+    VALUES (f.file_id, f.kind, f.path, f.sha256, f.loaded_at, f.loaded_by,
+            n_rows, n_rejected)
+    RETURNING * INTO result;
+    RETURN result;
 END
 $$;
-COMMENT ON FUNCTION stedi.schedule_refresh(interval, regrole) IS
-    'Refresh the zones of this database every so often (1 second to 1 year), in a background worker, when landing changed, as run_as (by default the caller; needs stedi in shared_preload_libraries)';
+COMMENT ON FUNCTION stedi.unload_file(integer) IS
+    'Retract a loaded file: remove its landing rows, its quarantined lines, its owner-map entries and its landing.source_file row, and log it in stedi.unload_log; the zones follow at the next refresh, incrementally.  The same content may be loaded again afterwards without --force.  Errors: no_data_found for an unknown file_id';
 
-CREATE OR REPLACE FUNCTION stedi.unschedule_refresh() RETURNS boolean
-LANGUAGE sql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    WITH gone AS (DELETE FROM stedi.refresh_job RETURNING 1)
-    SELECT count(*) > 0 FROM gone
-$$;
-
-CREATE FUNCTION stedi.worker_statements(OUT statement text, OUT parameter_types text)
-RETURNS SETOF record
-AS 'MODULE_PATHNAME', 'stedi_worker_statements' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION stedi.worker_statements() IS
-    'Every SQL statement the scheduler''s refresh worker runs (with its parameter types), and the settings it pins, for review and for the regression test';
-
--- the drop guard sees every command
-DROP EVENT TRIGGER stedi_guard_drop;
-COMMENT ON FUNCTION stedi.guard_drop() IS 'Event trigger: refuses DROP EXTENSION stedi without CASCADE while landing holds rows, saying how many, and any other statement that would drop the extension';
-CREATE EVENT TRIGGER stedi_guard_drop ON ddl_command_start
-    EXECUTE FUNCTION stedi.guard_drop();
-COMMENT ON EVENT TRIGGER stedi_guard_drop IS 'stedi and its landing data go only by DROP EXTENSION stedi, and only with CASCADE while landing holds rows (stedi.guard_drop)';
-
--- New constraints get the comment the install script gives them.
+-- New indexes and constraints get the comment the install script gives them.
 DO $$
 DECLARE
     o record;
 BEGIN
     FOR o IN
-        SELECT format('CONSTRAINT %I ON %s', k.conname, k.conrelid::regclass) AS target,
-               'Checks ' || pg_get_constraintdef(k.oid, true) AS what
+        SELECT format('INDEX %s', i.indexrelid::regclass) AS target,
+               CASE
+                   WHEN k.contype = 'p' THEN 'Primary key of ' || i.indrelid::regclass::text
+                   WHEN am.amname = 'brin' THEN 'Finds the rows of one landing file (file_id) in ' || i.indrelid::regclass::text || ', for incremental refresh and erasure'
+                   ELSE 'Finds rows of ' || i.indrelid::regclass::text || ' by '
+                        || pg_get_indexdef(i.indexrelid, 1, true)
+               END AS what
+          FROM pg_index AS i
+          JOIN pg_class AS c ON c.oid = i.indexrelid
+          JOIN pg_am AS am ON am.oid = c.relam
+          LEFT JOIN pg_constraint AS k ON k.conindid = i.indexrelid
+         WHERE c.relnamespace IN ('landing'::regnamespace, 'stedi'::regnamespace)
+           AND obj_description(i.indexrelid, 'pg_class') IS NULL
+        UNION ALL
+        SELECT format('CONSTRAINT %I ON %s', k.conname, k.conrelid::regclass),
+               CASE k.contype
+                   WHEN 'p' THEN 'Primary key of ' || k.conrelid::regclass::text
+                   WHEN 'f' THEN 'Each row belongs to a row of ' || k.confrelid::regclass::text
+                   ELSE 'Checks ' || pg_get_constraintdef(k.oid, true)
+               END
           FROM pg_constraint AS k
           JOIN pg_class AS c ON c.oid = k.conrelid
          WHERE c.relnamespace IN ('landing'::regnamespace, 'stedi'::regnamespace)
-           AND k.contype = 'c'
            AND obj_description(k.oid, 'pg_constraint') IS NULL
     LOOP
         EXECUTE format('COMMENT ON %s IS %L', o.target, o.what);
+    END LOOP;
+END
+$$;
+
+-- New columns get the description the install script gives them.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN
+        SELECT a.attrelid::regclass AS rel, a.attname, d.what
+          FROM pg_attribute AS a
+          JOIN pg_class AS r ON r.oid = a.attrelid
+          JOIN (VALUES
+            ('accelerometer_file_id', 'Landing file of the accelerometer reading'),
+            ('accelerometer_line_number', 'Line of the accelerometer reading in its file'),
+            ('accelerometer_rows', 'Accelerometer readings erased'),
+            ('analyzed_rows', 'Rows the zone had when last analyzed'),
+            ('attempt_id', 'Number of the load attempt'),
+            ('birth_day', 'JSON field "birthDay"'),
+            ('byte_offset', 'Where the line starts in its file, in bytes from 0'),
+            ('changed_at', 'When the change was noted'),
+            ('consecutive_failures', 'Scheduled runs that failed in a row; sets the backoff'),
+            ('created_at', 'When the schedule was made'),
+            ('customer_key', 'Pseudonymous customer key: stedi.customer_key(email, secret); the same customer always has the same key'),
+            ('customer_name', 'JSON field "customerName"'),
+            ('customer_records', 'Customer records erased'),
+            ('default_value', 'Value when not set'),
+            ('description', 'What the setting does'),
+            ('distance_from_object', 'JSON field "distanceFromObject": what the step trainer''s distance sensor measured'),
+            ('duration', 'How long the step took'),
+            ('email', 'JSON field "email": who the customer is'),
+            ('erased_at', 'When the customer was erased'),
+            ('erased_by', 'Who erased the customer'),
+            ('erasure_id', 'Number of the erasure'),
+            ('every', 'Time between scheduled refreshes'),
+            ('file_id', 'The landing file the row came from (landing.source_file)'),
+            ('finished_at', 'When it ended'),
+            ('is_default', 'Whether the setting has its default value'),
+            ('kind', 'Which dataset: customer, accelerometer or step_trainer'),
+            ('landing_changed_since', 'Whether landing changed since the last refresh'),
+            ('last_checked_at', 'When the scheduler last looked at the schedule'),
+            ('last_refresh_duration', 'How long the last refresh took'),
+            ('last_refreshed_at', 'When the last refresh ended'),
+            ('last_run_message', 'Error text of the last scheduled run, if it failed'),
+            ('last_run_status', 'Outcome of the last scheduled run'),
+            ('last_update_date', 'JSON field "lastUpdateDate": the latest record of a customer wins'),
+            ('line_number', 'Line of the row in its file, from 1'),
+            ('lines_read', 'Non-blank lines read'),
+            ('load_duration', 'How long loading the file took'),
+            ('loaded_at', 'When the file was loaded'),
+            ('loaded_by', 'Who loaded it'),
+            ('message', 'What happened, in words (the error, if it failed)'),
+            ('method', 'full (recomputed from scratch) or incremental (only what changed)'),
+            ('name', 'Name of the setting'),
+            ('next_run_at', 'When the next scheduled refresh is due'),
+            ('one', 'Always true: the table has at most one row'),
+            ('outcome', 'loaded, skipped (content loaded before) or failed (rolled back)'),
+            ('path', 'File path as given to stedi-load'),
+            ('phone', 'JSON field "phone"'),
+            ('raw_line', 'The line as read (at most 8192 bytes)'),
+            ('reading_time', 'JSON field "timestamp": when the accelerometer reading was taken'),
+            ('reason', 'Why the line was not loaded'),
+            ('refresh_every', 'Time between scheduled refreshes (NULL: not scheduled)'),
+            ('refreshed_at', 'When the zone was last refreshed'),
+            ('registration_date', 'JSON field "registrationDate"'),
+            ('rejected_lines', 'Quarantined lines erased'),
+            ('rejected_lines_removed', 'Quarantined lines of the file removed'),
+            ('relation', 'The landing table changed'),
+            ('rows', 'Rows of the zone'),
+            ('rows_loaded', 'Lines that became landing rows'),
+            ('rows_rejected', 'Lines quarantined in landing.rejected'),
+            ('rows_removed', 'Landing rows of the file removed'),
+            ('run_as', 'Role the scheduled refresh runs as'),
+            ('run_id', 'Number of the refresh run'),
+            ('schedule_overdue', 'Whether a scheduled refresh is late'),
+            ('secret', 'The HMAC key: 32 random bytes'),
+            ('sensor_reading_time', 'JSON field "sensorReadingTime": when the step trainer reading was taken'),
+            ('serial_number', 'JSON field "serialNumber": the step trainer device'),
+            ('set_at', 'When the setting was last changed'),
+            ('set_by', 'Who changed it'),
+            ('sha256', 'SHA-256 of the file''s bytes'),
+            ('share_with_friends_as_of_date', 'JSON field "shareWithFriendsAsOfDate": since when the customer shares with friends (NULL: never)'),
+            ('share_with_public_as_of_date', 'JSON field "shareWithPublicAsOfDate": since when the customer shares with the public (NULL: never)'),
+            ('share_with_research_as_of_date', 'JSON field "shareWithResearchAsOfDate": since when the customer shares data for research (NULL: never)'),
+            ('size_bytes', 'File size in bytes'),
+            ('started_at', 'When it began'),
+            ('status', 'running, succeeded, failed, or skipped (another refresh was running)'),
+            ('step', 'Order of the zone in a refresh'),
+            ('step_trainer_file_id', 'Landing file of the step trainer reading'),
+            ('step_trainer_line_number', 'Line of the step trainer reading in its file'),
+            ('step_trainer_rows', 'Step trainer readings erased'),
+            ('trigger', 'What started the run: manual or scheduled'),
+            ('unload_id', 'Number of the unload'),
+            ('unloaded_at', 'When the file was unloaded'),
+            ('unloaded_by', 'Who unloaded it'),
+            ('user_email', 'JSON field "user": the customer whose phone took the reading'),
+            ('value', 'Current value'),
+            ('view', 'The zone'),
+            ('x', 'JSON field "x": acceleration along the phone''s x axis'),
+            ('y', 'JSON field "y": acceleration along the phone''s y axis'),
+            ('z', 'JSON field "z": acceleration along the phone''s z axis'))
+            AS d(attname, what) ON d.attname = a.attname
+         WHERE r.relnamespace IN ('landing'::regnamespace, 'trusted'::regnamespace,
+                                  'curated'::regnamespace, 'stedi'::regnamespace)
+           AND r.relkind IN ('r', 'v')
+           AND a.attnum > 0 AND NOT a.attisdropped
+           AND col_description(a.attrelid, a.attnum) IS NULL
+    LOOP
+        EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', c.rel, c.attname, c.what);
     END LOOP;
 END
 $$;
@@ -730,6 +1306,7 @@ ALTER FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) SECURITY DEF
 ALTER FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) SECURITY DEFINER;
 ALTER FUNCTION stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text) SECURITY DEFINER;
 ALTER FUNCTION stedi.note_landing_change() SECURITY DEFINER;
+ALTER FUNCTION stedi.refuse_source_file_delete() SECURITY DEFINER;
 ALTER FUNCTION stedi.set_setting(text, text) SECURITY DEFINER;
 ALTER FUNCTION stedi.set_setting(text, text) SET intervalstyle = postgres;
 
@@ -773,6 +1350,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA stedi TO stedi_admin;
 REVOKE ALL ON stedi.pseudonym_secret FROM stedi_admin;
 GRANT EXECUTE ON FUNCTION stedi.refresh(boolean, boolean),
                           stedi.forget_customer(text),
+                          stedi.unload_file(integer),
                           stedi.set_setting(text, text),
                           stedi.set_consent_policy(text),
                           stedi.setting_value(text),
@@ -784,6 +1362,7 @@ GRANT EXECUTE ON FUNCTION stedi.refresh(boolean, boolean),
                           stedi.has_research_consent(timestamptz),
                           stedi.reading_has_research_consent(timestamptz, timestamptz, text),
                           stedi.customer_key(text, bytea),
+                          stedi.normalize_email(text),
                           stedi.fill_zone(regclass, regclass)
       TO stedi_admin;
 

@@ -92,14 +92,23 @@ CREATE FUNCTION stedi.close_file(file_id integer, OUT kind text, OUT rows_loaded
 AS 'MODULE_PATHNAME', 'stedi_close_file' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stedi.close_file(integer) IS
     'stedi.finish_file: what this transaction wrote for the file, counted by the server, and the distinct owners of its readings; no row may be added after';
-CREATE FUNCTION stedi.track_erasure(tracked boolean) RETURNS void
-AS 'MODULE_PATHNAME', 'stedi_track_erasure' LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION stedi.track_erasure(boolean) IS
-    'stedi.forget_customer: its deletes from landing are tracked (it queues the customer itself)';
+CREATE FUNCTION stedi.track_deletes(tracked boolean) RETURNS void
+AS 'MODULE_PATHNAME', 'stedi_track_deletes' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stedi.track_deletes(boolean) IS
+    'stedi.forget_customer and stedi.unload_file: their deletes from landing are tracked (they queue what they removed themselves)';
 CREATE FUNCTION stedi.landing_change_is_tracked(operation text) RETURNS boolean
 AS 'MODULE_PATHNAME', 'stedi_landing_change_is_tracked' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stedi.landing_change_is_tracked(text) IS
-    'Whether the refresh already knows what a landing statement changed: an INSERT through the loading protocol, a DELETE of forget_customer';
+    'Whether the refresh already knows what a landing statement changed: an INSERT through the loading protocol, a DELETE of forget_customer or unload_file';
+
+-- The refresh lock (C, src/refresh.c), taken before any table by every
+-- function that writes the zones, the owner maps or the queues: one lock
+-- order, so that none of them deadlocks with another.  Refresh, erasure
+-- and unload_file run one at a time; loads share it with all of them.
+CREATE FUNCTION stedi.lock_refresh(purpose text) RETURNS void
+AS 'MODULE_PATHNAME', 'stedi_lock_refresh_sql' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stedi.lock_refresh(text) IS
+    'Take the refresh lock to the end of the transaction, for a load (never waits), an erasure or an unload (one at a time with refreshes; says so after waiting 1000 ms); only stedi''s own functions may';
 
 -- One row per loaded file: the lineage every landing row points to, and
 -- what makes loading idempotent (the content hash).
@@ -146,9 +155,22 @@ CREATE TABLE landing.customer (
     file_id                        integer NOT NULL,
     line_number                    bigint NOT NULL,
     CONSTRAINT written_by_loading_protocol
-        CHECK (stedi.landing_row_check('customer', file_id, line_number, NULL))
+        CHECK (stedi.landing_row_check('customer', file_id, line_number, NULL)),
+    CONSTRAINT values_within_bounds
+        CHECK (octet_length(email) <= 254 AND btrim(email, E' \t\n\r\f\v') <> ''
+               AND octet_length(serial_number) <= 128
+               AND btrim(serial_number, E' \t\n\r\f\v') <> ''
+               AND octet_length(customer_name) <= 512 AND octet_length(phone) <= 64)
 );
 COMMENT ON TABLE landing.customer IS 'Customer records as they arrived (one per JSON line; a customer may appear more than once)';
+
+-- Every text value that reaches an index has a bound, so that no single
+-- row can block a load or a refresh (a btree entry holds at most 2,704
+-- bytes).  stedi-load quarantines a line over a bound with a reason that
+-- names the field; these constraints hold writes by hand to the same
+-- bounds, in bytes: an email 254 (RFC 5321, 4.5.3.1.3: a path is at most
+-- 256 octets with its angle brackets), a serial number 128, a name 512, a
+-- phone number 64.  An email or serial number that is blank names no one.
 
 -- No primary key on the landing tables: (file_id, line_number) is unique
 -- by construction (stedi-load numbers the lines of a file it loads once,
@@ -164,7 +186,10 @@ CREATE TABLE landing.accelerometer (
     file_id      integer NOT NULL,
     line_number  bigint NOT NULL,
     CONSTRAINT written_by_loading_protocol
-        CHECK (stedi.landing_row_check('accelerometer', file_id, line_number, user_email))
+        CHECK (stedi.landing_row_check('accelerometer', file_id, line_number, user_email)),
+    CONSTRAINT values_within_bounds
+        CHECK (octet_length(user_email) <= 254
+               AND btrim(user_email, E' \t\n\r\f\v') <> '')
 );
 COMMENT ON TABLE landing.accelerometer IS 'Accelerometer readings from the mobile app, as they arrived';
 COMMENT ON COLUMN landing.accelerometer.user_email IS 'JSON field "user": the email of the customer whose phone took the reading';
@@ -177,7 +202,10 @@ CREATE TABLE landing.step_trainer (
     file_id              integer NOT NULL,
     line_number          bigint NOT NULL,
     CONSTRAINT written_by_loading_protocol
-        CHECK (stedi.landing_row_check('step_trainer', file_id, line_number, serial_number))
+        CHECK (stedi.landing_row_check('step_trainer', file_id, line_number, serial_number)),
+    CONSTRAINT values_within_bounds
+        CHECK (octet_length(serial_number) <= 128
+               AND btrim(serial_number, E' \t\n\r\f\v') <> '')
 );
 COMMENT ON TABLE landing.step_trainer IS 'Step trainer (distance sensor) readings, as they arrived';
 
@@ -190,11 +218,17 @@ CREATE TABLE landing.rejected (
     byte_offset bigint NOT NULL,
     reason      text NOT NULL,
     raw_line    text NOT NULL,
+    email       text,
+    serial_number text,
     PRIMARY KEY (file_id, line_number),
     CONSTRAINT written_by_loading_protocol
-        CHECK (stedi.rejected_line_check(kind, file_id, line_number))
+        CHECK (stedi.rejected_line_check(kind, file_id, line_number)),
+    CONSTRAINT values_within_bounds
+        CHECK (octet_length(email) <= 254 AND octet_length(serial_number) <= 128)
 );
 COMMENT ON TABLE landing.rejected IS 'Quarantine: input lines that were not loaded, with the reason and the raw text (truncated to 8192 bytes)';
+COMMENT ON COLUMN landing.rejected.email IS 'The email the line carries (customer "email", accelerometer "user"), when it parsed far enough to have one: how stedi.forget_customer finds it';
+COMMENT ON COLUMN landing.rejected.serial_number IS 'The serial number the line carries (customer and step trainer "serialNumber"), when it parsed far enough to have one';
 
 -- Every attempt to load a file, whatever came of it.
 CREATE TABLE stedi.ingest_log (
@@ -241,6 +275,7 @@ BEGIN
         RAISE EXCEPTION 'sha256 must be 32 bytes'
               USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM stedi.lock_refresh('load');
     PERFORM pg_advisory_xact_lock(
         ('x' || substr(encode(sha256, 'hex'), 1, 16))::bit(64)::bigint);
     IF NOT force AND EXISTS (SELECT FROM landing.source_file f
@@ -296,20 +331,13 @@ BEGIN
     -- the next refresh adds this file's rows
     INSERT INTO stedi.pending_file (file_id, kind) VALUES (f.file_id, f.kind)
     ON CONFLICT DO NOTHING;
-    -- summarize the block ranges this file filled, so that refresh finds
-    -- its rows through the BRIN index (reads only what is not summarized:
-    -- about this file)
-    PERFORM brin_summarize_new_values(CASE f.kind
-        WHEN 'customer' THEN 'landing.customer_file_idx'::regclass
-        WHEN 'accelerometer' THEN 'landing.accelerometer_file_idx'::regclass
-        ELSE 'landing.step_trainer_file_idx'::regclass END);
     -- whose readings it holds: the emails, or the devices' serial numbers
     -- (NULL: more than the server keeps in memory; read from the file's rows)
     IF f.kind = 'accelerometer' THEN
         INSERT INTO stedi.accelerometer_file_user (user_email, file_id)
-        SELECT o, f.file_id FROM unnest(written.owners) AS o
+        SELECT stedi.normalize_email(o), f.file_id FROM unnest(written.owners) AS o
         UNION
-        SELECT a.user_email, f.file_id FROM landing.accelerometer AS a
+        SELECT stedi.normalize_email(a.user_email), f.file_id FROM landing.accelerometer AS a
          WHERE written.owners IS NULL AND a.file_id = f.file_id
         ON CONFLICT DO NOTHING;
     ELSIF f.kind = 'step_trainer' THEN
@@ -595,11 +623,24 @@ CREATE FUNCTION stedi.random_secret() RETURNS bytea
 AS 'MODULE_PATHNAME', 'stedi_random_secret' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION stedi.random_secret() IS '32 bytes from the server''s strong random source';
 
+-- One identity per person: emails compare with their ASCII letters in
+-- lower case.  The domain of an address is case-insensitive (RFC 5321,
+-- 2.4); its local part may in principle not be, but no real mail system
+-- tells Ada.Quill@ from ada.quill@, and the feeds spell one customer both
+-- ways.  Only ASCII is folded (the "C" collation): the result never
+-- depends on the server's locale or its library's version, so keys kept
+-- in indexes and pseudonyms stay stable across upgrades of the system.
+CREATE FUNCTION stedi.normalize_email(email text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pg_catalog.lower(email COLLATE pg_catalog."C");
+COMMENT ON FUNCTION stedi.normalize_email(text) IS
+    'The identity of an email: its ASCII letters in lower case (A-Z only, whatever the locale); trusted and curated key customers by it';
+
 CREATE FUNCTION stedi.customer_key(email text, secret bytea) RETURNS uuid
 AS 'MODULE_PATHNAME', 'stedi_customer_key'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION stedi.customer_key(text, bytea) IS
-    'Pseudonymous customer key: the first 128 bits of HMAC-SHA-256(secret, email), as a uuid';
+    'Pseudonymous customer key: the first 128 bits of HMAC-SHA-256(secret, email), as a uuid; the zones pass it normalized emails';
 
 ------------------------------------------------------------------------------
 -- Trusted and curated zones
@@ -618,13 +659,21 @@ COMMENT ON FUNCTION stedi.customer_key(text, bytea) IS
 -- One truth per customer: the record with the latest lastUpdateDate wins;
 -- ties go to the record loaded last (highest file, then line).  Consent is
 -- decided on that record, so a later record that withdraws consent wins.
+-- A customer is an email however it is spelled (stedi.normalize_email):
+-- trusted and curated hold the normalized email, landing what arrived.
 CREATE VIEW trusted.customer_definition AS
 SELECT customer_name, email, phone, birth_day, serial_number,
        registration_date, last_update_date,
        share_with_research_as_of_date, share_with_public_as_of_date,
        share_with_friends_as_of_date, file_id, line_number
   FROM (SELECT DISTINCT ON (email) *
-          FROM landing.customer
+          FROM (SELECT l.customer_name, stedi.normalize_email(l.email) AS email,
+                       l.phone, l.birth_day, l.serial_number,
+                       l.registration_date, l.last_update_date,
+                       l.share_with_research_as_of_date,
+                       l.share_with_public_as_of_date,
+                       l.share_with_friends_as_of_date, l.file_id, l.line_number
+                  FROM landing.customer AS l) AS spelled
          ORDER BY email, last_update_date DESC NULLS LAST,
                   file_id DESC, line_number DESC) AS latest
  WHERE stedi.has_research_consent(share_with_research_as_of_date);
@@ -648,9 +697,9 @@ CREATE TABLE trusted.customer (
 -- customer's consent date.  The policy is read from stedi.settings at
 -- refresh, so the session's own settings never change the result.
 CREATE VIEW trusted.accelerometer_definition AS
-SELECT a.user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
+SELECT c.email AS user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
   FROM landing.accelerometer AS a
-  JOIN trusted.customer AS c ON c.email = a.user_email
+  JOIN trusted.customer AS c ON c.email = stedi.normalize_email(a.user_email)
  WHERE stedi.reading_has_research_consent(c.share_with_research_as_of_date,
                                           a.reading_time, (SELECT stedi.setting_value('consent_policy')));
 
@@ -776,12 +825,21 @@ CREATE TABLE stedi.pending_file (
 );
 COMMENT ON TABLE stedi.pending_file IS 'Files loaded since the last refresh: their rows are what the next refresh adds';
 
--- Customers whose data was erased (by stedi.forget_customer, which
--- refreshes in the same transaction: an email never stays here).
+-- Customers whose records went from landing otherwise than by a new file:
+-- erased (stedi.forget_customer, which refreshes in the same transaction)
+-- or unloaded with a customer file (stedi.unload_file).  Normalized emails.
 CREATE TABLE stedi.pending_customer (
     email text NOT NULL
 );
-COMMENT ON TABLE stedi.pending_customer IS 'Customers erased in this transaction, to be recomputed by the refresh that forget_customer runs';
+COMMENT ON TABLE stedi.pending_customer IS 'Customers whose records were erased or unloaded, to be recomputed by the next refresh (normalized emails)';
+
+-- Accelerometer and step trainer files unloaded since the last refresh
+-- (by stedi.unload_file): the next refresh removes what they gave the zones.
+CREATE TABLE stedi.pending_unload (
+    file_id integer PRIMARY KEY,
+    kind    text NOT NULL
+);
+COMMENT ON TABLE stedi.pending_unload IS 'Accelerometer and step trainer files unloaded since the last refresh: their rows are what the next refresh removes from the zones';
 
 -- Any other change to landing (an UPDATE or DELETE by hand, say), or of the
 -- consent policy: the next refresh rebuilds the zones from scratch.
@@ -816,7 +874,7 @@ CREATE TRIGGER landing_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
 
 -- Finding a file's rows: BRIN indexes are all but free to keep while
 -- loading (the rows of a file lie together), and refresh summarizes the
--- new ranges before it uses them.
+-- new ranges before it uses them (stedi.maintain_zones).
 CREATE INDEX accelerometer_file_idx ON landing.accelerometer USING brin (file_id);
 CREATE INDEX step_trainer_file_idx ON landing.step_trainer USING brin (file_id);
 CREATE INDEX customer_file_idx ON landing.customer USING brin (file_id);
@@ -829,7 +887,7 @@ CREATE TABLE stedi.accelerometer_file_user (
     file_id    integer NOT NULL,
     PRIMARY KEY (user_email, file_id)
 );
-COMMENT ON TABLE stedi.accelerometer_file_user IS 'Which landing files hold accelerometer readings of which email (kept by refresh)';
+COMMENT ON TABLE stedi.accelerometer_file_user IS 'Which landing files hold accelerometer readings of which email (normalized: stedi.normalize_email)';
 CREATE TABLE stedi.step_trainer_file_serial (
     serial_number text NOT NULL,
     file_id       integer NOT NULL,
@@ -937,7 +995,7 @@ BEGIN
     END IF;
     DELETE FROM stedi.accelerometer_file_user;
     INSERT INTO stedi.accelerometer_file_user
-    SELECT DISTINCT user_email, file_id FROM landing.accelerometer;
+    SELECT DISTINCT stedi.normalize_email(user_email), file_id FROM landing.accelerometer;
     DELETE FROM stedi.step_trainer_file_serial;
     INSERT INTO stedi.step_trainer_file_serial
     SELECT DISTINCT serial_number, file_id FROM landing.step_trainer;
@@ -957,7 +1015,8 @@ COMMENT ON FUNCTION stedi.rebuild_zones(boolean) IS 'Refill every zone from its 
 CREATE FUNCTION stedi.apply_zone_changes(customer_files integer[],
                                          accelerometer_files integer[],
                                          step_trainer_files integer[],
-                                         erased text[])
+                                         erased text[],
+                                         unloaded_files integer[])
 RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -967,6 +1026,7 @@ DECLARE
     policy text := stedi.setting_value('consent_policy');
     secret bytea := (SELECT p.secret FROM stedi.pseudonym_secret AS p);
     changed text[];          -- customers whose latest record may differ
+    emptied text[];          -- left without readings by an unloaded file
     lost text[];             -- leave trusted (or must be recomputed)
     gained text[];           -- enter trusted (or are recomputed)
     lost_serials text[];     -- devices whose rows are recomputed
@@ -979,12 +1039,32 @@ DECLARE
     z record;
 BEGIN
 
+    -- 0. Unloaded accelerometer and step trainer files: their rows go, with
+    --    the pairs they made.  A customer left with no reading leaves
+    --    curated, and the rows of the devices curated through them are
+    --    recomputed: step 1 recomputes every customer in emptied.
+    IF unloaded_files IS NOT NULL THEN
+        DELETE FROM curated.machine_learning AS m
+         WHERE m.accelerometer_file_id = ANY (unloaded_files)
+            OR m.step_trainer_file_id = ANY (unloaded_files);
+        GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] - n;
+        DELETE FROM trusted.step_trainer AS s WHERE s.file_id = ANY (unloaded_files);
+        GET DIAGNOSTICS n = ROW_COUNT; delta[4] := delta[4] - n;
+        WITH gone AS (DELETE FROM trusted.accelerometer AS a
+                       WHERE a.file_id = ANY (unloaded_files) RETURNING a.user_email)
+        SELECT count(*), array_agg(DISTINCT g.user_email) INTO n, emptied FROM gone AS g;
+        delta[2] := delta[2] - n;
+        SELECT array_agg(e) INTO emptied FROM unnest(emptied) AS e
+         WHERE NOT EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = e);
+    END IF;
+
     -- 1. Customers: the latest consenting record of each changed email,
     --    against what trusted holds.
     SELECT array_agg(DISTINCT e) INTO changed
-      FROM (SELECT c.email FROM landing.customer AS c
+      FROM (SELECT stedi.normalize_email(c.email) FROM landing.customer AS c
              WHERE c.file_id = ANY (customer_files)
-            UNION ALL SELECT unnest(erased)) AS x(e);
+            UNION ALL SELECT unnest(erased)
+            UNION ALL SELECT unnest(emptied)) AS x(e);
     IF changed IS NOT NULL THEN
         CREATE TEMP TABLE stedi_new_customer ON COMMIT DROP AS
         SELECT * FROM trusted.customer_definition AS d WHERE d.email = ANY (changed);
@@ -996,7 +1076,8 @@ BEGIN
           FROM stedi_old_customer AS o LEFT JOIN stedi_new_customer AS n USING (email)
          WHERE n.email IS NULL
             OR (n.share_with_research_as_of_date, n.serial_number)
-               IS DISTINCT FROM (o.share_with_research_as_of_date, o.serial_number);
+               IS DISTINCT FROM (o.share_with_research_as_of_date, o.serial_number)
+            OR o.email = ANY (emptied);
         SELECT array_agg(n.email) INTO gained
           FROM stedi_new_customer AS n LEFT JOIN stedi_old_customer AS o USING (email)
          WHERE o.email IS NULL OR n.email = ANY (lost);
@@ -1058,10 +1139,12 @@ BEGIN
                        WHERE m.user_email = ANY (gained)) AS x(f);
     IF accelerometer_read IS NOT NULL THEN
         INSERT INTO trusted.accelerometer
-        SELECT a.* FROM landing.accelerometer AS a
-          JOIN trusted.customer AS c ON c.email = a.user_email
+        SELECT c.email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
+          FROM landing.accelerometer AS a
+          JOIN trusted.customer AS c ON c.email = stedi.normalize_email(a.user_email)
          WHERE a.file_id = ANY (accelerometer_read)
-           AND (a.file_id = ANY (accelerometer_files) OR a.user_email = ANY (gained))
+           AND (a.file_id = ANY (accelerometer_files)
+                OR stedi.normalize_email(a.user_email) = ANY (gained))
            AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
                                                   a.reading_time, policy)
         ON CONFLICT DO NOTHING;
@@ -1176,8 +1259,8 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION stedi.apply_zone_changes(integer[], integer[], integer[], text[]) IS
-    'Apply the changes of new files and changed customers to every zone (what stedi.refresh() does when no full rebuild is needed)';
+COMMENT ON FUNCTION stedi.apply_zone_changes(integer[], integer[], integer[], text[], integer[]) IS
+    'Apply the changes of new files, changed customers and unloaded files to every zone (what stedi.refresh() does when no full rebuild is needed)';
 
 -- What stedi.refresh() runs: consume the queues, then rebuild or apply.
 -- Returns no rows when only_if_changed and nothing changed.
@@ -1192,6 +1275,7 @@ DECLARE
     accelerometer_files integer[];
     step_trainer_files integer[];
     erased text[];
+    unloaded_files integer[];
     other_change boolean;
 BEGIN
     INSERT INTO stedi.pseudonym_secret (secret)
@@ -1206,16 +1290,33 @@ BEGIN
       FROM consumed;
     WITH consumed AS (DELETE FROM stedi.pending_customer RETURNING email)
     SELECT array_agg(DISTINCT email) INTO erased FROM consumed;
+    WITH consumed AS (DELETE FROM stedi.pending_unload RETURNING file_id)
+    SELECT array_agg(file_id) INTO unloaded_files FROM consumed;
     WITH consumed AS (DELETE FROM stedi.landing_change RETURNING 1)
     SELECT count(*) > 0 INTO other_change FROM consumed;
+
+    -- the block ranges new files filled, so that their rows are found
+    -- through the BRIN indexes.  Here and not in finish_file: summarizing
+    -- takes the ShareUpdateExclusiveLock that ANALYZE holds until a full
+    -- refresh commits, and a loader would wait for that refresh.
+    IF customer_files IS NOT NULL THEN
+        PERFORM brin_summarize_new_values('landing.customer_file_idx'::regclass);
+    END IF;
+    IF accelerometer_files IS NOT NULL THEN
+        PERFORM brin_summarize_new_values('landing.accelerometer_file_idx'::regclass);
+    END IF;
+    IF step_trainer_files IS NOT NULL THEN
+        PERFORM brin_summarize_new_values('landing.step_trainer_file_idx'::regclass);
+    END IF;
 
     IF rebuild OR other_change OR (SELECT count(*) FROM stedi.zone_state) < 5 THEN
         RETURN QUERY SELECT * FROM stedi.rebuild_zones(rebuild OR other_change);
     ELSIF NOT only_if_changed OR customer_files IS NOT NULL
           OR accelerometer_files IS NOT NULL OR step_trainer_files IS NOT NULL
-          OR erased IS NOT NULL THEN
+          OR erased IS NOT NULL OR unloaded_files IS NOT NULL THEN
         RETURN QUERY SELECT * FROM stedi.apply_zone_changes(
-            customer_files, accelerometer_files, step_trainer_files, erased);
+            customer_files, accelerometer_files, step_trainer_files, erased,
+            unloaded_files);
     END IF;
 END
 $$;
@@ -1384,7 +1485,8 @@ SELECT v.step, v.view,
        last_ok.duration AS last_refresh_duration,
        (EXISTS (SELECT FROM stedi.pending_file)
         OR EXISTS (SELECT FROM stedi.landing_change)
-        OR EXISTS (SELECT FROM stedi.pending_customer)) AS landing_changed_since,
+        OR EXISTS (SELECT FROM stedi.pending_customer)
+        OR EXISTS (SELECT FROM stedi.pending_unload)) AS landing_changed_since,
        last_run.status AS last_run_status,
        last_run.message AS last_run_message,
        job.every AS refresh_every,
@@ -1436,6 +1538,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    person text;             -- the email, normalized: every spelling of it
     serials text[];
     result stedi.erasure_log;
     n_customer bigint;
@@ -1443,48 +1546,56 @@ DECLARE
     n_step_trainer bigint;
     n_rejected bigint;
 BEGIN
-    IF email IS NULL OR btrim(email) = '' THEN
+    IF email IS NULL OR btrim(email, E' \t\n\r\f\v') = '' THEN
         RAISE EXCEPTION 'forget_customer needs an email'
               USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    person := stedi.normalize_email(email);
+
+    -- the refresh lock before any table: a refresh in progress finishes
+    -- first (and this says so if it takes long), never a deadlock
+    PERFORM stedi.lock_refresh('erasure');
 
     -- say precisely what changes: this customer (see note_landing_change)
-    PERFORM stedi.track_erasure(true);
-    INSERT INTO stedi.pending_customer (email) VALUES (forget_customer.email);
+    PERFORM stedi.track_deletes(true);
+    INSERT INTO stedi.pending_customer (email) VALUES (person);
 
     -- the devices of this customer that no other customer's record names
     SELECT coalesce(array_agg(DISTINCT c.serial_number), '{}') INTO serials
       FROM landing.customer AS c
-     WHERE c.email = forget_customer.email
+     WHERE stedi.normalize_email(c.email) = person
        AND NOT EXISTS (SELECT FROM landing.customer AS o
                         WHERE o.serial_number = c.serial_number
-                          AND o.email <> forget_customer.email);
+                          AND stedi.normalize_email(o.email) <> person);
 
     WITH gone AS (DELETE FROM landing.customer AS c
-                   WHERE c.email = forget_customer.email RETURNING 1)
+                   WHERE stedi.normalize_email(c.email) = person RETURNING 1)
     SELECT count(*) INTO n_customer FROM gone;
     WITH gone AS (DELETE FROM landing.accelerometer AS a
-                   WHERE a.user_email = forget_customer.email RETURNING 1)
+                   WHERE stedi.normalize_email(a.user_email) = person RETURNING 1)
     SELECT count(*) INTO n_accelerometer FROM gone;
     WITH gone AS (DELETE FROM landing.step_trainer AS s
                    WHERE s.serial_number = ANY (serials) RETURNING 1)
     SELECT count(*) INTO n_step_trainer FROM gone;
-    -- quarantined lines that carry the email, or one of those devices, as
-    -- a complete JSON string: "ann@x.com" is no part of "joann@x.com" or of
+    -- quarantined lines: by the email or serial number stedi-load kept of
+    -- them, or else (a line that did not parse) by either one written as a
+    -- complete JSON string: "ann@x.com" is no part of "joann@x.com" or of
     -- "ann@x.com.au"; a blank serial number (0.2.0 loaded some) names no one
     WITH gone AS (DELETE FROM landing.rejected AS r
-                   WHERE strpos(lower(r.raw_line), '"' || lower(forget_customer.email) || '"') > 0
+                   WHERE stedi.normalize_email(r.email) = person
+                      OR r.serial_number = ANY (serials)
+                      OR strpos(lower(r.raw_line COLLATE "C"), '"' || person || '"') > 0
                       OR EXISTS (SELECT FROM unnest(serials) AS s(serial)
                                   WHERE btrim(s.serial) <> ''
                                     AND strpos(r.raw_line, '"' || s.serial || '"') > 0)
                   RETURNING 1)
     SELECT count(*) INTO n_rejected FROM gone;
 
-    DELETE FROM stedi.accelerometer_file_user AS m WHERE m.user_email = forget_customer.email;
+    DELETE FROM stedi.accelerometer_file_user AS m WHERE m.user_email = person;
     DELETE FROM stedi.step_trainer_file_serial AS m WHERE m.serial_number = ANY (serials);
 
     -- trusted and curated, in the same transaction
-    PERFORM stedi.track_erasure(false);
+    PERFORM stedi.track_deletes(false);
     PERFORM count(*) FROM stedi.refresh();
 
     INSERT INTO stedi.erasure_log (customer_records, accelerometer_rows,
@@ -1495,7 +1606,115 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stedi.forget_customer(text) IS
-    'Right to erasure: remove every row of a customer from landing (quarantined lines included), trusted and curated, in one transaction, and log counts only';
+    'Right to erasure: remove every row of a customer (the email in any spelling of its ASCII letters) from landing (quarantined lines included), trusted and curated, in one transaction, and log counts only; waits for a refresh in progress';
+
+------------------------------------------------------------------------------
+-- Retracting a delivery
+------------------------------------------------------------------------------
+
+-- Each file unloaded: its lineage outlives its rows.
+CREATE TABLE stedi.unload_log (
+    unload_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    unloaded_at   timestamptz NOT NULL DEFAULT now(),
+    unloaded_by   name NOT NULL DEFAULT session_user,
+    file_id       integer NOT NULL,
+    kind          text NOT NULL,
+    path          text NOT NULL,
+    sha256        bytea,
+    loaded_at     timestamptz NOT NULL,
+    loaded_by     name NOT NULL,
+    rows_removed  bigint NOT NULL,
+    rejected_lines_removed bigint NOT NULL
+);
+COMMENT ON TABLE stedi.unload_log IS 'One row per stedi.unload_file(): the file that was retracted (as landing.source_file described it), how many of its rows and quarantined lines went, when and by whom';
+
+-- landing.source_file rows go only with their file's rows: a file record
+-- deleted alone would leave rows that point at nothing, and the same
+-- content could then be loaded a second time beside them.
+CREATE FUNCTION stedi.refuse_source_file_delete() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT stedi.landing_change_is_tracked('DELETE') THEN
+        RAISE EXCEPTION 'landing.source_file rows are removed only with their file''s rows'
+              USING ERRCODE = 'dependent_objects_still_exist',
+                    DETAIL = 'Deleting a file''s record alone would leave its landing rows pointing at nothing.',
+                    HINT = 'Retract a file with SELECT stedi.unload_file(file_id);';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION stedi.refuse_source_file_delete() IS
+    'Trigger on landing.source_file: a DELETE or TRUNCATE is refused outside stedi.unload_file';
+CREATE TRIGGER unloaded_only_by_unload_file BEFORE DELETE OR TRUNCATE
+    ON landing.source_file FOR EACH STATEMENT EXECUTE FUNCTION stedi.refuse_source_file_delete();
+
+CREATE FUNCTION stedi.unload_file(file_id integer)
+RETURNS stedi.unload_log
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f landing.source_file;
+    n_rows bigint;
+    n_rejected bigint;
+    result stedi.unload_log;
+BEGIN
+    -- the refresh lock before any table, as every writer of the queues
+    PERFORM stedi.lock_refresh('unload');
+    SELECT * INTO f FROM landing.source_file AS s
+     WHERE s.file_id = unload_file.file_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no file % in landing.source_file', coalesce(unload_file.file_id::text, 'NULL')
+              USING ERRCODE = 'no_data_found',
+                    HINT = 'landing.source_file lists the files loaded; stedi.unload_log those unloaded.';
+    END IF;
+
+    PERFORM stedi.track_deletes(true);
+    IF f.kind = 'customer' THEN
+        -- its customers are recomputed by the next refresh: an older
+        -- record may win now, or none be left
+        INSERT INTO stedi.pending_customer (email)
+        SELECT DISTINCT stedi.normalize_email(c.email) FROM landing.customer AS c
+         WHERE c.file_id = f.file_id;
+        WITH gone AS (DELETE FROM landing.customer AS c
+                       WHERE c.file_id = f.file_id RETURNING 1)
+        SELECT count(*) INTO n_rows FROM gone;
+    ELSIF f.kind = 'accelerometer' THEN
+        WITH gone AS (DELETE FROM landing.accelerometer AS a
+                       WHERE a.file_id = f.file_id RETURNING 1)
+        SELECT count(*) INTO n_rows FROM gone;
+        DELETE FROM stedi.accelerometer_file_user AS m WHERE m.file_id = f.file_id;
+    ELSE
+        WITH gone AS (DELETE FROM landing.step_trainer AS t
+                       WHERE t.file_id = f.file_id RETURNING 1)
+        SELECT count(*) INTO n_rows FROM gone;
+        DELETE FROM stedi.step_trainer_file_serial AS m WHERE m.file_id = f.file_id;
+    END IF;
+    WITH gone AS (DELETE FROM landing.rejected AS r
+                   WHERE r.file_id = f.file_id RETURNING 1)
+    SELECT count(*) INTO n_rejected FROM gone;
+    -- the next refresh removes what the file gave the zones (or, if no
+    -- refresh added it yet, does not add it)
+    DELETE FROM stedi.pending_file AS p WHERE p.file_id = f.file_id;
+    IF f.kind <> 'customer' THEN
+        INSERT INTO stedi.pending_unload (file_id, kind) VALUES (f.file_id, f.kind);
+    END IF;
+    DELETE FROM landing.source_file AS s WHERE s.file_id = f.file_id;
+    PERFORM stedi.track_deletes(false);
+
+    INSERT INTO stedi.unload_log (file_id, kind, path, sha256, loaded_at, loaded_by,
+                                  rows_removed, rejected_lines_removed)
+    VALUES (f.file_id, f.kind, f.path, f.sha256, f.loaded_at, f.loaded_by,
+            n_rows, n_rejected)
+    RETURNING * INTO result;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION stedi.unload_file(integer) IS
+    'Retract a loaded file: remove its landing rows, its quarantined lines, its owner-map entries and its landing.source_file row, and log it in stedi.unload_log; the zones follow at the next refresh, incrementally.  The same content may be loaded again afterwards without --force.  Errors: no_data_found for an unknown file_id';
 
 ------------------------------------------------------------------------------
 -- Roles and privileges
@@ -1528,6 +1747,7 @@ ALTER FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) SECURITY DEF
 ALTER FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) SECURITY DEFINER;
 ALTER FUNCTION stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text) SECURITY DEFINER;
 ALTER FUNCTION stedi.note_landing_change() SECURITY DEFINER;
+ALTER FUNCTION stedi.refuse_source_file_delete() SECURITY DEFINER;
 ALTER FUNCTION stedi.set_setting(text, text) SECURITY DEFINER;
 ALTER FUNCTION stedi.set_setting(text, text) SET intervalstyle = postgres;
 
@@ -1566,6 +1786,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA stedi TO stedi_admin;
 REVOKE ALL ON stedi.pseudonym_secret FROM stedi_admin;
 GRANT EXECUTE ON FUNCTION stedi.refresh(boolean, boolean),
                           stedi.forget_customer(text),
+                          stedi.unload_file(integer),
                           stedi.set_setting(text, text),
                           stedi.set_consent_policy(text),
                           stedi.setting_value(text),
@@ -1577,6 +1798,7 @@ GRANT EXECUTE ON FUNCTION stedi.refresh(boolean, boolean),
                           stedi.has_research_consent(timestamptz),
                           stedi.reading_has_research_consent(timestamptz, timestamptz, text),
                           stedi.customer_key(text, bytea),
+                          stedi.normalize_email(text),
                           stedi.fill_zone(regclass, regclass)
       TO stedi_admin;
 
@@ -1650,6 +1872,7 @@ COMMENT ON TRIGGER landing_changed ON landing.accelerometer IS 'Notes a change m
 COMMENT ON TRIGGER landing_changed ON landing.step_trainer IS 'Notes a change made other than by stedi-load: the next refresh rebuilds from scratch';
 COMMENT ON TRIGGER refresh_job_changed ON stedi.refresh_job IS 'Tells the scheduler at commit that the schedule changed';
 COMMENT ON TRIGGER check_run_as ON stedi.refresh_job IS 'A schedule runs only as a role whose privileges its writer has (stedi.check_refresh_job_run_as)';
+COMMENT ON TRIGGER unloaded_only_by_unload_file ON landing.source_file IS 'A file''s record goes only with its rows, by stedi.unload_file (stedi.refuse_source_file_delete)';
 COMMENT ON ROLE stedi_loader IS 'stedi: may load landing files with stedi-load, and read nothing';
 COMMENT ON ROLE stedi_analyst IS 'stedi: may read the curated zone, and nothing else';
 COMMENT ON ROLE stedi_admin IS 'stedi: may read every zone, refresh, change settings and schedules, and erase customers; not read the pseudonym secret';
@@ -1751,10 +1974,12 @@ BEGIN
             ('refreshed_at', 'When the zone was last refreshed'),
             ('registration_date', 'JSON field "registrationDate"'),
             ('rejected_lines', 'Quarantined lines erased'),
+            ('rejected_lines_removed', 'Quarantined lines of the file removed'),
             ('relation', 'The landing table changed'),
             ('rows', 'Rows of the zone'),
             ('rows_loaded', 'Lines that became landing rows'),
             ('rows_rejected', 'Lines quarantined in landing.rejected'),
+            ('rows_removed', 'Landing rows of the file removed'),
             ('run_as', 'Role the scheduled refresh runs as'),
             ('run_id', 'Number of the refresh run'),
             ('schedule_overdue', 'Whether a scheduled refresh is late'),
@@ -1775,6 +2000,9 @@ BEGIN
             ('step_trainer_line_number', 'Line of the step trainer reading in its file'),
             ('step_trainer_rows', 'Step trainer readings erased'),
             ('trigger', 'What started the run: manual or scheduled'),
+            ('unload_id', 'Number of the unload'),
+            ('unloaded_at', 'When the file was unloaded'),
+            ('unloaded_by', 'Who unloaded it'),
             ('user_email', 'JSON field "user": the customer whose phone took the reading'),
             ('value', 'Current value'),
             ('view', 'The zone'),

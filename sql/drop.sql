@@ -34,14 +34,14 @@ RESET client_min_messages;
 SELECT count(*) AS stedi_left FROM pg_extension WHERE extname = 'stedi';
 SELECT count(*) AS guard_left FROM pg_event_trigger WHERE evtname = 'stedi_guard_drop';
 
--- An empty lakehouse drops like any extension; so does one whose landing
--- was emptied by hand.
+-- An empty lakehouse drops like any extension; so does one whose files
+-- were all unloaded.
 CREATE EXTENSION stedi;
 DROP EXTENSION stedi;
 CREATE EXTENSION stedi;
 INSERT INTO landing.source_file (kind, path, size_bytes) VALUES ('customer', 'c.json', 0);
 DROP EXTENSION stedi;
-DELETE FROM landing.source_file;
+SELECT rows_removed FROM stedi.unload_file((SELECT file_id FROM landing.source_file));
 DROP EXTENSION stedi;
 
 -- DROP OWNED BY the extension's owner would drop it: refused, even empty.

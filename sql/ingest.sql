@@ -77,7 +77,7 @@ INSERT INTO landing.source_file (kind, path, size_bytes, sha256) VALUES ('step_t
 \set VERBOSITY default
 INSERT INTO landing.source_file (kind, path, size_bytes, sha256, forced, lines_read, rows_loaded, rows_rejected)
 VALUES ('step_trainer', '/forced.json', 100, :'h', true, 0, 0, 0);
-DELETE FROM landing.source_file WHERE path = '/forced.json';
+SELECT rows_removed FROM stedi.unload_file((SELECT file_id FROM landing.source_file WHERE path = '/forced.json'));
 
 -- A hash is 32 bytes.
 SELECT stedi.begin_file('step_trainer', '/in/st-3.json', 1, '\x00');

@@ -57,7 +57,7 @@ PG_FUNCTION_INFO_V1(stedi_open_file);
 PG_FUNCTION_INFO_V1(stedi_close_file);
 PG_FUNCTION_INFO_V1(stedi_landing_row_check);
 PG_FUNCTION_INFO_V1(stedi_rejected_line_check);
-PG_FUNCTION_INFO_V1(stedi_track_erasure);
+PG_FUNCTION_INFO_V1(stedi_track_deletes);
 PG_FUNCTION_INFO_V1(stedi_landing_change_is_tracked);
 
 typedef struct OwnerKey
@@ -113,7 +113,7 @@ typedef struct OpenFile
 static List *open_files = NIL;
 static OpenFile *last_file = NULL;
 static bool untracked_rows = false;
-static bool erasure_in_progress = false;
+static bool tracked_deletes = false;
 static Oid	by_hand_checked_for = InvalidOid;
 static bool by_hand_allowed = false;
 static bool callback_registered = false;
@@ -145,7 +145,7 @@ loading_xact_callback(XactEvent event, void *arg)
 			open_files = NIL;
 			last_file = NULL;
 			untracked_rows = false;
-			erasure_in_progress = false;
+			tracked_deletes = false;
 			by_hand_checked_for = InvalidOid;
 			by_hand_allowed = false;
 			break;
@@ -190,7 +190,7 @@ loading_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				open_files = foreach_delete_current(open_files, lc);
 			}
 		}
-		erasure_in_progress = false;
+		tracked_deletes = false;
 	}
 	else if (event == SUBXACT_EVENT_COMMIT_SUB)
 	{
@@ -231,20 +231,10 @@ ensure_callback(void)
  * else, and this checks it once more, so that a grant made by mistake
  * cannot open a file or switch tracking off.
  */
-/* Whether user has the rights of the extension's owner (superusers do). */
-static bool
-acts_as_extension_owner(Oid user)
-{
-	Oid			extoid;
-	Oid			extowner = stedi_extension_owner(&extoid);
-
-	return OidIsValid(extowner) && has_privs_of_role(user, extowner);
-}
-
 static void
 require_extension_owner(const char *function)
 {
-	if (!acts_as_extension_owner(GetUserId()))
+	if (!stedi_acts_as_extension_owner(GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("%s may only be called by the stedi loading functions", function),
@@ -376,7 +366,7 @@ check_by_hand(const char *table, int32 file_id)
 	{
 		Oid			admin = get_role_oid("stedi_admin", true);
 
-		by_hand_allowed = acts_as_extension_owner(user) ||
+		by_hand_allowed = stedi_acts_as_extension_owner(user) ||
 			(OidIsValid(admin) && has_privs_of_role(user, admin));
 		by_hand_checked_for = user;
 		ensure_callback();
@@ -560,17 +550,18 @@ stedi_close_file(PG_FUNCTION_ARGS)
 }
 
 /*
- * stedi.track_erasure(on boolean) returns void
+ * stedi.track_deletes(on boolean) returns void
  *
- * stedi.forget_customer() says that the deletes it makes are tracked (it
- * queues the customer for the refresh it runs itself).  Only it may.
+ * stedi.forget_customer() and stedi.unload_file() say that the deletes they
+ * make are tracked: they queue what they removed for the refresh
+ * themselves.  Only they may (the extension's owner).
  */
 Datum
-stedi_track_erasure(PG_FUNCTION_ARGS)
+stedi_track_deletes(PG_FUNCTION_ARGS)
 {
-	require_extension_owner("stedi.track_erasure()");
+	require_extension_owner("stedi.track_deletes()");
 	ensure_callback();
-	erasure_in_progress = PG_GETARG_BOOL(0);
+	tracked_deletes = PG_GETARG_BOOL(0);
 	PG_RETURN_VOID();
 }
 
@@ -580,7 +571,8 @@ stedi_track_erasure(PG_FUNCTION_ARGS)
  * For the statement trigger of the landing tables: whether the refresh
  * already knows precisely what this statement changed.  An INSERT is,
  * unless a row was written by hand in this transaction (every row passes
- * landing_row_check); a DELETE only inside forget_customer; UPDATE and
+ * landing_row_check); a DELETE only inside forget_customer or unload_file
+ * (and a DELETE of landing.source_file is refused outside them); UPDATE and
  * TRUNCATE never.
  */
 Datum
@@ -591,6 +583,6 @@ stedi_landing_change_is_tracked(PG_FUNCTION_ARGS)
 	if (strcmp(op, "INSERT") == 0)
 		PG_RETURN_BOOL(!untracked_rows);
 	if (strcmp(op, "DELETE") == 0)
-		PG_RETURN_BOOL(erasure_in_progress);
+		PG_RETURN_BOOL(tracked_deletes);
 	PG_RETURN_BOOL(false);
 }

@@ -34,9 +34,12 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
+#include "storage/latch.h"
 #include "storage/lock.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -45,6 +48,7 @@
 #include "stedi.h"
 
 PG_FUNCTION_INFO_V1(stedi_refresh);
+PG_FUNCTION_INFO_V1(stedi_lock_refresh_sql);
 
 /*
  * Set only in the scheduler's refresh worker, around its call of
@@ -55,16 +59,37 @@ bool		stedi_in_scheduled_refresh = false;
 bool		stedi_scheduled_refresh_busy = false;
 
 /*
+ * How long a writer of the zones waits for the refresh lock before it says
+ * so (NOTICE): an erasure behind a full refresh may wait minutes, and the
+ * privacy officer who runs it should know why nothing happens.
+ */
+#define REFRESH_LOCK_NOTICE_MS	1000
+
+/*
  * Take the refresh lock, held to the end of the transaction; pg_locks shows
  * it as locktype object, classid pg_extension, objid the extension's oid,
- * objsubid STEDI_LOCK_REFRESH.  Returns false when !wait and another
- * transaction holds it.
+ * objsubid STEDI_LOCK_REFRESH.
+ *
+ * One lock order: every function that writes the zones, the owner maps or
+ * the queues takes this lock before any table.  Refresh, erasure and
+ * unload_file take it in ShareUpdateExclusiveLock, which conflicts with
+ * itself: they run one at a time, and none of them can hold a table
+ * another one waits for while it waits for this lock (the deadlock of
+ * 0.2.0's forget_customer beside a full refresh).  Loads take it in
+ * RowExclusiveLock, which conflicts with neither: a load never waits for
+ * a refresh, an erasure or an unload, whose only common rows with a load
+ * are queue entries and owner-map rows of its own new file.
+ *
+ * Returns false when !wait and another transaction holds it.  A writer that
+ * waits longer than REFRESH_LOCK_NOTICE_MS says so, naming what it is
+ * (purpose), then waits as long as it takes (lock_timeout applies).
  */
 bool
-stedi_lock_refresh(bool wait)
+stedi_lock_refresh(LOCKMODE mode, bool wait, const char *purpose)
 {
 	LOCKTAG		tag;
 	Oid			extoid;
+	int			waited_ms;
 
 	(void) stedi_extension_owner(&extoid);
 	if (!OidIsValid(extoid))
@@ -73,7 +98,65 @@ stedi_lock_refresh(bool wait)
 				 errmsg("extension \"stedi\" is not installed in this database")));
 	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, ExtensionRelationId, extoid,
 					   STEDI_LOCK_REFRESH);
-	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
+	if (LockAcquire(&tag, mode, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	if (!wait)
+		return false;
+
+	/* a short wait is the common case: say nothing about it */
+	for (waited_ms = 0; waited_ms < REFRESH_LOCK_NOTICE_MS; waited_ms += 10)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (LockAcquire(&tag, mode, false, true) != LOCKACQUIRE_NOT_AVAIL)
+			return true;
+	}
+	ereport(NOTICE,
+			(errmsg("%s is waiting for the refresh, erasure or unload in progress to finish",
+					purpose),
+			 errdetail("They take the refresh lock one at a time; this one has waited %d ms.",
+					   REFRESH_LOCK_NOTICE_MS),
+			 errhint("SELECT pid, mode, granted FROM pg_locks WHERE locktype = 'object' AND classid = 'pg_extension'::regclass AND objsubid = %d shows who holds it.",
+					 STEDI_LOCK_REFRESH)));
+	(void) LockAcquire(&tag, mode, false, false);
+	return true;
+}
+
+/*
+ * stedi.lock_refresh(purpose text) returns void
+ *
+ * Take the refresh lock for the rest of the transaction, before any table
+ * (see stedi_lock_refresh).  purpose 'load' takes it in the mode loads
+ * share with everything, and never waits; 'erasure' and 'unload' take it
+ * as a refresh does, waiting (with a NOTICE after 1000 ms).  Only the
+ * extension's owner may call it (the SECURITY DEFINER functions of stedi):
+ * anyone else could hold it in an open transaction and stop every
+ * refresh.  Errors: insufficient_privilege, invalid_parameter_value.
+ */
+Datum
+stedi_lock_refresh_sql(PG_FUNCTION_ARGS)
+{
+	char	   *purpose = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	if (!stedi_acts_as_extension_owner(GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("stedi.lock_refresh() may only be called by the functions of stedi"),
+				 errhint("Refresh with stedi.refresh(), erase with stedi.forget_customer().")));
+	if (strcmp(purpose, "load") == 0)
+		(void) stedi_lock_refresh(RowExclusiveLock, true, "load");
+	else if (strcmp(purpose, "erasure") == 0)
+		(void) stedi_lock_refresh(ShareUpdateExclusiveLock, true, "stedi.forget_customer()");
+	else if (strcmp(purpose, "unload") == 0)
+		(void) stedi_lock_refresh(ShareUpdateExclusiveLock, true, "stedi.unload_file()");
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown purpose \"%s\" for the refresh lock", purpose),
+				 errhint("Purposes are load, erasure and unload.")));
+	PG_RETURN_VOID();
 }
 
 static void
@@ -163,7 +246,8 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 	uint64		i;
 	int64		run_id;
 
-	if (!stedi_lock_refresh(wait_for_lock))
+	if (!stedi_lock_refresh(ShareUpdateExclusiveLock, wait_for_lock,
+							 scheduled ? "the scheduled refresh" : "stedi.refresh()"))
 		return REFRESH_LOCK_BUSY;
 
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -22,6 +22,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/fmgroids.h"
+#include "utils/acl.h"
 #include "utils/rel.h"
 
 #include "stedi.h"
@@ -76,4 +77,14 @@ stedi_extension_owner(Oid *extoid)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return owner;
+}
+
+/* Whether user has the rights of the extension's owner (superusers do). */
+bool
+stedi_acts_as_extension_owner(Oid user)
+{
+	Oid			extoid;
+	Oid			extowner = stedi_extension_owner(&extoid);
+
+	return OidIsValid(extowner) && has_privs_of_role(user, extowner);
 }

@@ -10,9 +10,11 @@
 
 #include "fmgr.h"
 #include "nodes/execnodes.h"
+#include "storage/lockdefs.h"
 
 /* stedi.c */
 extern Oid	stedi_extension_owner(Oid *extoid);
+extern bool stedi_acts_as_extension_owner(Oid user);
 
 /*
  * The refresh lock: a lock on the extension's catalog object with this
@@ -24,7 +26,7 @@ extern Oid	stedi_extension_owner(Oid *extoid);
 extern bool stedi_in_scheduled_refresh;
 extern bool stedi_scheduled_refresh_busy;
 extern const char *const stedi_prune_sql;
-extern bool stedi_lock_refresh(bool wait);
+extern bool stedi_lock_refresh(LOCKMODE mode, bool wait, const char *purpose);
 
 /* what stedi_refresh_zones() did */
 #define REFRESH_LOCK_BUSY		(-1)	/* another refresh was running */

@@ -221,6 +221,7 @@ struct RecordParser
 								 * field, -2 a field seen before */
 	int			next_field;		/* the field the next key likely is */
 	uint32_t	seen;			/* fields whose key was met, a bit each */
+	bool		started;		/* start_line ran for this line */
 	int64_t		extra;			/* keys of the record that are not fields */
 	ParseStop	stop;
 	const char *dup_key;		/* the first duplicate key, if any */
@@ -426,17 +427,28 @@ put_raw_line(CopyBuf *buf, const char *data, size_t len)
 	buf->data[lenpos + 3] = (char) out;
 }
 
+/* An identity field, or NULL. */
+static void
+put_identity(CopyBuf *buf, const char *str, size_t len)
+{
+	if (str == NULL)
+		copybuf_put_int32(buf, -1);
+	else
+		copybuf_put_bytes(buf, str, len);
+}
+
 /*
- * Append a tuple for landing.rejected:
- * (kind, file_id, line_number, byte_offset, reason, raw_line).
+ * Append a tuple for landing.rejected: (kind, file_id, line_number,
+ * byte_offset, reason, raw_line, email, serial_number).
  */
 void
 copy_put_rejected(CopyBuf *buf, StediKind kind, int32_t file_id,
-				  const Line *line, const char *reason)
+				  const Line *line, const char *reason,
+				  const RejectedIdentity *id)
 {
 	const char *kindname = stedi_kind_name[kind];
 
-	copybuf_put_int16(buf, 6);
+	copybuf_put_int16(buf, 8);
 	copybuf_put_bytes(buf, kindname, strlen(kindname));
 	copybuf_put_int32(buf, 4);
 	copybuf_put_int32(buf, file_id);
@@ -446,6 +458,8 @@ copy_put_rejected(CopyBuf *buf, StediKind kind, int32_t file_id,
 	copybuf_put_int64(buf, line->offset);
 	copybuf_put_bytes(buf, reason, strlen(reason));
 	put_raw_line(buf, line->data, line->len);
+	put_identity(buf, id->email, id->email_len);
+	put_identity(buf, id->serial, id->serial_len);
 }
 
 
@@ -1546,6 +1560,52 @@ convert_field(RecordParser *parser, const FieldSpec *spec, JsonKind kind,
 	return reject(parser, "internal error: unknown field type");
 }
 
+/*
+ * One identity field of the line rejected last, when its key was met with a
+ * string value that could be a landing value (bounded, not blank, no NUL,
+ * valid UTF-8), else NULL.
+ */
+static const char *
+identity_field(const RecordParser *p, const char *column, size_t *len)
+{
+	int			i;
+
+	if (!p->started)
+		return NULL;
+	for (i = 0; i < p->nfields; i++)
+	{
+		const FieldSpec *spec = &p->fields[i];
+		const FieldSlot *slot = &p->slot[i];
+
+		if (strcmp(spec->column, column) != 0)
+			continue;
+		if (!(p->seen & (UINT32_C(1) << i)) || slot->kind != JSON_STRING ||
+			slot->len > spec->max_bytes ||
+			is_blank_text(slot->str, slot->len) ||
+			memchr(slot->str, '\0', slot->len) != NULL ||
+			utf8_invalid_offset(slot->str, slot->len) < slot->len)
+			return NULL;
+		*len = slot->len;
+		return slot->str;
+	}
+	return NULL;
+}
+
+/*
+ * The email and serial number the line that record_parse rejected last
+ * carries, for stedi.forget_customer to find it by: valid until the next
+ * call.  A line rejected before it was parsed (too long, a NUL byte, not
+ * UTF-8) carries none; one rejected while parsing carries those met before
+ * the fault.
+ */
+void
+record_rejected_identity(const RecordParser *p, RejectedIdentity *id)
+{
+	id->email = identity_field(p, p->kind == STEDI_ACCELEROMETER ?
+							   "user_email" : "email", &id->email_len);
+	id->serial = identity_field(p, "serial_number", &id->serial_len);
+}
+
 /* Append the converted fields as one tuple. */
 static void
 put_record(RecordParser *parser, int32_t file_id, int64_t line_number,
@@ -1606,6 +1666,7 @@ start_line(RecordParser *p, const char *text, size_t len)
 	p->field = -1;
 	p->next_field = 0;
 	p->seen = 0;
+	p->started = true;
 	p->extra = 0;
 	p->stop = STOP_NONE;
 	p->dup_key = NULL;
@@ -1642,6 +1703,7 @@ record_parse(RecordParser *parser, const Line *line, int32_t file_id,
 	yajl_status status;
 	const char *reason;
 
+	p->started = false;
 	if (line->too_long)
 		return reject(p, "line longer than %d bytes", MAX_LINE_BYTES);
 

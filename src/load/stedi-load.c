@@ -551,7 +551,7 @@ copy_rejects(Loader *ld, const LoadFile *f)
 
 	copy_put_trailer(&ld->rejects);
 	if (!start_copy(conn, f,
-					"COPY landing.rejected (kind, file_id, line_number, byte_offset, reason, raw_line) "
+					"COPY landing.rejected (kind, file_id, line_number, byte_offset, reason, raw_line, email, serial_number) "
 					"FROM STDIN (FORMAT binary)"))
 		return false;
 
@@ -642,8 +642,11 @@ stream_lines(Loader *ld, const LoadFile *f, LineReader *reader,
 			counts->loaded++;
 		else
 		{
+			RejectedIdentity id;
+
 			counts->rejected++;
-			copy_put_rejected(&ld->rejects, f->kind, file_id, &line, reason);
+			record_rejected_identity(parser, &id);
+			copy_put_rejected(&ld->rejects, f->kind, file_id, &line, reason, &id);
 			if (ld->rejects.len >= COPY_CHUNK_BYTES && !spill_rejects(ld))
 			{
 				load_error("could not write temporary file: %s",

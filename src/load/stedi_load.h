@@ -222,8 +222,18 @@ copybuf_put_bytes(CopyBuf *buf, const char *bytes, size_t len)
 
 extern void copy_put_header(CopyBuf *buf);
 extern void copy_put_trailer(CopyBuf *buf);
+/* The email and serial number a rejected line carries (NULL: none). */
+typedef struct RejectedIdentity
+{
+	const char *email;
+	size_t		email_len;
+	const char *serial;
+	size_t		serial_len;
+} RejectedIdentity;
+
 extern void copy_put_rejected(CopyBuf *buf, StediKind kind, int32_t file_id,
-							  const Line *line, const char *reason);
+							  const Line *line, const char *reason,
+							  const RejectedIdentity *id);
 
 typedef struct RecordParser RecordParser;
 
@@ -233,5 +243,7 @@ extern const char *record_copy_columns(StediKind kind);
 extern const char *record_parse(RecordParser *parser, const Line *line,
 								int32_t file_id, CopyBuf *out,
 								int64_t *extra_fields);
+extern void record_rejected_identity(const RecordParser *parser,
+									 RejectedIdentity *id);
 
 #endif							/* STEDI_LOAD_H */

@@ -1,0 +1,158 @@
+-- One identity per person: emails compare with their ASCII letters in lower
+-- case, in trusted membership, the training join, latest-record-wins,
+-- pseudonymous keys, the owner maps and erasure.  And every text value that
+-- reaches an index has a bound, for writes by hand too.
+-- Runs on the data the earlier tests left behind.
+SET timezone = 'UTC';
+
+-- Zones equal to their definitions: rows in one and not the other.
+CREATE FUNCTION pg_temp.zones_differ() RETURNS bigint LANGUAGE sql AS $$
+SELECT (SELECT count(*) FROM ((TABLE trusted.customer EXCEPT ALL TABLE trusted.customer_definition)
+                              UNION ALL (TABLE trusted.customer_definition EXCEPT ALL TABLE trusted.customer)) d)
+     + (SELECT count(*) FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trusted.accelerometer_definition)
+                              UNION ALL (TABLE trusted.accelerometer_definition EXCEPT ALL TABLE trusted.accelerometer)) d)
+     + (SELECT count(*) FROM ((TABLE curated.customer EXCEPT ALL TABLE curated.customer_definition)
+                              UNION ALL (TABLE curated.customer_definition EXCEPT ALL TABLE curated.customer)) d)
+     + (SELECT count(*) FROM ((TABLE trusted.step_trainer EXCEPT ALL TABLE trusted.step_trainer_definition)
+                              UNION ALL (TABLE trusted.step_trainer_definition EXCEPT ALL TABLE trusted.step_trainer)) d)
+     + (SELECT count(*) FROM ((TABLE curated.machine_learning EXCEPT ALL TABLE curated.machine_learning_definition)
+                              UNION ALL (TABLE curated.machine_learning_definition EXCEPT ALL TABLE curated.machine_learning)) d)
+$$;
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+SELECT pg_temp.zones_differ() AS differ_before;
+
+-- The function: A-Z only, whatever the locale.
+SELECT stedi.normalize_email('Ada.Quill@Example.TEST') AS folded,
+       stedi.normalize_email('ÉLodie@Example.test') AS only_ascii;
+
+-- Ada's customer record spells her email one way, her phone another, her
+-- step trainer reads at the moment her phone does.  Loaded through the
+-- loading protocol, so the refresh is incremental.
+BEGIN;
+SELECT stedi.begin_file('customer', 'customer/landing/ada-1.json', 1,
+                        decode(repeat('a1', 32), 'hex')) AS f \gset
+INSERT INTO landing.customer (customer_name, email, serial_number, last_update_date,
+                              share_with_research_as_of_date, phone, file_id, line_number)
+VALUES ('Ada', 'Ada.Quill@Example.test', 'SQ', '2022-07-01', '2022-07-01', '111', :f, 1);
+SELECT stedi.finish_file(:f, 1, 1, 0, 0);
+SELECT stedi.begin_file('accelerometer', 'accelerometer/landing/ada-1.json', 1,
+                        decode(repeat('a2', 32), 'hex')) AS f \gset
+INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
+VALUES ('ada.quill@example.test', '2022-07-02 10:00:00.001+00', 1, 1, 1, :f, 1),
+       ('ADA.QUILL@EXAMPLE.TEST', '2022-07-02 10:00:00.002+00', 2, 2, 2, :f, 2);
+SELECT stedi.finish_file(:f, 2, 2, 0, 0);
+SELECT stedi.begin_file('step_trainer', 'step_trainer/landing/ada-1.json', 1,
+                        decode(repeat('a3', 32), 'hex')) AS f \gset
+INSERT INTO landing.step_trainer (sensor_reading_time, serial_number, distance_from_object, file_id, line_number)
+VALUES ('2022-07-02 10:00:00.001+00', 'SQ', 10, :f, 1),
+       ('2022-07-02 10:00:00.002+00', 'SQ', 20, :f, 2);
+SELECT stedi.finish_file(:f, 2, 2, 0, 0);
+COMMIT;
+SELECT view, method FROM stedi.refresh() WHERE view = 'trusted.customer'::regclass;
+-- one customer, every reading hers, paired, under one key
+SELECT email, phone FROM trusted.customer WHERE email ILIKE 'ada.quill@%';
+SELECT user_email, x FROM trusted.accelerometer WHERE user_email ILIKE 'ada.quill@%' ORDER BY x;
+SELECT m.distance_from_object, m.x,
+       m.customer_key = stedi.customer_key('ada.quill@example.test', k.secret) AS key_of_every_spelling
+  FROM curated.machine_learning m, stedi.pseudonym_secret k
+ WHERE m.serial_number = 'SQ' ORDER BY 1;
+SELECT count(*) AS ada_curated FROM curated.customer WHERE serial_number = 'SQ';
+SELECT user_email FROM stedi.accelerometer_file_user WHERE user_email ILIKE 'ada.quill@%';
+SELECT pg_temp.zones_differ() AS differ_incremental;
+
+-- A later record in a third spelling: the latest record wins, still one
+-- customer (not a second one), with the same key.
+BEGIN;
+SELECT stedi.begin_file('customer', 'customer/landing/ada-2.json', 1,
+                        decode(repeat('a4', 32), 'hex')) AS f \gset
+INSERT INTO landing.customer (customer_name, email, serial_number, last_update_date,
+                              share_with_research_as_of_date, phone, file_id, line_number)
+VALUES ('Ada', 'ADA.quill@example.TEST', 'SQ', '2022-07-03', '2022-07-01', '222', :f, 1);
+SELECT stedi.finish_file(:f, 1, 1, 0, 0);
+COMMIT;
+SELECT view, method FROM stedi.refresh() WHERE view = 'trusted.customer'::regclass;
+SELECT email, phone FROM trusted.customer WHERE email ILIKE 'ada.quill@%';
+SELECT count(*) AS pairs FROM curated.machine_learning WHERE serial_number = 'SQ';
+SELECT pg_temp.zones_differ() AS differ_incremental;
+SELECT count(*) > 0 AS rebuilt FROM stedi.refresh(full => true);
+SELECT pg_temp.zones_differ() AS differ_full;
+SELECT email, phone FROM trusted.customer WHERE email ILIKE 'ada.quill@%';
+
+-- Quarantined lines of Ada: one stedi-load kept her email of (its raw
+-- text spells it with a JSON escape), one that did not parse and carries
+-- it as a complete string in capitals, one that carries her serial number.
+-- And neighbours whose emails contain hers or that hers contains: they stay.
+BEGIN;
+SELECT stedi.begin_file('accelerometer', 'accelerometer/landing/ada-bad.json', 1,
+                        decode(repeat('a5', 32), 'hex')) AS f \gset
+INSERT INTO landing.rejected (kind, file_id, line_number, byte_offset, reason, raw_line, email, serial_number)
+VALUES ('accelerometer', :f, 1, 0, '"x" must be a number, got string',
+        '{"user":"Ada.Quill\u0040Example.test","timestamp":1,"x":"1","y":1,"z":1}', 'Ada.Quill@Example.test', NULL),
+       ('accelerometer', :f, 2, 80, 'malformed JSON', '{"user": "ADA.QUILL@EXAMPLE.TEST", "timestamp":', NULL, NULL),
+       ('accelerometer', :f, 3, 160, 'malformed JSON', '{"user":"nada.quill@example.test","timestamp":', NULL, NULL),
+       ('accelerometer', :f, 4, 240, 'malformed JSON', '{"user":"ada.quill@example.test.au","timestamp":', NULL, NULL),
+       ('accelerometer', :f, 5, 320, '"timestamp" must be an integer, got string',
+        '{"user":"a.quill@example.test","timestamp":"x","x":1,"y":1,"z":1}', 'a.quill@example.test', NULL);
+SELECT stedi.finish_file(:f, 5, 0, 5, 0);
+SELECT stedi.begin_file('step_trainer', 'step_trainer/landing/ada-bad.json', 1,
+                        decode(repeat('a6', 32), 'hex')) AS f \gset
+INSERT INTO landing.rejected (kind, file_id, line_number, byte_offset, reason, raw_line, email, serial_number)
+VALUES ('step_trainer', :f, 1, 0, 'missing required field "distanceFromObject"',
+        '{"sensorReadingTime":1,"serialNumber":"SQ"}', NULL, 'SQ'),
+       ('step_trainer', :f, 2, 50, 'missing required field "distanceFromObject"',
+        '{"sensorReadingTime":1,"serialNumber":"SQQ"}', NULL, 'SQQ');
+SELECT stedi.finish_file(:f, 2, 0, 2, 0);
+COMMIT;
+
+-- Erasure by a fourth spelling removes every record of every spelling, and
+-- the log counts exactly that: 2 customer records, 2 readings, 2 step
+-- trainer readings, 3 quarantined lines.
+SELECT customer_records, accelerometer_rows, step_trainer_rows, rejected_lines
+  FROM stedi.forget_customer('ada.QUILL@example.test');
+SELECT (SELECT count(*) FROM landing.customer WHERE email ILIKE 'ada.quill@example.test')
+     + (SELECT count(*) FROM landing.accelerometer WHERE user_email ILIKE 'ada.quill@example.test')
+     + (SELECT count(*) FROM landing.step_trainer WHERE serial_number = 'SQ')
+     + (SELECT count(*) FROM trusted.customer WHERE email = 'ada.quill@example.test')
+     + (SELECT count(*) FROM trusted.accelerometer WHERE user_email = 'ada.quill@example.test')
+     + (SELECT count(*) FROM trusted.step_trainer WHERE serial_number = 'SQ')
+     + (SELECT count(*) FROM curated.customer WHERE serial_number = 'SQ')
+     + (SELECT count(*) FROM curated.machine_learning WHERE serial_number = 'SQ')
+     + (SELECT count(*) FROM stedi.accelerometer_file_user WHERE user_email = 'ada.quill@example.test')
+     + (SELECT count(*) FROM stedi.step_trainer_file_serial WHERE serial_number = 'SQ') AS ada_rows_after;
+SELECT line_number, raw_line FROM landing.rejected
+ WHERE file_id IN (SELECT file_id FROM landing.source_file WHERE path LIKE '%/ada-bad.json')
+ ORDER BY kind, line_number;
+SELECT pg_temp.zones_differ() AS differ_after_erasure;
+
+-- Bounds, for writes by hand as well: an email of 255 bytes, a blank
+-- serial number, an accelerometer user of 3,000 bytes, a step trainer
+-- serial number of 129 bytes, a name of 513 bytes, a phone of 65 bytes.
+INSERT INTO landing.source_file (kind, path, size_bytes) VALUES ('customer', 'by-hand.json', 0)
+RETURNING file_id AS f \gset
+\set VERBOSITY terse
+INSERT INTO landing.customer (email, serial_number, file_id, line_number)
+VALUES (repeat('e', 243) || '@example.test', 'S', :f, 1);
+INSERT INTO landing.customer (email, serial_number, file_id, line_number)
+VALUES ('blank@example.test', E' \t', :f, 1);
+INSERT INTO landing.customer (email, serial_number, file_id, line_number)
+VALUES ('   ', 'S', :f, 1);
+INSERT INTO landing.customer (customer_name, email, serial_number, file_id, line_number)
+VALUES (repeat('n', 513), 'name@example.test', 'S', :f, 1);
+INSERT INTO landing.customer (phone, email, serial_number, file_id, line_number)
+VALUES (repeat('1', 65), 'phone@example.test', 'S', :f, 1);
+INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
+VALUES (repeat('u', 3000), '2022-07-02', 0, 0, 0, :f, 1);
+INSERT INTO landing.step_trainer (sensor_reading_time, serial_number, distance_from_object, file_id, line_number)
+VALUES ('2022-07-02', repeat('s', 129), 0, :f, 1);
+INSERT INTO landing.rejected (kind, file_id, line_number, byte_offset, reason, raw_line, email)
+VALUES ('customer', :f, 1, 0, 'x', 'x', repeat('e', 255));
+\set VERBOSITY default
+-- exactly at the bounds: accepted
+BEGIN;
+INSERT INTO landing.customer (customer_name, phone, email, serial_number, file_id, line_number)
+VALUES (repeat('n', 512), repeat('1', 64), repeat('e', 241) || '@example.test', repeat('s', 128), :f, 1);
+SELECT octet_length(email) AS email_bytes FROM landing.customer WHERE file_id = :f;
+ROLLBACK;
+SELECT rows_removed FROM stedi.unload_file(:f);
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+SELECT pg_temp.zones_differ() AS differ_at_end;

@@ -1,0 +1,165 @@
+-- Retracting a delivery: stedi.unload_file(file_id) removes a file's rows,
+-- its quarantined lines and its owner-map entries; the zones follow at the
+-- next refresh, incrementally.  A file's record is never deleted alone.
+-- Runs on the data the earlier tests left behind.
+SET timezone = 'UTC';
+
+CREATE FUNCTION pg_temp.zones_differ() RETURNS bigint LANGUAGE sql AS $$
+SELECT (SELECT count(*) FROM ((TABLE trusted.customer EXCEPT ALL TABLE trusted.customer_definition)
+                              UNION ALL (TABLE trusted.customer_definition EXCEPT ALL TABLE trusted.customer)) d)
+     + (SELECT count(*) FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trusted.accelerometer_definition)
+                              UNION ALL (TABLE trusted.accelerometer_definition EXCEPT ALL TABLE trusted.accelerometer)) d)
+     + (SELECT count(*) FROM ((TABLE curated.customer EXCEPT ALL TABLE curated.customer_definition)
+                              UNION ALL (TABLE curated.customer_definition EXCEPT ALL TABLE curated.customer)) d)
+     + (SELECT count(*) FROM ((TABLE trusted.step_trainer EXCEPT ALL TABLE trusted.step_trainer_definition)
+                              UNION ALL (TABLE trusted.step_trainer_definition EXCEPT ALL TABLE trusted.step_trainer)) d)
+     + (SELECT count(*) FROM ((TABLE curated.machine_learning EXCEPT ALL TABLE curated.machine_learning_definition)
+                              UNION ALL (TABLE curated.machine_learning_definition EXCEPT ALL TABLE curated.machine_learning)) d)
+$$;
+-- Zone row counts of one customer (by normalized email) and device.
+CREATE FUNCTION pg_temp.zone_rows(person text, serial text,
+    OUT customer bigint, OUT readings bigint, OUT curated bigint,
+    OUT steps bigint, OUT pairs bigint) LANGUAGE sql AS $$
+SELECT (SELECT count(*) FROM trusted.customer WHERE email = person),
+       (SELECT count(*) FROM trusted.accelerometer WHERE user_email = person),
+       (SELECT count(*) FROM curated.customer WHERE serial_number = serial),
+       (SELECT count(*) FROM trusted.step_trainer WHERE serial_number = serial),
+       (SELECT count(*) FROM curated.machine_learning WHERE serial_number = serial)
+$$;
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+
+-- Uma: an old customer record, a newer one; two accelerometer files (one
+-- with a quarantined line), a step trainer file.
+BEGIN;
+SELECT stedi.begin_file('customer', 'customer/landing/uma-1.json', 1,
+                        decode(repeat('b1', 32), 'hex')) AS c1 \gset
+INSERT INTO landing.customer (customer_name, email, serial_number, last_update_date,
+                              share_with_research_as_of_date, phone, file_id, line_number)
+VALUES ('Uma', 'uma@example.test', 'SU', '2022-08-01', '2022-08-01', 'old', :c1, 1);
+SELECT stedi.finish_file(:c1, 1, 1, 0, 0);
+SELECT stedi.begin_file('customer', 'customer/landing/uma-2.json', 1,
+                        decode(repeat('b2', 32), 'hex')) AS c2 \gset
+INSERT INTO landing.customer (customer_name, email, serial_number, last_update_date,
+                              share_with_research_as_of_date, phone, file_id, line_number)
+VALUES ('Uma', 'Uma@Example.test', 'SU', '2022-08-02', '2022-08-01', 'new', :c2, 1);
+SELECT stedi.finish_file(:c2, 1, 1, 0, 0);
+SELECT stedi.begin_file('accelerometer', 'accelerometer/landing/uma-1.json', 1,
+                        decode(repeat('b3', 32), 'hex')) AS a1 \gset
+INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
+VALUES ('uma@example.test', '2022-08-03 10:00:00.001+00', 1, 1, 1, :a1, 1),
+       ('uma@example.test', '2022-08-03 10:00:00.002+00', 2, 2, 2, :a1, 2);
+INSERT INTO landing.rejected (kind, file_id, line_number, byte_offset, reason, raw_line, email)
+VALUES ('accelerometer', :a1, 3, 100, '"x" must be a number, got string', '{"user":"uma@example.test","x":"?"}', 'uma@example.test');
+SELECT stedi.finish_file(:a1, 3, 2, 1, 0);
+SELECT stedi.begin_file('accelerometer', 'accelerometer/landing/uma-2.json', 1,
+                        decode(repeat('b4', 32), 'hex')) AS a2 \gset
+INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
+VALUES ('UMA@example.test', '2022-08-03 10:00:00.003+00', 3, 3, 3, :a2, 1);
+SELECT stedi.finish_file(:a2, 1, 1, 0, 0);
+SELECT stedi.begin_file('step_trainer', 'step_trainer/landing/uma-1.json', 1,
+                        decode(repeat('b5', 32), 'hex')) AS s1 \gset
+INSERT INTO landing.step_trainer (sensor_reading_time, serial_number, distance_from_object, file_id, line_number)
+VALUES ('2022-08-03 10:00:00.001+00', 'SU', 10, :s1, 1),
+       ('2022-08-03 10:00:00.003+00', 'SU', 30, :s1, 2);
+SELECT stedi.finish_file(:s1, 2, 2, 0, 0);
+COMMIT;
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+SELECT * FROM pg_temp.zone_rows('uma@example.test', 'SU');
+SELECT phone FROM trusted.customer WHERE email = 'uma@example.test';
+
+-- Nobody deletes a file's record alone: not an admin, not a superuser,
+-- not by TRUNCATE.
+\set VERBOSITY terse
+DELETE FROM landing.source_file WHERE file_id = :a1;
+TRUNCATE landing.source_file;
+SET ROLE stedi_admin;
+DELETE FROM landing.source_file WHERE file_id = :a1;
+-- and only admins unload
+RESET ROLE;
+SET ROLE stedi_loader;
+SELECT stedi.unload_file(:a1);
+RESET ROLE;
+SET ROLE stedi_analyst;
+SELECT stedi.unload_file(:a1);
+RESET ROLE;
+SELECT stedi.unload_file(-1);
+SELECT stedi.unload_file(NULL);
+\set VERBOSITY default
+
+-- Unload the first accelerometer file, as an admin: its rows, its
+-- quarantined line and its owner-map entry go; the zones follow at the
+-- next refresh, incrementally.
+SET ROLE stedi_admin;
+SELECT kind, path, rows_removed, rejected_lines_removed, unloaded_by = session_user AS by_me,
+       loaded_at IS NOT NULL AS lineage_kept
+  FROM stedi.unload_file(:a1);
+RESET ROLE;
+SELECT (SELECT count(*) FROM landing.accelerometer WHERE file_id = :a1) AS rows_left,
+       (SELECT count(*) FROM landing.rejected WHERE file_id = :a1) AS rejected_left,
+       (SELECT count(*) FROM stedi.accelerometer_file_user WHERE file_id = :a1) AS owner_map_left,
+       (SELECT count(*) FROM landing.source_file WHERE file_id = :a1) AS record_left;
+SELECT landing_changed_since FROM stedi.zone_status WHERE step = 1;
+SELECT view, method, rows FROM stedi.refresh() WHERE view = 'trusted.accelerometer'::regclass;
+SELECT * FROM pg_temp.zone_rows('uma@example.test', 'SU');
+SELECT pg_temp.zones_differ() AS differ;
+
+-- The second one: Uma has no reading left, so she leaves curated, and her
+-- device's rows with her.
+SELECT rows_removed FROM stedi.unload_file(:a2);
+SELECT view, method FROM stedi.refresh() WHERE view = 'curated.customer'::regclass;
+SELECT * FROM pg_temp.zone_rows('uma@example.test', 'SU');
+SELECT pg_temp.zones_differ() AS differ;
+
+-- Loading the same content again is allowed, without --force: the file is
+-- gone, and nothing of it is left to double.
+BEGIN;
+SELECT stedi.begin_file('accelerometer', 'accelerometer/landing/uma-2.json', 1,
+                        decode(repeat('b4', 32), 'hex')) IS NOT NULL AS loads_again \gset
+\echo :loads_again
+SELECT forced FROM landing.source_file WHERE sha256 = decode(repeat('b4', 32), 'hex');
+ROLLBACK;
+
+-- Reload the second file for real; she is back.
+BEGIN;
+SELECT stedi.begin_file('accelerometer', 'accelerometer/landing/uma-2.json', 1,
+                        decode(repeat('b4', 32), 'hex')) AS a2 \gset
+INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
+VALUES ('UMA@example.test', '2022-08-03 10:00:00.003+00', 3, 3, 3, :a2, 1);
+SELECT stedi.finish_file(:a2, 1, 1, 0, 0);
+COMMIT;
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+SELECT * FROM pg_temp.zone_rows('uma@example.test', 'SU');
+
+-- The step trainer file: its readings and their pairs go.
+SELECT rows_removed FROM stedi.unload_file(:s1);
+SELECT view, method FROM stedi.refresh() WHERE view = 'trusted.step_trainer'::regclass;
+SELECT * FROM pg_temp.zone_rows('uma@example.test', 'SU');
+SELECT pg_temp.zones_differ() AS differ;
+
+-- The newer customer file: the older record wins again.
+SELECT rows_removed FROM stedi.unload_file(:c2);
+SELECT view, method FROM stedi.refresh() WHERE view = 'trusted.customer'::regclass;
+SELECT phone FROM trusted.customer WHERE email = 'uma@example.test';
+SELECT pg_temp.zones_differ() AS differ;
+
+-- The older one too: no record is left, Uma leaves trusted.
+SELECT rows_removed FROM stedi.unload_file(:c1);
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+SELECT * FROM pg_temp.zone_rows('uma@example.test', 'SU');
+SELECT pg_temp.zones_differ() AS differ;
+
+-- A file no refresh has seen yet: the refresh does not add it.
+BEGIN;
+SELECT stedi.begin_file('accelerometer', 'accelerometer/landing/uma-3.json', 1,
+                        decode(repeat('b6', 32), 'hex')) AS a3 \gset
+INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
+VALUES ('frank@test.com', '2022-08-03 10:00:00.009+00', 9, 9, 9, :a3, 1);
+SELECT stedi.finish_file(:a3, 1, 1, 0, 0);
+COMMIT;
+SELECT rows_removed FROM stedi.unload_file(:a3);
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+SELECT count(*) AS never_added FROM trusted.accelerometer WHERE file_id = :a3;
+SELECT pg_temp.zones_differ() AS differ;
+
+-- The log: one row per unload, the files as they were described.
+SELECT kind, path, rows_removed, rejected_lines_removed FROM stedi.unload_log ORDER BY unload_id;
