@@ -95,6 +95,11 @@ ALTER TABLE landing.step_trainer ADD CONSTRAINT written_by_loading_protocol
 ALTER TABLE landing.rejected ADD CONSTRAINT written_by_loading_protocol
     CHECK (stedi.rejected_line_check(kind, file_id, line_number));
 
+-- a file that vanished after it was listed is logged too, without a hash
+ALTER TABLE stedi.ingest_log ALTER COLUMN sha256 DROP NOT NULL,
+    ALTER COLUMN size_bytes DROP NOT NULL,
+    ADD CONSTRAINT content_known_unless_failed
+        CHECK (outcome = 'failed' OR (sha256 IS NOT NULL AND size_bytes IS NOT NULL));
 CREATE OR REPLACE FUNCTION stedi.log_ingest(sha256 bytea, kind text, path text,
                                  size_bytes bigint, outcome text,
                                  started_at timestamptz, message text DEFAULT NULL)
@@ -111,11 +116,15 @@ BEGIN
               USING ERRCODE = 'invalid_parameter_value',
                     HINT = 'A file that loads is logged by stedi.finish_file.';
     END IF;
+    -- a failed attempt may not have read the file (it vanished after it
+    -- was listed): no hash, maybe no size
     IF kind IS NULL OR kind NOT IN ('customer', 'accelerometer', 'step_trainer')
-       OR octet_length(sha256) IS DISTINCT FROM 32 OR NOT size_bytes >= 0 THEN
+       OR (octet_length(sha256) IS DISTINCT FROM 32
+           AND NOT (outcome = 'failed' AND sha256 IS NULL))
+       OR NOT coalesce(size_bytes >= 0, outcome = 'failed') THEN
         RAISE EXCEPTION 'stedi.log_ingest needs a kind, a 32-byte sha256 and a size'
               USING ERRCODE = 'invalid_parameter_value',
-                    DETAIL = 'Kinds are customer, accelerometer and step_trainer.';
+                    DETAIL = 'Kinds are customer, accelerometer and step_trainer; only a failed attempt may lack the hash and the size.';
     END IF;
     IF outcome = 'skipped' THEN
         SELECT min(f.file_id) INTO first_file_id FROM landing.source_file AS f
@@ -124,10 +133,13 @@ BEGIN
     INSERT INTO stedi.ingest_log (sha256, kind, path, size_bytes, outcome,
                                   started_at, message, file_id)
     VALUES (log_ingest.sha256, log_ingest.kind, log_ingest.path, log_ingest.size_bytes,
-            log_ingest.outcome, log_ingest.started_at, log_ingest.message, first_file_id);
+            log_ingest.outcome, coalesce(log_ingest.started_at, now()), log_ingest.message,
+            first_file_id);
     RETURN first_file_id;
 END
 $$;
+COMMENT ON FUNCTION stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text) IS
+    'stedi-load: log an attempt that loaded nothing (skipped, or failed and rolled back); for a skipped file, returns the file_id its content was first loaded as';
 
 -- The same content is loaded once unless forced: the database refuses a
 -- second unforced load.  Loads that 0.2.0 let through twice (loaders under

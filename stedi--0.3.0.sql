@@ -233,10 +233,10 @@ COMMENT ON COLUMN landing.rejected.serial_number IS 'The serial number the line 
 -- Every attempt to load a file, whatever came of it.
 CREATE TABLE stedi.ingest_log (
     attempt_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    sha256        bytea NOT NULL,
+    sha256        bytea,
     kind          text NOT NULL,
     path          text NOT NULL,
-    size_bytes    bigint NOT NULL,
+    size_bytes    bigint,
     outcome       text NOT NULL CHECK (outcome IN ('loaded', 'skipped', 'failed')),
     file_id       integer,
     lines_read    bigint,
@@ -245,7 +245,11 @@ CREATE TABLE stedi.ingest_log (
     started_at    timestamptz NOT NULL,
     finished_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     message       text,
-    loaded_by     name NOT NULL DEFAULT session_user
+    loaded_by     name NOT NULL DEFAULT session_user,
+    -- a file that could not be opened or read (it vanished after it was
+    -- listed, say) has no content hash and maybe no size
+    CONSTRAINT content_known_unless_failed
+        CHECK (outcome = 'failed' OR (sha256 IS NOT NULL AND size_bytes IS NOT NULL))
 );
 CREATE INDEX ON stedi.ingest_log (sha256);
 COMMENT ON TABLE stedi.ingest_log IS 'Every attempt of stedi-load to load a file: loaded, skipped (its content was loaded before) or failed (and rolled back), keyed by content hash';
@@ -369,11 +373,15 @@ BEGIN
               USING ERRCODE = 'invalid_parameter_value',
                     HINT = 'A file that loads is logged by stedi.finish_file.';
     END IF;
+    -- a failed attempt may not have read the file (it vanished after it
+    -- was listed): no hash, maybe no size
     IF kind IS NULL OR kind NOT IN ('customer', 'accelerometer', 'step_trainer')
-       OR octet_length(sha256) IS DISTINCT FROM 32 OR NOT size_bytes >= 0 THEN
+       OR (octet_length(sha256) IS DISTINCT FROM 32
+           AND NOT (outcome = 'failed' AND sha256 IS NULL))
+       OR NOT coalesce(size_bytes >= 0, outcome = 'failed') THEN
         RAISE EXCEPTION 'stedi.log_ingest needs a kind, a 32-byte sha256 and a size'
               USING ERRCODE = 'invalid_parameter_value',
-                    DETAIL = 'Kinds are customer, accelerometer and step_trainer.';
+                    DETAIL = 'Kinds are customer, accelerometer and step_trainer; only a failed attempt may lack the hash and the size.';
     END IF;
     IF outcome = 'skipped' THEN
         SELECT min(f.file_id) INTO first_file_id FROM landing.source_file AS f
@@ -382,7 +390,8 @@ BEGIN
     INSERT INTO stedi.ingest_log (sha256, kind, path, size_bytes, outcome,
                                   started_at, message, file_id)
     VALUES (log_ingest.sha256, log_ingest.kind, log_ingest.path, log_ingest.size_bytes,
-            log_ingest.outcome, log_ingest.started_at, log_ingest.message, first_file_id);
+            log_ingest.outcome, coalesce(log_ingest.started_at, now()), log_ingest.message,
+            first_file_id);
     RETURN first_file_id;
 END
 $$;

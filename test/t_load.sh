@@ -104,6 +104,13 @@ is "$(wc -l <"$tmp/rejected")" 21 "21 lines rejected, no more"
 is "$(q $db "SELECT max(octet_length(raw_line)) <= 8192 FROM landing.rejected")" t "raw text kept, capped at 8192 bytes"
 is "$(q $db "SELECT raw_line FROM landing.rejected WHERE kind = 'accelerometer' AND line_number = 2")" \
     '{"user":"Ann.Lee@test.com","timestamp":1655564444103,"x":"1.0","y":0,"z":0}' "raw text of a rejected line kept as it was"
+# Each quarantined line keeps the email and serial number it carries, as
+# far as it parsed, for erasure to find it by: none for a line that was not
+# parsed (a NUL byte, not UTF-8, too long) or is not an object, the first
+# one of a duplicate key, what was met before a syntax error.
+is "$(q $db "SELECT string_agg(kind || ':' || line_number || '=' || coalesce(email, '-') || '/' || coalesce(serial_number, '-'), ' ' ORDER BY file_id, line_number) FROM landing.rejected")" \
+   "customer:5=x@test.com/- customer:6=y@test.com/s-3 accelerometer:2=Ann.Lee@test.com/- accelerometer:3=Ann.Lee@test.com/- accelerometer:4=Ann.Lee@test.com/- accelerometer:5=Ann.Lee@test.com/- accelerometer:6=-/- accelerometer:7=Ann.Lee@test.com/- accelerometer:8=-/- accelerometer:9=-/- accelerometer:11=Ann.Lee@test.com/- accelerometer:12=Ann.Lee@test.com/- accelerometer:13=Ann.Lee@test.com/- accelerometer:14=Ann.Lee@test.com/- accelerometer:15=-/- accelerometer:16=Ann.Lee@test.com/- accelerometer:17=Ann.Lee@test.com/- accelerometer:18=Ann.Lee@test.com/- accelerometer:20=Ann.Lee@test.com/- step_trainer:2=-/s-1 step_trainer:3=-/-" \
+   "each quarantined line keeps the email and serial number it carries"
 
 # A file is loaded whole or not at all: a server error in the middle of a
 # file rolls back that file, and nothing of it stays.
@@ -201,4 +208,31 @@ is "$(q $db "SELECT count(*) FROM landing.customer")" 2 "an email of exactly 254
 is "$(q $db "SELECT count(*) FROM landing.step_trainer WHERE distance_from_object = 2")" 1 \
    "a line of exactly 1048576 bytes ending in CRLF is loaded"
 is "$(q $db "SELECT count(*) FROM stedi.refresh()")" 5 "and every refresh still runs"
+is "$(q $db "SELECT string_agg(line_number || '=' || coalesce(email, '-') || '/' || coalesce(serial_number, '-'), ' ' ORDER BY line_number) FROM landing.rejected WHERE kind = 'customer'")" \
+   "2=-/s-9 4=b@test.com/- 5=-/s-7 6=n@test.com/s-6 7=p@test.com/s-5 8=s@test.com/-" \
+   "a quarantined line keeps no email or serial number that is blank or over its bound"
+
+# A file that vanishes after it was listed: the run stops (exit 2), and the
+# attempt is logged, without a hash, saying why.
+mkdir -p "$tmp/vanish/accelerometer/landing" "$tmp/vanish/step_trainer/landing"
+awk 'BEGIN { for (i = 0; i < 400000; i++)
+               printf "{\"user\":\"ok@test.com\",\"timestamp\":%d,\"x\":1,\"y\":0,\"z\":0}\n", 1655564444000 + i }' \
+    >"$tmp/vanish/accelerometer/landing/a.json"
+printf '%s\n' '{"sensorReadingTime":1655564444103,"serialNumber":"s-ok","distanceFromObject":1}' \
+    >"$tmp/vanish/step_trainer/landing/s.json"
+stedi-load -q -d $db "$tmp/vanish" >"$tmp/out" 2>"$tmp/err" &
+loader=$!
+for i in $(seq 1 200); do
+    [ "$(q $db "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY landing.accelerometer%'")" = 1 ] && break
+    sleep 0.05
+done
+rm "$tmp/vanish/step_trainer/landing/s.json"
+wait $loader
+is "$?" 2 "a file that vanished after it was listed: exit 2"
+sed 's/^/# /' "$tmp/err"
+is "$(q $db "SELECT outcome || ' ' || (sha256 IS NULL) || ' ' || (size_bytes IS NULL) || ' ' || message FROM stedi.ingest_log WHERE path LIKE '%/vanish/step_trainer/landing/s.json'")" \
+   "failed true true could not open the file: No such file or directory" \
+   "the vanished file's attempt is logged, without a hash or a size, with the reason"
+is "$(q $db "SELECT rows_loaded FROM landing.source_file WHERE path LIKE '%/vanish/accelerometer/landing/a.json'")" 400000 \
+   "the file listed before it was loaded whole"
 dropdb $db

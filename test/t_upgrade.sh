@@ -142,7 +142,26 @@ for z in trusted.customer trusted.accelerometer curated.customer trusted.step_tr
        00 "upgraded: $z equals its definition"
 done
 
-for d in $old $new $scratch; do
+# an update to 0.3.0 stops, changing nothing, while landing holds a value
+# 0.3.0 refuses (0.2.0 accepted a blank serial number), and says so
+bad=stedi_upgrade_bad
+dropdb --if-exists $bad >/dev/null 2>&1
+createdb $bad
+q $bad "CREATE EXTENSION stedi VERSION '0.2.0'"
+q $bad "INSERT INTO landing.source_file (kind, path, size_bytes) VALUES ('customer', 'c.json', 0);
+        INSERT INTO landing.customer (email, serial_number, file_id, line_number)
+        VALUES ('ok@test.com', 's-1', 1, 1), ('blank@test.com', '', 1, 2)"
+psql -X -q -d $bad -c "ALTER EXTENSION stedi UPDATE TO '0.3.0'" >"$tmp/out" 2>&1
+sed 's/^/# /' "$tmp/out"
+is "$(head -2 "$tmp/out")" "ERROR:  landing holds values that stedi 0.3.0 refuses
+DETAIL:  1 customer records, 0 accelerometer readings and 0 step trainer readings have a blank email or serial number, or a value over its bound (bytes: email 254, serial number 128, name 512, phone 64)." \
+   "the update to 0.3.0 refuses landing values out of bounds, saying how many"
+is "$(counts $bad "extversion FROM pg_extension WHERE extname = 'stedi'")" 0.2.0 "and changes nothing"
+q $bad "DELETE FROM landing.customer WHERE serial_number = ''"
+q $bad "ALTER EXTENSION stedi UPDATE TO '0.3.0'"
+is "$(counts $bad "extversion FROM pg_extension WHERE extname = 'stedi'")" 0.3.0 "once they are corrected, it updates"
+
+for d in $old $new $scratch $bad; do
     q postgres "DROP DATABASE $d" >/dev/null
 done
 echo "1..$tap_n"

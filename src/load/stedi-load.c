@@ -711,10 +711,11 @@ log_attempt(Loader *ld, const LoadFile *f, const char *sha_param,
 
 	if (PQstatus(ld->conn) != CONNECTION_OK)
 		return 0;
-	params[0] = sha_param;
+	/* a file that could not be read has no hash, maybe no size: NULL */
+	params[0] = sha_param != NULL && sha_param[0] != '\0' ? sha_param : NULL;
 	params[1] = stedi_kind_name[f->kind];
 	params[2] = f->realpath;
-	params[3] = size_text;
+	params[3] = size_text != NULL && size_text[0] != '\0' ? size_text : NULL;
 	params[4] = outcome;
 	params[5] = started;
 	params[6] = message;
@@ -733,6 +734,26 @@ same_file_state(const struct stat *a, const struct stat *b)
 	return a->st_size == b->st_size &&
 		a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
 		a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * A file that could not be opened or read before its transaction began
+ * (it vanished after it was listed, say): report it and log the attempt,
+ * with what is known of it.  Returns false: the run stops.
+ */
+static bool
+fail_unread(Loader *ld, const LoadFile *f, FileResult *result,
+			const char *size_text, const char *what, int err)
+{
+	char		message[256];
+
+	snprintf(message, sizeof(message), "could not %s the file: %s", what,
+			 strerror(err));
+	load_error("could not %s \"%s\": %s", what, f->display, strerror(err));
+	result->message = message;
+	(void) log_attempt(ld, f, NULL, size_text, "failed", NULL, message);
+	report_file(ld->report, f, result);
+	return false;
 }
 
 /*
@@ -765,14 +786,16 @@ load_file(Loader *ld, const LoadFile *f)
 	memset(&result, 0, sizeof(result));
 	result.outcome = FILE_FAILED;
 	started_text[0] = '\0';
+	size_text[0] = '\0';
 
 	fd = open(f->realpath, O_RDONLY);
 	if (fd < 0 || fstat(fd, &st) != 0)
 	{
-		load_error("could not open \"%s\": %s", f->display, strerror(errno));
+		int			err = errno;
+
 		if (fd >= 0)
 			close(fd);
-		return false;
+		return fail_unread(ld, f, &result, NULL, "open", err);
 	}
 	result.size_bytes = st.st_size;
 	snprintf(size_text, sizeof(size_text), "%lld", (long long) st.st_size);
@@ -780,18 +803,20 @@ load_file(Loader *ld, const LoadFile *f)
 	/* the content hash decides whether the file was loaded before */
 	if (!file_sha256(fd, digest) || lseek(fd, 0, SEEK_SET) != 0)
 	{
-		load_error("could not read \"%s\": %s", f->display, strerror(errno));
+		int			err = errno;
+
 		close(fd);
-		return false;
+		return fail_unread(ld, f, &result, size_text, "read", err);
 	}
 	sha256_hex(digest, result.sha256);
 
 	reader = line_reader_open(fd);
 	if (reader == NULL)
 	{
-		load_error("could not read \"%s\": %s", f->display, strerror(errno));
+		int			err = errno;
+
 		close(fd);
-		return false;
+		return fail_unread(ld, f, &result, size_text, "read", err);
 	}
 	if (ld->parser[f->kind] == NULL)
 		ld->parser[f->kind] = record_parser_create(f->kind);
