@@ -651,6 +651,8 @@ DECLARE
     policy text := stedi.setting_value('consent_policy');
     secret bytea := (SELECT p.secret FROM stedi.pseudonym_secret AS p);
     changed text[];          -- customers whose latest record may differ
+    new_rows trusted.customer[];    -- their latest consenting records
+    old_rows trusted.customer[];    -- what trusted holds of them
     emptied text[];          -- left without readings by an unloaded file
     lost text[];             -- leave trusted (or must be recomputed)
     gained text[];           -- enter trusted (or are recomputed)
@@ -691,23 +693,25 @@ BEGIN
             UNION ALL SELECT unnest(erased)
             UNION ALL SELECT unnest(emptied)) AS x(e);
     IF changed IS NOT NULL THEN
-        CREATE TEMP TABLE stedi_new_customer ON COMMIT DROP AS
-        SELECT * FROM trusted.customer_definition AS d WHERE d.email = ANY (changed);
-        CREATE TEMP TABLE stedi_old_customer ON COMMIT DROP AS
-        SELECT * FROM trusted.customer AS c WHERE c.email = ANY (changed);
+        -- in variables of this call, not in temporary tables: nothing
+        -- outlives the call or meets another one in the same transaction
+        SELECT array_agg(ROW(d.*)::trusted.customer) INTO new_rows
+          FROM trusted.customer_definition AS d WHERE d.email = ANY (changed);
+        SELECT array_agg(c) INTO old_rows
+          FROM trusted.customer AS c WHERE c.email = ANY (changed);
 
         -- consent or device changed: out with the old rows, in with the new
         SELECT array_agg(o.email) INTO lost
-          FROM stedi_old_customer AS o LEFT JOIN stedi_new_customer AS n USING (email)
+          FROM unnest(old_rows) AS o LEFT JOIN unnest(new_rows) AS n USING (email)
          WHERE n.email IS NULL
             OR (n.share_with_research_as_of_date, n.serial_number)
                IS DISTINCT FROM (o.share_with_research_as_of_date, o.serial_number)
             OR o.email = ANY (emptied);
         SELECT array_agg(n.email) INTO gained
-          FROM stedi_new_customer AS n LEFT JOIN stedi_old_customer AS o USING (email)
+          FROM unnest(new_rows) AS n LEFT JOIN unnest(old_rows) AS o USING (email)
          WHERE o.email IS NULL OR n.email = ANY (lost);
         SELECT array_agg(DISTINCT o.serial_number) INTO lost_serials
-          FROM stedi_old_customer AS o WHERE o.email = ANY (lost);
+          FROM unnest(old_rows) AS o WHERE o.email = ANY (lost);
 
         -- a newer record that changes neither: the customer row alone
         UPDATE trusted.customer AS c
@@ -716,13 +720,13 @@ BEGIN
                share_with_public_as_of_date = n.share_with_public_as_of_date,
                share_with_friends_as_of_date = n.share_with_friends_as_of_date,
                file_id = n.file_id, line_number = n.line_number
-          FROM stedi_new_customer AS n
+          FROM unnest(new_rows) AS n
          WHERE c.email = n.email AND NOT (n.email = ANY (coalesce(gained, '{}')));
         UPDATE curated.customer AS c
            SET registration_date = n.registration_date, last_update_date = n.last_update_date,
                share_with_public_as_of_date = n.share_with_public_as_of_date,
                share_with_friends_as_of_date = n.share_with_friends_as_of_date
-          FROM stedi_new_customer AS n
+          FROM unnest(new_rows) AS n
          WHERE c.customer_key = stedi.customer_key(n.email, secret)
            AND NOT (n.email = ANY (coalesce(gained, '{}')));
 
@@ -748,12 +752,9 @@ BEGIN
         END IF;
         IF gained IS NOT NULL THEN
             INSERT INTO trusted.customer
-            SELECT * FROM stedi_new_customer AS n WHERE n.email = ANY (gained);
+            SELECT n.* FROM unnest(new_rows) AS n WHERE n.email = ANY (gained);
             GET DIAGNOSTICS n = ROW_COUNT; delta[1] := delta[1] + n;
         END IF;
-        -- gone with this call, so that a second refresh in the same
-        -- transaction (two erasures, say) makes its own
-        DROP TABLE pg_temp.stedi_new_customer, pg_temp.stedi_old_customer;
     END IF;
 
     -- 2. Accelerometer: rows of new files, and every row of gained

@@ -57,7 +57,10 @@ for step in $(seq 1 "$steps"); do
     5)
         # newer records for a few customers: consent given, withdrawn, or moved
         extra=$((extra + 1))
-        q $db "SELECT json_build_object('customerName', customer_name, 'email', email,
+        # (each record spells the email its own way: one customer still)
+        q $db "SELECT json_build_object('customerName', customer_name,
+                      'email', CASE (random() * 2)::int WHEN 0 THEN upper(email)
+                                    WHEN 1 THEN lower(email) ELSE email END,
                       'serialNumber', serial_number,
                       'lastUpdateDate', (extract(epoch FROM coalesce(last_update_date, now())) * 1000)::bigint + 1000,
                       'shareWithResearchAsOfDate', CASE (random() * 3)::int
@@ -70,13 +73,19 @@ for step in $(seq 1 "$steps"); do
         stedi-load -q -d $db --kind customer "$tmp/changes-$extra.json"
         what="consent changes for $(wc -l <"$tmp/changes-$extra.json") customers";;
     6)
-        email=$(q $db "SELECT email FROM landing.customer ORDER BY random() LIMIT 1")
+        email=$(q $db "SELECT CASE WHEN random() < 0.5 THEN upper(email) ELSE email END
+                         FROM landing.customer ORDER BY random() LIMIT 1")
         [ -n "$email" ] && q $db "SELECT count(*) FROM stedi.forget_customer('$email')" >/dev/null
         what="forget a customer";;
     7)
         policy=$([ $((RANDOM % 2)) -eq 0 ] && echo as_of || echo original)
         q $db "SELECT stedi.set_consent_policy('$policy')" >/dev/null
         what="consent policy $policy";;
+    8)
+        # retract a file (any kind); the next batch may bring it back
+        file=$(q $db "SELECT file_id FROM landing.source_file ORDER BY random() LIMIT 1")
+        [ -n "$file" ] && q $db "SELECT count(*) FROM stedi.unload_file($file)" >/dev/null
+        what="unload file $file";;
     *)
         what="nothing new";;
     esac
