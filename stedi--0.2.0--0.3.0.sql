@@ -406,6 +406,40 @@ ALTER TABLE landing.rejected ADD COLUMN email text, ADD COLUMN serial_number tex
         CHECK (octet_length(email) <= 254 AND octet_length(serial_number) <= 128);
 COMMENT ON COLUMN landing.rejected.email IS 'The email the line carries (customer "email", accelerometer "user"), when it parsed far enough to have one: how stedi.forget_customer finds it';
 COMMENT ON COLUMN landing.rejected.serial_number IS 'The serial number the line carries (customer and step trainer "serialNumber"), when it parsed far enough to have one';
+-- Lines 0.2.0 quarantined get the email and serial number they carry, as
+-- stedi-load keeps them now, where their raw text is a JSON object: so
+-- that erasure finds them by their decoded values too.
+DO $$
+DECLARE
+    r record;
+    doc jsonb;
+    email_key text;
+BEGIN
+    -- (not a line whose invalid bytes stedi-load showed as U+FFFD: it
+    -- carries no value as it was sent)
+    FOR r IN SELECT q.file_id, q.line_number, q.kind, q.raw_line FROM landing.rejected AS q
+              WHERE strpos(q.raw_line, U&'\FFFD') = 0 LOOP
+        BEGIN
+            doc := r.raw_line::jsonb;
+        EXCEPTION WHEN OTHERS THEN
+            CONTINUE;           -- not JSON (the reason it was quarantined)
+        END;
+        CONTINUE WHEN jsonb_typeof(doc) <> 'object';
+        email_key := CASE r.kind WHEN 'customer' THEN 'email' WHEN 'accelerometer' THEN 'user' END;
+        UPDATE landing.rejected AS q
+           SET email = CASE WHEN jsonb_typeof(doc -> email_key) = 'string'
+                             AND octet_length(doc ->> email_key) <= 254
+                             AND btrim(doc ->> email_key, E' \t\n\r\f\v') <> ''
+                            THEN doc ->> email_key END,
+               serial_number = CASE WHEN r.kind <> 'accelerometer'
+                                     AND jsonb_typeof(doc -> 'serialNumber') = 'string'
+                                     AND octet_length(doc ->> 'serialNumber') <= 128
+                                     AND btrim(doc ->> 'serialNumber', E' \t\n\r\f\v') <> ''
+                                    THEN doc ->> 'serialNumber' END
+         WHERE q.file_id = r.file_id AND q.line_number = r.line_number;
+    END LOOP;
+END
+$$;
 
 -- zones key customers by their normalized email
 CREATE OR REPLACE VIEW trusted.customer_definition AS
@@ -1010,12 +1044,20 @@ BEGIN
     PERFORM stedi.track_deletes(true);
     INSERT INTO stedi.pending_customer (email) VALUES (person);
 
-    -- the devices of this customer that no other customer's record names
-    SELECT coalesce(array_agg(DISTINCT c.serial_number), '{}') INTO serials
-      FROM landing.customer AS c
-     WHERE stedi.normalize_email(c.email) = person
-       AND NOT EXISTS (SELECT FROM landing.customer AS o
-                        WHERE o.serial_number = c.serial_number
+    -- the devices of this customer, named by their records or by their
+    -- quarantined customer lines, that no other customer's names
+    SELECT coalesce(array_agg(DISTINCT d.serial), '{}') INTO serials
+      FROM (SELECT c.serial_number FROM landing.customer AS c
+             WHERE stedi.normalize_email(c.email) = person
+            UNION
+            SELECT r.serial_number FROM landing.rejected AS r
+             WHERE r.kind = 'customer' AND stedi.normalize_email(r.email) = person
+               AND r.serial_number IS NOT NULL) AS d(serial)
+     WHERE NOT EXISTS (SELECT FROM landing.customer AS o
+                        WHERE o.serial_number = d.serial
+                          AND stedi.normalize_email(o.email) <> person)
+       AND NOT EXISTS (SELECT FROM landing.rejected AS o
+                        WHERE o.kind = 'customer' AND o.serial_number = d.serial
                           AND stedi.normalize_email(o.email) <> person);
 
     WITH gone AS (DELETE FROM landing.customer AS c

@@ -1570,12 +1570,20 @@ BEGIN
     PERFORM stedi.track_deletes(true);
     INSERT INTO stedi.pending_customer (email) VALUES (person);
 
-    -- the devices of this customer that no other customer's record names
-    SELECT coalesce(array_agg(DISTINCT c.serial_number), '{}') INTO serials
-      FROM landing.customer AS c
-     WHERE stedi.normalize_email(c.email) = person
-       AND NOT EXISTS (SELECT FROM landing.customer AS o
-                        WHERE o.serial_number = c.serial_number
+    -- the devices of this customer, named by their records or by their
+    -- quarantined customer lines, that no other customer's names
+    SELECT coalesce(array_agg(DISTINCT d.serial), '{}') INTO serials
+      FROM (SELECT c.serial_number FROM landing.customer AS c
+             WHERE stedi.normalize_email(c.email) = person
+            UNION
+            SELECT r.serial_number FROM landing.rejected AS r
+             WHERE r.kind = 'customer' AND stedi.normalize_email(r.email) = person
+               AND r.serial_number IS NOT NULL) AS d(serial)
+     WHERE NOT EXISTS (SELECT FROM landing.customer AS o
+                        WHERE o.serial_number = d.serial
+                          AND stedi.normalize_email(o.email) <> person)
+       AND NOT EXISTS (SELECT FROM landing.rejected AS o
+                        WHERE o.kind = 'customer' AND o.serial_number = d.serial
                           AND stedi.normalize_email(o.email) <> person);
 
     WITH gone AS (DELETE FROM landing.customer AS c

@@ -102,16 +102,29 @@ VALUES ('step_trainer', :f, 1, 0, 'missing required field "distanceFromObject"',
        ('step_trainer', :f, 2, 50, 'missing required field "distanceFromObject"',
         '{"sensorReadingTime":1,"serialNumber":"SQQ"}', NULL, 'SQQ');
 SELECT stedi.finish_file(:f, 2, 0, 2, 0);
+-- a customer line of Ada's that was quarantined names a device of hers that
+-- no record of hers names: its readings are hers too
+SELECT stedi.begin_file('customer', 'customer/landing/ada-bad.json', 1,
+                        decode(repeat('a7', 32), 'hex')) AS f \gset
+INSERT INTO landing.rejected (kind, file_id, line_number, byte_offset, reason, raw_line, email, serial_number)
+VALUES ('customer', :f, 1, 0, 'birthDay is not a date YYYY-MM-DD',
+        '{"email":"ADA.QUILL@example.test","serialNumber":"SQX","birthDay":"1985-02-30"}', 'ADA.QUILL@example.test', 'SQX');
+SELECT stedi.finish_file(:f, 1, 0, 1, 0);
+SELECT stedi.begin_file('step_trainer', 'step_trainer/landing/ada-2.json', 1,
+                        decode(repeat('a8', 32), 'hex')) AS f \gset
+INSERT INTO landing.step_trainer (sensor_reading_time, serial_number, distance_from_object, file_id, line_number)
+VALUES ('2022-07-02 10:00:00.005+00', 'SQX', 50, :f, 1);
+SELECT stedi.finish_file(:f, 1, 1, 0, 0);
 COMMIT;
 
 -- Erasure by a fourth spelling removes every record of every spelling, and
--- the log counts exactly that: 2 customer records, 2 readings, 2 step
--- trainer readings, 3 quarantined lines.
+-- the log counts exactly that: 2 customer records, 2 readings, 3 step
+-- trainer readings (of both her devices), 4 quarantined lines.
 SELECT customer_records, accelerometer_rows, step_trainer_rows, rejected_lines
   FROM stedi.forget_customer('ada.QUILL@example.test');
 SELECT (SELECT count(*) FROM landing.customer WHERE email ILIKE 'ada.quill@example.test')
      + (SELECT count(*) FROM landing.accelerometer WHERE user_email ILIKE 'ada.quill@example.test')
-     + (SELECT count(*) FROM landing.step_trainer WHERE serial_number = 'SQ')
+     + (SELECT count(*) FROM landing.step_trainer WHERE serial_number IN ('SQ', 'SQX'))
      + (SELECT count(*) FROM trusted.customer WHERE email = 'ada.quill@example.test')
      + (SELECT count(*) FROM trusted.accelerometer WHERE user_email = 'ada.quill@example.test')
      + (SELECT count(*) FROM trusted.step_trainer WHERE serial_number = 'SQ')
