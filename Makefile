@@ -5,7 +5,7 @@
 EXTENSION = stedi
 MODULE_big = stedi
 OBJS = src/stedi.o src/consent.o src/pseudonym.o src/same_millisecond.o src/loading.o \
-       src/zone_fill.o src/drop_guard.o \
+       src/zone_fill.o src/drop_guard.o src/json_strings.o \
        src/refresh.o src/scheduler.o
 DATA = $(wildcard stedi--*.sql)
 PGFILEDESC = "stedi - STEDI Human Balance lakehouse"

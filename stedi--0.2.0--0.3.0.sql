@@ -129,6 +129,11 @@ BEGIN
     IF outcome = 'skipped' THEN
         SELECT min(f.file_id) INTO first_file_id FROM landing.source_file AS f
          WHERE f.sha256 = log_ingest.sha256;
+        IF first_file_id IS NULL THEN
+            SELECT min(u.file_id) INTO first_file_id FROM stedi.unload_log AS u
+             WHERE u.sha256 = log_ingest.sha256;
+            message := coalesce(message, format('loaded before as file %s, since unloaded (stedi.unload_log)', first_file_id));
+        END IF;
     END IF;
     INSERT INTO stedi.ingest_log (sha256, kind, path, size_bytes, outcome,
                                   started_at, message, file_id)
@@ -224,16 +229,44 @@ CREATE OR REPLACE FUNCTION stedi.note_landing_change() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    files integer[];
+    twice_file integer;
+    twice_line bigint;
 BEGIN
     -- the loading protocol and forget_customer say what they change more
     -- precisely; what they did is known to the server alone (src/loading.c),
     -- never to a setting a session could change
     IF NOT stedi.landing_change_is_tracked(TG_OP) THEN
         INSERT INTO stedi.landing_change (relation) VALUES (TG_RELID);
+        -- a line of a file is one row: written twice by hand, it would
+        -- stop every refresh at the zone's key (the landing tables keep
+        -- no unique index, for the speed of loading)
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            files := stedi.files_written_by_hand(TG_TABLE_NAME);
+            IF files IS NULL THEN
+                EXECUTE format('SELECT t.file_id, t.line_number FROM %s AS t
+                                 GROUP BY t.file_id, t.line_number HAVING count(*) > 1 LIMIT 1',
+                               TG_RELID::regclass) INTO twice_file, twice_line;
+            ELSIF cardinality(files) > 0 THEN
+                EXECUTE format('SELECT t.file_id, t.line_number FROM %s AS t
+                                 WHERE t.file_id = ANY ($1)
+                                 GROUP BY t.file_id, t.line_number HAVING count(*) > 1 LIMIT 1',
+                               TG_RELID::regclass) INTO twice_file, twice_line USING files;
+            END IF;
+            IF twice_file IS NOT NULL THEN
+                RAISE EXCEPTION 'line % of file % would be in % twice',
+                                twice_line, twice_file, TG_RELID::regclass
+                      USING ERRCODE = 'unique_violation',
+                            DETAIL = 'Each line of a landing file is one row; the zones are keyed by file and line.',
+                            HINT = 'Change the row that is there, or write the new one under a line number of its own.';
+            END IF;
+        END IF;
     END IF;
     RETURN NULL;
 END
 $$;
+COMMENT ON FUNCTION stedi.note_landing_change() IS 'Statement trigger on landing tables: notes a change that only a full refresh can apply';
 COMMENT ON TABLE stedi.landing_change IS 'Changes not made through the loading protocol or by forget_customer; any of them makes the next refresh a full one';
 
 -- schedules: at most a year apart, run only as a role their writer acts as
@@ -369,6 +402,11 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION stedi.files_written_by_hand(kind text) RETURNS integer[]
+AS 'MODULE_PATHNAME', 'stedi_files_written_by_hand' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stedi.files_written_by_hand(text) IS
+    'The files that rows of landing.<kind> written by hand in this transaction belong to (NULL: more than 1,000), for the check that no line is there twice';
+
 CREATE FUNCTION stedi.lock_refresh(purpose text) RETURNS void
 AS 'MODULE_PATHNAME', 'stedi_lock_refresh_sql' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stedi.lock_refresh(text) IS
@@ -500,6 +538,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     new_file_id integer;
+    seen boolean;
 BEGIN
     IF octet_length(sha256) IS DISTINCT FROM 32 THEN
         RAISE EXCEPTION 'sha256 must be 32 bytes'
@@ -508,15 +547,18 @@ BEGIN
     PERFORM stedi.lock_refresh('load');
     PERFORM pg_advisory_xact_lock(
         ('x' || substr(encode(sha256, 'hex'), 1, 16))::bit(64)::bigint);
-    IF NOT force AND EXISTS (SELECT FROM landing.source_file f
-                              WHERE f.sha256 = begin_file.sha256) THEN
+    -- content loaded before, or loaded and since unloaded: an unloaded
+    -- file may have held customers erased since, whom it would bring back
+    seen := EXISTS (SELECT FROM landing.source_file AS f
+                     WHERE f.sha256 = begin_file.sha256)
+            OR EXISTS (SELECT FROM stedi.unload_log AS u
+                        WHERE u.sha256 = begin_file.sha256);
+    IF seen AND NOT force THEN
         RETURN NULL;
     END IF;
     INSERT INTO landing.source_file (kind, path, size_bytes, sha256, forced)
     VALUES (begin_file.kind, begin_file.path, begin_file.size_bytes,
-            begin_file.sha256,
-            force AND EXISTS (SELECT FROM landing.source_file f
-                               WHERE f.sha256 = begin_file.sha256))
+            begin_file.sha256, seen)
     RETURNING file_id INTO new_file_id;
     PERFORM stedi.open_file(new_file_id, begin_file.kind);
     RETURN new_file_id;
@@ -660,11 +702,14 @@ BEGIN
         RETURN;
     END IF;
     DELETE FROM stedi.accelerometer_file_user;
+    -- (a load that commits meanwhile has added its own: ON CONFLICT)
     INSERT INTO stedi.accelerometer_file_user
-    SELECT DISTINCT stedi.normalize_email(user_email), file_id FROM landing.accelerometer;
+    SELECT DISTINCT stedi.normalize_email(user_email), file_id FROM landing.accelerometer
+    ON CONFLICT DO NOTHING;
     DELETE FROM stedi.step_trainer_file_serial;
     INSERT INTO stedi.step_trainer_file_serial
-    SELECT DISTINCT serial_number, file_id FROM landing.step_trainer;
+    SELECT DISTINCT serial_number, file_id FROM landing.step_trainer
+    ON CONFLICT DO NOTHING;
     ANALYZE stedi.accelerometer_file_user, stedi.step_trainer_file_serial;
 END
 $$;
@@ -1015,6 +1060,15 @@ SELECT v.step, v.view,
   LEFT JOIN stedi.refresh_job AS job ON true
  ORDER BY v.step;
 
+-- The JSON strings of a line, decoded (C, src/json_strings.c): how
+-- erasure finds an email or serial number in a quarantined line that was
+-- not JSON enough for stedi-load to keep them, escapes and all.
+CREATE FUNCTION stedi.json_strings(line text) RETURNS text[]
+AS 'MODULE_PATHNAME', 'stedi_json_strings'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stedi.json_strings(text) IS
+    'Each complete JSON string literal of a line (keys and values), escapes decoded, of 1 to 254 bytes; whatever else the line holds, never an error';
+
 CREATE OR REPLACE FUNCTION stedi.forget_customer(email text)
 RETURNS stedi.erasure_log
 LANGUAGE plpgsql
@@ -1070,8 +1124,9 @@ BEGIN
                    WHERE s.serial_number = ANY (serials) RETURNING 1)
     SELECT count(*) INTO n_step_trainer FROM gone;
     -- quarantined lines: by the email or serial number stedi-load kept of
-    -- them, or else (a line that did not parse) by either one written as a
-    -- complete JSON string: "ann@x.com" is no part of "joann@x.com" or of
+    -- them, or else (a line that did not parse) by either one as a
+    -- complete JSON string of its raw text, written as it is or with
+    -- escapes: "ann@x.com" is no part of "joann@x.com" or of
     -- "ann@x.com.au"; a blank serial number (0.2.0 loaded some) names no one
     WITH gone AS (DELETE FROM landing.rejected AS r
                    WHERE stedi.normalize_email(r.email) = person
@@ -1080,6 +1135,9 @@ BEGIN
                       OR EXISTS (SELECT FROM unnest(serials) AS s(serial)
                                   WHERE btrim(s.serial) <> ''
                                     AND strpos(r.raw_line, '"' || s.serial || '"') > 0)
+                      OR EXISTS (SELECT FROM unnest(stedi.json_strings(r.raw_line)) AS j(v)
+                                  WHERE stedi.normalize_email(j.v) = person
+                                     OR (j.v = ANY (serials) AND btrim(j.v) <> ''))
                   RETURNING 1)
     SELECT count(*) INTO n_rejected FROM gone;
 
@@ -1114,7 +1172,8 @@ CREATE TABLE stedi.unload_log (
     rows_removed  bigint NOT NULL,
     rejected_lines_removed bigint NOT NULL
 );
-COMMENT ON TABLE stedi.unload_log IS 'One row per stedi.unload_file(): the file that was retracted (as landing.source_file described it), how many of its rows and quarantined lines went, when and by whom';
+CREATE INDEX ON stedi.unload_log (sha256);
+COMMENT ON TABLE stedi.unload_log IS 'One row per stedi.unload_file(): the file that was retracted (as landing.source_file described it), how many of its rows and quarantined lines went, when and by whom; stedi-load skips its content unless --force';
 
 -- landing.source_file rows go only with their file's rows: a file record
 -- deleted alone would leave rows that point at nothing, and the same
@@ -1138,6 +1197,29 @@ COMMENT ON FUNCTION stedi.refuse_source_file_delete() IS
 CREATE TRIGGER unloaded_only_by_unload_file BEFORE DELETE OR TRUNCATE
     ON landing.source_file FOR EACH STATEMENT EXECUTE FUNCTION stedi.refuse_source_file_delete();
 COMMENT ON TRIGGER unloaded_only_by_unload_file ON landing.source_file IS 'A file''s record goes only with its rows, by stedi.unload_file (stedi.refuse_source_file_delete)';
+
+-- A file's lineage is what it was loaded as: its rows point at it, its
+-- hash keeps it from being loaded twice.  finish_file writes its counts;
+-- nothing changes the rest.
+CREATE FUNCTION stedi.refuse_lineage_change() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'the lineage of landing file % does not change', OLD.file_id
+          USING ERRCODE = 'integrity_constraint_violation',
+                DETAIL = 'file_id, kind, path, size_bytes, sha256, forced, loaded_at and loaded_by stay as the file was loaded: its rows point at them, and its hash keeps it from being loaded twice.',
+                HINT = 'Retract a wrong file with SELECT stedi.unload_file(file_id); then load the right one.';
+END
+$$;
+COMMENT ON FUNCTION stedi.refuse_lineage_change() IS
+    'Trigger on landing.source_file: an UPDATE of a file''s lineage (anything but its counts) is refused';
+CREATE TRIGGER lineage_kept BEFORE UPDATE ON landing.source_file FOR EACH ROW
+    WHEN ((OLD.file_id, OLD.kind, OLD.path, OLD.size_bytes, OLD.sha256, OLD.forced,
+           OLD.loaded_at, OLD.loaded_by)
+          IS DISTINCT FROM (NEW.file_id, NEW.kind, NEW.path, NEW.size_bytes, NEW.sha256,
+                            NEW.forced, NEW.loaded_at, NEW.loaded_by))
+    EXECUTE FUNCTION stedi.refuse_lineage_change();
 
 CREATE FUNCTION stedi.unload_file(file_id integer)
 RETURNS stedi.unload_log
@@ -1203,9 +1285,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stedi.unload_file(integer) IS
-    'Retract a loaded file: remove its landing rows, its quarantined lines, its owner-map entries and its landing.source_file row, and log it in stedi.unload_log; the zones follow at the next refresh, incrementally.  The same content may be loaded again afterwards without --force.  Errors: no_data_found for an unknown file_id';
+    'Retract a loaded file: remove its landing rows, its quarantined lines, its owner-map entries and its landing.source_file row, and log it in stedi.unload_log; the zones follow at the next refresh, incrementally.  Its content stays known: stedi-load skips it unless --force.  Errors: no_data_found for an unknown file_id';
 
--- New indexes and constraints get the comment the install script gives them.
+COMMENT ON TRIGGER lineage_kept ON landing.source_file IS 'A file''s lineage does not change once it is loaded (stedi.refuse_lineage_change)';
+
+-- Indexes and constraints get the comments the install script gives them
+-- (0.2.0's named their tables as its search_path showed them).
 DO $$
 DECLARE
     o record;
@@ -1223,7 +1308,6 @@ BEGIN
           JOIN pg_am AS am ON am.oid = c.relam
           LEFT JOIN pg_constraint AS k ON k.conindid = i.indexrelid
          WHERE c.relnamespace IN ('landing'::regnamespace, 'stedi'::regnamespace)
-           AND obj_description(i.indexrelid, 'pg_class') IS NULL
         UNION ALL
         SELECT format('CONSTRAINT %I ON %s', k.conname, k.conrelid::regclass),
                CASE k.contype
@@ -1234,7 +1318,6 @@ BEGIN
           FROM pg_constraint AS k
           JOIN pg_class AS c ON c.oid = k.conrelid
          WHERE c.relnamespace IN ('landing'::regnamespace, 'stedi'::regnamespace)
-           AND obj_description(k.oid, 'pg_constraint') IS NULL
     LOOP
         EXECUTE format('COMMENT ON %s IS %L', o.target, o.what);
     END LOOP;

@@ -21,6 +21,12 @@ $$;
 SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
 SELECT pg_temp.zones_differ() AS differ_before;
 
+-- The JSON strings of a line, whatever else it holds: escapes decoded,
+-- surrogate pairs joined; a bad escape, \u0000, a lone surrogate, an empty
+-- string and one cut off at the end are left out.
+SELECT stedi.json_strings('{"a":"x\u0041\/","b":"\ud83d\ude00","c":"bad\q","d":"\u0000",' ||
+                          '"e":"\udc00","":1,"f":"q\"uote","g" : 12x, "h":"cut');
+
 -- The function: A-Z only, whatever the locale.
 SELECT stedi.normalize_email('Ada.Quill@Example.TEST') AS folded,
        stedi.normalize_email('ÉLodie@Example.test') AS only_ascii;
@@ -92,8 +98,15 @@ VALUES ('accelerometer', :f, 1, 0, '"x" must be a number, got string',
        ('accelerometer', :f, 3, 160, 'malformed JSON', '{"user":"nada.quill@example.test","timestamp":', NULL, NULL),
        ('accelerometer', :f, 4, 240, 'malformed JSON', '{"user":"ada.quill@example.test.au","timestamp":', NULL, NULL),
        ('accelerometer', :f, 5, 320, '"timestamp" must be an integer, got string',
-        '{"user":"a.quill@example.test","timestamp":"x","x":1,"y":1,"z":1}', 'a.quill@example.test', NULL);
-SELECT stedi.finish_file(:f, 5, 0, 5, 0);
+        '{"user":"a.quill@example.test","timestamp":"x","x":1,"y":1,"z":1}', 'a.quill@example.test', NULL),
+       -- not JSON before the email: only its raw text carries it, escaped
+       ('accelerometer', :f, 6, 400, 'malformed JSON at offset 13: invalid char in json text',
+        '{"timestamp":12x,"user":"ada.quill\u0040example.test"}', NULL, NULL),
+       ('accelerometer', :f, 7, 480, 'malformed JSON at offset 13: invalid char in json text',
+        '{"timestamp":12x,"user":"Ada.Quill@Example\u002eTEST"}', NULL, NULL),
+       ('accelerometer', :f, 8, 560, 'malformed JSON at offset 13: invalid char in json text',
+        '{"timestamp":12x,"user":"nada.quill\u0040example.test"}', NULL, NULL);
+SELECT stedi.finish_file(:f, 8, 0, 8, 0);
 SELECT stedi.begin_file('step_trainer', 'step_trainer/landing/ada-bad.json', 1,
                         decode(repeat('a6', 32), 'hex')) AS f \gset
 INSERT INTO landing.rejected (kind, file_id, line_number, byte_offset, reason, raw_line, email, serial_number)
@@ -119,7 +132,7 @@ COMMIT;
 
 -- Erasure by a fourth spelling removes every record of every spelling, and
 -- the log counts exactly that: 2 customer records, 2 readings, 3 step
--- trainer readings (of both her devices), 4 quarantined lines.
+-- trainer readings (of both her devices), 6 quarantined lines.
 SELECT customer_records, accelerometer_rows, step_trainer_rows, rejected_lines
   FROM stedi.forget_customer('ada.QUILL@example.test');
 SELECT (SELECT count(*) FROM landing.customer WHERE email ILIKE 'ada.quill@example.test')

@@ -68,8 +68,16 @@ SELECT * FROM pg_temp.zone_rows('uma@example.test', 'SU');
 SELECT phone FROM trusted.customer WHERE email = 'uma@example.test';
 
 -- Nobody deletes a file's record alone: not an admin, not a superuser,
--- not by TRUNCATE.
+-- not by TRUNCATE.  Nor changes what it was loaded as; its counts are
+-- finish_file's.
 \set VERBOSITY terse
+UPDATE landing.source_file SET kind = 'step_trainer' WHERE file_id = :a1;
+UPDATE landing.source_file SET file_id = DEFAULT WHERE file_id = :a1;
+UPDATE landing.source_file SET sha256 = NULL WHERE file_id = :a1;
+SET ROLE stedi_admin;
+UPDATE landing.source_file SET path = 'elsewhere.json' WHERE file_id = :a1;
+RESET ROLE;
+UPDATE landing.source_file SET extra_fields = extra_fields WHERE file_id = :a1;
 DELETE FROM landing.source_file WHERE file_id = :a1;
 TRUNCATE landing.source_file;
 SET ROLE stedi_admin;
@@ -110,19 +118,21 @@ SELECT view, method FROM stedi.refresh() WHERE view = 'curated.customer'::regcla
 SELECT * FROM pg_temp.zone_rows('uma@example.test', 'SU');
 SELECT pg_temp.zones_differ() AS differ;
 
--- Loading the same content again is allowed, without --force: the file is
--- gone, and nothing of it is left to double.
+-- Its content stays known: loading it again is skipped, unless forced (an
+-- erasure made since could otherwise be undone by a routine run).
 BEGIN;
 SELECT stedi.begin_file('accelerometer', 'accelerometer/landing/uma-2.json', 1,
-                        decode(repeat('b4', 32), 'hex')) IS NOT NULL AS loads_again \gset
-\echo :loads_again
-SELECT forced FROM landing.source_file WHERE sha256 = decode(repeat('b4', 32), 'hex');
+                        decode(repeat('b4', 32), 'hex')) IS NULL AS skipped;
+SELECT stedi.log_ingest(decode(repeat('b4', 32), 'hex'), 'accelerometer',
+                        'accelerometer/landing/uma-2.json', 1, 'skipped', now()) = :a2 AS names_the_unloaded_file;
+SELECT message FROM stedi.ingest_log ORDER BY attempt_id DESC LIMIT 1;
 ROLLBACK;
 
--- Reload the second file for real; she is back.
+-- Reload the second file for real, forced; she is back.
 BEGIN;
 SELECT stedi.begin_file('accelerometer', 'accelerometer/landing/uma-2.json', 1,
-                        decode(repeat('b4', 32), 'hex')) AS a2 \gset
+                        decode(repeat('b4', 32), 'hex'), true) AS a2 \gset
+SELECT forced FROM landing.source_file WHERE file_id = :a2;
 INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
 VALUES ('UMA@example.test', '2022-08-03 10:00:00.003+00', 3, 3, 3, :a2, 1);
 SELECT stedi.finish_file(:a2, 1, 1, 0, 0);
@@ -163,3 +173,27 @@ SELECT pg_temp.zones_differ() AS differ;
 
 -- The log: one row per unload, the files as they were described.
 SELECT kind, path, rows_removed, rejected_lines_removed FROM stedi.unload_log ORDER BY unload_id;
+
+-- A line of a file is one landing row: written twice by hand (the landing
+-- tables have no unique index), it would stop every refresh at the zone's
+-- key.  The statement that would do it is refused, by anyone.
+\set VERBOSITY terse
+SELECT file_id AS fa, line_number AS la FROM landing.accelerometer ORDER BY file_id, line_number LIMIT 1 \gset
+SET ROLE stedi_admin;
+INSERT INTO landing.accelerometer SELECT * FROM landing.accelerometer WHERE file_id = :fa AND line_number = :la;
+RESET ROLE;
+INSERT INTO landing.step_trainer SELECT * FROM landing.step_trainer ORDER BY file_id, line_number LIMIT 1;
+INSERT INTO landing.customer SELECT * FROM landing.customer ORDER BY file_id, line_number LIMIT 1;
+UPDATE landing.accelerometer SET line_number = :la
+ WHERE (file_id, line_number) = (SELECT file_id, line_number FROM landing.accelerometer
+                                  WHERE file_id = :fa AND line_number > :la ORDER BY 2 LIMIT 1);
+\set VERBOSITY default
+-- a line of its own is fine (and makes the next refresh a full one)
+BEGIN;
+INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
+SELECT user_email, reading_time, 0, 0, 0, file_id, 1000000 FROM landing.accelerometer
+ WHERE file_id = :fa AND line_number = :la;
+SELECT count(*) > 0 AS zones_refreshed FROM stedi.refresh();
+ROLLBACK;
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+SELECT pg_temp.zones_differ() AS differ;

@@ -59,6 +59,7 @@ PG_FUNCTION_INFO_V1(stedi_landing_row_check);
 PG_FUNCTION_INFO_V1(stedi_rejected_line_check);
 PG_FUNCTION_INFO_V1(stedi_track_deletes);
 PG_FUNCTION_INFO_V1(stedi_landing_change_is_tracked);
+PG_FUNCTION_INFO_V1(stedi_files_written_by_hand);
 
 typedef struct OwnerKey
 {
@@ -114,6 +115,18 @@ static List *open_files = NIL;
 static OpenFile *last_file = NULL;
 static bool untracked_rows = false;
 static bool tracked_deletes = false;
+
+/*
+ * The files that rows written by hand in this transaction belong to, per
+ * landing table of records (NULL once there are more than
+ * MAX_HAND_FILES): the landing tables have no unique index on (file_id,
+ * line_number), so the statement trigger checks these files for a line
+ * written twice, which every refresh would then trip over.
+ */
+#define MAX_HAND_FILES		1000
+static const char *const hand_kinds[] = {"customer", "accelerometer", "step_trainer"};
+static List *hand_files[3] = {NIL, NIL, NIL};
+static bool hand_files_overflow[3] = {false, false, false};
 static Oid	by_hand_checked_for = InvalidOid;
 static bool by_hand_allowed = false;
 static bool callback_registered = false;
@@ -146,6 +159,11 @@ loading_xact_callback(XactEvent event, void *arg)
 			last_file = NULL;
 			untracked_rows = false;
 			tracked_deletes = false;
+			for (int k = 0; k < 3; k++)
+			{
+				hand_files[k] = NIL;
+				hand_files_overflow[k] = false;
+			}
 			by_hand_checked_for = InvalidOid;
 			by_hand_allowed = false;
 			break;
@@ -381,6 +399,33 @@ check_by_hand(const char *table, int32 file_id)
 	untracked_rows = true;
 }
 
+/* Note the file of a row of a landing table of records written by hand. */
+static void
+note_hand_file(text *kind, int32 file_id)
+{
+	int			k;
+
+	for (k = 0; k < 3; k++)
+	{
+		if (strlen(hand_kinds[k]) == VARSIZE_ANY_EXHDR(kind) &&
+			memcmp(hand_kinds[k], VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind)) == 0)
+			break;
+	}
+	if (k == 3 || hand_files_overflow[k] || list_member_int(hand_files[k], file_id))
+		return;
+	if (list_length(hand_files[k]) >= MAX_HAND_FILES)
+	{
+		hand_files_overflow[k] = true;
+		return;
+	}
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		hand_files[k] = lappend_int(hand_files[k], file_id);
+		MemoryContextSwitchTo(old);
+	}
+}
+
 /*
  * The checks both CHECK constraints make: the row's file is open in this
  * transaction, holds records of the row's kind, is not finished, and the
@@ -412,6 +457,8 @@ check_line(FunctionCallInfo fcinfo, bool quarantined)
 	{
 		check_by_hand(quarantined ? "landing.rejected" :
 					  psprintf("landing.%s", text_to_cstring(kind)), file_id);
+		if (!quarantined)
+			note_hand_file(kind, file_id);
 		return NULL;
 	}
 	if (f->finished ||
@@ -585,4 +632,39 @@ stedi_landing_change_is_tracked(PG_FUNCTION_ARGS)
 	if (strcmp(op, "DELETE") == 0)
 		PG_RETURN_BOOL(tracked_deletes);
 	PG_RETURN_BOOL(false);
+}
+
+/*
+ * stedi.files_written_by_hand(kind text) returns integer[]
+ *
+ * For the statement trigger of the landing tables: the files that rows of
+ * landing.<kind> written by hand in this transaction belong to; NULL when
+ * there were more than 1,000 of them (check the whole table).
+ */
+Datum
+stedi_files_written_by_hand(PG_FUNCTION_ARGS)
+{
+	text	   *kind = PG_GETARG_TEXT_PP(0);
+	Datum	   *ids;
+	ListCell   *lc;
+	int			k;
+	int			n = 0;
+
+	for (k = 0; k < 3; k++)
+	{
+		if (strlen(hand_kinds[k]) == VARSIZE_ANY_EXHDR(kind) &&
+			memcmp(hand_kinds[k], VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind)) == 0)
+			break;
+	}
+	if (k == 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown landing table \"%s\"", text_to_cstring(kind)),
+				 errhint("Tables are customer, accelerometer and step_trainer.")));
+	if (hand_files_overflow[k])
+		PG_RETURN_NULL();
+	ids = palloc(sizeof(Datum) * Max(1, list_length(hand_files[k])));
+	foreach(lc, hand_files[k])
+		ids[n++] = Int32GetDatum(lfirst_int(lc));
+	PG_RETURN_ARRAYTYPE_P(construct_array(ids, n, INT4OID, 4, true, TYPALIGN_INT));
 }

@@ -131,6 +131,25 @@ diff -u "$tmp/fresh.sql" "$tmp/upgraded.sql" >"$tmp/schema.diff"
 is "$?" 0 "an upgraded database has the same objects as a fresh install of $newest"
 sed 's/^/# /' "$tmp/schema.diff" | head -60
 
+# the same from a fresh install of each version between, one step
+for version in $(q postgres "SELECT string_agg(source, ' ') FROM pg_extension_update_paths('stedi')
+                             WHERE target = '$newest' AND path IS NOT NULL AND source <> '$oldest'
+                               AND path NOT LIKE '%--%--%'"); do
+    mid=stedi_upgrade_from_$(echo "$version" | tr . _)
+    dropdb --if-exists $mid >/dev/null 2>&1
+    createdb $mid
+    q $mid "CREATE EXTENSION stedi VERSION '$version'"
+    q $mid "ALTER EXTENSION stedi UPDATE"
+    q $mid "SELECT count(*) FROM stedi.refresh()" >/dev/null   # (makes the zone keys the fresh one has)
+    schema $mid >"$tmp/from-$version.sql"
+    # (the fresh install was used: its sequences moved)
+    diff -u <(grep -v 'pg_catalog.setval' "$tmp/fresh.sql") <(grep -v 'pg_catalog.setval' "$tmp/from-$version.sql") \
+        >"$tmp/from-$version.diff"
+    is "$?" 0 "a fresh $version updated to $newest has the same objects as a fresh install"
+    sed 's/^/# /' "$tmp/from-$version.diff" | head -60
+    q postgres "DROP DATABASE $mid" >/dev/null
+done
+
 # customers are keyed by their normalized email now: the first refresh
 # after the upgrade rebuilds the zones (the generator spells emails with
 # capitals, as the real feeds do); then both go on the same way: new
