@@ -5,13 +5,13 @@
 EXTENSION = stedi
 MODULE_big = stedi
 OBJS = src/stedi.o src/consent.o src/pseudonym.o src/same_millisecond.o src/loading.o \
-       src/zone_fill.o src/drop_guard.o src/json_strings.o \
+       src/zone_fill.o src/drop_guard.o src/raw_line.o \
        src/refresh.o src/scheduler.o
 DATA = $(wildcard stedi--*.sql)
 PGFILEDESC = "stedi - STEDI Human Balance lakehouse"
 
 REGRESS = install consent same_millisecond fill_zone zones refresh schedule ingest privacy identity unload roles security comments drop
-ISOLATION = refresh_concurrency drop_race erasure_refresh
+ISOLATION = refresh_concurrency drop_race erasure_refresh hand_writes
 
 CLIENTS = src/load src/gen
 

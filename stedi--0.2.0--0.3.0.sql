@@ -1060,14 +1060,14 @@ SELECT v.step, v.view,
   LEFT JOIN stedi.refresh_job AS job ON true
  ORDER BY v.step;
 
--- The JSON strings of a line, decoded (C, src/json_strings.c): how
--- erasure finds an email or serial number in a quarantined line that was
--- not JSON enough for stedi-load to keep them, escapes and all.
-CREATE FUNCTION stedi.json_strings(line text) RETURNS text[]
-AS 'MODULE_PATHNAME', 'stedi_json_strings'
+-- Whose a quarantined line is, from its raw text (C, src/raw_line.c): how
+-- erasure finds a line that was not JSON enough for stedi-load to keep its
+-- email and serial number, escapes and all, and only by those fields.
+CREATE FUNCTION stedi.raw_line_names(line text, person text, serials text[]) RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_raw_line_names'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION stedi.json_strings(text) IS
-    'Each complete JSON string literal of a line (keys and values), escapes decoded, of 1 to 254 bytes; whatever else the line holds, never an error';
+COMMENT ON FUNCTION stedi.raw_line_names(text, text, text[]) IS
+    'Whether a line holds a field "email" or "user" whose string value (JSON escapes decoded, ASCII letters folded) is person, a normalized email, or a field "serialNumber" whose value is one of serials; reads even a line that is not JSON, never raises an error';
 
 CREATE OR REPLACE FUNCTION stedi.forget_customer(email text)
 RETURNS stedi.erasure_log
@@ -1124,20 +1124,15 @@ BEGIN
                    WHERE s.serial_number = ANY (serials) RETURNING 1)
     SELECT count(*) INTO n_step_trainer FROM gone;
     -- quarantined lines: by the email or serial number stedi-load kept of
-    -- them, or else (a line that did not parse) by either one as a
-    -- complete JSON string of its raw text, written as it is or with
-    -- escapes: "ann@x.com" is no part of "joann@x.com" or of
-    -- "ann@x.com.au"; a blank serial number (0.2.0 loaded some) names no one
+    -- them, or else (a line that did not parse) by the value of its
+    -- "email", "user" or "serialNumber" field read from its raw text,
+    -- escapes decoded: "ann@x.com" is no part of "joann@x.com" or of
+    -- "ann@x.com.au", a serial number "N/A" no part of a phone "N/A"; a
+    -- blank serial number (0.2.0 loaded some) names no one
     WITH gone AS (DELETE FROM landing.rejected AS r
                    WHERE stedi.normalize_email(r.email) = person
                       OR r.serial_number = ANY (serials)
-                      OR strpos(lower(r.raw_line COLLATE "C"), '"' || person || '"') > 0
-                      OR EXISTS (SELECT FROM unnest(serials) AS s(serial)
-                                  WHERE btrim(s.serial) <> ''
-                                    AND strpos(r.raw_line, '"' || s.serial || '"') > 0)
-                      OR EXISTS (SELECT FROM unnest(stedi.json_strings(r.raw_line)) AS j(v)
-                                  WHERE stedi.normalize_email(j.v) = person
-                                     OR (j.v = ANY (serials) AND btrim(j.v) <> ''))
+                      OR stedi.raw_line_names(r.raw_line, person, serials)
                   RETURNING 1)
     SELECT count(*) INTO n_rejected FROM gone;
 
@@ -1288,6 +1283,10 @@ COMMENT ON FUNCTION stedi.unload_file(integer) IS
     'Retract a loaded file: remove its landing rows, its quarantined lines, its owner-map entries and its landing.source_file row, and log it in stedi.unload_log; the zones follow at the next refresh, incrementally.  Its content stays known: stedi-load skips it unless --force.  Errors: no_data_found for an unknown file_id';
 
 COMMENT ON TRIGGER lineage_kept ON landing.source_file IS 'A file''s lineage does not change once it is loaded (stedi.refuse_lineage_change)';
+
+-- pg_dump keeps the record of unloaded files: their content stays known
+SELECT pg_catalog.pg_extension_config_dump('stedi.unload_log', '');
+SELECT pg_catalog.pg_extension_config_dump('stedi.unload_log_unload_id_seq', '');
 
 -- Indexes and constraints get the comments the install script gives them
 -- (0.2.0's named their tables as its search_path showed them).

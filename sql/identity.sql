@@ -21,11 +21,18 @@ $$;
 SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
 SELECT pg_temp.zones_differ() AS differ_before;
 
--- The JSON strings of a line, whatever else it holds: escapes decoded,
--- surrogate pairs joined; a bad escape, \u0000, a lone surrogate, an empty
--- string and one cut off at the end are left out.
-SELECT stedi.json_strings('{"a":"x\u0041\/","b":"\ud83d\ude00","c":"bad\q","d":"\u0000",' ||
-                          '"e":"\udc00","":1,"f":"q\"uote","g" : 12x, "h":"cut');
+-- How erasure reads a quarantined line's raw text: the value of its
+-- "email", "user" or "serialNumber" field, escapes decoded, whatever else
+-- the line holds; never another field, a substring, a string cut off at
+-- the end, a bad escape or \u0000, a blank serial number.
+SELECT stedi.raw_line_names(l, 'ann@x.com', ARRAY['N/A', 'S-1', ' ']) AS names, l AS line
+  FROM (VALUES ('{"user":"Ann\u0040X.com"'), ('{"email" : "ann@x.com", bad'),
+               ('{"serialNumber":"N\/A"}'), ('x "serialNumber":"S-1"'),
+               ('{"phone":"N/A","email":"bob@x.com"}'), ('{"note":"ann@x.com"}'),
+               ('{"email":"joann@x.com"}'), ('{"email":"ann@x.com.au"}'),
+               ('{"serialNumber":" "}'), ('{"email":"ann@x.c'),
+               ('{"email":"ann\u0000@x.com"}'), ('{"email":"ann@x.com\q"}'),
+               ('{"a":"email":"ann@x.com"}'), ('\')) AS v(l);
 
 -- The function: A-Z only, whatever the locale.
 SELECT stedi.normalize_email('Ada.Quill@Example.TEST') AS folded,

@@ -44,6 +44,8 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -399,7 +401,39 @@ check_by_hand(const char *table, int32 file_id)
 	untracked_rows = true;
 }
 
-/* Note the file of a row of a landing table of records written by hand. */
+/*
+ * Two transactions writing the same file's rows by hand at once would each
+ * pass the statement trigger's check (each sees the other's rows only once
+ * committed).  So a transaction takes, for each file whose rows it writes
+ * by hand, a lock on (landing table, file) held to its end: pg_locks shows
+ * locktype object, classid the landing table's oid, objid the file_id.
+ * Past MAX_HAND_FILES files it takes one on the whole table instead (objid
+ * 0, no file's id), which every writer of single files holds in share
+ * mode.  A transaction that had to wait reads the other one's rows in its
+ * next statement; under REPEATABLE READ or SERIALIZABLE its snapshot
+ * cannot, and it fails as a serialization failure, to be retried.
+ */
+static void
+lock_hand_file(int k, int32 file_id, LOCKMODE mode)
+{
+	LOCKTAG		tag;
+	Oid			table = get_relname_relid(hand_kinds[k],
+										  get_namespace_oid("landing", false));
+
+	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, table, (Oid) file_id, 0);
+	if (LockAcquire(&tag, mode, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		return;
+	(void) LockAcquire(&tag, mode, false, false);
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access to the rows of file %d in landing.%s",
+						file_id, hand_kinds[k]),
+				 errdetail("Another transaction wrote rows of that file by hand meanwhile, which this transaction's snapshot does not see."),
+				 errhint("Retry the transaction.")));
+}
+
+/* Note (and lock) the file of a row of landing.<kind> written by hand. */
 static void
 note_hand_file(text *kind, int32 file_id)
 {
@@ -415,9 +449,13 @@ note_hand_file(text *kind, int32 file_id)
 		return;
 	if (list_length(hand_files[k]) >= MAX_HAND_FILES)
 	{
+		lock_hand_file(k, 0, ExclusiveLock);
 		hand_files_overflow[k] = true;
 		return;
 	}
+	if (hand_files[k] == NIL)
+		lock_hand_file(k, 0, ShareLock);
+	lock_hand_file(k, file_id, ExclusiveLock);
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 

@@ -20,6 +20,12 @@ q $db "SELECT stedi.set_setting('run_history_retention', '7 days')" >/dev/null
 q $db "INSERT INTO stedi.refresh_job (every) VALUES ('10 minutes')"
 q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
 q $db "SELECT stedi.forget_customer(email) FROM (SELECT email FROM trusted.customer ORDER BY email LIMIT 1) AS c" >/dev/null
+# a retracted file: its content stays known after a restore too
+mkdir -p "$tmp/data/step_trainer/landing"
+echo '{"sensorReadingTime":1655564444103,"serialNumber":"retracted","distanceFromObject":1}' \
+    >"$tmp/data/step_trainer/landing/retracted.json"
+stedi-load -q -d $db "$tmp/data/step_trainer/landing/retracted.json" --kind step_trainer
+q $db "SELECT count(*) FROM stedi.unload_file((SELECT file_id FROM landing.source_file WHERE path LIKE '%/retracted.json'))" >/dev/null
 q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
 
 
@@ -40,6 +46,12 @@ check_restored()
     is "$(zones $r)" "$zones_before" "$how: after it every zone is identical, customer keys included"
     is "$(counts $r "stedi.setting_value('consent_policy') || ' ' || stedi.setting_value('run_history_retention')")" \
        "as_of 7 days" "$how: settings as they were"
+    # what was loaded, and what was loaded and unloaded, stays known
+    local files
+    files=$(counts $r "count(*) FROM landing.source_file")
+    stedi-load -q -d $r "$tmp/data" >/dev/null 2>&1
+    is "$(counts $r "count(*) FROM landing.source_file")" "$files" \
+       "$how: the same folder loads nothing again, the unloaded file included"
     # the sequences go on where they were: a new file gets a new number
     local max_file
     max_file=$(counts $r "max(file_id) FROM landing.source_file")
