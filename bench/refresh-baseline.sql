@@ -19,9 +19,9 @@ SELECT * FROM trusted.customer_definition WITH NO DATA;
 CREATE UNIQUE INDEX ON bench.trusted_customer (email);
 
 CREATE MATERIALIZED VIEW bench.trusted_accelerometer AS
-SELECT a.user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
+SELECT c.email AS user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
   FROM landing.accelerometer AS a
-  JOIN bench.trusted_customer AS c ON c.email = a.user_email
+  JOIN bench.trusted_customer AS c ON c.email = stedi.normalize_email(a.user_email)
  WHERE stedi.reading_has_research_consent(c.share_with_research_as_of_date,
                                           a.reading_time, (SELECT stedi.setting_value('consent_policy')))
 WITH NO DATA;
@@ -95,9 +95,9 @@ BEGIN
     ANALYZE bench.t_trusted_customer;
 
     CREATE TABLE bench.t_trusted_accelerometer AS
-    SELECT a.user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
+    SELECT c.email AS user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
       FROM landing.accelerometer AS a
-      JOIN bench.t_trusted_customer AS c ON c.email = a.user_email
+      JOIN bench.t_trusted_customer AS c ON c.email = stedi.normalize_email(a.user_email)
          WHERE stedi.reading_has_research_consent(c.share_with_research_as_of_date,
                                               a.reading_time, (SELECT stedi.setting_value('consent_policy')));
     ALTER TABLE bench.t_trusted_accelerometer ADD PRIMARY KEY (file_id, line_number);
