@@ -401,6 +401,21 @@ check_by_hand(const char *table, int32 file_id)
 	untracked_rows = true;
 }
 
+/* The index of a landing table of records in hand_kinds, or 3 for none. */
+static int
+hand_kind(text *kind)
+{
+	int			k;
+
+	for (k = 0; k < 3; k++)
+	{
+		if (strlen(hand_kinds[k]) == VARSIZE_ANY_EXHDR(kind) &&
+			memcmp(hand_kinds[k], VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind)) == 0)
+			break;
+	}
+	return k;
+}
+
 /*
  * Two transactions writing the same file's rows by hand at once would each
  * pass the statement trigger's check (each sees the other's rows only once
@@ -439,12 +454,7 @@ note_hand_file(text *kind, int32 file_id)
 {
 	int			k;
 
-	for (k = 0; k < 3; k++)
-	{
-		if (strlen(hand_kinds[k]) == VARSIZE_ANY_EXHDR(kind) &&
-			memcmp(hand_kinds[k], VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind)) == 0)
-			break;
-	}
+	k = hand_kind(kind);
 	if (k == 3 || hand_files_overflow[k] || list_member_int(hand_files[k], file_id))
 		return;
 	if (list_length(hand_files[k]) >= MAX_HAND_FILES)
@@ -688,12 +698,7 @@ stedi_files_written_by_hand(PG_FUNCTION_ARGS)
 	int			k;
 	int			n = 0;
 
-	for (k = 0; k < 3; k++)
-	{
-		if (strlen(hand_kinds[k]) == VARSIZE_ANY_EXHDR(kind) &&
-			memcmp(hand_kinds[k], VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind)) == 0)
-			break;
-	}
+	k = hand_kind(kind);
 	if (k == 3)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
