@@ -1658,6 +1658,11 @@ BEGIN
                    WHERE stedi.normalize_email(r.email) = person
                       OR r.serial_number = ANY (serials)
                       OR stedi.raw_line_names(r.raw_line, person, serials)
+                      -- (a stray quote earlier in a broken line puts the
+                      -- field reader out of step: an email written as a
+                      -- complete string anywhere in the line is hers too)
+                      OR (strpos(person, '@') > 0
+                          AND strpos(lower(r.raw_line COLLATE "C"), '"' || person || '"') > 0)
                   RETURNING 1)
     SELECT count(*) INTO n_rejected FROM gone;
 

@@ -33,6 +33,9 @@ SELECT stedi.raw_line_names(l, 'ann@x.com', ARRAY['N/A', 'S-1', ' ']) AS names, 
                ('{"serialNumber":" "}'), ('{"email":"ann@x.c'),
                ('{"email":"ann\u0000@x.com"}'), ('{"email":"ann@x.com\q"}'),
                ('{"a":"email":"ann@x.com"}'), ('\')) AS v(l);
+-- a NULL among the serial numbers names no one
+SELECT stedi.raw_line_names('{"serialNumber":"S"}', 'ann@x.com', ARRAY[NULL, 'S']) AS with_null,
+       stedi.raw_line_names('{"serialNumber":"S"}', 'ann@x.com', ARRAY[NULL]::text[]) AS only_null;
 
 -- The function: A-Z only, whatever the locale.
 SELECT stedi.normalize_email('Ada.Quill@Example.TEST') AS folded,
@@ -112,8 +115,11 @@ VALUES ('accelerometer', :f, 1, 0, '"x" must be a number, got string',
        ('accelerometer', :f, 7, 480, 'malformed JSON at offset 13: invalid char in json text',
         '{"timestamp":12x,"user":"Ada.Quill@Example\u002eTEST"}', NULL, NULL),
        ('accelerometer', :f, 8, 560, 'malformed JSON at offset 13: invalid char in json text',
-        '{"timestamp":12x,"user":"nada.quill\u0040example.test"}', NULL, NULL);
-SELECT stedi.finish_file(:f, 8, 0, 8, 0);
+        '{"timestamp":12x,"user":"nada.quill\u0040example.test"}', NULL, NULL),
+       -- a stray quote before her email
+       ('accelerometer', :f, 9, 640, 'malformed JSON at offset 14: invalid char in json text',
+        '{"note":"Ada "Q","user":"Ada.Quill@example.test"}', NULL, NULL);
+SELECT stedi.finish_file(:f, 9, 0, 9, 0);
 SELECT stedi.begin_file('step_trainer', 'step_trainer/landing/ada-bad.json', 1,
                         decode(repeat('a6', 32), 'hex')) AS f \gset
 INSERT INTO landing.rejected (kind, file_id, line_number, byte_offset, reason, raw_line, email, serial_number)
@@ -139,7 +145,7 @@ COMMIT;
 
 -- Erasure by a fourth spelling removes every record of every spelling, and
 -- the log counts exactly that: 2 customer records, 2 readings, 3 step
--- trainer readings (of both her devices), 6 quarantined lines.
+-- trainer readings (of both her devices), 7 quarantined lines.
 SELECT customer_records, accelerometer_rows, step_trainer_rows, rejected_lines
   FROM stedi.forget_customer('ada.QUILL@example.test');
 SELECT (SELECT count(*) FROM landing.customer WHERE email ILIKE 'ada.quill@example.test')

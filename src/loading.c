@@ -128,7 +128,9 @@ static bool tracked_deletes = false;
 #define MAX_HAND_FILES		1000
 static const char *const hand_kinds[] = {"customer", "accelerometer", "step_trainer"};
 static List *hand_files[3] = {NIL, NIL, NIL};
+static List *hand_file_subids[3] = {NIL, NIL, NIL};	/* where each was noted */
 static bool hand_files_overflow[3] = {false, false, false};
+static SubTransactionId hand_overflow_subid[3];
 static Oid	by_hand_checked_for = InvalidOid;
 static bool by_hand_allowed = false;
 static bool callback_registered = false;
@@ -164,6 +166,7 @@ loading_xact_callback(XactEvent event, void *arg)
 			for (int k = 0; k < 3; k++)
 			{
 				hand_files[k] = NIL;
+				hand_file_subids[k] = NIL;
 				hand_files_overflow[k] = false;
 			}
 			by_hand_checked_for = InvalidOid;
@@ -181,6 +184,55 @@ loading_xact_callback(XactEvent event, void *arg)
  * longer hold.  A subtransaction that commits hands its files to its
  * parent.
  */
+/*
+ * A subtransaction that rolls back releases the locks it took on files
+ * written by hand: they are noted no more, so that the next write takes the
+ * lock again.  One that commits hands them to its parent, locks and all.
+ */
+static void
+forget_hand_files(SubTransactionId subid)
+{
+	for (int k = 0; k < 3; k++)
+	{
+		List	   *files = NIL;
+		List	   *subids = NIL;
+		ListCell   *f;
+		ListCell   *n;
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		forboth(f, hand_files[k], n, hand_file_subids[k])
+		{
+			if ((SubTransactionId) lfirst_int(n) < subid)
+			{
+				files = lappend_int(files, lfirst_int(f));
+				subids = lappend_int(subids, lfirst_int(n));
+			}
+		}
+		MemoryContextSwitchTo(old);
+		hand_files[k] = files;
+		hand_file_subids[k] = subids;
+		if (hand_files_overflow[k] && hand_overflow_subid[k] >= subid)
+			hand_files_overflow[k] = false;
+	}
+}
+
+static void
+hand_files_to_parent(SubTransactionId subid, SubTransactionId parent)
+{
+	for (int k = 0; k < 3; k++)
+	{
+		ListCell   *n;
+
+		foreach(n, hand_file_subids[k])
+		{
+			if ((SubTransactionId) lfirst_int(n) >= subid)
+				lfirst_int(n) = (int) parent;
+		}
+		if (hand_files_overflow[k] && hand_overflow_subid[k] >= subid)
+			hand_overflow_subid[k] = parent;
+	}
+}
+
 static void
 loading_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						 SubTransactionId parentSubid, void *arg)
@@ -211,9 +263,11 @@ loading_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			}
 		}
 		tracked_deletes = false;
+		forget_hand_files(mySubid);
 	}
 	else if (event == SUBXACT_EVENT_COMMIT_SUB)
 	{
+		hand_files_to_parent(mySubid, parentSubid);
 		foreach(lc, open_files)
 		{
 			OpenFile   *f = lfirst(lc);
@@ -461,6 +515,7 @@ note_hand_file(text *kind, int32 file_id)
 	{
 		lock_hand_file(k, 0, ExclusiveLock);
 		hand_files_overflow[k] = true;
+		hand_overflow_subid[k] = GetCurrentSubTransactionId();
 		return;
 	}
 	if (hand_files[k] == NIL)
@@ -470,6 +525,8 @@ note_hand_file(text *kind, int32 file_id)
 		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 
 		hand_files[k] = lappend_int(hand_files[k], file_id);
+		hand_file_subids[k] = lappend_int(hand_file_subids[k],
+										  (int) GetCurrentSubTransactionId());
 		MemoryContextSwitchTo(old);
 	}
 }

@@ -247,9 +247,12 @@ stedi_raw_line_names(PG_FUNCTION_ARGS)
 			continue;
 		for (n = 0; n < nserials; n++)
 		{
-			text	   *s = DatumGetTextPP(serials[n]);
+			text	   *s;
 
-			if (!serial_nulls[n] && VARSIZE_ANY_EXHDR(s) == (size_t) value.len &&
+			if (serial_nulls[n])
+				continue;
+			s = DatumGetTextPP(serials[n]);
+			if (VARSIZE_ANY_EXHDR(s) == (size_t) value.len &&
 				memcmp(VARDATA_ANY(s), value.data, value.len) == 0 &&
 				strspn(value.data, " \t\n\r\f\v") < (size_t) value.len)
 				PG_RETURN_BOOL(true);
