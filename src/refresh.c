@@ -183,23 +183,26 @@ spi_single_int8(const char *sql, int nargs, Oid *argtypes, Datum *args)
 }
 
 static void
-log_zone(int64 run_id, Datum step, Datum view, Datum method, Datum rows,
-		 Datum duration)
+log_zone(int64 run_id, Datum *values, bool *nulls)
 {
-	Oid			types[6] = {INT8OID, INT4OID, REGCLASSOID, TEXTOID, INT8OID,
-	INTERVALOID};
-	Datum		values[6];
+	Oid			types[9] = {INT8OID, INT4OID, REGCLASSOID, TEXTOID, INT8OID,
+	INTERVALOID, INT8OID, INT8OID, TEXTOID};
+	Datum		args[9];
+	char		argnulls[9];
+	int			i;
 
-	values[0] = Int64GetDatum(run_id);
-	values[1] = step;
-	values[2] = view;
-	values[3] = method;
-	values[4] = rows;
-	values[5] = duration;
+	args[0] = Int64GetDatum(run_id);
+	argnulls[0] = ' ';
+	for (i = 0; i < 8; i++)
+	{
+		args[i + 1] = values[i];
+		argnulls[i + 1] = nulls[i] ? 'n' : ' ';
+	}
 	if (SPI_execute_with_args("INSERT INTO stedi.refresh_log "
-							  "(run_id, step, view, method, rows, duration) "
-							  "VALUES ($1, $2, $3, $4, $5, $6)",
-							  6, types, values, NULL, false, 0) != SPI_OK_INSERT)
+							  "(run_id, step, view, method, rows, duration, "
+							  "inserted, deleted, reason) "
+							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+							  9, types, args, argnulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "stedi: could not write stedi.refresh_log");
 }
 
@@ -237,8 +240,9 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 {
 	Oid			argtypes[2] = {BOOLOID, BOOLOID};
 	Datum		args[2];
-	Oid			trigger_type = TEXTOID;
-	Datum		trigger;
+	Oid			run_types[2] = {TEXTOID, TIMESTAMPTZOID};
+	Datum		run_values[2];
+	TimestampTz started_at;
 	Oid			run_id_type = INT8OID;
 	Datum		run_id_datum;
 	SPITupleTable *zones;
@@ -250,12 +254,15 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 							 scheduled ? "the scheduled refresh" : "stedi.refresh()"))
 		return REFRESH_LOCK_BUSY;
 
+	/* the run's own start, not its transaction's */
+	started_at = GetCurrentTimestamp();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "stedi: SPI_connect failed");
 
 	args[0] = BoolGetDatum(full);
 	args[1] = BoolGetDatum(only_if_changed);
-	if (SPI_execute_with_args("SELECT step, view, method, rows, duration "
+	if (SPI_execute_with_args("SELECT step, view, method, rows, duration, "
+							  "inserted, deleted, reason "
 							  "FROM stedi.maintain_zones($1, $2)",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "stedi: stedi.maintain_zones() failed");
@@ -267,22 +274,23 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 		return REFRESH_NOTHING_NEW;
 	}
 
-	trigger = CStringGetTextDatum(scheduled ? "scheduled" : "manual");
-	run_id = spi_single_int8("INSERT INTO stedi.refresh_run (trigger) "
-							 "VALUES ($1) RETURNING run_id",
-							 1, &trigger_type, &trigger);
+	run_values[0] = CStringGetTextDatum(scheduled ? "scheduled" : "manual");
+	run_values[1] = TimestampTzGetDatum(started_at);
+	run_id = spi_single_int8("INSERT INTO stedi.refresh_run (trigger, started_at) "
+							 "VALUES ($1, $2) RETURNING run_id",
+							 2, run_types, run_values);
 
 	for (i = 0; i < nzones; i++)
 	{
 		HeapTuple	tup = zones->vals[i];
 		TupleDesc	desc = zones->tupdesc;
-		Datum		values[5];
-		bool		nulls[5];
+		Datum		values[8];
+		bool		nulls[8];
 		int			col;
 
-		for (col = 0; col < 5; col++)
+		for (col = 0; col < 8; col++)
 			values[col] = SPI_getbinval(tup, desc, col + 1, &nulls[col]);
-		log_zone(run_id, values[0], values[1], values[2], values[3], values[4]);
+		log_zone(run_id, values, nulls);
 
 		if (rsinfo)
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
@@ -304,9 +312,11 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 
 /*
  * stedi.refresh(only_if_changed boolean DEFAULT false, full boolean DEFAULT false)
- *		returns table (view regclass, method text, rows bigint, duration interval)
+ *		returns table (view regclass, method text, rows bigint, duration interval,
+ *					   inserted bigint, deleted bigint, reason text)
  *
- * One row per zone refreshed; none when only_if_changed and nothing
+ * One row per zone refreshed, in dependency order: full or incremental and
+ * why, rows after, the zone's own duration, rows inserted and deleted; none when only_if_changed and nothing
  * changed.  Waits for a refresh in progress, except in the scheduler's
  * worker, where it returns no rows and notes that it was skipped.
  */
