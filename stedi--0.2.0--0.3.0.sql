@@ -626,349 +626,534 @@ $$;
 COMMENT ON FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) IS
     'stedi-load: record the counts of the file begun in this transaction (they must match the rows written), queue it for the next refresh, and log the attempt';
 
-CREATE OR REPLACE FUNCTION stedi.rebuild_zones(rebuild_file_owners boolean)
-RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval)
+-- Refresh at every batch size (issue 13):
+-- * zone by zone through change tables (pg_temp.stedi_minus_N and
+--   stedi_plus_N), analyzed before anything joins them; each zone
+--   incremental or full by cost; only rows that differ are written, so a
+--   full rebuild of unchanged data writes nothing and leaves no dead rows;
+-- * a run log with each zone's own duration, method and reason, rows
+--   inserted and deleted, and the run's real start;
+-- * landing.customer found by identity; the training table by reading.
+DROP FUNCTION stedi.rebuild_zones(boolean);
+DROP FUNCTION stedi.apply_zone_changes(integer[], integer[], integer[], text[]);
+DROP FUNCTION stedi.maintain_zones(boolean, boolean);
+DROP FUNCTION stedi.refresh(boolean, boolean);
+COMMENT ON FUNCTION stedi.fill_zone(regclass, regclass) IS 'Append every row of a definition view (or a table with the same columns) to its zone table in batches (multi-row inserts, as COPY writes); returns how many';
+
+CREATE INDEX customer_identity_idx ON landing.customer (stedi.normalize_email(email));
+
+-- The zones in dependency order, with the key that makes a row of each
+-- one and the index by which an incremental refresh finds rows.
+CREATE FUNCTION stedi.zones(OUT step integer, OUT zone regclass, OUT definition regclass,
+                            OUT key text[], OUT key_name text,
+                            OUT lookup text, OUT lookup_name text)
+RETURNS SETOF record
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    VALUES (1, 'trusted.customer'::regclass, 'trusted.customer_definition'::regclass,
+            '{email}'::text[], 'customer_key', '(serial_number)', 'customer_serial_number_idx'),
+           (2, 'trusted.accelerometer', 'trusted.accelerometer_definition',
+            '{file_id,line_number}', 'accelerometer_key',
+            '(user_email, reading_time stedi.timestamptz_ms_ops)', 'accelerometer_user_time_idx'),
+           (3, 'curated.customer', 'curated.customer_definition',
+            '{customer_key}', 'customer_key', '(serial_number)', 'customer_serial_number_idx'),
+           (4, 'trusted.step_trainer', 'trusted.step_trainer_definition',
+            '{file_id,line_number}', 'step_trainer_key',
+            '(serial_number, sensor_reading_time stedi.timestamptz_ms_ops)', 'step_trainer_serial_time_idx'),
+           (5, 'curated.machine_learning', 'curated.machine_learning_definition',
+            '{step_trainer_file_id,step_trainer_line_number,accelerometer_file_id,accelerometer_line_number}',
+            'machine_learning_key',
+            '(accelerometer_file_id, accelerometer_line_number)', 'machine_learning_accelerometer_idx')
+$$;
+COMMENT ON FUNCTION stedi.zones() IS 'The five zones in the order a refresh fills them: table, definition view, key columns and the name of the key''s unique index, and the lookup index an incremental refresh finds rows by';
+
+-- A zone's key and lookup index, made once the zone is first filled:
+-- building an index is much faster than filling an indexed table, and
+-- CREATE INDEX keeps writers out, not readers.
+CREATE FUNCTION stedi.index_zone(zone regclass) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_column
 DECLARE
     z record;
-    t0 timestamptz;
-    n bigint;
-    schema text;
+    schema text := (SELECT c.relnamespace::regnamespace::text FROM pg_class AS c
+                     WHERE c.oid = zone);
 BEGIN
-    ANALYZE landing.customer, landing.accelerometer, landing.step_trainer,
-            stedi.pseudonym_secret;
-    FOR z IN SELECT * FROM (VALUES
-        (1, 'trusted.customer'::regclass, 'trusted.customer_definition'::regclass,
-         'customer_key', '(email)',
-         'customer_serial_number_idx', '(serial_number)'),
-        (2, 'trusted.accelerometer', 'trusted.accelerometer_definition',
-         'accelerometer_key', '(file_id, line_number)',
-         'accelerometer_user_time_idx', '(user_email, reading_time stedi.timestamptz_ms_ops)'),
-        (3, 'curated.customer', 'curated.customer_definition',
-         'customer_key', '(customer_key)',
-         'customer_serial_number_idx', '(serial_number)'),
-        (4, 'trusted.step_trainer', 'trusted.step_trainer_definition',
-         'step_trainer_key', '(file_id, line_number)',
-         'step_trainer_serial_time_idx', '(serial_number, sensor_reading_time stedi.timestamptz_ms_ops)'),
-        (5, 'curated.machine_learning', 'curated.machine_learning_definition',
-         'machine_learning_key',
-         '(step_trainer_file_id, step_trainer_line_number, accelerometer_file_id, accelerometer_line_number)',
-         NULL, NULL))
-        AS v(step, zone, definition, key_name, key, lookup_name, lookup) ORDER BY 1
-    LOOP
-        t0 := clock_timestamp();
-        EXECUTE format('DELETE FROM %s', z.zone);
-        n := stedi.fill_zone(z.zone, z.definition);
-        -- The zone's key (which makes every incremental insert idempotent)
-        -- and the index incremental refresh finds rows by.  Made the first
-        -- time only once the table is filled: building an index is much
-        -- faster than filling an indexed table, and CREATE INDEX keeps
-        -- writers out, not readers.
-        schema := (SELECT c.relnamespace::regnamespace::text FROM pg_class AS c
-                    WHERE c.oid = z.zone);
-        IF to_regclass(format('%I.%I', schema, z.key_name)) IS NULL THEN
-            EXECUTE format('CREATE UNIQUE INDEX %I ON %s USING btree %s',
-                           z.key_name, z.zone, z.key);
-            EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.key_name,
-                           'Key of ' || z.zone::text || ': makes each insert of an incremental refresh idempotent');
-        END IF;
-        IF z.lookup IS NOT NULL
-           AND to_regclass(format('%I.%I', schema, z.lookup_name)) IS NULL THEN
-            EXECUTE format('CREATE INDEX %I ON %s USING btree %s',
-                           z.lookup_name, z.zone, z.lookup);
-            EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.lookup_name,
-                           'How an incremental refresh finds the rows of one customer or device in ' || z.zone::text);
-        END IF;
-        -- the next zone is planned on these statistics; nothing reads the
-        -- last one next, and autovacuum analyzes it soon after
-        IF z.step < 5 THEN
-            EXECUTE format('ANALYZE %s', z.zone);
-        END IF;
-        INSERT INTO stedi.zone_state AS s (view, rows, analyzed_rows, refreshed_at)
-        VALUES (z.zone, n, n, now())
-        ON CONFLICT (view) DO UPDATE
-           SET rows = EXCLUDED.rows, analyzed_rows = EXCLUDED.rows, refreshed_at = now();
-        step := z.step; view := z.zone; method := 'full'; rows := n;
-        duration := clock_timestamp() - t0;
-        RETURN NEXT;
-    END LOOP;
-
-    -- stedi.finish_file keeps these; rows that did not come through it
-    -- (changes by hand) are found only by reading all of landing
-    IF NOT rebuild_file_owners THEN
-        RETURN;
+    SELECT * INTO z FROM stedi.zones() AS v WHERE v.zone = index_zone.zone;
+    IF to_regclass(format('%I.%I', schema, z.key_name)) IS NULL THEN
+        EXECUTE format('CREATE UNIQUE INDEX %I ON %s USING btree (%s)', z.key_name, zone,
+                       (SELECT string_agg(quote_ident(k), ', ') FROM unnest(z.key) AS k));
+        EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.key_name,
+                       'Key of ' || zone::text || ': one row per key, and how a refresh finds the rows it deletes');
     END IF;
-    DELETE FROM stedi.accelerometer_file_user;
-    -- (a load that commits meanwhile has added its own: ON CONFLICT)
-    INSERT INTO stedi.accelerometer_file_user
-    SELECT DISTINCT stedi.normalize_email(user_email), file_id FROM landing.accelerometer
-    ON CONFLICT DO NOTHING;
-    DELETE FROM stedi.step_trainer_file_serial;
-    INSERT INTO stedi.step_trainer_file_serial
-    SELECT DISTINCT serial_number, file_id FROM landing.step_trainer
-    ON CONFLICT DO NOTHING;
-    ANALYZE stedi.accelerometer_file_user, stedi.step_trainer_file_serial;
+    IF to_regclass(format('%I.%I', schema, z.lookup_name)) IS NULL THEN
+        EXECUTE format('CREATE INDEX %I ON %s USING btree %s', z.lookup_name, zone, z.lookup);
+        EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.lookup_name,
+                       'How an incremental refresh finds the rows of one customer, device or reading in ' || zone::text);
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION stedi.rebuild_zones(boolean) IS 'Refill every zone from its definition (stedi.refresh(full => true) calls it); with rebuild_file_owners, also which files hold whose readings';
+COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key and lookup index if it has not got them (stedi.zones() names them)';
 
-DROP FUNCTION stedi.apply_zone_changes(integer[], integer[], integer[], text[]);
+-- The full way for one zone: the rows of the zone that no row of the
+-- definition equals go into minus, the rows of the definition that no row
+-- of the zone equals into plus.  Rows are equal when every column is (a
+-- null equal to a null); the key columns, never null, are what the join
+-- hashes on.
+CREATE FUNCTION stedi.compare_zone(zone regclass, minus regclass, plus regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    z record;
+    same text;
+BEGIN
+    SELECT * INTO z FROM stedi.zones() AS v WHERE v.zone = compare_zone.zone;
+    SELECT string_agg(CASE WHEN a.attnotnull
+                           THEN format('d.%1$I = z.%1$I', a.attname)
+                           ELSE format('d.%1$I IS NOT DISTINCT FROM z.%1$I', a.attname) END,
+                      ' AND ' ORDER BY a.attnum)
+      INTO same
+      FROM pg_attribute AS a
+     WHERE a.attrelid = zone AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE format('INSERT INTO %s SELECT z.* FROM %s AS z WHERE NOT EXISTS (SELECT FROM %s AS d WHERE %s)',
+                   minus, zone, z.definition, same);
+    EXECUTE format('INSERT INTO %s SELECT d.* FROM %s AS d WHERE NOT EXISTS (SELECT FROM %s AS z WHERE %s)',
+                   plus, z.definition, zone, same);
+END
+$$;
+COMMENT ON FUNCTION stedi.compare_zone(regclass, regclass, regclass) IS 'Full refresh of one zone: put the zone''s rows that its definition no longer holds into minus, and the definition''s rows the zone lacks into plus';
+
+-- The incremental way deletes every row it recomputes and inserts what
+-- it computed: a row in both, unchanged, is dropped from both, so that
+-- it is never written.
+CREATE FUNCTION stedi.cancel_unchanged(zone regclass, minus regclass, plus regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    z record;
+    same text;
+BEGIN
+    SELECT * INTO z FROM stedi.zones() AS v WHERE v.zone = cancel_unchanged.zone;
+    SELECT string_agg(CASE WHEN a.attnotnull
+                           THEN format('p.%1$I = m.%1$I', a.attname)
+                           ELSE format('p.%1$I IS NOT DISTINCT FROM m.%1$I', a.attname) END,
+                      ' AND ' ORDER BY a.attnum)
+      INTO same
+      FROM pg_attribute AS a
+     WHERE a.attrelid = zone AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE format('WITH same AS MATERIALIZED (SELECT m.ctid AS m_row, p.ctid AS p_row
+                                                 FROM %1$s AS m JOIN %2$s AS p ON %3$s),
+                         kept AS (DELETE FROM %1$s AS m USING same AS s WHERE m.ctid = s.m_row)
+                    DELETE FROM %2$s AS p USING same AS s WHERE p.ctid = s.p_row',
+                   minus, plus, same);
+END
+$$;
+COMMENT ON FUNCTION stedi.cancel_unchanged(regclass, regclass, regclass) IS 'Drop from a zone''s change the rows that are both deleted and inserted unchanged';
+
+-- Incremental or full, for one zone, by cost: the rows each way reads.
+-- A row of the incremental way costs about twice one of a rebuild (it is
+-- found through an index or a bitmap, copied into the change tables and
+-- compared), so a change that would read more than half of what a
+-- rebuild reads is applied by a rebuild.
+CREATE FUNCTION stedi.choose_method(incremental_rows bigint, full_rows bigint,
+                                    OUT method text, OUT reason text)
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN 2 * incremental_rows > full_rows THEN 'full' ELSE 'incremental' END,
+           format('%s rows to read incrementally against %s for a rebuild (%s%%)',
+                  incremental_rows, full_rows,
+                  round(100.0 * incremental_rows / greatest(full_rows, 1), 2))
+$$;
+COMMENT ON FUNCTION stedi.choose_method(bigint, bigint) IS 'Incremental or full for one zone, from the rows each way would read (a rebuild when the incremental way reads more than half as many); and why, for the refresh log';
+
+-- The incremental way for one zone: into pg_temp.stedi_minus_N every row
+-- of the zone that the change upstream can touch, into
+-- pg_temp.stedi_plus_N those rows as the definition has them now (the
+-- caller then drops what is in both, unchanged).  Each statement is the
+-- zone's definition restricted to what changed:
+--   1 trusted.customer       the emails of new customer records, and erased ones
+--   2 trusted.accelerometer  rows of new and unloaded files; every row of
+--                            customers who came, went or changed consent date
+--   3 curated.customer       customers changed in 1, or whose readings did in 2
+--   4 trusted.step_trainer   rows of new and unloaded files; every row of
+--                            devices whose curated owners changed in 3
+--   5 curated.machine_learning  pairs of rows that left 2 or 4, or came
+--                            into them; every pair of customers whose
+--                            device changed
+-- Landing rows are read only from files that are not waiting for the next
+-- refresh (stedi.pending_file): a file loaded while this refresh runs is
+-- that refresh's, whole, and no row is ever added twice.  Where new
+-- landing rows are joined, the join method follows the rows the loader
+-- counted (new_rows): no nested loop over more than 10,000 of them.
+CREATE FUNCTION stedi.compute_zone_change(step integer,
+                                          customer_files integer[],
+                                          accelerometer_files integer[],
+                                          step_trainer_files integer[],
+                                          unloaded_files integer[],
+                                          changed text[],
+                                          consent_changed text[],
+                                          recompute text[],
+                                          devices text[],
+                                          serial_changed text[],
+                                          owner_files integer[],
+                                          new_rows bigint,
+                                          secret bytea,
+                                          policy text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+AS $$
+BEGIN
+    unloaded_files := coalesce(unloaded_files, '{}');
+    IF step = 1 THEN
+        INSERT INTO pg_temp.stedi_minus_1
+        SELECT c.* FROM trusted.customer AS c WHERE c.email = ANY (changed);
+        INSERT INTO pg_temp.stedi_plus_1
+        SELECT d.* FROM trusted.customer_definition AS d WHERE d.email = ANY (changed);
+
+    ELSIF step = 2 THEN
+        INSERT INTO pg_temp.stedi_minus_2
+        SELECT a.* FROM trusted.accelerometer AS a WHERE a.file_id = ANY (unloaded_files);
+        INSERT INTO pg_temp.stedi_minus_2
+        SELECT a.* FROM trusted.accelerometer AS a
+         WHERE a.user_email = ANY (consent_changed) AND NOT a.file_id = ANY (unloaded_files);
+        PERFORM set_config('enable_nestloop', (new_rows <= 10000)::text, true);
+        INSERT INTO pg_temp.stedi_plus_2
+        SELECT c.email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
+          FROM landing.accelerometer AS a
+          JOIN trusted.customer AS c ON c.email = stedi.normalize_email(a.user_email)
+         WHERE a.file_id = ANY (accelerometer_files || owner_files)
+           AND (a.file_id = ANY (accelerometer_files)
+                OR stedi.normalize_email(a.user_email) = ANY (consent_changed))
+           AND NOT EXISTS (SELECT FROM stedi.pending_file AS p WHERE p.file_id = a.file_id)
+           AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                                  a.reading_time, policy);
+        PERFORM set_config('enable_nestloop', 'on', true);
+
+    ELSIF step = 3 THEN
+        INSERT INTO pg_temp.stedi_minus_3
+        SELECT c.* FROM curated.customer AS c
+         WHERE c.customer_key IN (SELECT stedi.customer_key(e, secret) FROM unnest(recompute) AS e);
+        INSERT INTO pg_temp.stedi_plus_3
+        SELECT stedi.customer_key(c.email, secret), c.serial_number, c.registration_date,
+               c.last_update_date, c.share_with_research_as_of_date,
+               c.share_with_public_as_of_date, c.share_with_friends_as_of_date
+          FROM trusted.customer AS c
+         WHERE c.email = ANY (recompute)
+           AND EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = c.email);
+
+    ELSIF step = 4 THEN
+        INSERT INTO pg_temp.stedi_minus_4
+        SELECT s.* FROM trusted.step_trainer AS s WHERE s.file_id = ANY (unloaded_files);
+        INSERT INTO pg_temp.stedi_minus_4
+        SELECT s.* FROM trusted.step_trainer AS s
+         WHERE s.serial_number = ANY (devices) AND NOT s.file_id = ANY (unloaded_files);
+        PERFORM set_config('enable_nestloop', (new_rows <= 10000)::text, true);
+        INSERT INTO pg_temp.stedi_plus_4
+        SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+               s.file_id, s.line_number
+          FROM landing.step_trainer AS s
+         WHERE s.file_id = ANY (step_trainer_files || owner_files)
+           AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (devices))
+           AND NOT EXISTS (SELECT FROM stedi.pending_file AS p WHERE p.file_id = s.file_id)
+           AND EXISTS (SELECT FROM curated.customer AS c
+                        WHERE c.serial_number = s.serial_number
+                          AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                                                 s.sensor_reading_time, policy));
+        PERFORM set_config('enable_nestloop', 'on', true);
+
+    ELSE
+        -- pairs of rows gone from the zones (a pair found twice is deleted once)
+        INSERT INTO pg_temp.stedi_minus_5
+        SELECT m.* FROM curated.machine_learning AS m
+          JOIN pg_temp.stedi_minus_4 AS s
+            ON m.step_trainer_file_id = s.file_id AND m.step_trainer_line_number = s.line_number;
+        INSERT INTO pg_temp.stedi_minus_5
+        SELECT m.* FROM curated.machine_learning AS m
+          JOIN pg_temp.stedi_minus_2 AS a
+            ON m.accelerometer_file_id = a.file_id AND m.accelerometer_line_number = a.line_number;
+        -- every pair of a customer with another device
+        INSERT INTO pg_temp.stedi_minus_5
+        SELECT m.* FROM curated.machine_learning AS m
+          JOIN trusted.accelerometer AS a
+            ON m.accelerometer_file_id = a.file_id AND m.accelerometer_line_number = a.line_number
+         WHERE a.user_email = ANY (serial_changed);
+
+        -- pairs of new accelerometer rows with every step trainer row
+        INSERT INTO pg_temp.stedi_plus_5
+        SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+               stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
+               s.file_id, s.line_number, a.file_id, a.line_number
+          FROM pg_temp.stedi_plus_2 AS a
+          JOIN trusted.customer AS c ON c.email = a.user_email
+          JOIN trusted.step_trainer AS s
+            ON s.serial_number = c.serial_number
+           AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time;
+        -- of new step trainer rows with the accelerometer rows there were
+        INSERT INTO pg_temp.stedi_plus_5
+        SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+               stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
+               s.file_id, s.line_number, a.file_id, a.line_number
+          FROM pg_temp.stedi_plus_4 AS s
+          JOIN trusted.customer AS c ON c.serial_number = s.serial_number
+          JOIN trusted.accelerometer AS a
+            ON a.user_email = c.email
+           AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+         WHERE NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
+                            WHERE n.file_id = a.file_id AND n.line_number = a.line_number);
+        -- and every other pair of a customer with another device
+        INSERT INTO pg_temp.stedi_plus_5
+        SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+               stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
+               s.file_id, s.line_number, a.file_id, a.line_number
+          FROM trusted.accelerometer AS a
+          JOIN trusted.customer AS c ON c.email = a.user_email
+          JOIN trusted.step_trainer AS s
+            ON s.serial_number = c.serial_number
+           AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
+         WHERE a.user_email = ANY (serial_changed)
+           AND NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
+                            WHERE n.file_id = a.file_id AND n.line_number = a.line_number)
+           AND NOT EXISTS (SELECT FROM pg_temp.stedi_plus_4 AS n
+                            WHERE n.file_id = s.file_id AND n.line_number = s.line_number);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stedi.compute_zone_change(integer, integer[], integer[], integer[], integer[], text[], text[], text[], text[], text[], integer[], bigint, bytea, text) IS
+    'Incremental refresh of one zone (step 1 to 5): the rows the change upstream can touch, as the zone holds them (into pg_temp.stedi_minus_N) and as its definition has them now (pg_temp.stedi_plus_N)';
+
+-- Everything a refresh does to the zones, given what changed: files
+-- loaded, customers erased and files unloaded since the last refresh.
+-- rebuild, when not NULL, says why every zone must be compared whole with
+-- its definition.  Returns one row per zone, in order.
 CREATE FUNCTION stedi.apply_zone_changes(customer_files integer[],
                                          accelerometer_files integer[],
                                          step_trainer_files integer[],
                                          erased text[],
-                                         unloaded_files integer[])
-RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval)
+                                         unloaded_files integer[],
+                                         rebuild text)
+RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval,
+               inserted bigint, deleted bigint, reason text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+SET enable_nestloop = on
 AS $$
 #variable_conflict use_column
 DECLARE
     policy text := stedi.setting_value('consent_policy');
     secret bytea := (SELECT p.secret FROM stedi.pseudonym_secret AS p);
-    changed text[];          -- customers whose latest record may differ
-    new_rows trusted.customer[];    -- their latest consenting records
-    old_rows trusted.customer[];    -- what trusted holds of them
-    emptied text[];          -- left without readings by an unloaded file
-    lost text[];             -- leave trusted (or must be recomputed)
-    gained text[];           -- enter trusted (or are recomputed)
-    lost_serials text[];     -- devices whose rows are recomputed
-    pull_serials text[];     -- devices whose old rows are read again
-    accelerometer_read integer[];   -- files to read accelerometer rows from
-    step_trainer_read integer[];    -- and step trainer rows
-    delta bigint[] := ARRAY[0, 0, 0, 0, 0];
-    n bigint;
-    t0 timestamptz := clock_timestamp();
+    first_refresh boolean := (SELECT count(*) FROM stedi.zone_state) < 5;
+    quiet boolean;
     z record;
+    choice record;
+    t0 timestamptz;
+    zone_rows bigint;
+    landing_rows bigint;
+    read_rows bigint;
+    new_rows bigint;         -- rows the loader counted in the new files of the zone's kind
+    changed text[];          -- 1: emails whose latest record may differ
+    consent_changed text[];  -- 2: customers who came, went or changed consent date
+    recompute text[];        -- 3: customers whose curated row may differ
+    devices text[];          -- 4: devices whose curated owners changed
+    serial_changed text[];   -- 5: customers with another device
+    owner_files integer[];   -- files holding readings of those customers or devices
+    same text;
 BEGIN
-
-    -- 0. Unloaded accelerometer and step trainer files: their rows go, with
-    --    the pairs they made.  A customer left with no reading leaves
-    --    curated, and the rows of the devices curated through them are
-    --    recomputed: step 1 recomputes every customer in emptied.
-    IF unloaded_files IS NOT NULL THEN
-        DELETE FROM curated.machine_learning AS m
-         WHERE m.accelerometer_file_id = ANY (unloaded_files)
-            OR m.step_trainer_file_id = ANY (unloaded_files);
-        GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] - n;
-        DELETE FROM trusted.step_trainer AS s WHERE s.file_id = ANY (unloaded_files);
-        GET DIAGNOSTICS n = ROW_COUNT; delta[4] := delta[4] - n;
-        WITH gone AS (DELETE FROM trusted.accelerometer AS a
-                       WHERE a.file_id = ANY (unloaded_files) RETURNING a.user_email)
-        SELECT count(*), array_agg(DISTINCT g.user_email) INTO n, emptied FROM gone AS g;
-        delta[2] := delta[2] - n;
-        SELECT array_agg(e) INTO emptied FROM unnest(emptied) AS e
-         WHERE NOT EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = e);
+    quiet := NOT first_refresh AND rebuild IS NULL AND customer_files IS NULL
+             AND accelerometer_files IS NULL AND step_trainer_files IS NULL
+             AND erased IS NULL AND unloaded_files IS NULL;
+    IF first_refresh OR rebuild IS NOT NULL THEN
+        -- every zone reads all of landing: plan it on what landing holds now
+        ANALYZE landing.customer, landing.accelerometer, landing.step_trainer,
+                stedi.pseudonym_secret;
+    END IF;
+    IF NOT quiet AND NOT first_refresh THEN
+        FOR z IN SELECT * FROM stedi.zones() ORDER BY 1 LOOP
+            EXECUTE format('CREATE TEMPORARY TABLE stedi_minus_%s (LIKE %s) ON COMMIT DROP',
+                           z.step, z.zone);
+            EXECUTE format('CREATE TEMPORARY TABLE stedi_plus_%s (LIKE %s) ON COMMIT DROP',
+                           z.step, z.zone);
+        END LOOP;
     END IF;
 
-    -- 1. Customers: the latest consenting record of each changed email,
-    --    against what trusted holds.
-    SELECT array_agg(DISTINCT e) INTO changed
-      FROM (SELECT stedi.normalize_email(c.email) FROM landing.customer AS c
-             WHERE c.file_id = ANY (customer_files)
-            UNION ALL SELECT unnest(erased)
-            UNION ALL SELECT unnest(emptied)) AS x(e);
-    IF changed IS NOT NULL THEN
-        -- in variables of this call, not in temporary tables: nothing
-        -- outlives the call or meets another one in the same transaction
-        SELECT array_agg(ROW(d.*)::trusted.customer) INTO new_rows
-          FROM trusted.customer_definition AS d WHERE d.email = ANY (changed);
-        SELECT array_agg(c) INTO old_rows
-          FROM trusted.customer AS c WHERE c.email = ANY (changed);
+    FOR z IN SELECT * FROM stedi.zones() ORDER BY 1 LOOP
+        t0 := clock_timestamp();
+        zone_rows := coalesce((SELECT s.rows FROM stedi.zone_state AS s WHERE s.view = z.zone), 0);
+        inserted := 0;
+        deleted := 0;
+        IF quiet THEN
+            method := 'incremental';
+            reason := 'nothing changed';
+        ELSIF first_refresh THEN
+            -- straight into the empty zone, then its indexes
+            method := 'full';
+            reason := 'first refresh';
+            EXECUTE format('DELETE FROM %s', z.zone);
+            GET DIAGNOSTICS deleted = ROW_COUNT;
+            zone_rows := 0;
+            PERFORM set_config('enable_nestloop', 'off', true);
+            inserted := stedi.fill_zone(z.zone, z.definition);
+            PERFORM set_config('enable_nestloop', 'on', true);
+            PERFORM stedi.index_zone(z.zone);
+        ELSE
+            landing_rows := (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
+                              WHERE f.kind = CASE z.step WHEN 1 THEN 'customer'
+                                                         WHEN 2 THEN 'accelerometer'
+                                                         WHEN 4 THEN 'step_trainer' END);
+            new_rows := 0;
+            owner_files := NULL;
+            -- what the change upstream touches here, and the rows the
+            -- incremental way would read for it against those of a rebuild
+            IF z.step = 1 THEN
+                SELECT array_agg(DISTINCT e) INTO changed
+                  FROM (SELECT stedi.normalize_email(c.email) FROM landing.customer AS c
+                         WHERE c.file_id = ANY (customer_files)
+                        UNION ALL SELECT unnest(erased)) AS x(e);
+                read_rows := 2 * coalesce(cardinality(changed), 0);
+                choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
+            ELSIF z.step = 2 THEN
+                SELECT array_agg(DISTINCT x.email) INTO consent_changed
+                  FROM ((SELECT m.email, m.share_with_research_as_of_date FROM pg_temp.stedi_minus_1 AS m
+                         EXCEPT
+                         SELECT p.email, p.share_with_research_as_of_date FROM pg_temp.stedi_plus_1 AS p)
+                        UNION ALL
+                        (SELECT p.email, p.share_with_research_as_of_date FROM pg_temp.stedi_plus_1 AS p
+                         EXCEPT
+                         SELECT m.email, m.share_with_research_as_of_date FROM pg_temp.stedi_minus_1 AS m)) AS x;
+                SELECT array_agg(DISTINCT o.file_id) INTO owner_files
+                  FROM stedi.accelerometer_file_user AS o WHERE o.user_email = ANY (consent_changed);
+                new_rows := (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
+                              WHERE f.file_id = ANY (accelerometer_files));
+                read_rows := new_rows + coalesce(cardinality(unloaded_files), 0)
+                             + (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
+                                 WHERE f.file_id = ANY (owner_files))
+                             + (SELECT count(*) FROM trusted.accelerometer AS a
+                                 WHERE a.user_email = ANY (consent_changed));
+                choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
+            ELSIF z.step = 3 THEN
+                SELECT array_agg(DISTINCT e) INTO recompute
+                  FROM (SELECT m.email FROM pg_temp.stedi_minus_1 AS m
+                        UNION ALL SELECT p.email FROM pg_temp.stedi_plus_1 AS p
+                        UNION ALL SELECT m.user_email FROM pg_temp.stedi_minus_2 AS m
+                        UNION ALL SELECT p.user_email FROM pg_temp.stedi_plus_2 AS p) AS x(e);
+                read_rows := 2 * coalesce(cardinality(recompute), 0);
+                choice := stedi.choose_method(read_rows,
+                                              zone_rows + (SELECT s.rows FROM stedi.zone_state AS s
+                                                            WHERE s.view = 'trusted.customer'::regclass));
+            ELSIF z.step = 4 THEN
+                SELECT array_agg(DISTINCT x.serial_number) INTO devices
+                  FROM ((SELECT m.customer_key, m.serial_number, m.share_with_research_as_of_date
+                           FROM pg_temp.stedi_minus_3 AS m
+                         EXCEPT
+                         SELECT p.customer_key, p.serial_number, p.share_with_research_as_of_date
+                           FROM pg_temp.stedi_plus_3 AS p)
+                        UNION ALL
+                        (SELECT p.customer_key, p.serial_number, p.share_with_research_as_of_date
+                           FROM pg_temp.stedi_plus_3 AS p
+                         EXCEPT
+                         SELECT m.customer_key, m.serial_number, m.share_with_research_as_of_date
+                           FROM pg_temp.stedi_minus_3 AS m)) AS x;
+                SELECT array_agg(DISTINCT o.file_id) INTO owner_files
+                  FROM stedi.step_trainer_file_serial AS o WHERE o.serial_number = ANY (devices);
+                new_rows := (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
+                              WHERE f.file_id = ANY (step_trainer_files));
+                read_rows := new_rows + coalesce(cardinality(unloaded_files), 0)
+                             + (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
+                                 WHERE f.file_id = ANY (owner_files))
+                             + (SELECT count(*) FROM trusted.step_trainer AS s
+                                 WHERE s.serial_number = ANY (devices));
+                choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
+            ELSE
+                SELECT array_agg(DISTINCT p.email) INTO serial_changed
+                  FROM pg_temp.stedi_plus_1 AS p JOIN pg_temp.stedi_minus_1 AS m USING (email)
+                 WHERE p.serial_number <> m.serial_number;
+                read_rows := (SELECT count(*) FROM pg_temp.stedi_minus_2)
+                             + (SELECT count(*) FROM pg_temp.stedi_plus_2)
+                             + (SELECT count(*) FROM pg_temp.stedi_minus_4)
+                             + (SELECT count(*) FROM pg_temp.stedi_plus_4)
+                             + CASE WHEN serial_changed IS NULL THEN 0
+                                    ELSE (SELECT count(*) FROM trusted.accelerometer AS a
+                                           WHERE a.user_email = ANY (serial_changed)) END;
+                choice := stedi.choose_method(2 * read_rows,
+                                              zone_rows + (SELECT sum(s.rows)::bigint FROM stedi.zone_state AS s
+                                                            WHERE s.view IN ('trusted.accelerometer'::regclass,
+                                                                             'trusted.step_trainer'::regclass)));
+            END IF;
+            method := choice.method;
+            reason := choice.reason;
+            IF rebuild IS NOT NULL THEN
+                method := 'full';
+                reason := rebuild;
+            ELSIF read_rows = 0 THEN
+                reason := 'nothing changed upstream';
+            END IF;
 
-        -- consent or device changed: out with the old rows, in with the new
-        SELECT array_agg(o.email) INTO lost
-          FROM unnest(old_rows) AS o LEFT JOIN unnest(new_rows) AS n USING (email)
-         WHERE n.email IS NULL
-            OR (n.share_with_research_as_of_date, n.serial_number)
-               IS DISTINCT FROM (o.share_with_research_as_of_date, o.serial_number)
-            OR o.email = ANY (emptied);
-        SELECT array_agg(n.email) INTO gained
-          FROM unnest(new_rows) AS n LEFT JOIN unnest(old_rows) AS o USING (email)
-         WHERE o.email IS NULL OR n.email = ANY (lost);
-        SELECT array_agg(DISTINCT o.serial_number) INTO lost_serials
-          FROM unnest(old_rows) AS o WHERE o.email = ANY (lost);
-
-        -- a newer record that changes neither: the customer row alone
-        UPDATE trusted.customer AS c
-           SET customer_name = n.customer_name, phone = n.phone, birth_day = n.birth_day,
-               registration_date = n.registration_date, last_update_date = n.last_update_date,
-               share_with_public_as_of_date = n.share_with_public_as_of_date,
-               share_with_friends_as_of_date = n.share_with_friends_as_of_date,
-               file_id = n.file_id, line_number = n.line_number
-          FROM unnest(new_rows) AS n
-         WHERE c.email = n.email AND NOT (n.email = ANY (coalesce(gained, '{}')));
-        UPDATE curated.customer AS c
-           SET registration_date = n.registration_date, last_update_date = n.last_update_date,
-               share_with_public_as_of_date = n.share_with_public_as_of_date,
-               share_with_friends_as_of_date = n.share_with_friends_as_of_date
-          FROM unnest(new_rows) AS n
-         WHERE c.customer_key = stedi.customer_key(n.email, secret)
-           AND NOT (n.email = ANY (coalesce(gained, '{}')));
-
-        IF lost IS NOT NULL THEN
-            -- pairs and step trainer rows of their devices are recomputed
-            -- below for whoever still owns the device
-            -- (the training table's key begins with the step trainer row's)
-            DELETE FROM curated.machine_learning AS m
-             USING trusted.step_trainer AS s
-             WHERE s.serial_number = ANY (lost_serials)
-               AND m.step_trainer_file_id = s.file_id
-               AND m.step_trainer_line_number = s.line_number;
-            GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] - n;
-            DELETE FROM trusted.step_trainer AS s WHERE s.serial_number = ANY (lost_serials);
-            GET DIAGNOSTICS n = ROW_COUNT; delta[4] := delta[4] - n;
-            DELETE FROM curated.customer AS c
-             WHERE c.customer_key IN (SELECT stedi.customer_key(e, secret) FROM unnest(lost) AS e);
-            GET DIAGNOSTICS n = ROW_COUNT; delta[3] := delta[3] - n;
-            DELETE FROM trusted.accelerometer AS a WHERE a.user_email = ANY (lost);
-            GET DIAGNOSTICS n = ROW_COUNT; delta[2] := delta[2] - n;
-            DELETE FROM trusted.customer AS c WHERE c.email = ANY (lost);
-            GET DIAGNOSTICS n = ROW_COUNT; delta[1] := delta[1] - n;
+            IF method = 'full' THEN
+                -- the whole definition is large by definition: no nested loops
+                PERFORM set_config('enable_nestloop', 'off', true);
+                PERFORM stedi.compare_zone(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
+                                           format('pg_temp.stedi_plus_%s', z.step)::regclass);
+                PERFORM set_config('enable_nestloop', 'on', true);
+            ELSIF read_rows > 0 THEN
+                PERFORM stedi.compute_zone_change(z.step, customer_files, accelerometer_files,
+                                                  step_trainer_files, unloaded_files,
+                                                  changed, consent_changed, recompute, devices,
+                                                  serial_changed, owner_files, new_rows, secret, policy);
+                PERFORM stedi.cancel_unchanged(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
+                                               format('pg_temp.stedi_plus_%s', z.step)::regclass);
+            END IF;
+            -- the next statements, and the zones after this one, are
+            -- planned on the true size of this change
+            EXECUTE format('ANALYZE pg_temp.stedi_minus_%s, pg_temp.stedi_plus_%s', z.step, z.step);
+            SELECT string_agg(format('z.%1$I = m.%1$I', k), ' AND ') INTO same FROM unnest(z.key) AS k;
+            EXECUTE format('DELETE FROM %s AS z USING pg_temp.stedi_minus_%s AS m WHERE %s',
+                           z.zone, z.step, same);
+            GET DIAGNOSTICS deleted = ROW_COUNT;
+            inserted := stedi.fill_zone(z.zone, format('pg_temp.stedi_plus_%s', z.step)::regclass);
+            PERFORM stedi.index_zone(z.zone);
         END IF;
-        IF gained IS NOT NULL THEN
-            INSERT INTO trusted.customer
-            SELECT n.* FROM unnest(new_rows) AS n WHERE n.email = ANY (gained);
-            GET DIAGNOSTICS n = ROW_COUNT; delta[1] := delta[1] + n;
-        END IF;
-    END IF;
 
-    -- 2. Accelerometer: rows of new files, and every row of gained
-    --    customers (found through the files that hold them).
-    SELECT array_agg(DISTINCT f) INTO accelerometer_read
-      FROM (SELECT unnest(accelerometer_files)
-            UNION ALL SELECT m.file_id FROM stedi.accelerometer_file_user AS m
-                       WHERE m.user_email = ANY (gained)) AS x(f);
-    IF accelerometer_read IS NOT NULL THEN
-        INSERT INTO trusted.accelerometer
-        SELECT c.email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
-          FROM landing.accelerometer AS a
-          JOIN trusted.customer AS c ON c.email = stedi.normalize_email(a.user_email)
-         WHERE a.file_id = ANY (accelerometer_read)
-           AND (a.file_id = ANY (accelerometer_files)
-                OR stedi.normalize_email(a.user_email) = ANY (gained))
-           AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
-                                                  a.reading_time, policy)
-        ON CONFLICT DO NOTHING;
-        GET DIAGNOSTICS n = ROW_COUNT; delta[2] := delta[2] + n;
-    END IF;
-
-    -- 3. New accelerometer rows pair with the step trainer rows there are.
-    --    (Each customer's key is computed once, not once per pair.)
-    WITH owner AS MATERIALIZED (
-        SELECT c.email, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
-          FROM trusted.customer AS c
-         WHERE c.email IN (SELECT a.user_email FROM trusted.accelerometer AS a
-                            WHERE a.file_id = ANY (accelerometer_read)
-                              AND (a.file_id = ANY (accelerometer_files)
-                                   OR a.user_email = ANY (gained))))
-    INSERT INTO curated.machine_learning
-    SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-           o.customer_key, a.reading_time, a.x, a.y, a.z,
-           s.file_id, s.line_number, a.file_id, a.line_number
-      FROM trusted.accelerometer AS a
-      JOIN owner AS o ON o.email = a.user_email
-      JOIN trusted.step_trainer AS s
-        ON s.serial_number = o.serial_number
-       AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
-     WHERE a.file_id = ANY (accelerometer_read)
-       AND (a.file_id = ANY (accelerometer_files) OR a.user_email = ANY (gained))
-    ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] + n;
-
-    -- 4. Customers with their first readings become curated.
-    WITH added AS (
-        INSERT INTO curated.customer
-        SELECT stedi.customer_key(c.email, secret), c.serial_number, c.registration_date,
-               c.last_update_date, c.share_with_research_as_of_date,
-               c.share_with_public_as_of_date, c.share_with_friends_as_of_date
-          FROM trusted.customer AS c
-         WHERE c.email IN (SELECT a.user_email FROM trusted.accelerometer AS a
-                            WHERE a.file_id = ANY (accelerometer_read)
-                              AND (a.file_id = ANY (accelerometer_files)
-                                   OR a.user_email = ANY (gained)))
-        ON CONFLICT DO NOTHING
-        RETURNING serial_number)
-    SELECT array_agg(DISTINCT serial_number), count(*) INTO pull_serials, n FROM added;
-    delta[3] := delta[3] + n;
-
-    -- devices of customers recomputed above, still curated through anyone
-    SELECT array_agg(DISTINCT s) INTO pull_serials
-      FROM (SELECT unnest(pull_serials)
-            UNION ALL SELECT c.serial_number FROM curated.customer AS c
-                       WHERE c.serial_number = ANY (lost_serials)) AS x(s);
-
-    -- 5. Step trainer: rows of new files, and every row of the devices
-    --    that just became curated.
-    SELECT array_agg(DISTINCT f) INTO step_trainer_read
-      FROM (SELECT unnest(step_trainer_files)
-            UNION ALL SELECT m.file_id FROM stedi.step_trainer_file_serial AS m
-                       WHERE m.serial_number = ANY (pull_serials)) AS x(f);
-    IF step_trainer_read IS NOT NULL THEN
-        INSERT INTO trusted.step_trainer
-        SELECT s.* FROM landing.step_trainer AS s
-         WHERE s.file_id = ANY (step_trainer_read)
-           AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (pull_serials))
-           AND EXISTS (SELECT FROM curated.customer AS c
-                        WHERE c.serial_number = s.serial_number
-                          AND stedi.reading_has_research_consent(
-                                  c.share_with_research_as_of_date,
-                                  s.sensor_reading_time, policy))
-        ON CONFLICT DO NOTHING;
-        GET DIAGNOSTICS n = ROW_COUNT; delta[4] := delta[4] + n;
-    END IF;
-
-    -- 6. New step trainer rows pair with all accelerometer rows.
-    WITH owner AS MATERIALIZED (
-        SELECT c.email, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
-          FROM trusted.customer AS c
-         WHERE c.serial_number IN (SELECT s.serial_number FROM trusted.step_trainer AS s
-                                    WHERE s.file_id = ANY (step_trainer_read)
-                                      AND (s.file_id = ANY (step_trainer_files)
-                                           OR s.serial_number = ANY (pull_serials))))
-    INSERT INTO curated.machine_learning
-    SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-           o.customer_key, a.reading_time, a.x, a.y, a.z,
-           s.file_id, s.line_number, a.file_id, a.line_number
-      FROM trusted.step_trainer AS s
-      JOIN owner AS o ON o.serial_number = s.serial_number
-      JOIN trusted.accelerometer AS a
-        ON a.user_email = o.email
-       AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
-     WHERE s.file_id = ANY (step_trainer_read)
-       AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (pull_serials))
-    ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS n = ROW_COUNT; delta[5] := delta[5] + n;
-
-    -- Row counts, and fresh statistics for a zone that grew by a tenth.
-    FOR z IN SELECT * FROM (VALUES
-        (1, 'trusted.customer'::regclass), (2, 'trusted.accelerometer'),
-        (3, 'curated.customer'), (4, 'trusted.step_trainer'),
-        (5, 'curated.machine_learning')) AS v(step, zone) ORDER BY 1
-    LOOP
-        UPDATE stedi.zone_state AS s
-           SET rows = s.rows + delta[z.step], refreshed_at = now()
-         WHERE s.view = z.zone
-        RETURNING s.rows INTO n;
-        IF abs(n - (SELECT s.analyzed_rows FROM stedi.zone_state AS s WHERE s.view = z.zone))
-           > greatest(1000, n / 10) THEN
+        -- row counts; fresh statistics, for the zones planned after this
+        -- one, when it grew or shrank by a tenth
+        rows := zone_rows + inserted - deleted;
+        INSERT INTO stedi.zone_state AS s (view, rows, analyzed_rows, refreshed_at)
+        VALUES (z.zone, rows, -1, now())
+        ON CONFLICT (view) DO UPDATE SET rows = EXCLUDED.rows, refreshed_at = now();
+        IF abs(rows - (SELECT s.analyzed_rows FROM stedi.zone_state AS s WHERE s.view = z.zone))
+           > greatest(1000, rows / 10) OR (first_refresh AND z.step < 5) THEN
             EXECUTE format('ANALYZE %s', z.zone);
-            UPDATE stedi.zone_state AS s SET analyzed_rows = n WHERE s.view = z.zone;
+            UPDATE stedi.zone_state AS s SET analyzed_rows = apply_zone_changes.rows
+             WHERE s.view = z.zone;
         END IF;
-        step := z.step; view := z.zone; method := 'incremental'; rows := n;
-        duration := CASE WHEN z.step = 1 THEN clock_timestamp() - t0 ELSE interval '0' END;
+        step := z.step;
+        view := z.zone;
+        duration := clock_timestamp() - t0;
         RETURN NEXT;
     END LOOP;
+
+    IF NOT quiet AND NOT first_refresh THEN
+        FOR z IN SELECT * FROM stedi.zones() ORDER BY 1 LOOP
+            EXECUTE format('DROP TABLE pg_temp.stedi_minus_%s, pg_temp.stedi_plus_%s', z.step, z.step);
+        END LOOP;
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION stedi.apply_zone_changes(integer[], integer[], integer[], text[], integer[]) IS
-    'Apply the changes of new files, changed customers and unloaded files to every zone (what stedi.refresh() does when no full rebuild is needed)';
+COMMENT ON FUNCTION stedi.apply_zone_changes(integer[], integer[], integer[], text[], integer[], text) IS
+    'Bring every zone up to date with the files loaded, customers erased and files unloaded since the last refresh, each zone incrementally or in full as costs less (in full whenever rebuild, the reason, is not NULL); one row per zone: method, reason, rows inserted and deleted, rows after, duration';
 
-CREATE OR REPLACE FUNCTION stedi.maintain_zones(rebuild boolean, only_if_changed boolean)
-RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval)
+-- What stedi.refresh() runs: consume the queues, then apply what changed.
+-- Returns no rows when only_if_changed and nothing changed.
+CREATE FUNCTION stedi.maintain_zones(rebuild boolean, only_if_changed boolean)
+RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval,
+               inserted bigint, deleted bigint, reason text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -979,7 +1164,8 @@ DECLARE
     step_trainer_files integer[];
     erased text[];
     unloaded_files integer[];
-    other_change boolean;
+    by_hand text;
+    why text;
 BEGIN
     INSERT INTO stedi.pseudonym_secret (secret)
     SELECT stedi.random_secret()
@@ -995,8 +1181,11 @@ BEGIN
     SELECT array_agg(DISTINCT email) INTO erased FROM consumed;
     WITH consumed AS (DELETE FROM stedi.pending_unload RETURNING file_id)
     SELECT array_agg(file_id) INTO unloaded_files FROM consumed;
-    WITH consumed AS (DELETE FROM stedi.landing_change RETURNING 1)
-    SELECT count(*) > 0 INTO other_change FROM consumed;
+    WITH consumed AS (DELETE FROM stedi.landing_change RETURNING relation)
+    SELECT string_agg(DISTINCT CASE WHEN relation = 'stedi.setting'::regclass
+                                    THEN 'the consent policy changed'
+                                    ELSE relation::text || ' changed by hand' END, ', ')
+      INTO by_hand FROM consumed;
 
     -- the block ranges new files filled, so that their rows are found
     -- through the BRIN indexes.  Here and not in finish_file: summarizing
@@ -1012,18 +1201,74 @@ BEGIN
         PERFORM brin_summarize_new_values('landing.step_trainer_file_idx'::regclass);
     END IF;
 
-    IF rebuild OR other_change OR (SELECT count(*) FROM stedi.zone_state) < 5 THEN
-        RETURN QUERY SELECT * FROM stedi.rebuild_zones(rebuild OR other_change);
-    ELSIF NOT only_if_changed OR customer_files IS NOT NULL
-          OR accelerometer_files IS NOT NULL OR step_trainer_files IS NOT NULL
-          OR erased IS NOT NULL OR unloaded_files IS NOT NULL THEN
-        RETURN QUERY SELECT * FROM stedi.apply_zone_changes(
-            customer_files, accelerometer_files, step_trainer_files, erased,
-            unloaded_files);
+    IF only_if_changed AND NOT rebuild AND by_hand IS NULL
+       AND customer_files IS NULL AND accelerometer_files IS NULL
+       AND step_trainer_files IS NULL AND erased IS NULL AND unloaded_files IS NULL
+       AND (SELECT count(*) FROM stedi.zone_state) = 5 THEN
+        RETURN;
+    END IF;
+    why := CASE WHEN rebuild THEN 'asked (full => true)'
+                WHEN by_hand IS NOT NULL THEN by_hand END;
+    RETURN QUERY SELECT * FROM stedi.apply_zone_changes(
+        customer_files, accelerometer_files, step_trainer_files, erased,
+        unloaded_files, why);
+
+    -- stedi.finish_file keeps these; rows that did not come through it
+    -- (changes by hand) are found only by reading all of landing
+    IF by_hand IS NOT NULL OR rebuild THEN
+        DELETE FROM stedi.accelerometer_file_user;
+        -- (a load that commits meanwhile has added its own: ON CONFLICT)
+        INSERT INTO stedi.accelerometer_file_user
+        SELECT DISTINCT stedi.normalize_email(a.user_email), a.file_id FROM landing.accelerometer AS a
+        ON CONFLICT DO NOTHING;
+        DELETE FROM stedi.step_trainer_file_serial;
+        INSERT INTO stedi.step_trainer_file_serial
+        SELECT DISTINCT s.serial_number, s.file_id FROM landing.step_trainer AS s
+        ON CONFLICT DO NOTHING;
+        ANALYZE stedi.accelerometer_file_user, stedi.step_trainer_file_serial;
     END IF;
 END
 $$;
-COMMENT ON FUNCTION stedi.maintain_zones(boolean, boolean) IS 'The work of stedi.refresh(): a full rebuild when asked, on the first refresh, or after a change only a rebuild can apply; otherwise only what changed';
+COMMENT ON FUNCTION stedi.maintain_zones(boolean, boolean) IS 'The work of stedi.refresh(): take what changed since the last refresh from the queues and apply it to the zones (stedi.apply_zone_changes); with rebuild, or after a change only a rebuild applies, every zone in full';
+
+ALTER TABLE stedi.refresh_log ADD COLUMN reason text, ADD COLUMN inserted bigint,
+    ADD COLUMN deleted bigint;
+COMMENT ON TABLE stedi.refresh_log IS 'One row per zone refreshed in a run: how (full or incremental) and why, the rows it inserted and deleted, its row count afterwards and how long it took';
+COMMENT ON COLUMN stedi.refresh_log.reason IS 'Why this method: asked, first refresh, a change by hand, or the rows each way would read';
+COMMENT ON COLUMN stedi.refresh_log.inserted IS 'Rows the run inserted into the zone (NULL for runs of stedi before 0.3.0)';
+COMMENT ON COLUMN stedi.refresh_log.deleted IS 'Rows the run deleted from the zone (NULL for runs of stedi before 0.3.0)';
+COMMENT ON COLUMN stedi.refresh_log.duration IS 'Time spent on this zone alone';
+
+CREATE FUNCTION stedi.refresh(
+    only_if_changed boolean DEFAULT false, "full" boolean DEFAULT false,
+    OUT view regclass, OUT method text, OUT rows bigint, OUT duration interval,
+    OUT inserted bigint, OUT deleted bigint, OUT reason text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'stedi_refresh'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stedi.refresh(boolean, boolean) IS
+    'Bring the trusted and curated zones up to date with landing in one transaction, each zone incrementally or in full as costs less (full => true: every zone in full); returns and logs per zone the method and why, rows inserted and deleted, rows after and duration; with only_if_changed, does nothing when nothing changed since the last refresh';
+
+-- the zones' indexes say what they are for now (made by a refresh; the
+-- next refresh makes those an older one did not)
+DO $$
+DECLARE
+    z record;
+    schema text;
+BEGIN
+    FOR z IN SELECT * FROM stedi.zones() LOOP
+        schema := (SELECT c.relnamespace::regnamespace::text FROM pg_class AS c WHERE c.oid = z.zone);
+        IF to_regclass(format('%I.%I', schema, z.key_name)) IS NOT NULL THEN
+            EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.key_name,
+                           'Key of ' || z.zone::text || ': one row per key, and how a refresh finds the rows it deletes');
+        END IF;
+        IF to_regclass(format('%I.%I', schema, z.lookup_name)) IS NOT NULL THEN
+            EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.lookup_name,
+                           'How an incremental refresh finds the rows of one customer, device or reading in ' || z.zone::text);
+        END IF;
+    END LOOP;
+END
+$$;
 
 CREATE OR REPLACE VIEW stedi.zone_status AS
 SELECT v.step, v.view,

@@ -1051,11 +1051,12 @@ COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key and lookup
 -- definition equals go into minus, the rows of the definition that no row
 -- of the zone equals into plus.  Rows are equal when every column is (a
 -- null equal to a null); the key columns, never null, are what the join
--- hashes on.
+-- hashes on.  Each side is a whole zone: no nested loops.
 CREATE FUNCTION stedi.compare_zone(zone regclass, minus regclass, plus regclass)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET enable_nestloop = off
 AS $$
 DECLARE
     z record;
@@ -1079,15 +1080,19 @@ COMMENT ON FUNCTION stedi.compare_zone(regclass, regclass, regclass) IS 'Full re
 
 -- The incremental way deletes every row it recomputes and inserts what
 -- it computed: a row in both, unchanged, is dropped from both, so that
--- it is never written.
+-- it is never written.  Both sides are whole change tables, of any size:
+-- a hash join, never a nested loop (which over a large change would be
+-- quadratic).
 CREATE FUNCTION stedi.cancel_unchanged(zone regclass, minus regclass, plus regclass)
-RETURNS void
+RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET enable_nestloop = off
 AS $$
 DECLARE
     z record;
     same text;
+    cancelled bigint;
 BEGIN
     SELECT * INTO z FROM stedi.zones() AS v WHERE v.zone = cancel_unchanged.zone;
     SELECT string_agg(CASE WHEN a.attnotnull
@@ -1102,9 +1107,11 @@ BEGIN
                          kept AS (DELETE FROM %1$s AS m USING same AS s WHERE m.ctid = s.m_row)
                     DELETE FROM %2$s AS p USING same AS s WHERE p.ctid = s.p_row',
                    minus, plus, same);
+    GET DIAGNOSTICS cancelled = ROW_COUNT;
+    RETURN cancelled;
 END
 $$;
-COMMENT ON FUNCTION stedi.cancel_unchanged(regclass, regclass, regclass) IS 'Drop from a zone''s change the rows that are both deleted and inserted unchanged';
+COMMENT ON FUNCTION stedi.cancel_unchanged(regclass, regclass, regclass) IS 'Drop from a zone''s change the rows that are both deleted and inserted unchanged; returns how many were inserted unchanged';
 
 -- Incremental or full, for one zone, by cost: the rows each way reads.
 -- A row of the incremental way costs about twice one of a rebuild (it is
@@ -1139,9 +1146,11 @@ COMMENT ON FUNCTION stedi.choose_method(bigint, bigint) IS 'Incremental or full 
 --                            device changed
 -- Landing rows are read only from files that are not waiting for the next
 -- refresh (stedi.pending_file): a file loaded while this refresh runs is
--- that refresh's, whole, and no row is ever added twice.  Where new
--- landing rows are joined, the join method follows the rows the loader
--- counted (new_rows): no nested loop over more than 10,000 of them.
+-- that refresh's, whole, and no row is ever added twice.  Where landing
+-- rows are joined, the join method follows the rows measured before
+-- (measured_rows: what the loader counted in the files read, and the
+-- zone's rows of the customers or devices recomputed), not statistics
+-- that predate the rows: no nested loop over more than 10,000 of them.
 CREATE FUNCTION stedi.compute_zone_change(step integer,
                                           customer_files integer[],
                                           accelerometer_files integer[],
@@ -1153,7 +1162,7 @@ CREATE FUNCTION stedi.compute_zone_change(step integer,
                                           devices text[],
                                           serial_changed text[],
                                           owner_files integer[],
-                                          new_rows bigint,
+                                          measured_rows bigint,
                                           secret bytea,
                                           policy text)
 RETURNS void
@@ -1175,7 +1184,7 @@ BEGIN
         INSERT INTO pg_temp.stedi_minus_2
         SELECT a.* FROM trusted.accelerometer AS a
          WHERE a.user_email = ANY (consent_changed) AND NOT a.file_id = ANY (unloaded_files);
-        PERFORM set_config('enable_nestloop', (new_rows <= 10000)::text, true);
+        PERFORM set_config('enable_nestloop', (measured_rows <= 10000)::text, true);
         INSERT INTO pg_temp.stedi_plus_2
         SELECT c.email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
           FROM landing.accelerometer AS a
@@ -1206,7 +1215,7 @@ BEGIN
         INSERT INTO pg_temp.stedi_minus_4
         SELECT s.* FROM trusted.step_trainer AS s
          WHERE s.serial_number = ANY (devices) AND NOT s.file_id = ANY (unloaded_files);
-        PERFORM set_config('enable_nestloop', (new_rows <= 10000)::text, true);
+        PERFORM set_config('enable_nestloop', (measured_rows <= 10000)::text, true);
         INSERT INTO pg_temp.stedi_plus_4
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                s.file_id, s.line_number
@@ -1316,6 +1325,7 @@ DECLARE
     devices text[];          -- 4: devices whose curated owners changed
     serial_changed text[];   -- 5: customers with another device
     owner_files integer[];   -- files holding readings of those customers or devices
+    analyzed boolean;        -- the change tables' statistics are current
     same text;
 BEGIN
     quiet := NOT first_refresh AND rebuild IS NULL AND customer_files IS NULL
@@ -1361,6 +1371,7 @@ BEGIN
                                                          WHEN 4 THEN 'step_trainer' END);
             new_rows := 0;
             owner_files := NULL;
+            analyzed := false;
             -- what the change upstream touches here, and the rows the
             -- incremental way would read for it against those of a rebuild
             IF z.step = 1 THEN
@@ -1448,22 +1459,24 @@ BEGIN
             END IF;
 
             IF method = 'full' THEN
-                -- the whole definition is large by definition: no nested loops
-                PERFORM set_config('enable_nestloop', 'off', true);
                 PERFORM stedi.compare_zone(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
                                            format('pg_temp.stedi_plus_%s', z.step)::regclass);
-                PERFORM set_config('enable_nestloop', 'on', true);
             ELSIF read_rows > 0 THEN
                 PERFORM stedi.compute_zone_change(z.step, customer_files, accelerometer_files,
                                                   step_trainer_files, unloaded_files,
                                                   changed, consent_changed, recompute, devices,
-                                                  serial_changed, owner_files, new_rows, secret, policy);
-                PERFORM stedi.cancel_unchanged(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
-                                               format('pg_temp.stedi_plus_%s', z.step)::regclass);
+                                                  serial_changed, owner_files, read_rows, secret, policy);
+                EXECUTE format('ANALYZE pg_temp.stedi_minus_%s, pg_temp.stedi_plus_%s', z.step, z.step);
+                IF stedi.cancel_unchanged(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
+                                          format('pg_temp.stedi_plus_%s', z.step)::regclass) = 0 THEN
+                    analyzed := true;
+                END IF;
             END IF;
             -- the next statements, and the zones after this one, are
             -- planned on the true size of this change
-            EXECUTE format('ANALYZE pg_temp.stedi_minus_%s, pg_temp.stedi_plus_%s', z.step, z.step);
+            IF NOT analyzed THEN
+                EXECUTE format('ANALYZE pg_temp.stedi_minus_%s, pg_temp.stedi_plus_%s', z.step, z.step);
+            END IF;
             SELECT string_agg(format('z.%1$I = m.%1$I', k), ' AND ') INTO same FROM unnest(z.key) AS k;
             EXECUTE format('DELETE FROM %s AS z USING pg_temp.stedi_minus_%s AS m WHERE %s',
                            z.zone, z.step, same);

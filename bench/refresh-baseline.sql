@@ -161,3 +161,26 @@ CREATE FUNCTION bench.same_as_views() RETURNS boolean LANGUAGE sql AS $$
                        SELECT step_trainer_file_id, step_trainer_line_number, accelerometer_file_id, accelerometer_line_number
                          FROM bench.curated_machine_learning)
 $$;
+
+CREATE FUNCTION bench.drop_tables_as() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    DROP TABLE bench.t_trusted_customer, bench.t_trusted_accelerometer, bench.t_curated_customer,
+               bench.t_trusted_step_trainer, bench.t_curated_machine_learning;
+END
+$$;
+
+-- Rows in a zone and not in its definition, or the other way round: 0 when
+-- every zone equals its definition (checked apart from stedi's own
+-- comparison, which a full refresh reports)
+CREATE FUNCTION bench.zones_differ() RETURNS bigint LANGUAGE sql AS $$
+SELECT (SELECT count(*) FROM ((TABLE trusted.customer EXCEPT ALL TABLE trusted.customer_definition)
+                              UNION ALL (TABLE trusted.customer_definition EXCEPT ALL TABLE trusted.customer)) d)
+     + (SELECT count(*) FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trusted.accelerometer_definition)
+                              UNION ALL (TABLE trusted.accelerometer_definition EXCEPT ALL TABLE trusted.accelerometer)) d)
+     + (SELECT count(*) FROM ((TABLE curated.customer EXCEPT ALL TABLE curated.customer_definition)
+                              UNION ALL (TABLE curated.customer_definition EXCEPT ALL TABLE curated.customer)) d)
+     + (SELECT count(*) FROM ((TABLE trusted.step_trainer EXCEPT ALL TABLE trusted.step_trainer_definition)
+                              UNION ALL (TABLE trusted.step_trainer_definition EXCEPT ALL TABLE trusted.step_trainer)) d)
+     + (SELECT count(*) FROM ((TABLE curated.machine_learning EXCEPT ALL TABLE curated.machine_learning_definition)
+                              UNION ALL (TABLE curated.machine_learning_definition EXCEPT ALL TABLE curated.machine_learning)) d)
+$$;

@@ -93,6 +93,90 @@ for step in $(seq 1 "$steps"); do
     is "$(differences)" "" "step $step ($what; refresh: ${methods:-none}): every zone equals its definition [$(counts)]"
 done
 
+# Batches larger than the zones they go into.  A plan chosen for a trickle
+# (a nested loop over rows the statistics have not seen) would make these
+# quadratic; each refresh runs under auto_explain, and no plan node may
+# handle more rows (actual rows times loops) than five times all of landing.
+landing_rows() { q $db "SELECT (SELECT count(*) FROM landing.customer) + (SELECT count(*) FROM landing.accelerometer) + (SELECT count(*) FROM landing.step_trainer)"; }
+zone_rows() { q $db "SELECT rows FROM stedi.zone_state WHERE view = '$1'::regclass"; }
+big_refresh()
+{
+    local what=$1 limit notices worst methods
+    limit=$((5 * $(landing_rows)))
+    notices=$(psql -X -q -v ON_ERROR_STOP=1 -d $db 2>&1 >/dev/null <<'SQL'
+LOAD 'auto_explain';
+SET auto_explain.log_min_duration = 0;
+SET auto_explain.log_analyze = on;
+SET auto_explain.log_timing = off;
+SET auto_explain.log_nested_statements = on;
+SET auto_explain.log_level = notice;
+SELECT count(*) FROM stedi.refresh();
+SQL
+)
+    worst=$(echo "$notices" | grep -oE 'actual rows=[0-9]+ loops=[0-9]+' |
+            awk '{ split($2, r, "="); split($3, l, "="); n = r[2] * l[2]; if (n > max) max = n } END { print max + 0 }')
+    methods=$(q $db "SELECT string_agg(left(method, 1), '' ORDER BY step) FROM stedi.refresh_log
+                      WHERE run_id = (SELECT max(run_id) FROM stedi.refresh_run)")
+    ok $([ "$worst" -le "$limit" ] && echo 0 || echo 1) \
+       "$what: no plan node handles more than 5 times all of landing ($worst rows at most, limit $limit; methods $methods)"
+    is "$(differences)" "" "$what: every zone equals its definition [$(counts)]"
+}
+
+# Twice: the method each zone's cost picks (here, mostly full), then the
+# incremental way forced on every zone (stedi.choose_method replaced in
+# this test's database), so that its plans meet these batches too.
+round=0
+for mode in chosen incremental; do
+    round=$((round + 1))
+    if [ $mode = incremental ]; then
+        q $db "CREATE OR REPLACE FUNCTION stedi.choose_method(incremental_rows bigint, full_rows bigint,
+                                                             OUT method text, OUT reason text)
+               LANGUAGE sql IMMUTABLE AS \$\$ SELECT 'incremental', 'forced by the test' \$\$" >/dev/null
+    fi
+    # new customers with their readings: three times what the zones hold
+    before=$(zone_rows trusted.accelerometer)
+    stedi-gen --scale "$(awk -v n="$before" 'BEGIN { s = 3 * n / 45000; if (s < 0.05) s = 0.05; printf "%.2f", s }')" \
+        --seed $((7777 + round)) "$tmp/big$round" >/dev/null
+    stedi-load -q -d $db "$tmp/big$round"
+    big_refresh "$mode: new customers, 3 times the zones"
+    ok $([ "$(zone_rows trusted.accelerometer)" -ge $((3 * before)) ] && echo 0 || echo 1) \
+       "$mode: the batch was at least twice the zone it went into ($before readings before, $(zone_rows trusted.accelerometer) after)"
+
+    # new readings of every known customer, twice over: a month later, two months later
+    mkdir -p "$tmp/again$round/accelerometer/landing" "$tmp/again$round/step_trainer/landing"
+    for m in 1 2; do
+        q $db "SELECT json_build_object('user', user_email,
+                      'timestamp', (extract(epoch FROM reading_time) * 1000)::bigint + ($round * 2 + $m) * 2592000000,
+                      'x', x, 'y', y, 'z', z) FROM landing.accelerometer" >"$tmp/again$round/accelerometer/landing/a$m.json"
+        q $db "SELECT json_build_object('sensorReadingTime', (extract(epoch FROM sensor_reading_time) * 1000)::bigint + ($round * 2 + $m) * 2592000000,
+                      'serialNumber', serial_number, 'distanceFromObject', distance_from_object)
+                 FROM landing.step_trainer" >"$tmp/again$round/step_trainer/landing/s$m.json"
+    done
+    stedi-load -q -d $db "$tmp/again$round"
+    big_refresh "$mode: new readings of every known customer, twice the zones"
+
+    # most customers withdraw consent at once, then give it back
+    q $db "SELECT json_build_object('customerName', customer_name, 'email', email, 'serialNumber', serial_number,
+                  'lastUpdateDate', (extract(epoch FROM last_update_date) * 1000)::bigint + 5000 * $round)
+             FROM trusted.customer WHERE md5(email) < 'b'" >"$tmp/withdraw$round.json"
+    stedi-load -q -d $db --kind customer "$tmp/withdraw$round.json"
+    big_refresh "$mode: $(wc -l <"$tmp/withdraw$round.json") customers withdraw consent at once"
+    q $db "SELECT json_build_object('customerName', customer_name, 'email', email, 'serialNumber', serial_number,
+                  'lastUpdateDate', (extract(epoch FROM last_update_date) * 1000)::bigint + 10000 * $round,
+                  'shareWithResearchAsOfDate', (extract(epoch FROM last_update_date) * 1000)::bigint + 10000 * $round)
+             FROM (SELECT DISTINCT ON (stedi.normalize_email(email)) * FROM landing.customer
+                    ORDER BY stedi.normalize_email(email), last_update_date DESC) AS c
+            WHERE md5(stedi.normalize_email(email)) < 'b'" >"$tmp/consent$round.json"
+    stedi-load -q -d $db --kind customer "$tmp/consent$round.json"
+    big_refresh "$mode: $(wc -l <"$tmp/consent$round.json") customers give consent again at once"
+
+    # the biggest file goes
+    file=$(q $db "SELECT file_id FROM landing.source_file WHERE kind = 'accelerometer' ORDER BY rows_loaded DESC LIMIT 1")
+    q $db "SELECT count(*) FROM stedi.unload_file($file)" >/dev/null
+    big_refresh "$mode: unloading the biggest accelerometer file"
+
+done
+
 # A full rebuild gives what incremental refreshes kept.
 before=$(counts)
 q $db "SELECT count(*) FROM stedi.refresh(full => true)" >/dev/null
