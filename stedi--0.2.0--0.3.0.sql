@@ -1709,11 +1709,14 @@ REVOKE ALL ON SCHEMA curated FROM stedi_analyst, stedi_admin;
 GRANT USAGE ON SCHEMA landing, stedi TO stedi_loader;
 GRANT INSERT ON landing.customer, landing.accelerometer, landing.step_trainer,
                 landing.rejected TO stedi_loader;
+-- (normalize_email: the index of landing.customer by identity computes it
+-- for every row a loader inserts)
 GRANT EXECUTE ON FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean),
                           stedi.finish_file(integer, bigint, bigint, bigint, bigint),
                           stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text),
                           stedi.landing_row_check(text, integer, bigint, text),
-                          stedi.rejected_line_check(text, integer, bigint)
+                          stedi.rejected_line_check(text, integer, bigint),
+                          stedi.normalize_email(text)
       TO stedi_loader, stedi_admin;
 
 -- Analysts read the curated tables, and nothing behind them: not the
@@ -1749,7 +1752,6 @@ GRANT EXECUTE ON FUNCTION stedi.refresh(boolean, boolean),
                           stedi.has_research_consent(timestamptz),
                           stedi.reading_has_research_consent(timestamptz, timestamptz, text),
                           stedi.customer_key(text, bytea),
-                          stedi.normalize_email(text),
                           stedi.fill_zone(regclass, regclass)
       TO stedi_admin;
 

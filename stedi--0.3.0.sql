@@ -1146,7 +1146,9 @@ COMMENT ON FUNCTION stedi.choose_method(bigint, bigint) IS 'Incremental or full 
 --                            device changed
 -- Landing rows are read only from files that are not waiting for the next
 -- refresh (stedi.pending_file): a file loaded while this refresh runs is
--- that refresh's, whole, and no row is ever added twice.  Where landing
+-- that refresh's, whole.  (A full refresh reads all of landing, a file
+-- that commits meanwhile too; the zone's rows of each new file are
+-- recomputed with it, and cancel out: no row is ever added twice.)  Where landing
 -- rows are joined, the join method follows the rows measured before
 -- (measured_rows: what the loader counted in the files read, and the
 -- zone's rows of the customers or devices recomputed), not statistics
@@ -1170,6 +1172,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 AS $$
+DECLARE
+    files integer[];         -- the zone's rows of these files are recomputed
 BEGIN
     unloaded_files := coalesce(unloaded_files, '{}');
     IF step = 1 THEN
@@ -1179,11 +1183,14 @@ BEGIN
         SELECT d.* FROM trusted.customer_definition AS d WHERE d.email = ANY (changed);
 
     ELSIF step = 2 THEN
+        -- (rows of a new file are in the zone only if a full refresh read
+        -- it while it committed: then they cancel out)
+        files := unloaded_files || coalesce(accelerometer_files, '{}');
         INSERT INTO pg_temp.stedi_minus_2
-        SELECT a.* FROM trusted.accelerometer AS a WHERE a.file_id = ANY (unloaded_files);
+        SELECT a.* FROM trusted.accelerometer AS a WHERE a.file_id = ANY (files);
         INSERT INTO pg_temp.stedi_minus_2
         SELECT a.* FROM trusted.accelerometer AS a
-         WHERE a.user_email = ANY (consent_changed) AND NOT a.file_id = ANY (unloaded_files);
+         WHERE a.user_email = ANY (consent_changed) AND NOT a.file_id = ANY (files);
         PERFORM set_config('enable_nestloop', (measured_rows <= 10000)::text, true);
         INSERT INTO pg_temp.stedi_plus_2
         SELECT c.email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
@@ -1210,11 +1217,12 @@ BEGIN
            AND EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = c.email);
 
     ELSIF step = 4 THEN
+        files := unloaded_files || coalesce(step_trainer_files, '{}');
         INSERT INTO pg_temp.stedi_minus_4
-        SELECT s.* FROM trusted.step_trainer AS s WHERE s.file_id = ANY (unloaded_files);
+        SELECT s.* FROM trusted.step_trainer AS s WHERE s.file_id = ANY (files);
         INSERT INTO pg_temp.stedi_minus_4
         SELECT s.* FROM trusted.step_trainer AS s
-         WHERE s.serial_number = ANY (devices) AND NOT s.file_id = ANY (unloaded_files);
+         WHERE s.serial_number = ANY (devices) AND NOT s.file_id = ANY (files);
         PERFORM set_config('enable_nestloop', (measured_rows <= 10000)::text, true);
         INSERT INTO pg_temp.stedi_plus_4
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
@@ -1305,6 +1313,11 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 SET enable_nestloop = on
+SET enable_hashjoin = on
+SET enable_mergejoin = on
+SET enable_seqscan = on
+SET enable_indexscan = on
+SET enable_bitmapscan = on
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -2084,11 +2097,14 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA stedi FROM PUBLIC;
 GRANT USAGE ON SCHEMA landing, stedi TO stedi_loader;
 GRANT INSERT ON landing.customer, landing.accelerometer, landing.step_trainer,
                 landing.rejected TO stedi_loader;
+-- (normalize_email: the index of landing.customer by identity computes it
+-- for every row a loader inserts)
 GRANT EXECUTE ON FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean),
                           stedi.finish_file(integer, bigint, bigint, bigint, bigint),
                           stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text),
                           stedi.landing_row_check(text, integer, bigint, text),
-                          stedi.rejected_line_check(text, integer, bigint)
+                          stedi.rejected_line_check(text, integer, bigint),
+                          stedi.normalize_email(text)
       TO stedi_loader, stedi_admin;
 
 -- Analysts read the curated tables, and nothing behind them: not the
@@ -2124,7 +2140,6 @@ GRANT EXECUTE ON FUNCTION stedi.refresh(boolean, boolean),
                           stedi.has_research_consent(timestamptz),
                           stedi.reading_has_research_consent(timestamptz, timestamptz, text),
                           stedi.customer_key(text, bytea),
-                          stedi.normalize_email(text),
                           stedi.fill_zone(regclass, regclass)
       TO stedi_admin;
 
