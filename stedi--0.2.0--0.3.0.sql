@@ -700,11 +700,12 @@ COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key and lookup
 -- definition equals go into minus, the rows of the definition that no row
 -- of the zone equals into plus.  Rows are equal when every column is (a
 -- null equal to a null); the key columns, never null, are what the join
--- hashes on.
+-- hashes on.  Each side is a whole zone: no nested loops.
 CREATE FUNCTION stedi.compare_zone(zone regclass, minus regclass, plus regclass)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET enable_nestloop = off
 AS $$
 DECLARE
     z record;
@@ -728,15 +729,19 @@ COMMENT ON FUNCTION stedi.compare_zone(regclass, regclass, regclass) IS 'Full re
 
 -- The incremental way deletes every row it recomputes and inserts what
 -- it computed: a row in both, unchanged, is dropped from both, so that
--- it is never written.
+-- it is never written.  Both sides are whole change tables, of any size:
+-- a hash join, never a nested loop (which over a large change would be
+-- quadratic).
 CREATE FUNCTION stedi.cancel_unchanged(zone regclass, minus regclass, plus regclass)
-RETURNS void
+RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET enable_nestloop = off
 AS $$
 DECLARE
     z record;
     same text;
+    cancelled bigint;
 BEGIN
     SELECT * INTO z FROM stedi.zones() AS v WHERE v.zone = cancel_unchanged.zone;
     SELECT string_agg(CASE WHEN a.attnotnull
@@ -751,9 +756,11 @@ BEGIN
                          kept AS (DELETE FROM %1$s AS m USING same AS s WHERE m.ctid = s.m_row)
                     DELETE FROM %2$s AS p USING same AS s WHERE p.ctid = s.p_row',
                    minus, plus, same);
+    GET DIAGNOSTICS cancelled = ROW_COUNT;
+    RETURN cancelled;
 END
 $$;
-COMMENT ON FUNCTION stedi.cancel_unchanged(regclass, regclass, regclass) IS 'Drop from a zone''s change the rows that are both deleted and inserted unchanged';
+COMMENT ON FUNCTION stedi.cancel_unchanged(regclass, regclass, regclass) IS 'Drop from a zone''s change the rows that are both deleted and inserted unchanged; returns how many were inserted unchanged';
 
 -- Incremental or full, for one zone, by cost: the rows each way reads.
 -- A row of the incremental way costs about twice one of a rebuild (it is
@@ -788,9 +795,13 @@ COMMENT ON FUNCTION stedi.choose_method(bigint, bigint) IS 'Incremental or full 
 --                            device changed
 -- Landing rows are read only from files that are not waiting for the next
 -- refresh (stedi.pending_file): a file loaded while this refresh runs is
--- that refresh's, whole, and no row is ever added twice.  Where new
--- landing rows are joined, the join method follows the rows the loader
--- counted (new_rows): no nested loop over more than 10,000 of them.
+-- that refresh's, whole.  (A full refresh reads all of landing, a file
+-- that commits meanwhile too; the zone's rows of each new file are
+-- recomputed with it, and cancel out: no row is ever added twice.)  Where landing
+-- rows are joined, the join method follows the rows measured before
+-- (measured_rows: what the loader counted in the files read, and the
+-- zone's rows of the customers or devices recomputed), not statistics
+-- that predate the rows: no nested loop over more than 10,000 of them.
 CREATE FUNCTION stedi.compute_zone_change(step integer,
                                           customer_files integer[],
                                           accelerometer_files integer[],
@@ -802,7 +813,7 @@ CREATE FUNCTION stedi.compute_zone_change(step integer,
                                           devices text[],
                                           serial_changed text[],
                                           owner_files integer[],
-                                          new_rows bigint,
+                                          measured_rows bigint,
                                           secret bytea,
                                           policy text)
 RETURNS void
@@ -810,6 +821,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 AS $$
+DECLARE
+    files integer[];         -- the zone's rows of these files are recomputed
 BEGIN
     unloaded_files := coalesce(unloaded_files, '{}');
     IF step = 1 THEN
@@ -819,12 +832,15 @@ BEGIN
         SELECT d.* FROM trusted.customer_definition AS d WHERE d.email = ANY (changed);
 
     ELSIF step = 2 THEN
+        -- (rows of a new file are in the zone only if a full refresh read
+        -- it while it committed: then they cancel out)
+        files := unloaded_files || coalesce(accelerometer_files, '{}');
         INSERT INTO pg_temp.stedi_minus_2
-        SELECT a.* FROM trusted.accelerometer AS a WHERE a.file_id = ANY (unloaded_files);
+        SELECT a.* FROM trusted.accelerometer AS a WHERE a.file_id = ANY (files);
         INSERT INTO pg_temp.stedi_minus_2
         SELECT a.* FROM trusted.accelerometer AS a
-         WHERE a.user_email = ANY (consent_changed) AND NOT a.file_id = ANY (unloaded_files);
-        PERFORM set_config('enable_nestloop', (new_rows <= 10000)::text, true);
+         WHERE a.user_email = ANY (consent_changed) AND NOT a.file_id = ANY (files);
+        PERFORM set_config('enable_nestloop', (measured_rows <= 10000)::text, true);
         INSERT INTO pg_temp.stedi_plus_2
         SELECT c.email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
           FROM landing.accelerometer AS a
@@ -850,12 +866,13 @@ BEGIN
            AND EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = c.email);
 
     ELSIF step = 4 THEN
+        files := unloaded_files || coalesce(step_trainer_files, '{}');
         INSERT INTO pg_temp.stedi_minus_4
-        SELECT s.* FROM trusted.step_trainer AS s WHERE s.file_id = ANY (unloaded_files);
+        SELECT s.* FROM trusted.step_trainer AS s WHERE s.file_id = ANY (files);
         INSERT INTO pg_temp.stedi_minus_4
         SELECT s.* FROM trusted.step_trainer AS s
-         WHERE s.serial_number = ANY (devices) AND NOT s.file_id = ANY (unloaded_files);
-        PERFORM set_config('enable_nestloop', (new_rows <= 10000)::text, true);
+         WHERE s.serial_number = ANY (devices) AND NOT s.file_id = ANY (files);
+        PERFORM set_config('enable_nestloop', (measured_rows <= 10000)::text, true);
         INSERT INTO pg_temp.stedi_plus_4
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                s.file_id, s.line_number
@@ -945,6 +962,11 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 SET enable_nestloop = on
+SET enable_hashjoin = on
+SET enable_mergejoin = on
+SET enable_seqscan = on
+SET enable_indexscan = on
+SET enable_bitmapscan = on
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -965,6 +987,7 @@ DECLARE
     devices text[];          -- 4: devices whose curated owners changed
     serial_changed text[];   -- 5: customers with another device
     owner_files integer[];   -- files holding readings of those customers or devices
+    analyzed boolean;        -- the change tables' statistics are current
     same text;
 BEGIN
     quiet := NOT first_refresh AND rebuild IS NULL AND customer_files IS NULL
@@ -1010,6 +1033,7 @@ BEGIN
                                                          WHEN 4 THEN 'step_trainer' END);
             new_rows := 0;
             owner_files := NULL;
+            analyzed := false;
             -- what the change upstream touches here, and the rows the
             -- incremental way would read for it against those of a rebuild
             IF z.step = 1 THEN
@@ -1097,22 +1121,24 @@ BEGIN
             END IF;
 
             IF method = 'full' THEN
-                -- the whole definition is large by definition: no nested loops
-                PERFORM set_config('enable_nestloop', 'off', true);
                 PERFORM stedi.compare_zone(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
                                            format('pg_temp.stedi_plus_%s', z.step)::regclass);
-                PERFORM set_config('enable_nestloop', 'on', true);
             ELSIF read_rows > 0 THEN
                 PERFORM stedi.compute_zone_change(z.step, customer_files, accelerometer_files,
                                                   step_trainer_files, unloaded_files,
                                                   changed, consent_changed, recompute, devices,
-                                                  serial_changed, owner_files, new_rows, secret, policy);
-                PERFORM stedi.cancel_unchanged(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
-                                               format('pg_temp.stedi_plus_%s', z.step)::regclass);
+                                                  serial_changed, owner_files, read_rows, secret, policy);
+                EXECUTE format('ANALYZE pg_temp.stedi_minus_%s, pg_temp.stedi_plus_%s', z.step, z.step);
+                IF stedi.cancel_unchanged(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
+                                          format('pg_temp.stedi_plus_%s', z.step)::regclass) = 0 THEN
+                    analyzed := true;
+                END IF;
             END IF;
             -- the next statements, and the zones after this one, are
             -- planned on the true size of this change
-            EXECUTE format('ANALYZE pg_temp.stedi_minus_%s, pg_temp.stedi_plus_%s', z.step, z.step);
+            IF NOT analyzed THEN
+                EXECUTE format('ANALYZE pg_temp.stedi_minus_%s, pg_temp.stedi_plus_%s', z.step, z.step);
+            END IF;
             SELECT string_agg(format('z.%1$I = m.%1$I', k), ' AND ') INTO same FROM unnest(z.key) AS k;
             EXECUTE format('DELETE FROM %s AS z USING pg_temp.stedi_minus_%s AS m WHERE %s',
                            z.zone, z.step, same);
@@ -1209,6 +1235,17 @@ BEGIN
     END IF;
     why := CASE WHEN rebuild THEN 'asked (full => true)'
                 WHEN by_hand IS NOT NULL THEN by_hand END;
+    IF why IS NULL AND customer_files IS NULL AND accelerometer_files IS NULL
+       AND step_trainer_files IS NULL AND erased IS NULL AND unloaded_files IS NULL
+       AND (SELECT count(*) FROM stedi.zone_state) = 5 THEN
+        -- nothing to do, and nothing to plan
+        RETURN QUERY
+        SELECT z.step, z.zone, 'incremental', s.rows, interval '0', 0::bigint, 0::bigint,
+               'nothing changed'
+          FROM stedi.zones() AS z JOIN stedi.zone_state AS s ON s.view = z.zone
+         ORDER BY z.step;
+        RETURN;
+    END IF;
     RETURN QUERY SELECT * FROM stedi.apply_zone_changes(
         customer_files, accelerometer_files, step_trainer_files, erased,
         unloaded_files, why);
@@ -1249,8 +1286,8 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION stedi.refresh(boolean, boolean) IS
     'Bring the trusted and curated zones up to date with landing in one transaction, each zone incrementally or in full as costs less (full => true: every zone in full); returns and logs per zone the method and why, rows inserted and deleted, rows after and duration; with only_if_changed, does nothing when nothing changed since the last refresh';
 
--- the zones' indexes say what they are for now (made by a refresh; the
--- next refresh makes those an older one did not)
+-- the zones' indexes say what they are for now (a refresh makes them
+-- once it has filled the zones)
 DO $$
 DECLARE
     z record;
@@ -1261,6 +1298,9 @@ BEGIN
         IF to_regclass(format('%I.%I', schema, z.key_name)) IS NOT NULL THEN
             EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.key_name,
                            'Key of ' || z.zone::text || ': one row per key, and how a refresh finds the rows it deletes');
+            -- a filled zone gets the lookup index 0.3.0 adds (the training
+            -- table's, by reading)
+            PERFORM stedi.index_zone(z.zone);
         END IF;
         IF to_regclass(format('%I.%I', schema, z.lookup_name)) IS NOT NULL THEN
             EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.lookup_name,

@@ -1586,6 +1586,17 @@ BEGIN
     END IF;
     why := CASE WHEN rebuild THEN 'asked (full => true)'
                 WHEN by_hand IS NOT NULL THEN by_hand END;
+    IF why IS NULL AND customer_files IS NULL AND accelerometer_files IS NULL
+       AND step_trainer_files IS NULL AND erased IS NULL AND unloaded_files IS NULL
+       AND (SELECT count(*) FROM stedi.zone_state) = 5 THEN
+        -- nothing to do, and nothing to plan
+        RETURN QUERY
+        SELECT z.step, z.zone, 'incremental', s.rows, interval '0', 0::bigint, 0::bigint,
+               'nothing changed'
+          FROM stedi.zones() AS z JOIN stedi.zone_state AS s ON s.view = z.zone
+         ORDER BY z.step;
+        RETURN;
+    END IF;
     RETURN QUERY SELECT * FROM stedi.apply_zone_changes(
         customer_files, accelerometer_files, step_trainer_files, erased,
         unloaded_files, why);

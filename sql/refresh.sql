@@ -16,6 +16,28 @@ VALUES ('alice@test.com', '2022-06-18 10:00:00.004+00', 4, 0, 0, 5, 1),
        ('dave@test.com', '2022-06-18 10:00:00.009+00', 8, 0, 0, 5, 2);
 SELECT view, method, rows FROM stedi.refresh();
 
+-- The log tells the truth: each zone's method and why, rows inserted and
+-- deleted, and its own time; the run's span covers its zones' times (it
+-- starts when the run starts and ends when it ends, not at the
+-- transaction's start).
+SELECT l.step, l.view, l.method, l.reason, l.inserted, l.deleted, l.rows
+  FROM stedi.refresh_log AS l
+ WHERE l.run_id = (SELECT max(run_id) FROM stedi.refresh_run) ORDER BY l.step;
+SELECT r.finished_at - r.started_at >= sum(l.duration) AS span_covers_zones,
+       bool_and(l.duration > '0'::interval) AS each_zone_timed
+  FROM stedi.refresh_run AS r JOIN stedi.refresh_log AS l USING (run_id)
+ WHERE r.run_id = (SELECT max(run_id) FROM stedi.refresh_run)
+ GROUP BY r.run_id, r.started_at, r.finished_at;
+
+-- A full refresh of unchanged data writes no row of any zone: nothing
+-- deleted and inserted again, so no dead rows, however often it runs.
+BEGIN;
+SELECT view, method, reason, inserted, deleted FROM stedi.refresh(full => true);
+SELECT relname, n_tup_ins, n_tup_upd, n_tup_del
+  FROM pg_stat_xact_user_tables
+ WHERE schemaname IN ('trusted', 'curated') ORDER BY relname;
+COMMIT;
+
 -- Each zone but the last was analyzed right after it was filled, so the
 -- next zone's plan sees real row counts (autovacuum sees to the last).
 SELECT c.oid::regclass::text AS view, c.reltuples, s.last_analyze IS NOT NULL AS analyzed

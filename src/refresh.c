@@ -182,8 +182,14 @@ spi_single_int8(const char *sql, int nargs, Oid *argtypes, Datum *args)
 	return isnull ? 0 : DatumGetInt64(d);
 }
 
+/*
+ * One row of stedi.refresh_log.  natts is the width of stedi.maintain_zones()'s
+ * rows: 8 since 0.3.0 (step, view, method, rows, duration, inserted,
+ * deleted, reason), 5 before (the library serves a database whose
+ * extension is not updated yet, whose log has the first six columns).
+ */
 static void
-log_zone(int64 run_id, Datum *values, bool *nulls)
+log_zone(int64 run_id, Datum *values, bool *nulls, int natts)
 {
 	Oid			types[9] = {INT8OID, INT4OID, REGCLASSOID, TEXTOID, INT8OID,
 	INTERVALOID, INT8OID, INT8OID, TEXTOID};
@@ -193,16 +199,20 @@ log_zone(int64 run_id, Datum *values, bool *nulls)
 
 	args[0] = Int64GetDatum(run_id);
 	argnulls[0] = ' ';
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < natts; i++)
 	{
 		args[i + 1] = values[i];
 		argnulls[i + 1] = nulls[i] ? 'n' : ' ';
 	}
-	if (SPI_execute_with_args("INSERT INTO stedi.refresh_log "
+	if (SPI_execute_with_args(natts == 8 ?
+							  "INSERT INTO stedi.refresh_log "
 							  "(run_id, step, view, method, rows, duration, "
 							  "inserted, deleted, reason) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-							  9, types, args, argnulls, false, 0) != SPI_OK_INSERT)
+							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)" :
+							  "INSERT INTO stedi.refresh_log "
+							  "(run_id, step, view, method, rows, duration) "
+							  "VALUES ($1, $2, $3, $4, $5, $6)",
+							  natts + 1, types, args, argnulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "stedi: could not write stedi.refresh_log");
 }
 
@@ -247,6 +257,7 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 	Datum		run_id_datum;
 	SPITupleTable *zones;
 	uint64		nzones;
+	int			natts;
 	uint64		i;
 	int64		run_id;
 
@@ -261,13 +272,14 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 
 	args[0] = BoolGetDatum(full);
 	args[1] = BoolGetDatum(only_if_changed);
-	if (SPI_execute_with_args("SELECT step, view, method, rows, duration, "
-							  "inserted, deleted, reason "
-							  "FROM stedi.maintain_zones($1, $2)",
+	if (SPI_execute_with_args("SELECT * FROM stedi.maintain_zones($1, $2)",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "stedi: stedi.maintain_zones() failed");
 	zones = SPI_tuptable;
 	nzones = SPI_processed;
+	natts = zones->tupdesc->natts;
+	if (natts != 8 && natts != 5)
+		elog(ERROR, "stedi: stedi.maintain_zones() returns %d columns", natts);
 	if (nzones == 0)
 	{
 		SPI_finish();
@@ -288,13 +300,18 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 		bool		nulls[8];
 		int			col;
 
-		for (col = 0; col < 8; col++)
+		for (col = 0; col < natts; col++)
 			values[col] = SPI_getbinval(tup, desc, col + 1, &nulls[col]);
-		log_zone(run_id, values, nulls);
+		log_zone(run_id, values, nulls, natts);
 
 		if (rsinfo)
+		{
+			if (rsinfo->setDesc->natts != natts - 1)
+				elog(ERROR, "stedi: stedi.refresh() returns %d columns, stedi.maintain_zones() %d",
+					 rsinfo->setDesc->natts, natts);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
 								 values + 1, nulls + 1);
+		}
 	}
 
 	run_id_datum = Int64GetDatum(run_id);

@@ -50,7 +50,8 @@ kept()
 {
     digest_of "$1" landing.source_file landing.customer landing.accelerometer \
         landing.step_trainer stedi.ingest_log stedi.setting stedi.refresh_job \
-        stedi.refresh_run stedi.refresh_log stedi.erasure_log stedi.pseudonym_secret \
+        stedi.refresh_run "(SELECT run_id, step, view, method, rows, duration FROM stedi.refresh_log)" \
+        stedi.erasure_log stedi.pseudonym_secret \
         stedi.step_trainer_file_serial \
         "(SELECT kind, file_id, line_number, byte_offset, reason, raw_line FROM landing.rejected)" \
         "(SELECT DISTINCT lower(user_email COLLATE \"C\"), file_id FROM stedi.accelerometer_file_user)"
