@@ -642,6 +642,25 @@ COMMENT ON FUNCTION stedi.fill_zone(regclass, regclass) IS 'Append every row of 
 
 CREATE INDEX customer_identity_idx ON landing.customer (stedi.normalize_email(email));
 
+-- (OFFSET 0 keeps the owners a subquery of their own: each customer's key
+-- is computed once, not once per pair.)
+CREATE OR REPLACE VIEW curated.machine_learning_definition AS
+SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+       c.customer_key,
+       a.reading_time, a.x, a.y, a.z,
+       s.file_id AS step_trainer_file_id,
+       s.line_number AS step_trainer_line_number,
+       a.file_id AS accelerometer_file_id,
+       a.line_number AS accelerometer_line_number
+  FROM trusted.step_trainer AS s
+  JOIN (SELECT o.email, o.serial_number, stedi.customer_key(o.email, k.secret) AS customer_key
+          FROM trusted.customer AS o CROSS JOIN stedi.pseudonym_secret AS k
+        OFFSET 0) AS c ON c.serial_number = s.serial_number
+  JOIN trusted.accelerometer AS a
+    ON a.user_email = c.email
+   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
+
+
 -- The zones in dependency order, with the key that makes a row of each
 -- one and the index by which an incremental refresh finds rows.
 CREATE FUNCTION stedi.zones(OUT step integer, OUT zone regclass, OUT definition regclass,
@@ -696,33 +715,46 @@ END
 $$;
 COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key and lookup index if it has not got them (stedi.zones() names them)';
 
--- The full way for one zone: the rows of the zone that no row of the
--- definition equals go into minus, the rows of the definition that no row
--- of the zone equals into plus.  Rows are equal when every column is (a
--- null equal to a null); the key columns, never null, are what the join
--- hashes on.  Each side is a whole zone: no nested loops.
+-- The full way for one zone: the definition computed once and joined
+-- whole with the zone on the zone's key (FULL JOIN): a zone row with no
+-- definition row of its key, or a different one, goes into minus; a
+-- definition row with no zone row of its key, or a different one, into
+-- plus.  Rows differ when any column does (a null equals a null).  The
+-- planner is free here: the definition reads landing, analyzed first, and
+-- zones, analyzed when they change.  A hash of the join holds at most
+-- 128 MB (work_mem, times hash_mem_multiplier) before it spills to disk.
 CREATE FUNCTION stedi.compare_zone(zone regclass, minus regclass, plus regclass)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-SET enable_nestloop = off
+SET work_mem = '128MB'
 AS $$
 DECLARE
     z record;
-    same text;
+    on_key text;
+    first_key text;
+    zone_rest text;
+    definition_rest text;
 BEGIN
     SELECT * INTO z FROM stedi.zones() AS v WHERE v.zone = compare_zone.zone;
-    SELECT string_agg(CASE WHEN a.attnotnull
-                           THEN format('d.%1$I = z.%1$I', a.attname)
-                           ELSE format('d.%1$I IS NOT DISTINCT FROM z.%1$I', a.attname) END,
-                      ' AND ' ORDER BY a.attnum)
-      INTO same
+    first_key := z.key[1];
+    SELECT string_agg(format('zr.%1$I = dr.%1$I', k), ' AND ') INTO on_key FROM unnest(z.key) AS k;
+    SELECT string_agg(format('zr.%I', a.attname), ', ' ORDER BY a.attnum),
+           string_agg(format('dr.%I', a.attname), ', ' ORDER BY a.attnum)
+      INTO zone_rest, definition_rest
       FROM pg_attribute AS a
-     WHERE a.attrelid = zone AND a.attnum > 0 AND NOT a.attisdropped;
-    EXECUTE format('INSERT INTO %s SELECT z.* FROM %s AS z WHERE NOT EXISTS (SELECT FROM %s AS d WHERE %s)',
-                   minus, zone, z.definition, same);
-    EXECUTE format('INSERT INTO %s SELECT d.* FROM %s AS d WHERE NOT EXISTS (SELECT FROM %s AS z WHERE %s)',
-                   plus, z.definition, zone, same);
+     WHERE a.attrelid = zone AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attname <> ALL (z.key);
+    EXECUTE format('WITH diff AS MATERIALIZED (
+                        SELECT zr AS old, dr AS new
+                          FROM %1$s AS zr FULL JOIN %2$s AS dr ON %3$s
+                         WHERE zr.%4$I IS NULL OR dr.%4$I IS NULL
+                            OR ROW(%5$s) IS DISTINCT FROM ROW(%6$s)),
+                         gone AS (INSERT INTO %7$s SELECT (diff.old).* FROM diff
+                                   WHERE (diff.old).%4$I IS NOT NULL)
+                    INSERT INTO %8$s SELECT (diff.new).* FROM diff WHERE (diff.new).%4$I IS NOT NULL',
+                   zone, z.definition, on_key, first_key, zone_rest, definition_rest,
+                   minus, plus);
 END
 $$;
 COMMENT ON FUNCTION stedi.compare_zone(regclass, regclass, regclass) IS 'Full refresh of one zone: put the zone''s rows that its definition no longer holds into minus, and the definition''s rows the zone lacks into plus';
@@ -737,6 +769,7 @@ RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET enable_nestloop = off
+SET work_mem = '64MB'
 AS $$
 DECLARE
     z record;
@@ -903,7 +936,15 @@ BEGIN
             ON m.accelerometer_file_id = a.file_id AND m.accelerometer_line_number = a.line_number
          WHERE a.user_email = ANY (serial_changed);
 
-        -- pairs of new accelerometer rows with every step trainer row
+        -- pairs of new accelerometer rows with every step trainer row, of
+        -- new step trainer rows with every accelerometer row, and every pair
+        -- of a customer with another device; a pair found twice is kept
+        -- once (the change table's key: a probe, where an anti-join with
+        -- the other change table would be planned on a guess of the
+        -- millisecond join's size)
+        CREATE UNIQUE INDEX stedi_plus_5_key ON pg_temp.stedi_plus_5
+            (step_trainer_file_id, step_trainer_line_number,
+             accelerometer_file_id, accelerometer_line_number);
         INSERT INTO pg_temp.stedi_plus_5
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
@@ -913,7 +954,6 @@ BEGIN
           JOIN trusted.step_trainer AS s
             ON s.serial_number = c.serial_number
            AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time;
-        -- of new step trainer rows with the accelerometer rows there were
         INSERT INTO pg_temp.stedi_plus_5
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
@@ -923,9 +963,7 @@ BEGIN
           JOIN trusted.accelerometer AS a
             ON a.user_email = c.email
            AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
-         WHERE NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
-                            WHERE n.file_id = a.file_id AND n.line_number = a.line_number);
-        -- and every other pair of a customer with another device
+        ON CONFLICT DO NOTHING;
         INSERT INTO pg_temp.stedi_plus_5
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
@@ -936,10 +974,7 @@ BEGIN
             ON s.serial_number = c.serial_number
            AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
          WHERE a.user_email = ANY (serial_changed)
-           AND NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
-                            WHERE n.file_id = a.file_id AND n.line_number = a.line_number)
-           AND NOT EXISTS (SELECT FROM pg_temp.stedi_plus_4 AS n
-                            WHERE n.file_id = s.file_id AND n.line_number = s.line_number);
+        ON CONFLICT DO NOTHING;
     END IF;
 END
 $$;
@@ -1121,6 +1156,12 @@ BEGIN
             END IF;
 
             IF method = 'full' THEN
+                -- the definition reads all of landing: plan it on what landing holds now
+                IF rebuild IS NULL AND z.step IN (1, 2, 4) THEN
+                    EXECUTE format('ANALYZE landing.%I', CASE z.step WHEN 1 THEN 'customer'
+                                                                     WHEN 2 THEN 'accelerometer'
+                                                                     ELSE 'step_trainer' END);
+                END IF;
                 PERFORM stedi.compare_zone(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
                                            format('pg_temp.stedi_plus_%s', z.step)::regclass);
             ELSIF read_rows > 0 THEN

@@ -1147,6 +1147,22 @@ AS $$
 $$;
 COMMENT ON FUNCTION stedi.choose_method(bigint, bigint) IS 'Incremental or full for one zone, from the rows each way would read (a rebuild when the incremental way reads more than half as many); and why, for the refresh log';
 
+-- Join method by measured size: a change of n rows joined into a zone of
+-- zone_rows is read through the zone's indexes (nested loops only) when
+-- it holds under a tenth of the zone's rows, else the planner chooses
+-- (with the change table analyzed, a hash join).  NULLs give the planner
+-- its choice back.  Only for joins the zones' indexes serve.
+-- (No SET clause: it would undo these settings on return.)
+CREATE FUNCTION stedi.join_by_size(n bigint, zone_rows bigint) RETURNS void
+LANGUAGE sql
+AS $$
+    SELECT pg_catalog.set_config('enable_hashjoin',
+                                 pg_catalog.textin(pg_catalog.boolout(coalesce(n OPERATOR(pg_catalog.*) 10 OPERATOR(pg_catalog.>) zone_rows, true))), true),
+           pg_catalog.set_config('enable_mergejoin',
+                                 pg_catalog.textin(pg_catalog.boolout(coalesce(n OPERATOR(pg_catalog.*) 10 OPERATOR(pg_catalog.>) zone_rows, true))), true)
+$$;
+COMMENT ON FUNCTION stedi.join_by_size(bigint, bigint) IS 'For the next statements of a refresh: nested loops through the zone''s indexes when a change of n rows is under a tenth of a zone of zone_rows rows, else the planner''s choice (NULL, NULL: the planner''s choice)';
+
 -- The incremental way for one zone: into pg_temp.stedi_minus_N every row
 -- of the zone that the change upstream can touch, into
 -- pg_temp.stedi_plus_N those rows as the definition has them now (the
@@ -1170,6 +1186,9 @@ COMMENT ON FUNCTION stedi.choose_method(bigint, bigint) IS 'Incremental or full 
 -- (measured_rows: what the loader counted in the files read, and the
 -- zone's rows of the customers or devices recomputed), not statistics
 -- that predate the rows: no nested loop over more than 10,000 of them.
+-- Where a change table drives a join into a zone, the zone is read through
+-- an index when the change holds under a tenth of the zone's rows
+-- (counted), else whole by a hash join.
 CREATE FUNCTION stedi.compute_zone_change(step integer,
                                           customer_files integer[],
                                           accelerometer_files integer[],
@@ -1183,7 +1202,10 @@ CREATE FUNCTION stedi.compute_zone_change(step integer,
                                           owner_files integer[],
                                           measured_rows bigint,
                                           secret bytea,
-                                          policy text)
+                                          policy text,
+                                          readmitted text[],
+                                          devices_kept text[],
+                                          zone_rows bigint)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -1191,6 +1213,7 @@ SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     files integer[];         -- the zone's rows of these files are recomputed
+    n bigint;
 BEGIN
     unloaded_files := coalesce(unloaded_files, '{}');
     IF step = 1 THEN
@@ -1215,7 +1238,7 @@ BEGIN
           JOIN trusted.customer AS c ON c.email = stedi.normalize_email(a.user_email)
          WHERE a.file_id = ANY (accelerometer_files || owner_files)
            AND (a.file_id = ANY (accelerometer_files)
-                OR stedi.normalize_email(a.user_email) = ANY (consent_changed))
+                OR stedi.normalize_email(a.user_email) = ANY (readmitted))
            AND NOT EXISTS (SELECT FROM stedi.pending_file AS p WHERE p.file_id = a.file_id)
            AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
                                                   a.reading_time, policy);
@@ -1246,7 +1269,7 @@ BEGIN
                s.file_id, s.line_number
           FROM landing.step_trainer AS s
          WHERE s.file_id = ANY (step_trainer_files || owner_files)
-           AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (devices))
+           AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (devices_kept))
            AND NOT EXISTS (SELECT FROM stedi.pending_file AS p WHERE p.file_id = s.file_id)
            AND EXISTS (SELECT FROM curated.customer AS c
                         WHERE c.serial_number = s.serial_number
@@ -1255,7 +1278,11 @@ BEGIN
         PERFORM set_config('enable_nestloop', 'on', true);
 
     ELSE
-        -- pairs of rows gone from the zones (a pair found twice is deleted once)
+        -- pairs of rows gone from the zones (a pair found twice is deleted
+        -- once), found through the training table's indexes when they are
+        -- few against it (as measured, not as estimated)
+        n := (SELECT count(*) FROM pg_temp.stedi_minus_2) + (SELECT count(*) FROM pg_temp.stedi_minus_4);
+        PERFORM stedi.join_by_size(n, zone_rows);
         INSERT INTO pg_temp.stedi_minus_5
         SELECT m.* FROM curated.machine_learning AS m
           JOIN pg_temp.stedi_minus_4 AS s
@@ -1264,6 +1291,7 @@ BEGIN
         SELECT m.* FROM curated.machine_learning AS m
           JOIN pg_temp.stedi_minus_2 AS a
             ON m.accelerometer_file_id = a.file_id AND m.accelerometer_line_number = a.line_number;
+        PERFORM stedi.join_by_size(NULL, NULL);
         -- every pair of a customer with another device
         INSERT INTO pg_temp.stedi_minus_5
         SELECT m.* FROM curated.machine_learning AS m
@@ -1271,15 +1299,21 @@ BEGIN
             ON m.accelerometer_file_id = a.file_id AND m.accelerometer_line_number = a.line_number
          WHERE a.user_email = ANY (serial_changed);
 
-        -- pairs of new accelerometer rows with every step trainer row, of
-        -- new step trainer rows with every accelerometer row, and every pair
-        -- of a customer with another device; a pair found twice is kept
-        -- once (the change table's key: a probe, where an anti-join with
-        -- the other change table would be planned on a guess of the
-        -- millisecond join's size)
+        -- Pairs of new accelerometer rows with every step trainer row; of
+        -- new step trainer rows with the accelerometer rows that are not
+        -- new (an anti-join through the new rows' key: a probe, whatever
+        -- the guess of the millisecond join's size); and every pair of a
+        -- customer with another device.  A pair found twice is kept once
+        -- (the change table's key).
         CREATE UNIQUE INDEX stedi_plus_5_key ON pg_temp.stedi_plus_5
             (step_trainer_file_id, step_trainer_line_number,
              accelerometer_file_id, accelerometer_line_number);
+        IF EXISTS (SELECT FROM pg_temp.stedi_plus_4) THEN
+            CREATE UNIQUE INDEX stedi_plus_2_key ON pg_temp.stedi_plus_2 (file_id, line_number);
+        END IF;
+        n := (SELECT count(*) FROM pg_temp.stedi_plus_2);
+        PERFORM stedi.join_by_size(n, (SELECT s.rows FROM stedi.zone_state AS s
+                                        WHERE s.view = 'trusted.step_trainer'::regclass));
         INSERT INTO pg_temp.stedi_plus_5
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
@@ -1289,6 +1323,9 @@ BEGIN
           JOIN trusted.step_trainer AS s
             ON s.serial_number = c.serial_number
            AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time;
+        n := (SELECT count(*) FROM pg_temp.stedi_plus_4);
+        PERFORM stedi.join_by_size(n, (SELECT s.rows FROM stedi.zone_state AS s
+                                        WHERE s.view = 'trusted.accelerometer'::regclass));
         INSERT INTO pg_temp.stedi_plus_5
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
@@ -1298,6 +1335,8 @@ BEGIN
           JOIN trusted.accelerometer AS a
             ON a.user_email = c.email
            AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+         WHERE NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
+                            WHERE n.file_id = a.file_id AND n.line_number = a.line_number)
         ON CONFLICT DO NOTHING;
         INSERT INTO pg_temp.stedi_plus_5
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
@@ -1310,10 +1349,11 @@ BEGIN
            AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
          WHERE a.user_email = ANY (serial_changed)
         ON CONFLICT DO NOTHING;
+        PERFORM stedi.join_by_size(NULL, NULL);
     END IF;
 END
 $$;
-COMMENT ON FUNCTION stedi.compute_zone_change(integer, integer[], integer[], integer[], integer[], text[], text[], text[], text[], text[], integer[], bigint, bytea, text) IS
+COMMENT ON FUNCTION stedi.compute_zone_change(integer, integer[], integer[], integer[], integer[], text[], text[], text[], text[], text[], integer[], bigint, bytea, text, text[], text[], bigint) IS
     'Incremental refresh of one zone (step 1 to 5): the rows the change upstream can touch, as the zone holds them (into pg_temp.stedi_minus_N) and as its definition has them now (pg_temp.stedi_plus_N)';
 
 -- Everything a refresh does to the zones, given what changed: files
@@ -1355,10 +1395,13 @@ DECLARE
     consent_changed text[];  -- 2: customers who came, went or changed consent date
     recompute text[];        -- 3: customers whose curated row may differ
     devices text[];          -- 4: devices whose curated owners changed
+    readmitted text[];       -- 2: those of consent_changed in trusted now
+    devices_kept text[];     -- 4: those of devices still curated
     serial_changed text[];   -- 5: customers with another device
     owner_files integer[];   -- files holding readings of those customers or devices
     analyzed boolean;        -- the change tables' statistics are current
     same text;
+    n bigint;
 BEGIN
     quiet := NOT first_refresh AND rebuild IS NULL AND customer_files IS NULL
              AND accelerometer_files IS NULL AND step_trainer_files IS NULL
@@ -1403,6 +1446,8 @@ BEGIN
                                                          WHEN 4 THEN 'step_trainer' END);
             new_rows := 0;
             owner_files := NULL;
+            readmitted := NULL;
+            devices_kept := NULL;
             analyzed := false;
             -- what the change upstream touches here, and the rows the
             -- incremental way would read for it against those of a rebuild
@@ -1422,8 +1467,11 @@ BEGIN
                         (SELECT p.email, p.share_with_research_as_of_date FROM pg_temp.stedi_plus_1 AS p
                          EXCEPT
                          SELECT m.email, m.share_with_research_as_of_date FROM pg_temp.stedi_minus_1 AS m)) AS x;
+                -- only those in trusted now have rows to read again
+                SELECT array_agg(c.email) INTO readmitted
+                  FROM trusted.customer AS c WHERE c.email = ANY (consent_changed);
                 SELECT array_agg(DISTINCT o.file_id) INTO owner_files
-                  FROM stedi.accelerometer_file_user AS o WHERE o.user_email = ANY (consent_changed);
+                  FROM stedi.accelerometer_file_user AS o WHERE o.user_email = ANY (readmitted);
                 new_rows := (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
                               WHERE f.file_id = ANY (accelerometer_files));
                 read_rows := new_rows + coalesce(cardinality(unloaded_files), 0)
@@ -1455,8 +1503,11 @@ BEGIN
                          EXCEPT
                          SELECT m.customer_key, m.serial_number, m.share_with_research_as_of_date
                            FROM pg_temp.stedi_minus_3 AS m)) AS x;
+                -- only those still curated through someone have rows to read again
+                SELECT array_agg(DISTINCT c.serial_number) INTO devices_kept
+                  FROM curated.customer AS c WHERE c.serial_number = ANY (devices);
                 SELECT array_agg(DISTINCT o.file_id) INTO owner_files
-                  FROM stedi.step_trainer_file_serial AS o WHERE o.serial_number = ANY (devices);
+                  FROM stedi.step_trainer_file_serial AS o WHERE o.serial_number = ANY (devices_kept);
                 new_rows := (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
                               WHERE f.file_id = ANY (step_trainer_files));
                 read_rows := new_rows + coalesce(cardinality(unloaded_files), 0)
@@ -1499,11 +1550,20 @@ BEGIN
                 END IF;
                 PERFORM stedi.compare_zone(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
                                            format('pg_temp.stedi_plus_%s', z.step)::regclass);
-            ELSIF read_rows > 0 THEN
+            ELSIF read_rows = 0 THEN
+                -- nothing to compute, nothing to apply
+                rows := zone_rows;
+                step := z.step;
+                view := z.zone;
+                duration := clock_timestamp() - t0;
+                RETURN NEXT;
+                CONTINUE;
+            ELSE
                 PERFORM stedi.compute_zone_change(z.step, customer_files, accelerometer_files,
                                                   step_trainer_files, unloaded_files,
                                                   changed, consent_changed, recompute, devices,
-                                                  serial_changed, owner_files, read_rows, secret, policy);
+                                                  serial_changed, owner_files, read_rows, secret, policy,
+                                                  readmitted, devices_kept, zone_rows);
                 EXECUTE format('ANALYZE pg_temp.stedi_minus_%s, pg_temp.stedi_plus_%s', z.step, z.step);
                 IF stedi.cancel_unchanged(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
                                           format('pg_temp.stedi_plus_%s', z.step)::regclass) = 0 THEN
@@ -1516,9 +1576,14 @@ BEGIN
                 EXECUTE format('ANALYZE pg_temp.stedi_minus_%s, pg_temp.stedi_plus_%s', z.step, z.step);
             END IF;
             SELECT string_agg(format('z.%1$I = m.%1$I', k), ' AND ') INTO same FROM unnest(z.key) AS k;
+            -- through the zone's key when the rows are few against it (as
+            -- counted, not as estimated), else by a hash join
+            EXECUTE format('SELECT count(*) FROM pg_temp.stedi_minus_%s', z.step) INTO n;
+            PERFORM stedi.join_by_size(n, zone_rows);
             EXECUTE format('DELETE FROM %s AS z USING pg_temp.stedi_minus_%s AS m WHERE %s',
                            z.zone, z.step, same);
             GET DIAGNOSTICS deleted = ROW_COUNT;
+            PERFORM stedi.join_by_size(NULL, NULL);
             inserted := stedi.fill_zone(z.zone, format('pg_temp.stedi_plus_%s', z.step)::regclass);
             PERFORM stedi.index_zone(z.zone);
         END IF;
