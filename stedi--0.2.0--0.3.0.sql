@@ -233,6 +233,7 @@ DECLARE
     files integer[];
     twice_file integer;
     twice_line bigint;
+    unknown_file integer;
 BEGIN
     -- the loading protocol and forget_customer say what they change more
     -- precisely; what they did is known to the server alone (src/loading.c),
@@ -253,6 +254,25 @@ BEGIN
                                  WHERE t.file_id = ANY ($1)
                                  GROUP BY t.file_id, t.line_number HAVING count(*) > 1 LIMIT 1',
                                TG_RELID::regclass) INTO twice_file, twice_line USING files;
+            END IF;
+            -- and a row belongs to a file landing knows: a row of a file
+            -- not loaded yet would be a second copy of a line of the file
+            -- that gets that number
+            IF files IS NULL THEN
+                EXECUTE format('SELECT t.file_id FROM %s AS t
+                                 WHERE NOT EXISTS (SELECT FROM landing.source_file AS f
+                                                    WHERE f.file_id = t.file_id) LIMIT 1',
+                               TG_RELID::regclass) INTO unknown_file;
+            ELSE
+                SELECT x.f INTO unknown_file FROM unnest(files) AS x(f)
+                 WHERE NOT EXISTS (SELECT FROM landing.source_file AS s WHERE s.file_id = x.f)
+                 LIMIT 1;
+            END IF;
+            IF unknown_file IS NOT NULL THEN
+                RAISE EXCEPTION 'file % is not in landing.source_file', unknown_file
+                      USING ERRCODE = 'foreign_key_violation',
+                            DETAIL = format('A row written into %s by hand names a file that was never loaded; the file that gets that number later would hold the same lines twice.', TG_RELID::regclass),
+                            HINT = 'Register the file in landing.source_file first, or write the row under a file that is there.';
             END IF;
             IF twice_file IS NOT NULL THEN
                 RAISE EXCEPTION 'line % of file % would be in % twice',
@@ -715,49 +735,82 @@ END
 $$;
 COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key and lookup index if it has not got them (stedi.zones() names them)';
 
--- The full way for one zone: the definition computed once and joined
--- whole with the zone on the zone's key (FULL JOIN): a zone row with no
--- definition row of its key, or a different one, goes into minus; a
--- definition row with no zone row of its key, or a different one, into
--- plus.  Rows differ when any column does (a null equals a null).  The
--- planner is free here: the definition reads landing, analyzed first, and
--- zones, analyzed when they change.  A hash of the join holds at most
--- 128 MB (work_mem, times hash_mem_multiplier) before it spills to disk.
+-- The full way for one zone: the definition computed again and joined
+-- whole with the zone on the zone's key (FULL JOIN), each side reduced to
+-- its key and a 64-bit hash of its other columns (a null hashes as a
+-- null), so that the join's hash stays small: a zone row with no
+-- definition row of its key, or another hash, goes into minus (fetched by
+-- its row id); the definition's rows of the keys that differ are computed
+-- once more, only when there are any, into plus.  Rebuilding the same
+-- data writes nothing and reads the definition once.  The planner is free
+-- here: the definition reads landing, analyzed first, and zones, analyzed
+-- when they change.  A hash of the join holds at most 256 MB (work_mem
+-- 128 MB times hash_mem_multiplier 2) before it spills to disk.
 CREATE FUNCTION stedi.compare_zone(zone regclass, minus regclass, plus regclass)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET work_mem = '128MB'
+SET hash_mem_multiplier = 2
 AS $$
 DECLARE
     z record;
+    keys text;
+    zone_keys text;
+    definition_keys text;
     on_key text;
-    first_key text;
     zone_rest text;
     definition_rest text;
+    differ bigint;
 BEGIN
     SELECT * INTO z FROM stedi.zones() AS v WHERE v.zone = compare_zone.zone;
-    first_key := z.key[1];
-    SELECT string_agg(format('zr.%1$I = dr.%1$I', k), ' AND ') INTO on_key FROM unnest(z.key) AS k;
-    SELECT string_agg(format('zr.%I', a.attname), ', ' ORDER BY a.attnum),
-           string_agg(format('dr.%I', a.attname), ', ' ORDER BY a.attnum)
+    SELECT string_agg(quote_ident(k), ', '),
+           string_agg('zr.' || quote_ident(k), ', '),
+           string_agg('dr.' || quote_ident(k), ', '),
+           string_agg(format('zs.%1$I = ds.%1$I', k), ' AND ')
+      INTO keys, zone_keys, definition_keys, on_key
+      FROM unnest(z.key) AS k;
+    SELECT string_agg('zr.' || quote_ident(a.attname), ', ' ORDER BY a.attnum),
+           string_agg('dr.' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
       INTO zone_rest, definition_rest
       FROM pg_attribute AS a
      WHERE a.attrelid = zone AND a.attnum > 0 AND NOT a.attisdropped
        AND a.attname <> ALL (z.key);
+
+    CREATE TEMPORARY TABLE stedi_differing_rows (row_id tid) ON COMMIT DROP;
+    EXECUTE format('CREATE TEMPORARY TABLE stedi_differing_keys ON COMMIT DROP AS
+                    SELECT %s FROM %s LIMIT 0', keys, zone);
     EXECUTE format('WITH diff AS MATERIALIZED (
-                        SELECT zr AS old, dr AS new
-                          FROM %1$s AS zr FULL JOIN %2$s AS dr ON %3$s
-                         WHERE zr.%4$I IS NULL OR dr.%4$I IS NULL
-                            OR ROW(%5$s) IS DISTINCT FROM ROW(%6$s)),
-                         gone AS (INSERT INTO %7$s SELECT (diff.old).* FROM diff
-                                   WHERE (diff.old).%4$I IS NOT NULL)
-                    INSERT INTO %8$s SELECT (diff.new).* FROM diff WHERE (diff.new).%4$I IS NOT NULL',
-                   zone, z.definition, on_key, first_key, zone_rest, definition_rest,
-                   minus, plus);
+                        SELECT zs.row_id, %1$s
+                          FROM (SELECT zr.ctid AS row_id, %2$s,
+                                       hash_record_extended(ROW(%3$s), 0) AS h
+                                  FROM %4$s AS zr) AS zs
+                          FULL JOIN (SELECT %5$s, hash_record_extended(ROW(%6$s), 0) AS h
+                                       FROM %7$s AS dr) AS ds ON %8$s
+                         WHERE zs.row_id IS NULL OR ds.%9$I IS NULL OR zs.h <> ds.h),
+                         gone AS (INSERT INTO pg_temp.stedi_differing_rows
+                                  SELECT d.row_id FROM diff AS d WHERE d.row_id IS NOT NULL)
+                    INSERT INTO pg_temp.stedi_differing_keys
+                    SELECT %10$s FROM diff AS d WHERE d.%9$I IS NOT NULL',
+                   (SELECT string_agg('ds.' || quote_ident(k), ', ') FROM unnest(z.key) AS k),
+                   zone_keys, zone_rest, zone, definition_keys, definition_rest,
+                   z.definition, on_key, z.key[1],
+                   (SELECT string_agg('d.' || quote_ident(k), ', ') FROM unnest(z.key) AS k));
+    EXECUTE format('INSERT INTO %s SELECT zr.* FROM %s AS zr
+                     WHERE zr.ctid = ANY (ARRAY(SELECT r.row_id FROM pg_temp.stedi_differing_rows AS r))',
+                   minus, zone);
+    SELECT count(*) INTO differ FROM pg_temp.stedi_differing_keys;
+    IF differ > 0 THEN
+        ANALYZE pg_temp.stedi_differing_keys;
+        EXECUTE format('INSERT INTO %s SELECT dr.* FROM %s AS dr
+                         WHERE (%s) IN (SELECT %s FROM pg_temp.stedi_differing_keys AS k)',
+                       plus, z.definition, definition_keys,
+                       (SELECT string_agg('k.' || quote_ident(k), ', ') FROM unnest(z.key) AS k));
+    END IF;
+    DROP TABLE pg_temp.stedi_differing_rows, pg_temp.stedi_differing_keys;
 END
 $$;
-COMMENT ON FUNCTION stedi.compare_zone(regclass, regclass, regclass) IS 'Full refresh of one zone: put the zone''s rows that its definition no longer holds into minus, and the definition''s rows the zone lacks into plus';
+COMMENT ON FUNCTION stedi.compare_zone(regclass, regclass, regclass) IS 'Full refresh of one zone: put the zone''s rows that its definition no longer holds into minus, and the definition''s rows the zone lacks (or holds otherwise) into plus';
 
 -- The incremental way deletes every row it recomputes and inserts what
 -- it computed: a row in both, unchanged, is dropped from both, so that
@@ -770,6 +823,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET enable_nestloop = off
 SET work_mem = '64MB'
+SET hash_mem_multiplier = 2
 AS $$
 DECLARE
     z record;
@@ -812,6 +866,22 @@ AS $$
 $$;
 COMMENT ON FUNCTION stedi.choose_method(bigint, bigint) IS 'Incremental or full for one zone, from the rows each way would read (a rebuild when the incremental way reads more than half as many); and why, for the refresh log';
 
+-- Join method by measured size: a change of n rows joined into a zone of
+-- zone_rows is read through the zone's indexes (nested loops only) when
+-- it holds under a tenth of the zone's rows, else the planner chooses
+-- (with the change table analyzed, a hash join).  NULLs give the planner
+-- its choice back.  Only for joins the zones' indexes serve.
+-- (No SET clause: it would undo these settings on return.)
+CREATE FUNCTION stedi.join_by_size(n bigint, zone_rows bigint) RETURNS void
+LANGUAGE sql
+AS $$
+    SELECT pg_catalog.set_config('enable_hashjoin',
+                                 pg_catalog.textin(pg_catalog.boolout(coalesce(n OPERATOR(pg_catalog.*) 10 OPERATOR(pg_catalog.>) zone_rows, true))), true),
+           pg_catalog.set_config('enable_mergejoin',
+                                 pg_catalog.textin(pg_catalog.boolout(coalesce(n OPERATOR(pg_catalog.*) 10 OPERATOR(pg_catalog.>) zone_rows, true))), true)
+$$;
+COMMENT ON FUNCTION stedi.join_by_size(bigint, bigint) IS 'For the next statements of a refresh: nested loops through the zone''s indexes when a change of n rows is under a tenth of a zone of zone_rows rows, else the planner''s choice (NULL, NULL: the planner''s choice)';
+
 -- The incremental way for one zone: into pg_temp.stedi_minus_N every row
 -- of the zone that the change upstream can touch, into
 -- pg_temp.stedi_plus_N those rows as the definition has them now (the
@@ -835,6 +905,9 @@ COMMENT ON FUNCTION stedi.choose_method(bigint, bigint) IS 'Incremental or full 
 -- (measured_rows: what the loader counted in the files read, and the
 -- zone's rows of the customers or devices recomputed), not statistics
 -- that predate the rows: no nested loop over more than 10,000 of them.
+-- Where a change table drives a join into a zone, the zone is read through
+-- an index when the change holds under a tenth of the zone's rows
+-- (counted), else whole by a hash join.
 CREATE FUNCTION stedi.compute_zone_change(step integer,
                                           customer_files integer[],
                                           accelerometer_files integer[],
@@ -848,7 +921,10 @@ CREATE FUNCTION stedi.compute_zone_change(step integer,
                                           owner_files integer[],
                                           measured_rows bigint,
                                           secret bytea,
-                                          policy text)
+                                          policy text,
+                                          readmitted text[],
+                                          devices_kept text[],
+                                          zone_rows bigint)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -856,6 +932,7 @@ SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     files integer[];         -- the zone's rows of these files are recomputed
+    n bigint;
 BEGIN
     unloaded_files := coalesce(unloaded_files, '{}');
     IF step = 1 THEN
@@ -880,7 +957,7 @@ BEGIN
           JOIN trusted.customer AS c ON c.email = stedi.normalize_email(a.user_email)
          WHERE a.file_id = ANY (accelerometer_files || owner_files)
            AND (a.file_id = ANY (accelerometer_files)
-                OR stedi.normalize_email(a.user_email) = ANY (consent_changed))
+                OR stedi.normalize_email(a.user_email) = ANY (readmitted))
            AND NOT EXISTS (SELECT FROM stedi.pending_file AS p WHERE p.file_id = a.file_id)
            AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
                                                   a.reading_time, policy);
@@ -911,7 +988,7 @@ BEGIN
                s.file_id, s.line_number
           FROM landing.step_trainer AS s
          WHERE s.file_id = ANY (step_trainer_files || owner_files)
-           AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (devices))
+           AND (s.file_id = ANY (step_trainer_files) OR s.serial_number = ANY (devices_kept))
            AND NOT EXISTS (SELECT FROM stedi.pending_file AS p WHERE p.file_id = s.file_id)
            AND EXISTS (SELECT FROM curated.customer AS c
                         WHERE c.serial_number = s.serial_number
@@ -920,7 +997,11 @@ BEGIN
         PERFORM set_config('enable_nestloop', 'on', true);
 
     ELSE
-        -- pairs of rows gone from the zones (a pair found twice is deleted once)
+        -- pairs of rows gone from the zones (a pair found twice is deleted
+        -- once), found through the training table's indexes when they are
+        -- few against it (as measured, not as estimated)
+        n := (SELECT count(*) FROM pg_temp.stedi_minus_2) + (SELECT count(*) FROM pg_temp.stedi_minus_4);
+        PERFORM stedi.join_by_size(n, zone_rows);
         INSERT INTO pg_temp.stedi_minus_5
         SELECT m.* FROM curated.machine_learning AS m
           JOIN pg_temp.stedi_minus_4 AS s
@@ -929,6 +1010,7 @@ BEGIN
         SELECT m.* FROM curated.machine_learning AS m
           JOIN pg_temp.stedi_minus_2 AS a
             ON m.accelerometer_file_id = a.file_id AND m.accelerometer_line_number = a.line_number;
+        PERFORM stedi.join_by_size(NULL, NULL);
         -- every pair of a customer with another device
         INSERT INTO pg_temp.stedi_minus_5
         SELECT m.* FROM curated.machine_learning AS m
@@ -936,15 +1018,21 @@ BEGIN
             ON m.accelerometer_file_id = a.file_id AND m.accelerometer_line_number = a.line_number
          WHERE a.user_email = ANY (serial_changed);
 
-        -- pairs of new accelerometer rows with every step trainer row, of
-        -- new step trainer rows with every accelerometer row, and every pair
-        -- of a customer with another device; a pair found twice is kept
-        -- once (the change table's key: a probe, where an anti-join with
-        -- the other change table would be planned on a guess of the
-        -- millisecond join's size)
+        -- Pairs of new accelerometer rows with every step trainer row; of
+        -- new step trainer rows with the accelerometer rows that are not
+        -- new (an anti-join through the new rows' key: a probe, whatever
+        -- the guess of the millisecond join's size); and every pair of a
+        -- customer with another device.  A pair found twice is kept once
+        -- (the change table's key).
         CREATE UNIQUE INDEX stedi_plus_5_key ON pg_temp.stedi_plus_5
             (step_trainer_file_id, step_trainer_line_number,
              accelerometer_file_id, accelerometer_line_number);
+        IF EXISTS (SELECT FROM pg_temp.stedi_plus_4) THEN
+            CREATE UNIQUE INDEX stedi_plus_2_key ON pg_temp.stedi_plus_2 (file_id, line_number);
+        END IF;
+        n := (SELECT count(*) FROM pg_temp.stedi_plus_2);
+        PERFORM stedi.join_by_size(n, (SELECT s.rows FROM stedi.zone_state AS s
+                                        WHERE s.view = 'trusted.step_trainer'::regclass));
         INSERT INTO pg_temp.stedi_plus_5
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
@@ -954,6 +1042,9 @@ BEGIN
           JOIN trusted.step_trainer AS s
             ON s.serial_number = c.serial_number
            AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time;
+        n := (SELECT count(*) FROM pg_temp.stedi_plus_4);
+        PERFORM stedi.join_by_size(n, (SELECT s.rows FROM stedi.zone_state AS s
+                                        WHERE s.view = 'trusted.accelerometer'::regclass));
         INSERT INTO pg_temp.stedi_plus_5
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
@@ -963,6 +1054,8 @@ BEGIN
           JOIN trusted.accelerometer AS a
             ON a.user_email = c.email
            AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+         WHERE NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
+                            WHERE n.file_id = a.file_id AND n.line_number = a.line_number)
         ON CONFLICT DO NOTHING;
         INSERT INTO pg_temp.stedi_plus_5
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
@@ -975,10 +1068,11 @@ BEGIN
            AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
          WHERE a.user_email = ANY (serial_changed)
         ON CONFLICT DO NOTHING;
+        PERFORM stedi.join_by_size(NULL, NULL);
     END IF;
 END
 $$;
-COMMENT ON FUNCTION stedi.compute_zone_change(integer, integer[], integer[], integer[], integer[], text[], text[], text[], text[], text[], integer[], bigint, bytea, text) IS
+COMMENT ON FUNCTION stedi.compute_zone_change(integer, integer[], integer[], integer[], integer[], text[], text[], text[], text[], text[], integer[], bigint, bytea, text, text[], text[], bigint) IS
     'Incremental refresh of one zone (step 1 to 5): the rows the change upstream can touch, as the zone holds them (into pg_temp.stedi_minus_N) and as its definition has them now (pg_temp.stedi_plus_N)';
 
 -- Everything a refresh does to the zones, given what changed: files
@@ -1002,6 +1096,7 @@ SET enable_mergejoin = on
 SET enable_seqscan = on
 SET enable_indexscan = on
 SET enable_bitmapscan = on
+SET default_statistics_target = 100
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1020,10 +1115,15 @@ DECLARE
     consent_changed text[];  -- 2: customers who came, went or changed consent date
     recompute text[];        -- 3: customers whose curated row may differ
     devices text[];          -- 4: devices whose curated owners changed
+    readmitted text[];       -- 2: those of consent_changed in trusted now
+    devices_kept text[];     -- 4: those of devices still curated
     serial_changed text[];   -- 5: customers with another device
     owner_files integer[];   -- files holding readings of those customers or devices
     analyzed boolean;        -- the change tables' statistics are current
+    work boolean;            -- something upstream changed what this zone holds (the
+                             -- sets of what changed say so, never the estimate)
     same text;
+    n bigint;
 BEGIN
     quiet := NOT first_refresh AND rebuild IS NULL AND customer_files IS NULL
              AND accelerometer_files IS NULL AND step_trainer_files IS NULL
@@ -1068,6 +1168,8 @@ BEGIN
                                                          WHEN 4 THEN 'step_trainer' END);
             new_rows := 0;
             owner_files := NULL;
+            readmitted := NULL;
+            devices_kept := NULL;
             analyzed := false;
             -- what the change upstream touches here, and the rows the
             -- incremental way would read for it against those of a rebuild
@@ -1077,6 +1179,7 @@ BEGIN
                          WHERE c.file_id = ANY (customer_files)
                         UNION ALL SELECT unnest(erased)) AS x(e);
                 read_rows := 2 * coalesce(cardinality(changed), 0);
+                work := changed IS NOT NULL;
                 choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
             ELSIF z.step = 2 THEN
                 SELECT array_agg(DISTINCT x.email) INTO consent_changed
@@ -1087,8 +1190,11 @@ BEGIN
                         (SELECT p.email, p.share_with_research_as_of_date FROM pg_temp.stedi_plus_1 AS p
                          EXCEPT
                          SELECT m.email, m.share_with_research_as_of_date FROM pg_temp.stedi_minus_1 AS m)) AS x;
+                -- only those in trusted now have rows to read again
+                SELECT array_agg(c.email) INTO readmitted
+                  FROM trusted.customer AS c WHERE c.email = ANY (consent_changed);
                 SELECT array_agg(DISTINCT o.file_id) INTO owner_files
-                  FROM stedi.accelerometer_file_user AS o WHERE o.user_email = ANY (consent_changed);
+                  FROM stedi.accelerometer_file_user AS o WHERE o.user_email = ANY (readmitted);
                 new_rows := (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
                               WHERE f.file_id = ANY (accelerometer_files));
                 read_rows := new_rows + coalesce(cardinality(unloaded_files), 0)
@@ -1096,6 +1202,8 @@ BEGIN
                                  WHERE f.file_id = ANY (owner_files))
                              + (SELECT count(*) FROM trusted.accelerometer AS a
                                  WHERE a.user_email = ANY (consent_changed));
+                work := accelerometer_files IS NOT NULL OR unloaded_files IS NOT NULL
+                        OR consent_changed IS NOT NULL;
                 choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
             ELSIF z.step = 3 THEN
                 SELECT array_agg(DISTINCT e) INTO recompute
@@ -1104,6 +1212,7 @@ BEGIN
                         UNION ALL SELECT m.user_email FROM pg_temp.stedi_minus_2 AS m
                         UNION ALL SELECT p.user_email FROM pg_temp.stedi_plus_2 AS p) AS x(e);
                 read_rows := 2 * coalesce(cardinality(recompute), 0);
+                work := recompute IS NOT NULL;
                 choice := stedi.choose_method(read_rows,
                                               zone_rows + (SELECT s.rows FROM stedi.zone_state AS s
                                                             WHERE s.view = 'trusted.customer'::regclass));
@@ -1120,8 +1229,11 @@ BEGIN
                          EXCEPT
                          SELECT m.customer_key, m.serial_number, m.share_with_research_as_of_date
                            FROM pg_temp.stedi_minus_3 AS m)) AS x;
+                -- only those still curated through someone have rows to read again
+                SELECT array_agg(DISTINCT c.serial_number) INTO devices_kept
+                  FROM curated.customer AS c WHERE c.serial_number = ANY (devices);
                 SELECT array_agg(DISTINCT o.file_id) INTO owner_files
-                  FROM stedi.step_trainer_file_serial AS o WHERE o.serial_number = ANY (devices);
+                  FROM stedi.step_trainer_file_serial AS o WHERE o.serial_number = ANY (devices_kept);
                 new_rows := (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
                               WHERE f.file_id = ANY (step_trainer_files));
                 read_rows := new_rows + coalesce(cardinality(unloaded_files), 0)
@@ -1129,6 +1241,8 @@ BEGIN
                                  WHERE f.file_id = ANY (owner_files))
                              + (SELECT count(*) FROM trusted.step_trainer AS s
                                  WHERE s.serial_number = ANY (devices));
+                work := step_trainer_files IS NOT NULL OR unloaded_files IS NOT NULL
+                        OR devices IS NOT NULL;
                 choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
             ELSE
                 SELECT array_agg(DISTINCT p.email) INTO serial_changed
@@ -1141,6 +1255,7 @@ BEGIN
                              + CASE WHEN serial_changed IS NULL THEN 0
                                     ELSE (SELECT count(*) FROM trusted.accelerometer AS a
                                            WHERE a.user_email = ANY (serial_changed)) END;
+                work := read_rows > 0 OR serial_changed IS NOT NULL;
                 choice := stedi.choose_method(2 * read_rows,
                                               zone_rows + (SELECT sum(s.rows)::bigint FROM stedi.zone_state AS s
                                                             WHERE s.view IN ('trusted.accelerometer'::regclass,
@@ -1151,7 +1266,7 @@ BEGIN
             IF rebuild IS NOT NULL THEN
                 method := 'full';
                 reason := rebuild;
-            ELSIF read_rows = 0 THEN
+            ELSIF NOT work THEN
                 reason := 'nothing changed upstream';
             END IF;
 
@@ -1164,11 +1279,20 @@ BEGIN
                 END IF;
                 PERFORM stedi.compare_zone(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
                                            format('pg_temp.stedi_plus_%s', z.step)::regclass);
-            ELSIF read_rows > 0 THEN
+            ELSIF NOT work THEN
+                -- nothing to compute, nothing to apply
+                rows := zone_rows;
+                step := z.step;
+                view := z.zone;
+                duration := clock_timestamp() - t0;
+                RETURN NEXT;
+                CONTINUE;
+            ELSE
                 PERFORM stedi.compute_zone_change(z.step, customer_files, accelerometer_files,
                                                   step_trainer_files, unloaded_files,
                                                   changed, consent_changed, recompute, devices,
-                                                  serial_changed, owner_files, read_rows, secret, policy);
+                                                  serial_changed, owner_files, read_rows, secret, policy,
+                                                  readmitted, devices_kept, zone_rows);
                 EXECUTE format('ANALYZE pg_temp.stedi_minus_%s, pg_temp.stedi_plus_%s', z.step, z.step);
                 IF stedi.cancel_unchanged(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
                                           format('pg_temp.stedi_plus_%s', z.step)::regclass) = 0 THEN
@@ -1181,9 +1305,14 @@ BEGIN
                 EXECUTE format('ANALYZE pg_temp.stedi_minus_%s, pg_temp.stedi_plus_%s', z.step, z.step);
             END IF;
             SELECT string_agg(format('z.%1$I = m.%1$I', k), ' AND ') INTO same FROM unnest(z.key) AS k;
+            -- through the zone's key when the rows are few against it (as
+            -- counted, not as estimated), else by a hash join
+            EXECUTE format('SELECT count(*) FROM pg_temp.stedi_minus_%s', z.step) INTO n;
+            PERFORM stedi.join_by_size(n, zone_rows);
             EXECUTE format('DELETE FROM %s AS z USING pg_temp.stedi_minus_%s AS m WHERE %s',
                            z.zone, z.step, same);
             GET DIAGNOSTICS deleted = ROW_COUNT;
+            PERFORM stedi.join_by_size(NULL, NULL);
             inserted := stedi.fill_zone(z.zone, format('pg_temp.stedi_plus_%s', z.step)::regclass);
             PERFORM stedi.index_zone(z.zone);
         END IF;

@@ -883,6 +883,7 @@ DECLARE
     files integer[];
     twice_file integer;
     twice_line bigint;
+    unknown_file integer;
 BEGIN
     -- the loading protocol and forget_customer say what they change more
     -- precisely; what they did is known to the server alone (src/loading.c),
@@ -903,6 +904,25 @@ BEGIN
                                  WHERE t.file_id = ANY ($1)
                                  GROUP BY t.file_id, t.line_number HAVING count(*) > 1 LIMIT 1',
                                TG_RELID::regclass) INTO twice_file, twice_line USING files;
+            END IF;
+            -- and a row belongs to a file landing knows: a row of a file
+            -- not loaded yet would be a second copy of a line of the file
+            -- that gets that number
+            IF files IS NULL THEN
+                EXECUTE format('SELECT t.file_id FROM %s AS t
+                                 WHERE NOT EXISTS (SELECT FROM landing.source_file AS f
+                                                    WHERE f.file_id = t.file_id) LIMIT 1',
+                               TG_RELID::regclass) INTO unknown_file;
+            ELSE
+                SELECT x.f INTO unknown_file FROM unnest(files) AS x(f)
+                 WHERE NOT EXISTS (SELECT FROM landing.source_file AS s WHERE s.file_id = x.f)
+                 LIMIT 1;
+            END IF;
+            IF unknown_file IS NOT NULL THEN
+                RAISE EXCEPTION 'file % is not in landing.source_file', unknown_file
+                      USING ERRCODE = 'foreign_key_violation',
+                            DETAIL = format('A row written into %s by hand names a file that was never loaded; the file that gets that number later would hold the same lines twice.', TG_RELID::regclass),
+                            HINT = 'Register the file in landing.source_file first, or write the row under a file that is there.';
             END IF;
             IF twice_file IS NOT NULL THEN
                 RAISE EXCEPTION 'line % of file % would be in % twice',
@@ -1050,49 +1070,82 @@ END
 $$;
 COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key and lookup index if it has not got them (stedi.zones() names them)';
 
--- The full way for one zone: the definition computed once and joined
--- whole with the zone on the zone's key (FULL JOIN): a zone row with no
--- definition row of its key, or a different one, goes into minus; a
--- definition row with no zone row of its key, or a different one, into
--- plus.  Rows differ when any column does (a null equals a null).  The
--- planner is free here: the definition reads landing, analyzed first, and
--- zones, analyzed when they change.  A hash of the join holds at most
--- 128 MB (work_mem, times hash_mem_multiplier) before it spills to disk.
+-- The full way for one zone: the definition computed again and joined
+-- whole with the zone on the zone's key (FULL JOIN), each side reduced to
+-- its key and a 64-bit hash of its other columns (a null hashes as a
+-- null), so that the join's hash stays small: a zone row with no
+-- definition row of its key, or another hash, goes into minus (fetched by
+-- its row id); the definition's rows of the keys that differ are computed
+-- once more, only when there are any, into plus.  Rebuilding the same
+-- data writes nothing and reads the definition once.  The planner is free
+-- here: the definition reads landing, analyzed first, and zones, analyzed
+-- when they change.  A hash of the join holds at most 256 MB (work_mem
+-- 128 MB times hash_mem_multiplier 2) before it spills to disk.
 CREATE FUNCTION stedi.compare_zone(zone regclass, minus regclass, plus regclass)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET work_mem = '128MB'
+SET hash_mem_multiplier = 2
 AS $$
 DECLARE
     z record;
+    keys text;
+    zone_keys text;
+    definition_keys text;
     on_key text;
-    first_key text;
     zone_rest text;
     definition_rest text;
+    differ bigint;
 BEGIN
     SELECT * INTO z FROM stedi.zones() AS v WHERE v.zone = compare_zone.zone;
-    first_key := z.key[1];
-    SELECT string_agg(format('zr.%1$I = dr.%1$I', k), ' AND ') INTO on_key FROM unnest(z.key) AS k;
-    SELECT string_agg(format('zr.%I', a.attname), ', ' ORDER BY a.attnum),
-           string_agg(format('dr.%I', a.attname), ', ' ORDER BY a.attnum)
+    SELECT string_agg(quote_ident(k), ', '),
+           string_agg('zr.' || quote_ident(k), ', '),
+           string_agg('dr.' || quote_ident(k), ', '),
+           string_agg(format('zs.%1$I = ds.%1$I', k), ' AND ')
+      INTO keys, zone_keys, definition_keys, on_key
+      FROM unnest(z.key) AS k;
+    SELECT string_agg('zr.' || quote_ident(a.attname), ', ' ORDER BY a.attnum),
+           string_agg('dr.' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
       INTO zone_rest, definition_rest
       FROM pg_attribute AS a
      WHERE a.attrelid = zone AND a.attnum > 0 AND NOT a.attisdropped
        AND a.attname <> ALL (z.key);
+
+    CREATE TEMPORARY TABLE stedi_differing_rows (row_id tid) ON COMMIT DROP;
+    EXECUTE format('CREATE TEMPORARY TABLE stedi_differing_keys ON COMMIT DROP AS
+                    SELECT %s FROM %s LIMIT 0', keys, zone);
     EXECUTE format('WITH diff AS MATERIALIZED (
-                        SELECT zr AS old, dr AS new
-                          FROM %1$s AS zr FULL JOIN %2$s AS dr ON %3$s
-                         WHERE zr.%4$I IS NULL OR dr.%4$I IS NULL
-                            OR ROW(%5$s) IS DISTINCT FROM ROW(%6$s)),
-                         gone AS (INSERT INTO %7$s SELECT (diff.old).* FROM diff
-                                   WHERE (diff.old).%4$I IS NOT NULL)
-                    INSERT INTO %8$s SELECT (diff.new).* FROM diff WHERE (diff.new).%4$I IS NOT NULL',
-                   zone, z.definition, on_key, first_key, zone_rest, definition_rest,
-                   minus, plus);
+                        SELECT zs.row_id, %1$s
+                          FROM (SELECT zr.ctid AS row_id, %2$s,
+                                       hash_record_extended(ROW(%3$s), 0) AS h
+                                  FROM %4$s AS zr) AS zs
+                          FULL JOIN (SELECT %5$s, hash_record_extended(ROW(%6$s), 0) AS h
+                                       FROM %7$s AS dr) AS ds ON %8$s
+                         WHERE zs.row_id IS NULL OR ds.%9$I IS NULL OR zs.h <> ds.h),
+                         gone AS (INSERT INTO pg_temp.stedi_differing_rows
+                                  SELECT d.row_id FROM diff AS d WHERE d.row_id IS NOT NULL)
+                    INSERT INTO pg_temp.stedi_differing_keys
+                    SELECT %10$s FROM diff AS d WHERE d.%9$I IS NOT NULL',
+                   (SELECT string_agg('ds.' || quote_ident(k), ', ') FROM unnest(z.key) AS k),
+                   zone_keys, zone_rest, zone, definition_keys, definition_rest,
+                   z.definition, on_key, z.key[1],
+                   (SELECT string_agg('d.' || quote_ident(k), ', ') FROM unnest(z.key) AS k));
+    EXECUTE format('INSERT INTO %s SELECT zr.* FROM %s AS zr
+                     WHERE zr.ctid = ANY (ARRAY(SELECT r.row_id FROM pg_temp.stedi_differing_rows AS r))',
+                   minus, zone);
+    SELECT count(*) INTO differ FROM pg_temp.stedi_differing_keys;
+    IF differ > 0 THEN
+        ANALYZE pg_temp.stedi_differing_keys;
+        EXECUTE format('INSERT INTO %s SELECT dr.* FROM %s AS dr
+                         WHERE (%s) IN (SELECT %s FROM pg_temp.stedi_differing_keys AS k)',
+                       plus, z.definition, definition_keys,
+                       (SELECT string_agg('k.' || quote_ident(k), ', ') FROM unnest(z.key) AS k));
+    END IF;
+    DROP TABLE pg_temp.stedi_differing_rows, pg_temp.stedi_differing_keys;
 END
 $$;
-COMMENT ON FUNCTION stedi.compare_zone(regclass, regclass, regclass) IS 'Full refresh of one zone: put the zone''s rows that its definition no longer holds into minus, and the definition''s rows the zone lacks into plus';
+COMMENT ON FUNCTION stedi.compare_zone(regclass, regclass, regclass) IS 'Full refresh of one zone: put the zone''s rows that its definition no longer holds into minus, and the definition''s rows the zone lacks (or holds otherwise) into plus';
 
 -- The incremental way deletes every row it recomputes and inserts what
 -- it computed: a row in both, unchanged, is dropped from both, so that
@@ -1105,6 +1158,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET enable_nestloop = off
 SET work_mem = '64MB'
+SET hash_mem_multiplier = 2
 AS $$
 DECLARE
     z record;
@@ -1377,6 +1431,7 @@ SET enable_mergejoin = on
 SET enable_seqscan = on
 SET enable_indexscan = on
 SET enable_bitmapscan = on
+SET default_statistics_target = 100
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1400,6 +1455,8 @@ DECLARE
     serial_changed text[];   -- 5: customers with another device
     owner_files integer[];   -- files holding readings of those customers or devices
     analyzed boolean;        -- the change tables' statistics are current
+    work boolean;            -- something upstream changed what this zone holds (the
+                             -- sets of what changed say so, never the estimate)
     same text;
     n bigint;
 BEGIN
@@ -1457,6 +1514,7 @@ BEGIN
                          WHERE c.file_id = ANY (customer_files)
                         UNION ALL SELECT unnest(erased)) AS x(e);
                 read_rows := 2 * coalesce(cardinality(changed), 0);
+                work := changed IS NOT NULL;
                 choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
             ELSIF z.step = 2 THEN
                 SELECT array_agg(DISTINCT x.email) INTO consent_changed
@@ -1479,6 +1537,8 @@ BEGIN
                                  WHERE f.file_id = ANY (owner_files))
                              + (SELECT count(*) FROM trusted.accelerometer AS a
                                  WHERE a.user_email = ANY (consent_changed));
+                work := accelerometer_files IS NOT NULL OR unloaded_files IS NOT NULL
+                        OR consent_changed IS NOT NULL;
                 choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
             ELSIF z.step = 3 THEN
                 SELECT array_agg(DISTINCT e) INTO recompute
@@ -1487,6 +1547,7 @@ BEGIN
                         UNION ALL SELECT m.user_email FROM pg_temp.stedi_minus_2 AS m
                         UNION ALL SELECT p.user_email FROM pg_temp.stedi_plus_2 AS p) AS x(e);
                 read_rows := 2 * coalesce(cardinality(recompute), 0);
+                work := recompute IS NOT NULL;
                 choice := stedi.choose_method(read_rows,
                                               zone_rows + (SELECT s.rows FROM stedi.zone_state AS s
                                                             WHERE s.view = 'trusted.customer'::regclass));
@@ -1515,6 +1576,8 @@ BEGIN
                                  WHERE f.file_id = ANY (owner_files))
                              + (SELECT count(*) FROM trusted.step_trainer AS s
                                  WHERE s.serial_number = ANY (devices));
+                work := step_trainer_files IS NOT NULL OR unloaded_files IS NOT NULL
+                        OR devices IS NOT NULL;
                 choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
             ELSE
                 SELECT array_agg(DISTINCT p.email) INTO serial_changed
@@ -1527,6 +1590,7 @@ BEGIN
                              + CASE WHEN serial_changed IS NULL THEN 0
                                     ELSE (SELECT count(*) FROM trusted.accelerometer AS a
                                            WHERE a.user_email = ANY (serial_changed)) END;
+                work := read_rows > 0 OR serial_changed IS NOT NULL;
                 choice := stedi.choose_method(2 * read_rows,
                                               zone_rows + (SELECT sum(s.rows)::bigint FROM stedi.zone_state AS s
                                                             WHERE s.view IN ('trusted.accelerometer'::regclass,
@@ -1537,7 +1601,7 @@ BEGIN
             IF rebuild IS NOT NULL THEN
                 method := 'full';
                 reason := rebuild;
-            ELSIF read_rows = 0 THEN
+            ELSIF NOT work THEN
                 reason := 'nothing changed upstream';
             END IF;
 
@@ -1550,7 +1614,7 @@ BEGIN
                 END IF;
                 PERFORM stedi.compare_zone(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
                                            format('pg_temp.stedi_plus_%s', z.step)::regclass);
-            ELSIF read_rows = 0 THEN
+            ELSIF NOT work THEN
                 -- nothing to compute, nothing to apply
                 rows := zone_rows;
                 step := z.step;

@@ -31,11 +31,17 @@ SELECT r.finished_at - r.started_at >= sum(l.duration) AS span_covers_zones,
 
 -- A full refresh of unchanged data writes no row of any zone: nothing
 -- deleted and inserted again, so no dead rows, however often it runs.
+-- (Counted within the transaction, before and after: the counters may
+-- still hold writes of earlier transactions not yet reported.)
 BEGIN;
+CREATE TEMP TABLE writes_before AS
+SELECT relid, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_xact_user_tables
+ WHERE schemaname IN ('trusted', 'curated');
 SELECT view, method, reason, inserted, deleted FROM stedi.refresh(full => true);
-SELECT relname, n_tup_ins, n_tup_upd, n_tup_del
-  FROM pg_stat_xact_user_tables
- WHERE schemaname IN ('trusted', 'curated') ORDER BY relname;
+SELECT a.schemaname || '.' || a.relname AS zone, a.n_tup_ins - b.n_tup_ins AS inserted,
+       a.n_tup_upd - b.n_tup_upd AS updated, a.n_tup_del - b.n_tup_del AS deleted
+  FROM pg_stat_xact_user_tables AS a JOIN writes_before AS b USING (relid)
+ ORDER BY 1;
 COMMIT;
 
 -- Each zone but the last was analyzed right after it was filled, so the
