@@ -661,6 +661,10 @@ DROP FUNCTION stedi.refresh(boolean, boolean);
 COMMENT ON FUNCTION stedi.fill_zone(regclass, regclass) IS 'Append every row of a definition view (or a table with the same columns) to its zone table in batches (multi-row inserts, as COPY writes); returns how many';
 
 CREATE INDEX customer_identity_idx ON landing.customer (stedi.normalize_email(email));
+COMMENT ON TABLE stedi.step_trainer_file_serial IS 'Which landing files hold step trainer readings of which device (filled by stedi.finish_file)';
+COMMENT ON TRIGGER landing_changed ON landing.customer IS 'Notes a change made other than by stedi-load: the next refresh compares every zone whole with its definition';
+COMMENT ON TRIGGER landing_changed ON landing.accelerometer IS 'Notes a change made other than by stedi-load: the next refresh compares every zone whole with its definition';
+COMMENT ON TRIGGER landing_changed ON landing.step_trainer IS 'Notes a change made other than by stedi-load: the next refresh compares every zone whole with its definition';
 
 -- (OFFSET 0 keeps the owners a subquery of their own: each customer's key
 -- is computed once, not once per pair.)
@@ -737,15 +741,17 @@ COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key and lookup
 
 -- The full way for one zone: the definition computed again and joined
 -- whole with the zone on the zone's key (FULL JOIN), each side reduced to
--- its key and a 64-bit hash of its other columns (a null hashes as a
--- null), so that the join's hash stays small: a zone row with no
+-- its key and a 64-bit hash of its other columns (hash_record_extended;
+-- two rows of one key that differ yet hash alike, a chance of one in 2^64,
+-- would pass for equal), so that the join's hash stays small: a zone row with no
 -- definition row of its key, or another hash, goes into minus (fetched by
 -- its row id); the definition's rows of the keys that differ are computed
 -- once more, only when there are any, into plus.  Rebuilding the same
 -- data writes nothing and reads the definition once.  The planner is free
 -- here: the definition reads landing, analyzed first, and zones, analyzed
--- when they change.  A hash of the join holds at most 256 MB (work_mem
--- 128 MB times hash_mem_multiplier 2) before it spills to disk.
+-- when they change.  Each hash of the plan holds at most 256 MB (work_mem
+-- 128 MB times hash_mem_multiplier 2, per plan node and parallel worker)
+-- before it spills to disk.
 CREATE FUNCTION stedi.compare_zone(zone regclass, minus regclass, plus regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -801,7 +807,11 @@ BEGIN
                    minus, zone);
     SELECT count(*) INTO differ FROM pg_temp.stedi_differing_keys;
     IF differ > 0 THEN
+        -- (the keys table has no index, and the training definition's size
+        -- is guessed from its millisecond join, far too small: a nested
+        -- loop here would be quadratic)
         ANALYZE pg_temp.stedi_differing_keys;
+        PERFORM set_config('enable_nestloop', 'off', true);
         EXECUTE format('INSERT INTO %s SELECT dr.* FROM %s AS dr
                          WHERE (%s) IN (SELECT %s FROM pg_temp.stedi_differing_keys AS k)',
                        plus, z.definition, definition_keys,
@@ -1096,6 +1106,7 @@ SET enable_mergejoin = on
 SET enable_seqscan = on
 SET enable_indexscan = on
 SET enable_bitmapscan = on
+SET enable_tidscan = on
 SET default_statistics_target = 100
 AS $$
 #variable_conflict use_column
@@ -1352,6 +1363,7 @@ RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration i
                inserted bigint, deleted bigint, reason text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET default_statistics_target = 100
 AS $$
 #variable_conflict use_column
 DECLARE

@@ -969,7 +969,7 @@ CREATE TABLE stedi.step_trainer_file_serial (
     file_id       integer NOT NULL,
     PRIMARY KEY (serial_number, file_id)
 );
-COMMENT ON TABLE stedi.step_trainer_file_serial IS 'Which landing files hold step trainer readings of which device (kept by refresh)';
+COMMENT ON TABLE stedi.step_trainer_file_serial IS 'Which landing files hold step trainer readings of which device (filled by stedi.finish_file)';
 
 -- Row counts of the zones, kept by refresh so that logging them costs no
 -- scan of the tables.
@@ -1072,15 +1072,17 @@ COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key and lookup
 
 -- The full way for one zone: the definition computed again and joined
 -- whole with the zone on the zone's key (FULL JOIN), each side reduced to
--- its key and a 64-bit hash of its other columns (a null hashes as a
--- null), so that the join's hash stays small: a zone row with no
+-- its key and a 64-bit hash of its other columns (hash_record_extended;
+-- two rows of one key that differ yet hash alike, a chance of one in 2^64,
+-- would pass for equal), so that the join's hash stays small: a zone row with no
 -- definition row of its key, or another hash, goes into minus (fetched by
 -- its row id); the definition's rows of the keys that differ are computed
 -- once more, only when there are any, into plus.  Rebuilding the same
 -- data writes nothing and reads the definition once.  The planner is free
 -- here: the definition reads landing, analyzed first, and zones, analyzed
--- when they change.  A hash of the join holds at most 256 MB (work_mem
--- 128 MB times hash_mem_multiplier 2) before it spills to disk.
+-- when they change.  Each hash of the plan holds at most 256 MB (work_mem
+-- 128 MB times hash_mem_multiplier 2, per plan node and parallel worker)
+-- before it spills to disk.
 CREATE FUNCTION stedi.compare_zone(zone regclass, minus regclass, plus regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -1136,7 +1138,11 @@ BEGIN
                    minus, zone);
     SELECT count(*) INTO differ FROM pg_temp.stedi_differing_keys;
     IF differ > 0 THEN
+        -- (the keys table has no index, and the training definition's size
+        -- is guessed from its millisecond join, far too small: a nested
+        -- loop here would be quadratic)
         ANALYZE pg_temp.stedi_differing_keys;
+        PERFORM set_config('enable_nestloop', 'off', true);
         EXECUTE format('INSERT INTO %s SELECT dr.* FROM %s AS dr
                          WHERE (%s) IN (SELECT %s FROM pg_temp.stedi_differing_keys AS k)',
                        plus, z.definition, definition_keys,
@@ -1431,6 +1437,7 @@ SET enable_mergejoin = on
 SET enable_seqscan = on
 SET enable_indexscan = on
 SET enable_bitmapscan = on
+SET enable_tidscan = on
 SET default_statistics_target = 100
 AS $$
 #variable_conflict use_column
@@ -1687,6 +1694,7 @@ RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration i
                inserted bigint, deleted bigint, reason text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET default_statistics_target = 100
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -2375,9 +2383,9 @@ COMMENT ON SEQUENCE landing.source_file_file_id_seq IS 'Numbers landing files (l
 COMMENT ON SEQUENCE stedi.ingest_log_attempt_id_seq IS 'Numbers load attempts (stedi.ingest_log.attempt_id)';
 COMMENT ON SEQUENCE stedi.refresh_run_run_id_seq IS 'Numbers refresh runs (stedi.refresh_run.run_id)';
 COMMENT ON SEQUENCE stedi.erasure_log_erasure_id_seq IS 'Numbers erasures (stedi.erasure_log.erasure_id)';
-COMMENT ON TRIGGER landing_changed ON landing.customer IS 'Notes a change made other than by stedi-load: the next refresh rebuilds from scratch';
-COMMENT ON TRIGGER landing_changed ON landing.accelerometer IS 'Notes a change made other than by stedi-load: the next refresh rebuilds from scratch';
-COMMENT ON TRIGGER landing_changed ON landing.step_trainer IS 'Notes a change made other than by stedi-load: the next refresh rebuilds from scratch';
+COMMENT ON TRIGGER landing_changed ON landing.customer IS 'Notes a change made other than by stedi-load: the next refresh compares every zone whole with its definition';
+COMMENT ON TRIGGER landing_changed ON landing.accelerometer IS 'Notes a change made other than by stedi-load: the next refresh compares every zone whole with its definition';
+COMMENT ON TRIGGER landing_changed ON landing.step_trainer IS 'Notes a change made other than by stedi-load: the next refresh compares every zone whole with its definition';
 COMMENT ON TRIGGER refresh_job_changed ON stedi.refresh_job IS 'Tells the scheduler at commit that the schedule changed';
 COMMENT ON TRIGGER check_run_as ON stedi.refresh_job IS 'A schedule runs only as a role whose privileges its writer has (stedi.check_refresh_job_run_as)';
 COMMENT ON TRIGGER lineage_kept ON landing.source_file IS 'A file''s lineage does not change once it is loaded (stedi.refuse_lineage_change)';

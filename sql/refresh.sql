@@ -92,3 +92,37 @@ SELECT s.sensor_reading_time, a.x
     ON a.user_email = c.email AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
 RESET enable_hashjoin;
 RESET enable_nestloop;
+
+-- Incremental or full, by cost: a zone whose incremental way would read
+-- more than half as many rows as a rebuild is rebuilt, and says why.
+SELECT * FROM stedi.choose_method(50, 100);
+SELECT * FROM stedi.choose_method(51, 100);
+
+-- Join method by measured size: under a tenth of the zone, nested loops
+-- through its indexes; else the planner's choice.
+BEGIN;
+SELECT stedi.join_by_size(9, 100);
+SHOW enable_hashjoin;
+SELECT stedi.join_by_size(11, 100);
+SHOW enable_hashjoin;
+ROLLBACK;
+
+-- A change of the consent policy makes every zone full, and the log says
+-- why; the session's planner settings change nothing (they are pinned).
+SELECT stedi.set_consent_policy('as_of');
+SET enable_hashjoin = off;
+SET enable_seqscan = off;
+SET default_statistics_target = 1;
+SELECT DISTINCT method, reason FROM stedi.refresh();
+RESET enable_hashjoin;
+RESET enable_seqscan;
+RESET default_statistics_target;
+SELECT max(array_length(histogram_bounds::text::text[], 1)) > 2 AS statistics_kept
+  FROM pg_stats WHERE schemaname = 'landing' AND tablename = 'accelerometer';
+SELECT stedi.set_setting('consent_policy', NULL);  -- back to the default
+SELECT DISTINCT method, reason FROM stedi.refresh();
+SELECT (SELECT count(*) FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trusted.accelerometer_definition)
+                              UNION ALL (TABLE trusted.accelerometer_definition EXCEPT ALL TABLE trusted.accelerometer)) d)
+     + (SELECT count(*) FROM ((TABLE curated.machine_learning EXCEPT ALL TABLE curated.machine_learning_definition)
+                              UNION ALL (TABLE curated.machine_learning_definition EXCEPT ALL TABLE curated.machine_learning)) d)
+       AS zones_differ;
