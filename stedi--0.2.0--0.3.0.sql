@@ -233,7 +233,6 @@ DECLARE
     files integer[];
     twice_file integer;
     twice_line bigint;
-    unknown_file integer;
 BEGIN
     -- the loading protocol and forget_customer say what they change more
     -- precisely; what they did is known to the server alone (src/loading.c),
@@ -254,25 +253,6 @@ BEGIN
                                  WHERE t.file_id = ANY ($1)
                                  GROUP BY t.file_id, t.line_number HAVING count(*) > 1 LIMIT 1',
                                TG_RELID::regclass) INTO twice_file, twice_line USING files;
-            END IF;
-            -- and a row belongs to a file landing knows: a row of a file
-            -- not loaded yet would be a second copy of a line of the file
-            -- that gets that number
-            IF files IS NULL THEN
-                EXECUTE format('SELECT t.file_id FROM %s AS t
-                                 WHERE NOT EXISTS (SELECT FROM landing.source_file AS f
-                                                    WHERE f.file_id = t.file_id) LIMIT 1',
-                               TG_RELID::regclass) INTO unknown_file;
-            ELSE
-                SELECT x.f INTO unknown_file FROM unnest(files) AS x(f)
-                 WHERE NOT EXISTS (SELECT FROM landing.source_file AS s WHERE s.file_id = x.f)
-                 LIMIT 1;
-            END IF;
-            IF unknown_file IS NOT NULL THEN
-                RAISE EXCEPTION 'file % is not in landing.source_file', unknown_file
-                      USING ERRCODE = 'foreign_key_violation',
-                            DETAIL = format('A row written into %s by hand names a file that was never loaded; the file that gets that number later would hold the same lines twice.', TG_RELID::regclass),
-                            HINT = 'Register the file in landing.source_file first, or write the row under a file that is there.';
             END IF;
             IF twice_file IS NOT NULL THEN
                 RAISE EXCEPTION 'line % of file % would be in % twice',

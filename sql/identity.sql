@@ -195,11 +195,3 @@ ROLLBACK;
 SELECT rows_removed FROM stedi.unload_file(:f);
 SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
 SELECT pg_temp.zones_differ() AS differ_at_end;
-
--- A row written by hand under a file that was never loaded is refused: the
--- file that gets that number later would hold that line twice, and stop
--- every refresh at the zone's key.
-\set VERBOSITY default
-INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
-VALUES ('ada.quill@example.test', '2022-07-02 10:00:00.009+00', 1, 1, 1,
-        (SELECT max(file_id) + 1000 FROM landing.source_file), 1);
