@@ -1094,7 +1094,6 @@ DECLARE
     policy text := stedi.setting_value('consent_policy');
     secret bytea := (SELECT p.secret FROM stedi.pseudonym_secret AS p);
     first_refresh boolean := (SELECT count(*) FROM stedi.zone_state) < 5;
-    quiet boolean;
     z record;
     choice record;
     t0 timestamptz;
@@ -1116,15 +1115,13 @@ DECLARE
     same text;
     n bigint;
 BEGIN
-    quiet := NOT first_refresh AND rebuild IS NULL AND customer_files IS NULL
-             AND accelerometer_files IS NULL AND step_trainer_files IS NULL
-             AND erased IS NULL AND unloaded_files IS NULL;
     IF first_refresh OR rebuild IS NOT NULL THEN
         -- every zone reads all of landing: plan it on what landing holds now
         ANALYZE landing.customer, landing.accelerometer, landing.step_trainer,
                 stedi.pseudonym_secret;
     END IF;
-    IF NOT quiet AND NOT first_refresh THEN
+    -- (nothing changed at all: stedi.maintain_zones does not call this)
+    IF NOT first_refresh THEN
         FOR z IN SELECT * FROM stedi.zones() ORDER BY 1 LOOP
             EXECUTE format('CREATE TEMPORARY TABLE stedi_minus_%s (LIKE %s) ON COMMIT DROP',
                            z.step, z.zone);
@@ -1138,10 +1135,7 @@ BEGIN
         zone_rows := coalesce((SELECT s.rows FROM stedi.zone_state AS s WHERE s.view = z.zone), 0);
         inserted := 0;
         deleted := 0;
-        IF quiet THEN
-            method := 'incremental';
-            reason := 'nothing changed';
-        ELSIF first_refresh THEN
+        IF first_refresh THEN
             -- straight into the empty zone, then its indexes
             method := 'full';
             reason := 'first refresh';
@@ -1326,7 +1320,7 @@ BEGIN
         RETURN NEXT;
     END LOOP;
 
-    IF NOT quiet AND NOT first_refresh THEN
+    IF NOT first_refresh THEN
         FOR z IN SELECT * FROM stedi.zones() ORDER BY 1 LOOP
             EXECUTE format('DROP TABLE pg_temp.stedi_minus_%s, pg_temp.stedi_plus_%s', z.step, z.step);
         END LOOP;
