@@ -15,6 +15,21 @@ stedi-gen --scale 0.2 --seed 6 "$tmp/c" >/dev/null
 is "$(digest "$tmp/a")" "$(digest "$tmp/b")" "same seed, same bytes"
 ok $([ "$(digest "$tmp/a")" != "$(digest "$tmp/c")" ]; echo $?) "another seed, other data"
 
+# --first-customer: a range in other rounds of 1,024 numbers brings only
+# new emails and devices, whatever the seed; without it, other seeds
+# pick from the same first names
+emails() { cat "$1"/customer/landing/*.json | sed -E 's/.*"email": "([^"]*)".*/\1/' | sort -u; }
+serials() { cat "$1"/customer/landing/*.json | sed -E 's/.*"serialNumber": "([^"]*)".*/\1/' | sort -u; }
+stedi-gen --scale 2 --seed 6 "$tmp/h" >/dev/null
+stedi-gen --scale 0.2 --seed 5 --first-customer 2048 "$tmp/f" >/dev/null
+is "$(emails "$tmp/f" | wc -l)" 194 "customers from 2048: 194 emails (scale 0.2)"
+is "$(comm -12 <(emails "$tmp/h") <(emails "$tmp/f") | wc -l)" 0 "none among 2,000 customers from 0 of another seed"
+is "$(comm -12 <(serials "$tmp/h") <(serials "$tmp/f") | wc -l)" 0 "nor a device"
+ok $([ "$(comm -12 <(emails "$tmp/h") <(emails "$tmp/a") | wc -l)" -gt 100 ]; echo $?) \
+    "from 0, another seed brings many of the same emails ($(comm -12 <(emails "$tmp/h") <(emails "$tmp/a") | wc -l) of 194)"
+stedi-gen --scale 0.2 --first-customer -1 "$tmp/e" >/dev/null 2>&1
+is "$?" 2 "refuses a negative first customer"
+
 lines() { grep "^$2:" "$1" | sed -E 's/.* ([0-9]+) lines/\1/'; }
 stedi-gen --scale 0.4 --seed 5 "$tmp/d" >"$tmp/d.out"
 for kind in customer accelerometer step_trainer; do

@@ -22,7 +22,10 @@
  *	  among them), and the reading files interleave customers, so nothing
  *	  may assume one customer's lines are adjacent.
  *
- * Output depends only on --scale and --seed: all randomness comes from our
+ * Output depends only on --scale, --seed and --first-customer (customers
+ * are numbered from it; an email carries its number's round of 1,024, so
+ * runs in other rounds add new customers rather than newer records of the
+ * same ones): all randomness comes from our
  * own xoshiro256** generator and all arithmetic is on integers, so every
  * platform writes byte-identical files.  Memory use does not grow with the
  * scale: customers are generated and written one small batch at a time.
@@ -1354,7 +1357,8 @@ typedef struct GenState
 	uint64_t	serial_key;
 	int			combo[N_COMBOS];	/* name combinations, shuffled per round */
 	int64_t		prev_start;		/* previous session's start, or -1 */
-	int64_t		customers;		/* distinct customers made so far */
+	int64_t		customers;		/* number of the next customer */
+	bool		shuffled;		/* combo[] holds a shuffled round */
 	KindWriter	out[STEDI_NKINDS];
 } GenState;
 
@@ -1394,8 +1398,12 @@ make_customer(GenState *g, int64_t cohort_base, int pos, Customer *c,
 	int32_t		spacing;
 	int			i;
 
-	if (index % N_COMBOS == 0)
+	/* a run numbered from the middle of a round shuffles for it first */
+	if (index % N_COMBOS == 0 || !g->shuffled)
+	{
 		shuffle_combos(g);
+		g->shuffled = true;
+	}
 	combo = g->combo[index % N_COMBOS];
 	first = first_names[combo / N_LAST];
 	last = last_names[combo % N_LAST];
@@ -1677,11 +1685,16 @@ usage(void)
 	printf("%s generates synthetic STEDI Human Balance landing data.\n\n",
 		   PROGNAME);
 	printf("Usage:\n");
-	printf("  %s --scale N [--seed S] [--faults] FOLDER\n\n", PROGNAME);
+	printf("  %s --scale N [--seed S] [--first-customer K] [--faults] FOLDER\n\n",
+		   PROGNAME);
 	printf("Options:\n");
 	printf("  -s, --scale=N    size; 1 is about 1,000 customers, 80,000\n"
 		   "                   accelerometer and 29,000 step trainer readings\n");
 	printf("      --seed=S     random seed, a non-negative integer (default 1)\n");
+	printf("      --first-customer=K\n"
+		   "                   number the customers from K (default 0); emails\n"
+		   "                   carry the round of 1,024 numbers a customer is\n"
+		   "                   in, so runs in other rounds share no email\n");
 	printf("      --faults     also write bad lines of every kind the loader\n"
 		   "                   rejects (about 0.5%% of the lines), and blank\n"
 		   "                   lines, CRLF, byte order marks and unknown fields,\n"
@@ -1793,12 +1806,14 @@ main(int argc, char **argv)
 		{"scale", required_argument, NULL, 's'},
 		{"seed", required_argument, NULL, 'S'},
 		{"faults", no_argument, NULL, 'F'},
+		{"first-customer", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
 	};
 	int64_t		scale = 0;
 	uint64_t	seed = 1;
+	uint64_t	first_customer = 0;
 	bool		faults = false;
 	FaultState *fs = NULL;
 	int64_t		ncustomers;
@@ -1823,6 +1838,12 @@ main(int argc, char **argv)
 				break;
 			case 'F':
 				faults = true;
+				break;
+			case 'C':
+				if (!parse_seed(optarg, &first_customer) ||
+					first_customer > INT64_MAX / 2)
+					fatal("invalid first customer \"%s\": must be a non-negative integer below 2^62",
+						  optarg);
 				break;
 			case 'h':
 				usage();
@@ -1862,6 +1883,7 @@ main(int argc, char **argv)
 	g = xmalloc(sizeof(GenState));
 	memset(g, 0, sizeof(GenState));
 	prng_seed(&g->rng, seed);
+	g->customers = (int64_t) first_customer;
 	g->serial_key = prng_next(&g->rng);
 	if (faults)
 	{
