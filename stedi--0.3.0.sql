@@ -1113,7 +1113,7 @@ BEGIN
                    zone_keys, zone_rest, zone, definition_keys, definition_rest,
                    z.definition, on_key, z.key[1],
                    (SELECT string_agg('d.' || quote_ident(k), ', ') FROM unnest(z.key) AS k));
-    EXECUTE format('INSERT INTO %s SELECT zr.* FROM %s AS zr
+    EXECUTE format('INSERT INTO %s SELECT zr.*, zr.ctid FROM %s AS zr
                      WHERE zr.ctid = ANY (ARRAY(SELECT r.row_id FROM pg_temp.stedi_differing_rows AS r))',
                    minus, zone);
     SELECT count(*) INTO differ FROM pg_temp.stedi_differing_keys;
@@ -1143,6 +1143,7 @@ RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET enable_nestloop = off
+SET jit = off
 SET work_mem = '64MB'
 SET hash_mem_multiplier = 2
 AS $$
@@ -1189,19 +1190,23 @@ COMMENT ON FUNCTION stedi.choose_method(bigint, bigint) IS 'Incremental or full 
 
 -- Join method by measured size: a change of n rows joined into a zone of
 -- zone_rows is read through the zone's indexes (nested loops only) when
--- it holds under a tenth of the zone's rows, else the planner chooses
--- (with the change table analyzed, a hash join).  NULLs give the planner
--- its choice back.  Only for joins the zones' indexes serve.
--- (No SET clause: it would undo these settings on return.)
+-- it holds under a tenth of the zone's rows, else the zone is read whole,
+-- in its own order, by a hash join (the planner, which prices an index
+-- probe as all but free, would otherwise probe for every row of a large
+-- change, or merge through a whole index, in the heap's random order).
+-- NULLs give the planner its choice back.  Only for joins the zones'
+-- indexes serve.  (No SET clause: it would undo these settings on return.)
 CREATE FUNCTION stedi.join_by_size(n bigint, zone_rows bigint) RETURNS void
 LANGUAGE sql
 AS $$
     SELECT pg_catalog.set_config('enable_hashjoin',
                                  pg_catalog.textin(pg_catalog.boolout(coalesce(n OPERATOR(pg_catalog.*) 10 OPERATOR(pg_catalog.>) zone_rows, true))), true),
            pg_catalog.set_config('enable_mergejoin',
-                                 pg_catalog.textin(pg_catalog.boolout(coalesce(n OPERATOR(pg_catalog.*) 10 OPERATOR(pg_catalog.>) zone_rows, true))), true)
+                                 pg_catalog.textin(pg_catalog.boolout(n IS NULL)), true),
+           pg_catalog.set_config('enable_nestloop',
+                                 pg_catalog.textin(pg_catalog.boolout(coalesce(n OPERATOR(pg_catalog.*) 10 OPERATOR(pg_catalog.<=) zone_rows, true))), true)
 $$;
-COMMENT ON FUNCTION stedi.join_by_size(bigint, bigint) IS 'For the next statements of a refresh: nested loops through the zone''s indexes when a change of n rows is under a tenth of a zone of zone_rows rows, else the planner''s choice (NULL, NULL: the planner''s choice)';
+COMMENT ON FUNCTION stedi.join_by_size(bigint, bigint) IS 'For the next statements of a refresh: nested loops through the zone''s indexes when a change of n rows is under a tenth of a zone of zone_rows rows, else hash joins over the whole zone (NULL, NULL: the planner''s choice)';
 
 -- The incremental way for one zone: into pg_temp.stedi_minus_N every row
 -- of the zone that the change upstream can touch, into
@@ -1228,7 +1233,9 @@ COMMENT ON FUNCTION stedi.join_by_size(bigint, bigint) IS 'For the next statemen
 -- that predate the rows: no nested loop over more than 10,000 of them.
 -- Where a change table drives a join into a zone, the zone is read through
 -- an index when the change holds under a tenth of the zone's rows
--- (counted), else whole by a hash join.
+-- (counted), else whole by a hash join.  No JIT: these statements are
+-- priced by the zones' size, and compiling them took longer than running
+-- them (0.2 to 1 s each, at scale 100).
 CREATE FUNCTION stedi.compute_zone_change(step integer,
                                           customer_files integer[],
                                           accelerometer_files integer[],
@@ -1250,6 +1257,7 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
+SET jit = off
 AS $$
 DECLARE
     files integer[];         -- the zone's rows of these files are recomputed
@@ -1258,7 +1266,7 @@ BEGIN
     unloaded_files := coalesce(unloaded_files, '{}');
     IF step = 1 THEN
         INSERT INTO pg_temp.stedi_minus_1
-        SELECT c.* FROM trusted.customer AS c WHERE c.email = ANY (changed);
+        SELECT c.*, c.ctid FROM trusted.customer AS c WHERE c.email = ANY (changed);
         INSERT INTO pg_temp.stedi_plus_1
         SELECT d.* FROM trusted.customer_definition AS d WHERE d.email = ANY (changed);
 
@@ -1267,9 +1275,9 @@ BEGIN
         -- it while it committed: then they cancel out)
         files := unloaded_files || coalesce(accelerometer_files, '{}');
         INSERT INTO pg_temp.stedi_minus_2
-        SELECT a.* FROM trusted.accelerometer AS a WHERE a.file_id = ANY (files);
+        SELECT a.*, a.ctid FROM trusted.accelerometer AS a WHERE a.file_id = ANY (files);
         INSERT INTO pg_temp.stedi_minus_2
-        SELECT a.* FROM trusted.accelerometer AS a
+        SELECT a.*, a.ctid FROM trusted.accelerometer AS a
          WHERE a.user_email = ANY (consent_changed) AND NOT a.file_id = ANY (files);
         PERFORM set_config('enable_nestloop', (measured_rows <= 10000)::text, true);
         INSERT INTO pg_temp.stedi_plus_2
@@ -1286,7 +1294,7 @@ BEGIN
 
     ELSIF step = 3 THEN
         INSERT INTO pg_temp.stedi_minus_3
-        SELECT c.* FROM curated.customer AS c
+        SELECT c.*, c.ctid FROM curated.customer AS c
          WHERE c.customer_key IN (SELECT stedi.customer_key(e, secret) FROM unnest(recompute) AS e);
         INSERT INTO pg_temp.stedi_plus_3
         SELECT stedi.customer_key(c.email, secret), c.serial_number, c.registration_date,
@@ -1299,9 +1307,9 @@ BEGIN
     ELSIF step = 4 THEN
         files := unloaded_files || coalesce(step_trainer_files, '{}');
         INSERT INTO pg_temp.stedi_minus_4
-        SELECT s.* FROM trusted.step_trainer AS s WHERE s.file_id = ANY (files);
+        SELECT s.*, s.ctid FROM trusted.step_trainer AS s WHERE s.file_id = ANY (files);
         INSERT INTO pg_temp.stedi_minus_4
-        SELECT s.* FROM trusted.step_trainer AS s
+        SELECT s.*, s.ctid FROM trusted.step_trainer AS s
          WHERE s.serial_number = ANY (devices) AND NOT s.file_id = ANY (files);
         PERFORM set_config('enable_nestloop', (measured_rows <= 10000)::text, true);
         INSERT INTO pg_temp.stedi_plus_4
@@ -1324,17 +1332,17 @@ BEGIN
         n := (SELECT count(*) FROM pg_temp.stedi_minus_2) + (SELECT count(*) FROM pg_temp.stedi_minus_4);
         PERFORM stedi.join_by_size(n, zone_rows);
         INSERT INTO pg_temp.stedi_minus_5
-        SELECT m.* FROM curated.machine_learning AS m
+        SELECT m.*, m.ctid FROM curated.machine_learning AS m
           JOIN pg_temp.stedi_minus_4 AS s
             ON m.step_trainer_file_id = s.file_id AND m.step_trainer_line_number = s.line_number;
         INSERT INTO pg_temp.stedi_minus_5
-        SELECT m.* FROM curated.machine_learning AS m
+        SELECT m.*, m.ctid FROM curated.machine_learning AS m
           JOIN pg_temp.stedi_minus_2 AS a
             ON m.accelerometer_file_id = a.file_id AND m.accelerometer_line_number = a.line_number;
         PERFORM stedi.join_by_size(NULL, NULL);
         -- every pair of a customer with another device
         INSERT INTO pg_temp.stedi_minus_5
-        SELECT m.* FROM curated.machine_learning AS m
+        SELECT m.*, m.ctid FROM curated.machine_learning AS m
           JOIN trusted.accelerometer AS a
             ON m.accelerometer_file_id = a.file_id AND m.accelerometer_line_number = a.line_number
          WHERE a.user_email = ANY (serial_changed);
@@ -1443,8 +1451,6 @@ DECLARE
     analyzed boolean;        -- the change tables' statistics are current
     work boolean;            -- something upstream changed what this zone holds (the
                              -- sets of what changed say so, never the estimate)
-    same text;
-    n bigint;
 BEGIN
     IF first_refresh OR rebuild IS NOT NULL THEN
         -- every zone reads all of landing: plan it on what landing holds now
@@ -1454,7 +1460,9 @@ BEGIN
     -- (nothing changed at all: stedi.maintain_zones does not call this)
     IF NOT first_refresh THEN
         FOR z IN SELECT * FROM stedi.zones() ORDER BY 1 LOOP
-            EXECUTE format('CREATE TEMPORARY TABLE stedi_minus_%s (LIKE %s) ON COMMIT DROP',
+            -- (a zone row to delete keeps its row id: deleting by it
+            -- touches only the rows' own pages, no index)
+            EXECUTE format('CREATE TEMPORARY TABLE stedi_minus_%s (LIKE %s, row_id tid) ON COMMIT DROP',
                            z.step, z.zone);
             EXECUTE format('CREATE TEMPORARY TABLE stedi_plus_%s (LIKE %s) ON COMMIT DROP',
                            z.step, z.zone);
@@ -1516,8 +1524,11 @@ BEGIN
                 read_rows := new_rows + coalesce(cardinality(unloaded_files), 0)
                              + (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
                                  WHERE f.file_id = ANY (owner_files))
-                             + (SELECT count(*) FROM trusted.accelerometer AS a
-                                 WHERE a.user_email = ANY (consent_changed));
+                             -- (those customers' rows: as many as an average
+                             -- customer's, an estimate, which costs no read)
+                             + coalesce(cardinality(consent_changed), 0) * zone_rows
+                               / greatest(1, (SELECT s.rows FROM stedi.zone_state AS s
+                                               WHERE s.view = 'trusted.customer'::regclass));
                 work := accelerometer_files IS NOT NULL OR unloaded_files IS NOT NULL
                         OR consent_changed IS NOT NULL;
                 choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
@@ -1555,8 +1566,9 @@ BEGIN
                 read_rows := new_rows + coalesce(cardinality(unloaded_files), 0)
                              + (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
                                  WHERE f.file_id = ANY (owner_files))
-                             + (SELECT count(*) FROM trusted.step_trainer AS s
-                                 WHERE s.serial_number = ANY (devices));
+                             + coalesce(cardinality(devices), 0) * zone_rows
+                               / greatest(1, (SELECT s.rows FROM stedi.zone_state AS s
+                                               WHERE s.view = 'curated.customer'::regclass));
                 work := step_trainer_files IS NOT NULL OR unloaded_files IS NOT NULL
                         OR devices IS NOT NULL;
                 choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
@@ -1620,15 +1632,12 @@ BEGIN
             IF NOT analyzed THEN
                 EXECUTE format('ANALYZE pg_temp.stedi_minus_%s, pg_temp.stedi_plus_%s', z.step, z.step);
             END IF;
-            SELECT string_agg(format('z.%1$I = m.%1$I', k), ' AND ') INTO same FROM unnest(z.key) AS k;
-            -- through the zone's key when the rows are few against it (as
-            -- counted, not as estimated), else by a hash join
-            EXECUTE format('SELECT count(*) FROM pg_temp.stedi_minus_%s', z.step) INTO n;
-            PERFORM stedi.join_by_size(n, zone_rows);
-            EXECUTE format('DELETE FROM %s AS z USING pg_temp.stedi_minus_%s AS m WHERE %s',
-                           z.zone, z.step, same);
+            -- by row id: a TID scan visits the rows' pages, in order, once
+            -- each (a row found twice is deleted once), and no index
+            EXECUTE format('DELETE FROM %s AS z
+                             WHERE z.ctid = ANY (ARRAY(SELECT m.row_id FROM pg_temp.stedi_minus_%s AS m))',
+                           z.zone, z.step);
             GET DIAGNOSTICS deleted = ROW_COUNT;
-            PERFORM stedi.join_by_size(NULL, NULL);
             inserted := stedi.fill_zone(z.zone, format('pg_temp.stedi_plus_%s', z.step)::regclass);
             PERFORM stedi.index_zone(z.zone);
         END IF;

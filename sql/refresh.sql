@@ -99,12 +99,18 @@ SELECT * FROM stedi.choose_method(50, 100);
 SELECT * FROM stedi.choose_method(51, 100);
 
 -- Join method by measured size: under a tenth of the zone, nested loops
--- through its indexes; else the planner's choice.
+-- through its indexes; else hash joins over the whole zone;
+-- NULLs, the planner's choice.
 BEGIN;
-SELECT stedi.join_by_size(9, 100);
-SHOW enable_hashjoin;
+SELECT stedi.join_by_size(10, 100);
+SELECT current_setting('enable_nestloop') AS nestloop, current_setting('enable_hashjoin') AS hashjoin,
+       current_setting('enable_mergejoin') AS mergejoin;
 SELECT stedi.join_by_size(11, 100);
-SHOW enable_hashjoin;
+SELECT current_setting('enable_nestloop') AS nestloop, current_setting('enable_hashjoin') AS hashjoin,
+       current_setting('enable_mergejoin') AS mergejoin;
+SELECT stedi.join_by_size(NULL, NULL);
+SELECT current_setting('enable_nestloop') AS nestloop, current_setting('enable_hashjoin') AS hashjoin,
+       current_setting('enable_mergejoin') AS mergejoin;
 ROLLBACK;
 
 -- A change of the consent policy makes every zone full, and the log says
