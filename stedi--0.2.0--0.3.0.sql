@@ -902,7 +902,9 @@ COMMENT ON FUNCTION stedi.join_by_size(bigint, bigint) IS 'For the next statemen
 -- that predate the rows: no nested loop over more than 10,000 of them.
 -- Where a change table drives a join into a zone, the zone is read through
 -- an index when the change holds under a tenth of the zone's rows
--- (counted), else whole by a hash join.  No JIT: these statements are
+-- (counted), else whole by a hash join, whose hash holds at most 128 MB
+-- (work_mem 64 MB times hash_mem_multiplier 2) before it spills to disk.
+-- No JIT: these statements are
 -- priced by the zones' size, and compiling them took longer than running
 -- them (0.2 to 1 s each, at scale 100).
 CREATE FUNCTION stedi.compute_zone_change(step integer,
@@ -927,6 +929,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 SET jit = off
+SET work_mem = '64MB'
+SET hash_mem_multiplier = 2
 AS $$
 DECLARE
     files integer[];         -- the zone's rows of these files are recomputed
@@ -1031,26 +1035,42 @@ BEGIN
         n := (SELECT count(*) FROM pg_temp.stedi_plus_2);
         PERFORM stedi.join_by_size(n, (SELECT s.rows FROM stedi.zone_state AS s
                                         WHERE s.view = 'trusted.step_trainer'::regclass));
+        -- (each new row first gets its owner's device and key, each key
+        -- computed once per customer, so that the join into the other zone
+        -- is on device and millisecond together, never on the millisecond
+        -- alone, which many customers share)
+        WITH owned AS MATERIALIZED (
+            SELECT a.*, o.serial_number, o.customer_key
+              FROM pg_temp.stedi_plus_2 AS a
+              JOIN (SELECT c.email, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
+                      FROM trusted.customer AS c
+                     WHERE c.email IN (SELECT p.user_email FROM pg_temp.stedi_plus_2 AS p)
+                    OFFSET 0) AS o ON o.email = a.user_email)
         INSERT INTO pg_temp.stedi_plus_5
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-               stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
+               a.customer_key, a.reading_time, a.x, a.y, a.z,
                s.file_id, s.line_number, a.file_id, a.line_number
-          FROM pg_temp.stedi_plus_2 AS a
-          JOIN trusted.customer AS c ON c.email = a.user_email
+          FROM owned AS a
           JOIN trusted.step_trainer AS s
-            ON s.serial_number = c.serial_number
+            ON s.serial_number = a.serial_number
            AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time;
         n := (SELECT count(*) FROM pg_temp.stedi_plus_4);
         PERFORM stedi.join_by_size(n, (SELECT s.rows FROM stedi.zone_state AS s
                                         WHERE s.view = 'trusted.accelerometer'::regclass));
+        WITH owned AS MATERIALIZED (
+            SELECT s.*, o.email, o.customer_key
+              FROM pg_temp.stedi_plus_4 AS s
+              JOIN (SELECT c.email, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
+                      FROM trusted.customer AS c
+                     WHERE c.serial_number IN (SELECT p.serial_number FROM pg_temp.stedi_plus_4 AS p)
+                    OFFSET 0) AS o ON o.serial_number = s.serial_number)
         INSERT INTO pg_temp.stedi_plus_5
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-               stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
+               s.customer_key, a.reading_time, a.x, a.y, a.z,
                s.file_id, s.line_number, a.file_id, a.line_number
-          FROM pg_temp.stedi_plus_4 AS s
-          JOIN trusted.customer AS c ON c.serial_number = s.serial_number
+          FROM owned AS s
           JOIN trusted.accelerometer AS a
-            ON a.user_email = c.email
+            ON a.user_email = s.email
            AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
          WHERE NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
                             WHERE n.file_id = a.file_id AND n.line_number = a.line_number)
@@ -1192,10 +1212,13 @@ BEGIN
                               WHERE f.file_id = ANY (accelerometer_files));
                 read_rows := new_rows + coalesce(cardinality(unloaded_files), 0)
                              + (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
-                                 WHERE f.file_id = ANY (owner_files))
-                             -- (those customers' rows: as many as an average
-                             -- customer's, an estimate, which costs no read)
-                             + coalesce(cardinality(consent_changed), 0) * zone_rows
+                                 WHERE f.file_id = ANY (owner_files)
+                                   AND f.file_id <> ALL (coalesce(accelerometer_files, '{}')))
+                             -- (the rows of those who were trusted: as many as
+                             -- an average customer's, an estimate, which
+                             -- costs no read)
+                             + (SELECT count(*) FROM pg_temp.stedi_minus_1 AS m
+                                 WHERE m.email = ANY (consent_changed)) * zone_rows
                                / greatest(1, (SELECT s.rows FROM stedi.zone_state AS s
                                                WHERE s.view = 'trusted.customer'::regclass));
                 work := accelerometer_files IS NOT NULL OR unloaded_files IS NOT NULL
@@ -1234,8 +1257,10 @@ BEGIN
                               WHERE f.file_id = ANY (step_trainer_files));
                 read_rows := new_rows + coalesce(cardinality(unloaded_files), 0)
                              + (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
-                                 WHERE f.file_id = ANY (owner_files))
-                             + coalesce(cardinality(devices), 0) * zone_rows
+                                 WHERE f.file_id = ANY (owner_files)
+                                   AND f.file_id <> ALL (coalesce(step_trainer_files, '{}')))
+                             + (SELECT count(*) FROM pg_temp.stedi_minus_3 AS m
+                                 WHERE m.serial_number = ANY (devices)) * zone_rows
                                / greatest(1, (SELECT s.rows FROM stedi.zone_state AS s
                                                WHERE s.view = 'curated.customer'::regclass));
                 work := step_trainer_files IS NOT NULL OR unloaded_files IS NOT NULL
