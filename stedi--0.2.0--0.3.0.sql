@@ -1075,16 +1075,19 @@ BEGIN
          WHERE NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
                             WHERE n.file_id = a.file_id AND n.line_number = a.line_number)
         ON CONFLICT DO NOTHING;
+        WITH owned AS MATERIALIZED (
+            SELECT a.*, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
+              FROM trusted.accelerometer AS a
+              JOIN trusted.customer AS c ON c.email = a.user_email
+             WHERE a.user_email = ANY (serial_changed))
         INSERT INTO pg_temp.stedi_plus_5
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-               stedi.customer_key(c.email, secret), a.reading_time, a.x, a.y, a.z,
+               a.customer_key, a.reading_time, a.x, a.y, a.z,
                s.file_id, s.line_number, a.file_id, a.line_number
-          FROM trusted.accelerometer AS a
-          JOIN trusted.customer AS c ON c.email = a.user_email
+          FROM owned AS a
           JOIN trusted.step_trainer AS s
-            ON s.serial_number = c.serial_number
+            ON s.serial_number = a.serial_number
            AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
-         WHERE a.user_email = ANY (serial_changed)
         ON CONFLICT DO NOTHING;
         PERFORM stedi.join_by_size(NULL, NULL);
     END IF;

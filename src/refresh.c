@@ -36,6 +36,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "storage/lmgr.h"
 #include "storage/latch.h"
 #include "storage/lock.h"
@@ -239,6 +240,36 @@ stedi_prune_run_history(void)
 }
 
 /*
+ * Whether nothing at all changed since the last refresh: every queue is
+ * empty and every zone has been filled.  Then SPI_tuptable holds the
+ * zones' rows as stedi.maintain_zones() would return them, which is not
+ * called.  That path plans a dozen statements in a session that has not
+ * yet run it; this one plans one, which matters to the scheduler, whose
+ * workers each run in a session of their own.  A database whose stedi is
+ * older than 0.3.0 (no stedi.zones()) always takes maintain_zones.
+ */
+static bool
+nothing_changed(void)
+{
+	if (!OidIsValid(LookupFuncName(list_make2(makeString("stedi"), makeString("zones")),
+								   0, NULL, true)))
+		return false;
+	if (SPI_execute("SELECT z.step, z.zone, 'incremental'::pg_catalog.text, s.rows, "
+					"'0'::pg_catalog.interval, 0::pg_catalog.int8, 0::pg_catalog.int8, "
+					"'nothing changed'::pg_catalog.text "
+					"FROM stedi.zones() AS z JOIN stedi.zone_state AS s "
+					"ON s.view OPERATOR(pg_catalog.=) z.zone "
+					"WHERE NOT EXISTS (SELECT FROM stedi.pending_file) "
+					"AND NOT EXISTS (SELECT FROM stedi.pending_customer) "
+					"AND NOT EXISTS (SELECT FROM stedi.pending_unload) "
+					"AND NOT EXISTS (SELECT FROM stedi.landing_change) "
+					"AND EXISTS (SELECT FROM stedi.pseudonym_secret) "
+					"ORDER BY z.step", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "stedi: could not read the refresh queues");
+	return SPI_processed == 5;
+}
+
+/*
  * Bring every zone up to date.  Returns the run id of the logged run, or
  * REFRESH_LOCK_BUSY when !wait_for_lock and another run holds the lock, or
  * REFRESH_NOTHING_NEW when only_if_changed and nothing changed.  With
@@ -272,9 +303,17 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 
 	args[0] = BoolGetDatum(full);
 	args[1] = BoolGetDatum(only_if_changed);
-	if (SPI_execute_with_args("SELECT * FROM stedi.maintain_zones($1, $2)",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "stedi: stedi.maintain_zones() failed");
+	if (full || !nothing_changed())
+	{
+		if (SPI_execute_with_args("SELECT * FROM stedi.maintain_zones($1, $2)",
+								  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "stedi: stedi.maintain_zones() failed");
+	}
+	else if (only_if_changed)
+	{
+		SPI_finish();
+		return REFRESH_NOTHING_NEW;
+	}
 	zones = SPI_tuptable;
 	nzones = SPI_processed;
 	natts = zones->tupdesc->natts;
