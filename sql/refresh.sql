@@ -132,3 +132,13 @@ SELECT (SELECT count(*) FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trus
      + (SELECT count(*) FROM ((TABLE curated.machine_learning EXCEPT ALL TABLE curated.machine_learning_definition)
                               UNION ALL (TABLE curated.machine_learning_definition EXCEPT ALL TABLE curated.machine_learning)) d)
        AS zones_differ;
+
+-- Nothing changed: one row per zone, nothing written, and why (one
+-- statement checks it, src/refresh.c); with only_if_changed, no rows and
+-- no run logged.  A queued change is never mistaken for nothing.
+SELECT view, method, reason, inserted, deleted FROM stedi.refresh();
+SELECT count(*) AS runs_before FROM stedi.refresh_run \gset
+SELECT count(*) AS zones FROM stedi.refresh(only_if_changed => true);
+SELECT count(*) - :runs_before AS runs_logged FROM stedi.refresh_run;
+INSERT INTO stedi.pending_customer VALUES ('alice@test.com');
+SELECT view, method, reason FROM stedi.refresh(only_if_changed => true);
