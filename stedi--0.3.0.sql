@@ -1363,20 +1363,32 @@ BEGIN
         IF EXISTS (SELECT FROM pg_temp.stedi_plus_4) THEN
             CREATE UNIQUE INDEX stedi_plus_2_key ON pg_temp.stedi_plus_2 (file_id, line_number);
         END IF;
+        -- The owners of the new rows and of the customers with another
+        -- device, each with its key, computed once per customer; indexed
+        -- and analyzed, so that the joins below find an owner through its
+        -- index or by a hash, whichever join method they are given.
+        CREATE TEMPORARY TABLE stedi_owners ON COMMIT DROP AS
+        SELECT c.email, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
+          FROM trusted.customer AS c
+         WHERE c.email IN (SELECT p.user_email FROM pg_temp.stedi_plus_2 AS p
+                           UNION
+                           SELECT o.email FROM trusted.customer AS o
+                            WHERE o.serial_number IN (SELECT p.serial_number FROM pg_temp.stedi_plus_4 AS p)
+                           UNION
+                           SELECT unnest(serial_changed));
+        CREATE INDEX stedi_owners_email ON pg_temp.stedi_owners (email);
+        CREATE INDEX stedi_owners_serial_number ON pg_temp.stedi_owners (serial_number);
+        ANALYZE pg_temp.stedi_owners;
         n := (SELECT count(*) FROM pg_temp.stedi_plus_2);
         PERFORM stedi.join_by_size(n, (SELECT s.rows FROM stedi.zone_state AS s
                                         WHERE s.view = 'trusted.step_trainer'::regclass));
-        -- (each new row first gets its owner's device and key, each key
-        -- computed once per customer, so that the join into the other zone
-        -- is on device and millisecond together, never on the millisecond
-        -- alone, which many customers share)
+        -- (each new row first gets its owner's device and key, so that the
+        -- join into the other zone is on device and millisecond together,
+        -- never on the millisecond alone, which many customers share)
         WITH owned AS MATERIALIZED (
             SELECT a.*, o.serial_number, o.customer_key
               FROM pg_temp.stedi_plus_2 AS a
-              JOIN (SELECT c.email, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
-                      FROM trusted.customer AS c
-                     WHERE c.email IN (SELECT p.user_email FROM pg_temp.stedi_plus_2 AS p)
-                    OFFSET 0) AS o ON o.email = a.user_email)
+              JOIN pg_temp.stedi_owners AS o ON o.email = a.user_email)
         INSERT INTO pg_temp.stedi_plus_5
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                a.customer_key, a.reading_time, a.x, a.y, a.z,
@@ -1391,10 +1403,7 @@ BEGIN
         WITH owned AS MATERIALIZED (
             SELECT s.*, o.email, o.customer_key
               FROM pg_temp.stedi_plus_4 AS s
-              JOIN (SELECT c.email, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
-                      FROM trusted.customer AS c
-                     WHERE c.serial_number IN (SELECT p.serial_number FROM pg_temp.stedi_plus_4 AS p)
-                    OFFSET 0) AS o ON o.serial_number = s.serial_number)
+              JOIN pg_temp.stedi_owners AS o ON o.serial_number = s.serial_number)
         INSERT INTO pg_temp.stedi_plus_5
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                s.customer_key, a.reading_time, a.x, a.y, a.z,
@@ -1406,10 +1415,12 @@ BEGIN
          WHERE NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
                             WHERE n.file_id = a.file_id AND n.line_number = a.line_number)
         ON CONFLICT DO NOTHING;
+        -- (these are few: the planner chooses)
+        PERFORM stedi.join_by_size(NULL, NULL);
         WITH owned AS MATERIALIZED (
-            SELECT a.*, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
+            SELECT a.*, o.serial_number, o.customer_key
               FROM trusted.accelerometer AS a
-              JOIN trusted.customer AS c ON c.email = a.user_email
+              JOIN pg_temp.stedi_owners AS o ON o.email = a.user_email
              WHERE a.user_email = ANY (serial_changed))
         INSERT INTO pg_temp.stedi_plus_5
         SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
@@ -1420,7 +1431,7 @@ BEGIN
             ON s.serial_number = a.serial_number
            AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
         ON CONFLICT DO NOTHING;
-        PERFORM stedi.join_by_size(NULL, NULL);
+        DROP TABLE pg_temp.stedi_owners;
     END IF;
 END
 $$;
@@ -1553,8 +1564,11 @@ BEGIN
                              -- costs no read)
                              + (SELECT count(*) FROM pg_temp.stedi_minus_1 AS m
                                  WHERE m.email = ANY (consent_changed)) * zone_rows
+                               -- (trusted customers before this refresh)
                                / greatest(1, (SELECT s.rows FROM stedi.zone_state AS s
-                                               WHERE s.view = 'trusted.customer'::regclass));
+                                               WHERE s.view = 'trusted.customer'::regclass)
+                                             + (SELECT count(*) FROM pg_temp.stedi_minus_1)
+                                             - (SELECT count(*) FROM pg_temp.stedi_plus_1));
                 work := accelerometer_files IS NOT NULL OR unloaded_files IS NOT NULL
                         OR consent_changed IS NOT NULL;
                 choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
@@ -1596,7 +1610,9 @@ BEGIN
                              + (SELECT count(*) FROM pg_temp.stedi_minus_3 AS m
                                  WHERE m.serial_number = ANY (devices)) * zone_rows
                                / greatest(1, (SELECT s.rows FROM stedi.zone_state AS s
-                                               WHERE s.view = 'curated.customer'::regclass));
+                                               WHERE s.view = 'curated.customer'::regclass)
+                                             + (SELECT count(*) FROM pg_temp.stedi_minus_3)
+                                             - (SELECT count(*) FROM pg_temp.stedi_plus_3));
                 work := step_trainer_files IS NOT NULL OR unloaded_files IS NOT NULL
                         OR devices IS NOT NULL;
                 choice := stedi.choose_method(read_rows, landing_rows + zone_rows);

@@ -29,6 +29,8 @@ ok $([ "$(comm -12 <(emails "$tmp/h") <(emails "$tmp/a") | wc -l)" -gt 100 ]; ec
     "from 0, another seed brings many of the same emails ($(comm -12 <(emails "$tmp/h") <(emails "$tmp/a") | wc -l) of 194)"
 stedi-gen --scale 0.2 --first-customer -1 "$tmp/e" >/dev/null 2>&1
 is "$?" 2 "refuses a negative first customer"
+stedi-gen --scale 0.2 --first-customer 1099511627776 "$tmp/e" >/dev/null 2>&1
+is "$?" 2 "refuses a first customer of 2^40 (serial numbers would repeat)"
 
 lines() { grep "^$2:" "$1" | sed -E 's/.* ([0-9]+) lines/\1/'; }
 stedi-gen --scale 0.4 --seed 5 "$tmp/d" >"$tmp/d.out"

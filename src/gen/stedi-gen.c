@@ -1692,9 +1692,10 @@ usage(void)
 		   "                   accelerometer and 29,000 step trainer readings\n");
 	printf("      --seed=S     random seed, a non-negative integer (default 1)\n");
 	printf("      --first-customer=K\n"
-		   "                   number the customers from K (default 0); emails\n"
-		   "                   carry the round of 1,024 numbers a customer is\n"
-		   "                   in, so runs in other rounds share no email\n");
+		   "                   number the customers from K (default 0, below\n"
+		   "                   2^40); a customer's email carries its number\n"
+		   "                   divided by 1,024 (nothing for 0), so runs with\n"
+		   "                   no such round in common share no email or device\n");
 	printf("      --faults     also write bad lines of every kind the loader\n"
 		   "                   rejects (about 0.5%% of the lines), and blank\n"
 		   "                   lines, CRLF, byte order marks and unknown fields,\n"
@@ -1704,7 +1705,8 @@ usage(void)
 	printf("  -h, --help       show this help, then exit\n\n");
 	printf("Writes FOLDER/{customer,accelerometer,step_trainer}/landing/*.json,\n"
 		   "creating the folders if needed; refuses if any *.json file is\n"
-		   "already there.  The same scale and seed give identical files.\n"
+		   "already there.  The same scale, seed and first customer give\n"
+		   "identical files.\n"
 		   "Prints the files and non-blank lines written per kind; with\n"
 		   "--faults, also the faulty lines per kind, the count of each kind\n"
 		   "of fault, and of each quirk.\n");
@@ -1840,9 +1842,10 @@ main(int argc, char **argv)
 				faults = true;
 				break;
 			case 'C':
+				/* (serial numbers end in 48 bits of the number: stay below) */
 				if (!parse_seed(optarg, &first_customer) ||
-					first_customer > INT64_MAX / 2)
-					fatal("invalid first customer \"%s\": must be a non-negative integer below 2^62",
+					first_customer >= (UINT64_C(1) << 40))
+					fatal("invalid first customer \"%s\": must be a non-negative integer below 2^40",
 						  optarg);
 				break;
 			case 'h':
