@@ -247,6 +247,9 @@ stedi_prune_run_history(void)
  * yet run it; this one plans one, which matters to the scheduler, whose
  * workers each run in a session of their own.  A database whose stedi is
  * older than 0.3.0 (no stedi.zones()) always takes maintain_zones.
+ * (Not read-only: the statement takes a snapshot of its own, after the
+ * refresh lock, so that it sees what an erasure or unload that held the
+ * lock committed meanwhile; the caller's snapshot predates the wait.)
  */
 static bool
 nothing_changed(void)
@@ -264,7 +267,7 @@ nothing_changed(void)
 					"AND NOT EXISTS (SELECT FROM stedi.pending_unload) "
 					"AND NOT EXISTS (SELECT FROM stedi.landing_change) "
 					"AND EXISTS (SELECT FROM stedi.pseudonym_secret) "
-					"ORDER BY z.step", true, 0) != SPI_OK_SELECT)
+					"ORDER BY z.step", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "stedi: could not read the refresh queues");
 	return SPI_processed == 5;
 }
