@@ -1254,6 +1254,7 @@ CREATE FUNCTION stedi.compute_zone_change(step integer,
                                           policy text,
                                           readmitted text[],
                                           devices_kept text[],
+                                          devices_gone text[],
                                           zone_rows bigint)
 RETURNS void
 LANGUAGE plpgsql
@@ -1266,6 +1267,10 @@ AS $$
 DECLARE
     files integer[];         -- the zone's rows of these files are recomputed
     n bigint;
+    covered text[];          -- 5: owners whose pairs all go with their device
+    owner_keys text[];       -- 5: the devices or emails of the new rows' owners
+    owner_rows bigint;       -- 5: the other zone's rows of those owners, estimated
+    customers bigint;
 BEGIN
     unloaded_files := coalesce(unloaded_files, '{}');
     IF step = 1 THEN
@@ -1332,8 +1337,20 @@ BEGIN
     ELSE
         -- pairs of rows gone from the zones (a pair found twice is deleted
         -- once), found through the training table's indexes when they are
-        -- few against it (as measured, not as estimated)
-        n := (SELECT count(*) FROM pg_temp.stedi_minus_2) + (SELECT count(*) FROM pg_temp.stedi_minus_4);
+        -- few against it (as measured, not as estimated).  A pair holds
+        -- the device its reading's owner had before this refresh; when no
+        -- curated customer has that device any more, every row of the
+        -- device left trusted.step_trainer, so the pairs of the owner's
+        -- readings are all found through those rows: their readings need
+        -- no second look (a customer who withdraws or is erased).
+        SELECT array_agg(e.user_email) INTO covered
+          FROM (SELECT DISTINCT m.user_email FROM pg_temp.stedi_minus_2 AS m) AS e
+          LEFT JOIN pg_temp.stedi_minus_1 AS was ON was.email = e.user_email
+          LEFT JOIN trusted.customer AS c ON c.email = e.user_email
+         WHERE coalesce(was.serial_number, c.serial_number) = ANY (devices_gone);
+        covered := coalesce(covered, '{}');
+        n := (SELECT count(*) FROM pg_temp.stedi_minus_2 AS a WHERE a.user_email <> ALL (covered))
+             + (SELECT count(*) FROM pg_temp.stedi_minus_4);
         PERFORM stedi.join_by_size(n, zone_rows);
         INSERT INTO pg_temp.stedi_minus_5
         SELECT m.*, m.ctid FROM curated.machine_learning AS m
@@ -1342,7 +1359,8 @@ BEGIN
         INSERT INTO pg_temp.stedi_minus_5
         SELECT m.*, m.ctid FROM curated.machine_learning AS m
           JOIN pg_temp.stedi_minus_2 AS a
-            ON m.accelerometer_file_id = a.file_id AND m.accelerometer_line_number = a.line_number;
+            ON m.accelerometer_file_id = a.file_id AND m.accelerometer_line_number = a.line_number
+         WHERE a.user_email <> ALL (covered);
         PERFORM stedi.join_by_size(NULL, NULL);
         -- every pair of a customer with another device
         INSERT INTO pg_temp.stedi_minus_5
@@ -1353,16 +1371,10 @@ BEGIN
 
         -- Pairs of new accelerometer rows with every step trainer row; of
         -- new step trainer rows with the accelerometer rows that are not
-        -- new (an anti-join through the new rows' key: a probe, whatever
-        -- the guess of the millisecond join's size); and every pair of a
-        -- customer with another device.  A pair found twice is kept once
-        -- (the change table's key).
-        CREATE UNIQUE INDEX stedi_plus_5_key ON pg_temp.stedi_plus_5
-            (step_trainer_file_id, step_trainer_line_number,
-             accelerometer_file_id, accelerometer_line_number);
-        IF EXISTS (SELECT FROM pg_temp.stedi_plus_4) THEN
-            CREATE UNIQUE INDEX stedi_plus_2_key ON pg_temp.stedi_plus_2 (file_id, line_number);
-        END IF;
+        -- new; and every pair of a customer with another device.  A pair
+        -- found twice is kept once (the change table's key, made once the
+        -- first pairs, which are all distinct, are in: building an index
+        -- is cheaper than filling an indexed table).
         -- The owners of the new rows and of the customers with another
         -- device, each with its key, computed once per customer; indexed
         -- and analyzed, so that the joins below find an owner through its
@@ -1379,42 +1391,75 @@ BEGIN
         CREATE INDEX stedi_owners_email ON pg_temp.stedi_owners (email);
         CREATE INDEX stedi_owners_serial_number ON pg_temp.stedi_owners (serial_number);
         ANALYZE pg_temp.stedi_owners;
+        -- Each side's new rows are joined with the other zone's rows of
+        -- the same owners: looked up one by one through that zone's index
+        -- when they are under a tenth of those rows (the owners times the
+        -- zone's rows per curated customer, on average), else those rows
+        -- are read whole, found by the owners' devices or emails (a bitmap
+        -- scan, never the whole zone), and joined by a hash.
+        customers := greatest(1, (SELECT s.rows FROM stedi.zone_state AS s
+                                   WHERE s.view = 'curated.customer'::regclass));
+        owner_keys := ARRAY(SELECT DISTINCT o.serial_number FROM pg_temp.stedi_owners AS o
+                             WHERE o.email IN (SELECT p.user_email FROM pg_temp.stedi_plus_2 AS p));
         n := (SELECT count(*) FROM pg_temp.stedi_plus_2);
-        PERFORM stedi.join_by_size(n, (SELECT s.rows FROM stedi.zone_state AS s
-                                        WHERE s.view = 'trusted.step_trainer'::regclass));
+        owner_rows := cardinality(owner_keys)
+                      * (SELECT s.rows FROM stedi.zone_state AS s
+                          WHERE s.view = 'trusted.step_trainer'::regclass) / customers;
+        PERFORM stedi.join_by_size(n, owner_rows);
         -- (each new row first gets its owner's device and key, so that the
         -- join into the other zone is on device and millisecond together,
         -- never on the millisecond alone, which many customers share)
-        WITH owned AS MATERIALIZED (
-            SELECT a.*, o.serial_number, o.customer_key
-              FROM pg_temp.stedi_plus_2 AS a
-              JOIN pg_temp.stedi_owners AS o ON o.email = a.user_email)
-        INSERT INTO pg_temp.stedi_plus_5
-        SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-               a.customer_key, a.reading_time, a.x, a.y, a.z,
-               s.file_id, s.line_number, a.file_id, a.line_number
-          FROM owned AS a
-          JOIN trusted.step_trainer AS s
-            ON s.serial_number = a.serial_number
-           AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time;
+        EXECUTE format('WITH owned AS MATERIALIZED (
+                            SELECT a.*, o.serial_number, o.customer_key
+                              FROM pg_temp.stedi_plus_2 AS a
+                              JOIN pg_temp.stedi_owners AS o ON o.email = a.user_email)
+                        INSERT INTO pg_temp.stedi_plus_5
+                        SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+                               a.customer_key, a.reading_time, a.x, a.y, a.z,
+                               s.file_id, s.line_number, a.file_id, a.line_number
+                          FROM owned AS a
+                          JOIN trusted.step_trainer AS s
+                            ON s.serial_number = a.serial_number
+                           AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
+                         WHERE %s',
+                       CASE WHEN n * 10 > owner_rows THEN 's.serial_number = ANY ($1)' ELSE 'true' END)
+            USING owner_keys;
+        CREATE UNIQUE INDEX stedi_plus_5_key ON pg_temp.stedi_plus_5
+            (step_trainer_file_id, step_trainer_line_number,
+             accelerometer_file_id, accelerometer_line_number);
+        owner_keys := ARRAY(SELECT o.email FROM pg_temp.stedi_owners AS o
+                             WHERE o.serial_number IN (SELECT p.serial_number FROM pg_temp.stedi_plus_4 AS p));
         n := (SELECT count(*) FROM pg_temp.stedi_plus_4);
-        PERFORM stedi.join_by_size(n, (SELECT s.rows FROM stedi.zone_state AS s
-                                        WHERE s.view = 'trusted.accelerometer'::regclass));
-        WITH owned AS MATERIALIZED (
-            SELECT s.*, o.email, o.customer_key
-              FROM pg_temp.stedi_plus_4 AS s
-              JOIN pg_temp.stedi_owners AS o ON o.serial_number = s.serial_number)
-        INSERT INTO pg_temp.stedi_plus_5
-        SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-               s.customer_key, a.reading_time, a.x, a.y, a.z,
-               s.file_id, s.line_number, a.file_id, a.line_number
-          FROM owned AS s
-          JOIN trusted.accelerometer AS a
-            ON a.user_email = s.email
-           AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
-         WHERE NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
-                            WHERE n.file_id = a.file_id AND n.line_number = a.line_number)
-        ON CONFLICT DO NOTHING;
+        owner_rows := cardinality(owner_keys)
+                      * (SELECT s.rows FROM stedi.zone_state AS s
+                          WHERE s.view = 'trusted.accelerometer'::regclass) / customers;
+        PERFORM stedi.join_by_size(n, owner_rows);
+        -- (a reading of a new file is new; one of an older file is new
+        -- when its customer came back: those are looked up in the new
+        -- rows, through their key when the join probes)
+        IF n > 0 AND n * 10 <= owner_rows THEN
+            CREATE UNIQUE INDEX stedi_plus_2_key ON pg_temp.stedi_plus_2 (file_id, line_number);
+        END IF;
+        EXECUTE format('WITH owned AS MATERIALIZED (
+                            SELECT s.*, o.email, o.customer_key
+                              FROM pg_temp.stedi_plus_4 AS s
+                              JOIN pg_temp.stedi_owners AS o ON o.serial_number = s.serial_number)
+                        INSERT INTO pg_temp.stedi_plus_5
+                        SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+                               s.customer_key, a.reading_time, a.x, a.y, a.z,
+                               s.file_id, s.line_number, a.file_id, a.line_number
+                          FROM owned AS s
+                          JOIN trusted.accelerometer AS a
+                            ON a.user_email = s.email
+                           AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+                         WHERE %s
+                           AND a.file_id <> ALL ($2)
+                           AND NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
+                                            WHERE n.file_id = a.file_id AND n.line_number = a.line_number
+                                              AND n.file_id <> ALL ($2))
+                        ON CONFLICT DO NOTHING',
+                       CASE WHEN n * 10 > owner_rows THEN 'a.user_email = ANY ($1)' ELSE 'true' END)
+            USING owner_keys, coalesce(accelerometer_files, '{}');
         -- (these are few: the planner chooses)
         PERFORM stedi.join_by_size(NULL, NULL);
         WITH owned AS MATERIALIZED (
@@ -1435,7 +1480,7 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION stedi.compute_zone_change(integer, integer[], integer[], integer[], integer[], text[], text[], text[], text[], text[], integer[], bigint, bytea, text, text[], text[], bigint) IS
+COMMENT ON FUNCTION stedi.compute_zone_change(integer, integer[], integer[], integer[], integer[], text[], text[], text[], text[], text[], integer[], bigint, bytea, text, text[], text[], text[], bigint) IS
     'Incremental refresh of one zone (step 1 to 5): the rows the change upstream can touch, as the zone holds them (into pg_temp.stedi_minus_N) and as its definition has them now (pg_temp.stedi_plus_N)';
 
 -- Everything a refresh does to the zones, given what changed: files
@@ -1480,6 +1525,7 @@ DECLARE
     devices text[];          -- 4: devices whose curated owners changed
     readmitted text[];       -- 2: those of consent_changed in trusted now
     devices_kept text[];     -- 4: those of devices still curated
+    devices_gone text[];     -- 4: devices no curated customer has any more
     serial_changed text[];   -- 5: customers with another device
     owner_files integer[];   -- files holding readings of those customers or devices
     analyzed boolean;        -- the change tables' statistics are current
@@ -1599,6 +1645,8 @@ BEGIN
                 -- only those still curated through someone have rows to read again
                 SELECT array_agg(DISTINCT c.serial_number) INTO devices_kept
                   FROM curated.customer AS c WHERE c.serial_number = ANY (devices);
+                SELECT array_agg(d) INTO devices_gone
+                  FROM unnest(devices) AS d WHERE d <> ALL (coalesce(devices_kept, '{}'));
                 SELECT array_agg(DISTINCT o.file_id) INTO owner_files
                   FROM stedi.step_trainer_file_serial AS o WHERE o.serial_number = ANY (devices_kept);
                 new_rows := (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
@@ -1664,7 +1712,7 @@ BEGIN
                                                   step_trainer_files, unloaded_files,
                                                   changed, consent_changed, recompute, devices,
                                                   serial_changed, owner_files, read_rows, secret, policy,
-                                                  readmitted, devices_kept, zone_rows);
+                                                  readmitted, devices_kept, devices_gone, zone_rows);
                 EXECUTE format('ANALYZE pg_temp.stedi_minus_%s, pg_temp.stedi_plus_%s', z.step, z.step);
                 IF stedi.cancel_unchanged(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
                                           format('pg_temp.stedi_plus_%s', z.step)::regclass) = 0 THEN
