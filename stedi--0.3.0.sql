@@ -1371,10 +1371,8 @@ BEGIN
 
         -- Pairs of new accelerometer rows with every step trainer row; of
         -- new step trainer rows with the accelerometer rows that are not
-        -- new; and every pair of a customer with another device.  A pair
-        -- found twice is kept once (the change table's key, made once the
-        -- first pairs, which are all distinct, are in: building an index
-        -- is cheaper than filling an indexed table).
+        -- new; and of customers with another device, of rows that are
+        -- neither.  No pair is found twice.
         -- The owners of the new rows and of the customers with another
         -- device, each with its key, computed once per customer; indexed
         -- and analyzed, so that the joins below find an owner through its
@@ -1406,27 +1404,38 @@ BEGIN
                       * (SELECT s.rows FROM stedi.zone_state AS s
                           WHERE s.view = 'trusted.step_trainer'::regclass) / customers;
         PERFORM stedi.join_by_size(n, owner_rows);
-        -- (each new row first gets its owner's device and key, so that the
-        -- join into the other zone is on device and millisecond together,
-        -- never on the millisecond alone, which many customers share)
-        EXECUTE format('WITH owned AS MATERIALIZED (
-                            SELECT a.*, o.serial_number, o.customer_key
-                              FROM pg_temp.stedi_plus_2 AS a
-                              JOIN pg_temp.stedi_owners AS o ON o.email = a.user_email)
-                        INSERT INTO pg_temp.stedi_plus_5
-                        SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-                               a.customer_key, a.reading_time, a.x, a.y, a.z,
-                               s.file_id, s.line_number, a.file_id, a.line_number
-                          FROM owned AS a
-                          JOIN trusted.step_trainer AS s
-                            ON s.serial_number = a.serial_number
-                           AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
-                         WHERE %s',
-                       CASE WHEN n * 10 > owner_rows THEN 's.serial_number = ANY ($1)' ELSE 'true' END)
-            USING owner_keys;
-        CREATE UNIQUE INDEX stedi_plus_5_key ON pg_temp.stedi_plus_5
-            (step_trainer_file_id, step_trainer_line_number,
-             accelerometer_file_id, accelerometer_line_number);
+        -- (each new row is joined with the other zone on device or email
+        -- and millisecond together, never on the millisecond alone, which
+        -- many customers share: the rows of one side first get their
+        -- owner's device or email, and key)
+        IF n * 10 > owner_rows THEN
+            WITH owned AS MATERIALIZED (
+                SELECT s.*, o.email, o.customer_key
+                  FROM trusted.step_trainer AS s
+                  JOIN pg_temp.stedi_owners AS o ON o.serial_number = s.serial_number
+                 WHERE s.serial_number = ANY (owner_keys))
+            INSERT INTO pg_temp.stedi_plus_5
+            SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+                   s.customer_key, a.reading_time, a.x, a.y, a.z,
+                   s.file_id, s.line_number, a.file_id, a.line_number
+              FROM pg_temp.stedi_plus_2 AS a
+              JOIN owned AS s
+                ON s.email = a.user_email
+               AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time;
+        ELSE
+            WITH owned AS MATERIALIZED (
+                SELECT a.*, o.serial_number, o.customer_key
+                  FROM pg_temp.stedi_plus_2 AS a
+                  JOIN pg_temp.stedi_owners AS o ON o.email = a.user_email)
+            INSERT INTO pg_temp.stedi_plus_5
+            SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+                   a.customer_key, a.reading_time, a.x, a.y, a.z,
+                   s.file_id, s.line_number, a.file_id, a.line_number
+              FROM owned AS a
+              JOIN trusted.step_trainer AS s
+                ON s.serial_number = a.serial_number
+               AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time;
+        END IF;
         owner_keys := ARRAY(SELECT o.email FROM pg_temp.stedi_owners AS o
                              WHERE o.serial_number IN (SELECT p.serial_number FROM pg_temp.stedi_plus_4 AS p));
         n := (SELECT count(*) FROM pg_temp.stedi_plus_4);
@@ -1456,26 +1465,31 @@ BEGIN
                            AND a.file_id <> ALL ($2)
                            AND NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
                                             WHERE n.file_id = a.file_id AND n.line_number = a.line_number
-                                              AND n.file_id <> ALL ($2))
-                        ON CONFLICT DO NOTHING',
+                                              AND n.file_id <> ALL ($2))',
                        CASE WHEN n * 10 > owner_rows THEN 'a.user_email = ANY ($1)' ELSE 'true' END)
             USING owner_keys, coalesce(accelerometer_files, '{}');
-        -- (these are few: the planner chooses)
+        -- (these are few: the planner chooses; the pairs of a new row
+        -- of either side are in already)
         PERFORM stedi.join_by_size(NULL, NULL);
-        WITH owned AS MATERIALIZED (
-            SELECT a.*, o.serial_number, o.customer_key
-              FROM trusted.accelerometer AS a
-              JOIN pg_temp.stedi_owners AS o ON o.email = a.user_email
-             WHERE a.user_email = ANY (serial_changed))
-        INSERT INTO pg_temp.stedi_plus_5
-        SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-               a.customer_key, a.reading_time, a.x, a.y, a.z,
-               s.file_id, s.line_number, a.file_id, a.line_number
-          FROM owned AS a
-          JOIN trusted.step_trainer AS s
-            ON s.serial_number = a.serial_number
-           AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
-        ON CONFLICT DO NOTHING;
+        IF serial_changed IS NOT NULL THEN
+            WITH owned AS MATERIALIZED (
+                SELECT a.*, o.serial_number, o.customer_key
+                  FROM trusted.accelerometer AS a
+                  JOIN pg_temp.stedi_owners AS o ON o.email = a.user_email
+                 WHERE a.user_email = ANY (serial_changed))
+            INSERT INTO pg_temp.stedi_plus_5
+            SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+                   a.customer_key, a.reading_time, a.x, a.y, a.z,
+                   s.file_id, s.line_number, a.file_id, a.line_number
+              FROM owned AS a
+              JOIN trusted.step_trainer AS s
+                ON s.serial_number = a.serial_number
+               AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
+             WHERE NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
+                                WHERE n.file_id = a.file_id AND n.line_number = a.line_number)
+               AND NOT EXISTS (SELECT FROM pg_temp.stedi_plus_4 AS n
+                                WHERE n.file_id = s.file_id AND n.line_number = s.line_number);
+        END IF;
         DROP TABLE pg_temp.stedi_owners;
     END IF;
 END

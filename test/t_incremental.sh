@@ -192,6 +192,46 @@ is "$(q $db "SELECT count(*) FROM trusted.accelerometer WHERE user_email = 'newb
    "readings written by hand before their customer's record reach trusted with it"
 is "$(differences)" "" "and every zone equals its definition"
 
+# A customer who withdraws takes every pair of theirs out of the training
+# table.  hana and ivan share a device, jill has hers alone: when hana and
+# jill withdraw, jill's device leaves trusted.step_trainer and takes her
+# pairs with it, but the shared one stays (ivan's), so hana's pairs must
+# be found through her readings.
+{
+    echo '{"customerName":"Hana","email":"hana@test.com","serialNumber":"dev-shared","lastUpdateDate":1655561294911,"shareWithResearchAsOfDate":1655561294911}'
+    echo '{"customerName":"Ivan","email":"ivan@test.com","serialNumber":"dev-shared","lastUpdateDate":1655561294911,"shareWithResearchAsOfDate":1655561294911}'
+    echo '{"customerName":"Jill","email":"jill@test.com","serialNumber":"dev-jill","lastUpdateDate":1655561294911,"shareWithResearchAsOfDate":1655561294911}'
+} >"$tmp/sharing.json"
+{
+    echo '{"user":"hana@test.com","timestamp":1655600000001,"x":1,"y":0,"z":0}'
+    echo '{"user":"hana@test.com","timestamp":1655600000002,"x":2,"y":0,"z":0}'
+    echo '{"user":"ivan@test.com","timestamp":1655600000001,"x":3,"y":0,"z":0}'
+    echo '{"user":"ivan@test.com","timestamp":1655600000002,"x":4,"y":0,"z":0}'
+    echo '{"user":"jill@test.com","timestamp":1655600000001,"x":5,"y":0,"z":0}'
+} >"$tmp/sharing-readings.json"
+{
+    echo '{"sensorReadingTime":1655600000001,"serialNumber":"dev-shared","distanceFromObject":11}'
+    echo '{"sensorReadingTime":1655600000002,"serialNumber":"dev-shared","distanceFromObject":12}'
+    echo '{"sensorReadingTime":1655600000001,"serialNumber":"dev-jill","distanceFromObject":21}'
+} >"$tmp/sharing-steps.json"
+stedi-load -q -d $db --kind customer "$tmp/sharing.json"
+stedi-load -q -d $db --kind accelerometer "$tmp/sharing-readings.json"
+stedi-load -q -d $db --kind step_trainer "$tmp/sharing-steps.json"
+q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
+pairs() { q $db "SELECT coalesce(string_agg(serial_number || ':' || x, ' ' ORDER BY serial_number, x), '-')
+                   FROM curated.machine_learning WHERE serial_number IN ('dev-shared', 'dev-jill')"; }
+is "$(pairs)" "dev-jill:5 dev-shared:1 dev-shared:2 dev-shared:3 dev-shared:4" \
+   "three customers, two of them sharing a device, have their pairs"
+{
+    echo '{"customerName":"Hana","email":"hana@test.com","serialNumber":"dev-shared","lastUpdateDate":1655561295911}'
+    echo '{"customerName":"Jill","email":"jill@test.com","serialNumber":"dev-jill","lastUpdateDate":1655561295911}'
+} >"$tmp/sharing-withdraw.json"
+stedi-load -q -d $db --kind customer "$tmp/sharing-withdraw.json"
+q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
+is "$(pairs)" "dev-shared:3 dev-shared:4" \
+   "two withdraw: their pairs go, the pairs of the one who shares the device stay"
+is "$(differences)" "" "and every zone equals its definition"
+
 # A full rebuild gives what incremental refreshes kept.
 before=$(counts)
 q $db "SELECT count(*) FROM stedi.refresh(full => true)" >/dev/null
