@@ -938,6 +938,7 @@ DECLARE
     n bigint;
     covered text[];          -- 5: owners whose pairs all go with their device
     owner_keys text[];       -- 5: the devices or emails of the new rows' owners
+    readers text[];          -- 5: the customers of the new accelerometer rows
     owner_rows bigint;       -- 5: the other zone's rows of those owners, estimated
     customers bigint;
 BEGIN
@@ -1066,8 +1067,9 @@ BEGIN
         -- scan, never the whole zone), and joined by a hash.
         customers := greatest(1, (SELECT s.rows FROM stedi.zone_state AS s
                                    WHERE s.view = 'curated.customer'::regclass));
+        readers := ARRAY(SELECT DISTINCT p.user_email FROM pg_temp.stedi_plus_2 AS p);
         owner_keys := ARRAY(SELECT DISTINCT o.serial_number FROM pg_temp.stedi_owners AS o
-                             WHERE o.email IN (SELECT p.user_email FROM pg_temp.stedi_plus_2 AS p));
+                             WHERE o.email = ANY (readers));
         n := (SELECT count(*) FROM pg_temp.stedi_plus_2);
         owner_rows := cardinality(owner_keys)
                       * (SELECT s.rows FROM stedi.zone_state AS s
@@ -1082,7 +1084,7 @@ BEGIN
                 SELECT s.*, o.email, o.customer_key
                   FROM trusted.step_trainer AS s
                   JOIN pg_temp.stedi_owners AS o ON o.serial_number = s.serial_number
-                 WHERE s.serial_number = ANY (owner_keys))
+                 WHERE s.serial_number = ANY (owner_keys) AND o.email = ANY (readers))
             INSERT INTO pg_temp.stedi_plus_5
             SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                    s.customer_key, a.reading_time, a.x, a.y, a.z,
@@ -1112,9 +1114,10 @@ BEGIN
                       * (SELECT s.rows FROM stedi.zone_state AS s
                           WHERE s.view = 'trusted.accelerometer'::regclass) / customers;
         PERFORM stedi.join_by_size(n, owner_rows);
-        -- (a reading of a new file is new; one of an older file is new
-        -- when its customer came back: those are looked up in the new
-        -- rows, through their key when the join probes)
+        -- (a reading in the new rows is paired already; they are looked
+        -- up through their key when the join probes.  Not every reading of
+        -- a new file is among them: one that a full refresh read while the
+        -- file committed is in the zone already, and cancelled out)
         IF n > 0 AND n * 10 <= owner_rows THEN
             CREATE UNIQUE INDEX stedi_plus_2_key ON pg_temp.stedi_plus_2 (file_id, line_number);
         END IF;
@@ -1131,16 +1134,18 @@ BEGIN
                             ON a.user_email = s.email
                            AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
                          WHERE %s
-                           AND a.file_id <> ALL ($2)
                            AND NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
-                                            WHERE n.file_id = a.file_id AND n.line_number = a.line_number
-                                              AND n.file_id <> ALL ($2))',
+                                            WHERE n.file_id = a.file_id AND n.line_number = a.line_number)',
                        CASE WHEN n * 10 > owner_rows THEN 'a.user_email = ANY ($1)' ELSE 'true' END)
-            USING owner_keys, coalesce(accelerometer_files, '{}');
-        -- (these are few: the planner chooses; the pairs of a new row
-        -- of either side are in already)
-        PERFORM stedi.join_by_size(NULL, NULL);
+            USING owner_keys;
+        -- (the pairs of a new row of either side are in already; the
+        -- customers' rows and their devices' are read whole, and every
+        -- join is a hash: linear, whatever the guess of the millisecond
+        -- join's size, which is far too small)
         IF serial_changed IS NOT NULL THEN
+            PERFORM stedi.join_by_size(1, 0);
+            owner_keys := ARRAY(SELECT DISTINCT o.serial_number FROM pg_temp.stedi_owners AS o
+                                 WHERE o.email = ANY (serial_changed));
             WITH owned AS MATERIALIZED (
                 SELECT a.*, o.serial_number, o.customer_key
                   FROM trusted.accelerometer AS a
@@ -1154,11 +1159,13 @@ BEGIN
               JOIN trusted.step_trainer AS s
                 ON s.serial_number = a.serial_number
                AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time
-             WHERE NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
+             WHERE s.serial_number = ANY (owner_keys)
+               AND NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
                                 WHERE n.file_id = a.file_id AND n.line_number = a.line_number)
                AND NOT EXISTS (SELECT FROM pg_temp.stedi_plus_4 AS n
                                 WHERE n.file_id = s.file_id AND n.line_number = s.line_number);
         END IF;
+        PERFORM stedi.join_by_size(NULL, NULL);
         DROP TABLE pg_temp.stedi_owners;
     END IF;
 END

@@ -201,6 +201,7 @@ is "$(differences)" "" "and every zone equals its definition"
     echo '{"customerName":"Hana","email":"hana@test.com","serialNumber":"dev-shared","lastUpdateDate":1655561294911,"shareWithResearchAsOfDate":1655561294911}'
     echo '{"customerName":"Ivan","email":"ivan@test.com","serialNumber":"dev-shared","lastUpdateDate":1655561294911,"shareWithResearchAsOfDate":1655561294911}'
     echo '{"customerName":"Jill","email":"jill@test.com","serialNumber":"dev-jill","lastUpdateDate":1655561294911,"shareWithResearchAsOfDate":1655561294911}'
+    echo '{"customerName":"Kim","email":"kim@test.com","serialNumber":"dev-kim","lastUpdateDate":1655561294911,"shareWithResearchAsOfDate":1655561294911}'
 } >"$tmp/sharing.json"
 {
     echo '{"user":"hana@test.com","timestamp":1655600000001,"x":1,"y":0,"z":0}'
@@ -208,28 +209,39 @@ is "$(differences)" "" "and every zone equals its definition"
     echo '{"user":"ivan@test.com","timestamp":1655600000001,"x":3,"y":0,"z":0}'
     echo '{"user":"ivan@test.com","timestamp":1655600000002,"x":4,"y":0,"z":0}'
     echo '{"user":"jill@test.com","timestamp":1655600000001,"x":5,"y":0,"z":0}'
+    echo '{"user":"kim@test.com","timestamp":1655600000001,"x":6,"y":0,"z":0}'
 } >"$tmp/sharing-readings.json"
 {
     echo '{"sensorReadingTime":1655600000001,"serialNumber":"dev-shared","distanceFromObject":11}'
     echo '{"sensorReadingTime":1655600000002,"serialNumber":"dev-shared","distanceFromObject":12}'
     echo '{"sensorReadingTime":1655600000001,"serialNumber":"dev-jill","distanceFromObject":21}'
+    echo '{"sensorReadingTime":1655600000001,"serialNumber":"dev-kim","distanceFromObject":31}'
+    echo '{"sensorReadingTime":1655600000003,"serialNumber":"dev-kim","distanceFromObject":33}'
 } >"$tmp/sharing-steps.json"
 stedi-load -q -d $db --kind customer "$tmp/sharing.json"
 stedi-load -q -d $db --kind accelerometer "$tmp/sharing-readings.json"
 stedi-load -q -d $db --kind step_trainer "$tmp/sharing-steps.json"
 q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
 pairs() { q $db "SELECT coalesce(string_agg(serial_number || ':' || x, ' ' ORDER BY serial_number, x), '-')
-                   FROM curated.machine_learning WHERE serial_number IN ('dev-shared', 'dev-jill')"; }
-is "$(pairs)" "dev-jill:5 dev-shared:1 dev-shared:2 dev-shared:3 dev-shared:4" \
-   "three customers, two of them sharing a device, have their pairs"
+                   FROM curated.machine_learning WHERE serial_number IN ('dev-shared', 'dev-jill', 'dev-kim')"; }
+is "$(pairs)" "dev-jill:5 dev-kim:6 dev-shared:1 dev-shared:2 dev-shared:3 dev-shared:4" \
+   "four customers, two of them sharing a device, have their pairs"
 {
     echo '{"customerName":"Hana","email":"hana@test.com","serialNumber":"dev-shared","lastUpdateDate":1655561295911}'
     echo '{"customerName":"Jill","email":"jill@test.com","serialNumber":"dev-jill","lastUpdateDate":1655561295911}'
 } >"$tmp/sharing-withdraw.json"
 stedi-load -q -d $db --kind customer "$tmp/sharing-withdraw.json"
 q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
-is "$(pairs)" "dev-shared:3 dev-shared:4" \
+is "$(pairs)" "dev-kim:6 dev-shared:3 dev-shared:4" \
    "two withdraw: their pairs go, the pairs of the one who shares the device stay"
+is "$(differences)" "" "and every zone equals its definition"
+# ivan moves to kim's device: his readings, none new, pair with its rows,
+# none new either (they leave the change as they came into it)
+echo '{"customerName":"Ivan","email":"ivan@test.com","serialNumber":"dev-kim","lastUpdateDate":1655561296911,"shareWithResearchAsOfDate":1655561294911}' \
+    >"$tmp/sharing-move.json"
+stedi-load -q -d $db --kind customer "$tmp/sharing-move.json"
+q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
+is "$(pairs)" "dev-kim:3 dev-kim:6" "one moves to another's device: his pairs move with him"
 is "$(differences)" "" "and every zone equals its definition"
 
 # A full rebuild gives what incremental refreshes kept.
