@@ -1107,8 +1107,11 @@ BEGIN
                 ON s.serial_number = a.serial_number
                AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time;
         END IF;
+        -- (the devices first, as a constant: no join, whatever the
+        -- settings the statement before left)
+        owner_keys := ARRAY(SELECT DISTINCT p.serial_number FROM pg_temp.stedi_plus_4 AS p);
         owner_keys := ARRAY(SELECT o.email FROM pg_temp.stedi_owners AS o
-                             WHERE o.serial_number IN (SELECT p.serial_number FROM pg_temp.stedi_plus_4 AS p));
+                             WHERE o.serial_number = ANY (owner_keys));
         n := (SELECT count(*) FROM pg_temp.stedi_plus_4);
         owner_rows := cardinality(owner_keys)
                       * (SELECT s.rows FROM stedi.zone_state AS s
