@@ -244,6 +244,52 @@ q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
 is "$(pairs)" "dev-kim:3 dev-kim:6" "one moves to another's device: his pairs move with him"
 is "$(differences)" "" "and every zone equals its definition"
 
+# Readings of one moment that arrive in different batches pair: step
+# trainer readings after the accelerometer readings they pair with, and
+# the other way round.  A refresh reads of the zone already there only
+# the rows in the span of the new rows' milliseconds, so the new rows
+# here sit at both ends of that span, and are many against the zone (so
+# that the zone is read by that span, not looked up row by row).
+# lena owns dev-lena, alone in a database of her own, where every zone is
+# refreshed the incremental way (a zone this small would be rebuilt).
+db=stedi_incremental_span_test
+fresh_db $db
+q $db "CREATE OR REPLACE FUNCTION stedi.choose_method(incremental_rows bigint, full_rows bigint,
+                                                     OUT method text, OUT reason text)
+       LANGUAGE sql IMMUTABLE AS \$\$ SELECT 'incremental', 'forced by the test' \$\$" >/dev/null
+echo '{"customerName":"Lena","email":"lena@test.com","serialNumber":"dev-lena","lastUpdateDate":1655561294911,"shareWithResearchAsOfDate":1655561294911}' \
+    >"$tmp/lena.json"
+stedi-load -q -d $db --kind customer "$tmp/lena.json"
+for t in 1655600000101 1655600000102 1655600000103; do
+    echo "{\"user\":\"lena@test.com\",\"timestamp\":$t,\"x\":${t: -3},\"y\":0,\"z\":0}"
+done >"$tmp/lena-readings.json"
+stedi-load -q -d $db --kind accelerometer "$tmp/lena-readings.json"
+q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
+lena_steps()
+{
+    for t in "$@"; do
+        echo "{\"sensorReadingTime\":$t,\"serialNumber\":\"dev-lena\",\"distanceFromObject\":${t: -3}}"
+    done >"$tmp/lena-steps-$1.json"
+    stedi-load -q -d $db --kind step_trainer "$tmp/lena-steps-$1.json"
+    q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
+}
+lena_steps 1655600000101 1655600000103
+lena_pairs() { q $db "SELECT coalesce(string_agg(distance_from_object || ':' || x, ' ' ORDER BY x), '-')
+                        FROM curated.machine_learning"; }
+is "$(lena_pairs)" "101:101 103:103" \
+   "step trainer readings that arrive after their moment's readings pair with them, first and last moment too"
+lena_steps 1655600000201 1655600000202 1655600000203
+for t in 1655600000201 1655600000203; do
+    echo "{\"user\":\"lena@test.com\",\"timestamp\":$t,\"x\":${t: -3},\"y\":0,\"z\":0}"
+done >"$tmp/lena-later.json"
+stedi-load -q -d $db --kind accelerometer "$tmp/lena-later.json"
+q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
+is "$(lena_pairs)" "101:101 103:103 201:201 203:203" \
+   "and readings that arrive after their moment's step trainer readings, first and last moment too"
+is "$(differences)" "" "and every zone equals its definition"
+dropdb $db
+db=stedi_incremental_test
+
 # A full rebuild gives what incremental refreshes kept.
 before=$(counts)
 q $db "SELECT count(*) FROM stedi.refresh(full => true)" >/dev/null
