@@ -113,6 +113,17 @@ SELECT current_setting('enable_nestloop') AS nestloop, current_setting('enable_h
        current_setting('enable_mergejoin') AS mergejoin;
 ROLLBACK;
 
+-- A zone's change tables are analyzed on a sample of 3,000 rows
+-- (statistics target 10: histograms of 11 bounds), whatever the session's.
+BEGIN;
+CREATE TEMPORARY TABLE stedi_minus_9 AS SELECT g AS v FROM generate_series(1, 5000) AS g;
+CREATE TEMPORARY TABLE stedi_plus_9 AS SELECT g AS v FROM generate_series(1, 5000) AS g;
+SET LOCAL default_statistics_target = 1000;
+SELECT stedi.analyze_change(9);
+SELECT tablename, array_length(histogram_bounds::text::int[], 1) AS bounds
+  FROM pg_stats WHERE tablename IN ('stedi_minus_9', 'stedi_plus_9') ORDER BY 1;
+ROLLBACK;
+
 -- A change of the consent policy makes every zone full, and the log says
 -- why; the session's planner settings change nothing (they are pinned).
 SELECT stedi.set_consent_policy('as_of');
