@@ -639,6 +639,11 @@ DROP FUNCTION stedi.apply_zone_changes(integer[], integer[], integer[], text[]);
 DROP FUNCTION stedi.maintain_zones(boolean, boolean);
 DROP FUNCTION stedi.refresh(boolean, boolean);
 COMMENT ON FUNCTION stedi.fill_zone(regclass, regclass) IS 'Append every row of a definition view (or a table with the same columns) to its zone table in batches (multi-row inserts, as COPY writes); returns how many';
+-- The same, the rows written grouped by their owner: a customer's rows
+-- on few pages, so that withdrawing or erasing them touches few.
+CREATE FUNCTION stedi.fill_zone(zone regclass, definition regclass, owner name) RETURNS bigint
+AS 'MODULE_PATHNAME', 'stedi_fill_zone' LANGUAGE C STRICT;
+COMMENT ON FUNCTION stedi.fill_zone(regclass, regclass, name) IS 'Append every row of a definition view (or a table with the same columns) to its zone table, grouped by the zone''s column owner (rows sorted by a hash of it, maintenance_work_mem of rows at a time), in batches as COPY writes; returns how many';
 
 CREATE INDEX customer_identity_idx ON landing.customer (stedi.normalize_email(email));
 COMMENT ON TABLE stedi.step_trainer_file_serial IS 'Which landing files hold step trainer readings of which device (filled by stedi.finish_file)';
@@ -669,27 +674,32 @@ SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
 -- one and the index by which an incremental refresh finds rows.
 CREATE FUNCTION stedi.zones(OUT step integer, OUT zone regclass, OUT definition regclass,
                             OUT key text[], OUT key_name text,
-                            OUT lookup text, OUT lookup_name text)
+                            OUT lookup text, OUT lookup_name text, OUT owner name)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     VALUES (1, 'trusted.customer'::regclass, 'trusted.customer_definition'::regclass,
-            '{email}'::text[], 'customer_key', '(serial_number)', 'customer_serial_number_idx'),
+            '{email}'::text[], 'customer_key', '(serial_number)', 'customer_serial_number_idx',
+            NULL::name),
            (2, 'trusted.accelerometer', 'trusted.accelerometer_definition',
             '{file_id,line_number}', 'accelerometer_key',
-            '(user_email, reading_time stedi.timestamptz_ms_ops)', 'accelerometer_user_time_idx'),
+            '(user_email, reading_time stedi.timestamptz_ms_ops)', 'accelerometer_user_time_idx',
+            'user_email'),
            (3, 'curated.customer', 'curated.customer_definition',
-            '{customer_key}', 'customer_key', '(serial_number)', 'customer_serial_number_idx'),
+            '{customer_key}', 'customer_key', '(serial_number)', 'customer_serial_number_idx',
+            NULL),
            (4, 'trusted.step_trainer', 'trusted.step_trainer_definition',
             '{file_id,line_number}', 'step_trainer_key',
-            '(serial_number, sensor_reading_time stedi.timestamptz_ms_ops)', 'step_trainer_serial_time_idx'),
+            '(serial_number, sensor_reading_time stedi.timestamptz_ms_ops)', 'step_trainer_serial_time_idx',
+            'serial_number'),
            (5, 'curated.machine_learning', 'curated.machine_learning_definition',
             '{step_trainer_file_id,step_trainer_line_number,accelerometer_file_id,accelerometer_line_number}',
             'machine_learning_key',
-            '(accelerometer_file_id, accelerometer_line_number)', 'machine_learning_accelerometer_idx')
+            '(accelerometer_file_id, accelerometer_line_number)', 'machine_learning_accelerometer_idx',
+            'serial_number')
 $$;
-COMMENT ON FUNCTION stedi.zones() IS 'The five zones in the order a refresh fills them: table, definition view, key columns and the name of the key''s unique index, and the lookup index an incremental refresh finds rows by';
+COMMENT ON FUNCTION stedi.zones() IS 'The five zones in the order a refresh fills them: table, definition view, key columns and the name of the key''s unique index, the lookup index an incremental refresh finds rows by, and the column of the owner by which a fill groups rows (NULL: one row per customer)';
 
 -- A zone's key and lookup index, made once the zone is first filled:
 -- building an index is much faster than filling an indexed table, and
@@ -1284,7 +1294,8 @@ BEGIN
             GET DIAGNOSTICS deleted = ROW_COUNT;
             zone_rows := 0;
             PERFORM set_config('enable_nestloop', 'off', true);
-            inserted := stedi.fill_zone(z.zone, z.definition);
+            inserted := CASE WHEN z.owner IS NULL THEN stedi.fill_zone(z.zone, z.definition)
+                             ELSE stedi.fill_zone(z.zone, z.definition, z.owner) END;
             PERFORM set_config('enable_nestloop', 'on', true);
             PERFORM stedi.index_zone(z.zone);
         ELSE
@@ -1453,7 +1464,10 @@ BEGIN
                              WHERE z.ctid = ANY (ARRAY(SELECT m.row_id FROM pg_temp.stedi_minus_%s AS m))',
                            z.zone, z.step);
             GET DIAGNOSTICS deleted = ROW_COUNT;
-            inserted := stedi.fill_zone(z.zone, format('pg_temp.stedi_plus_%s', z.step)::regclass);
+            inserted := CASE WHEN z.owner IS NULL
+                        THEN stedi.fill_zone(z.zone, format('pg_temp.stedi_plus_%s', z.step)::regclass)
+                        ELSE stedi.fill_zone(z.zone, format('pg_temp.stedi_plus_%s', z.step)::regclass,
+                                             z.owner) END;
             PERFORM stedi.index_zone(z.zone);
         END IF;
 
@@ -2103,6 +2117,7 @@ GRANT EXECUTE ON FUNCTION stedi.refresh(boolean, boolean),
                           stedi.has_research_consent(timestamptz),
                           stedi.reading_has_research_consent(timestamptz, timestamptz, text),
                           stedi.customer_key(text, bytea),
-                          stedi.fill_zone(regclass, regclass)
+                          stedi.fill_zone(regclass, regclass),
+                          stedi.fill_zone(regclass, regclass, name)
       TO stedi_admin;
 

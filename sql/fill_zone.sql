@@ -43,6 +43,54 @@ SET force_parallel_mode = on;
 SELECT stedi.fill_zone('fill.zone3', 'fill.definition');
 RESET force_parallel_mode;
 
+-- Written grouped by an owner column: each owner's rows on consecutive
+-- pages, in the order they came; everything else as without one.
+CREATE TABLE fill.readings (id integer NOT NULL, owner text, pad text);
+CREATE UNIQUE INDEX ON fill.readings (id);
+CREATE VIEW fill.interleaved AS
+SELECT i AS id, CASE WHEN i % 8 = 0 THEN NULL ELSE 'owner ' || i % 8 END AS owner,
+       repeat('x', 40) AS pad
+  FROM generate_series(1, 2500) AS i;
+SELECT stedi.fill_zone('fill.readings', 'fill.interleaved', 'owner');
+-- one run per owner (NULL is one owner), and within it the rows' order
+CREATE VIEW fill.runs AS
+SELECT count(*) FILTER (WHERE id_before IS NULL OR owner IS DISTINCT FROM before) AS runs,
+       count(*) FILTER (WHERE owner IS NOT DISTINCT FROM before AND id < id_before) AS out_of_order,
+       count(*) AS rows, count(DISTINCT id) AS ids
+  FROM (SELECT id, owner, lag(owner) OVER w AS before, lag(id) OVER w AS id_before
+          FROM fill.readings WINDOW w AS (ORDER BY ctid)) AS r;
+SELECT * FROM fill.runs;
+-- the unique index and NOT NULL still hold
+SELECT stedi.fill_zone('fill.readings', 'fill.interleaved', 'owner');
+TRUNCATE fill.readings;
+CREATE VIEW fill.no_id AS SELECT NULL::integer AS id, 'someone' AS owner, '' AS pad;
+SELECT stedi.fill_zone('fill.readings', 'fill.no_id', 'owner');
+-- Memory: rows are held up to maintenance_work_mem, then written, and the
+-- next rows held; each time every owner gets one run more (40,000 rows
+-- of about 100 bytes fill 1 MB four times).
+CREATE OR REPLACE VIEW fill.interleaved AS
+SELECT i AS id, CASE WHEN i % 8 = 0 THEN NULL ELSE 'owner ' || i % 8 END AS owner,
+       repeat('x', 40) AS pad
+  FROM generate_series(1, 40000) AS i;
+SET maintenance_work_mem = '1MB';
+SELECT stedi.fill_zone('fill.readings', 'fill.interleaved', 'owner');
+SELECT runs > 8 AS written_more_than_once, runs <= 8 * 5 AS grouped, out_of_order, rows, ids
+  FROM fill.runs;
+-- a row larger than maintenance_work_mem is held alone
+TRUNCATE fill.readings;
+CREATE VIEW fill.large AS
+SELECT i AS id, 'owner ' || i % 2 AS owner, repeat(md5(i::text), 40000) AS pad
+  FROM generate_series(1, 3) AS i;
+SELECT stedi.fill_zone('fill.readings', 'fill.large', 'owner');
+SELECT id, owner, length(pad) FROM fill.readings ORDER BY ctid;
+RESET maintenance_work_mem;
+-- the owner is a live column of the zone
+SELECT stedi.fill_zone('fill.readings', 'fill.interleaved', 'nobody');
+SELECT stedi.fill_zone('fill.readings', 'fill.interleaved', 'ctid');
+ALTER TABLE fill.zone2 ADD COLUMN gone2 integer;
+ALTER TABLE fill.zone2 DROP COLUMN gone2;
+SELECT stedi.fill_zone('fill.zone2', 'fill.definition', '........pg.dropped.4........');
+
 -- Definitions that do not match their zone are refused, saying how.
 CREATE TABLE fill.narrow (id integer);
 SELECT stedi.fill_zone('fill.narrow', 'fill.definition');

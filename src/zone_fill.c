@@ -17,7 +17,22 @@
  * included), row security or generated columns is refused rather than
  * have them silently skipped.
  *
- * Memory: at most FILL_BATCH_ROWS rows are held at a time.
+ * With an owner column, the rows are written grouped by owner: they are
+ * gathered up to maintenance_work_mem, sorted by a hash of the owner
+ * (rows of one owner keep their order), and then written.  A customer who
+ * withdraws consent or is erased has all rows deleted, and the pages
+ * those rows lie on are what such a delete reads and writes (each one
+ * whole, the first time after a checkpoint): rows written as they come,
+ * in the order of the feeds, where each file holds a slice of every
+ * customer's readings, put one customer's rows on as many pages as there
+ * are files, while grouped they fill a few pages.  Files are the other
+ * way rows are deleted (unloading), and the grouping scatters a file's
+ * rows over the pages of its group; consent changes are by far the
+ * more frequent.
+ *
+ * Memory: without an owner column at most FILL_BATCH_ROWS rows are held at
+ * a time; with one, rows up to maintenance_work_mem (as tuples, plus 16
+ * bytes each), and never fewer than FILL_BATCH_ROWS.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,12 +55,27 @@
 #include "utils/relcache.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
 
 /* COPY's own batch size: big enough to fill pages, small enough to bound memory */
 #define FILL_BATCH_ROWS		1000
+
+/* A row held to be written in its owner's group. */
+typedef struct FillRow
+{
+	uint64		order;			/* owner's hash, then arrival within the group */
+	Size		offset;			/* of its HeapTupleData and data in the arena */
+} FillRow;
+
+#define ST_SORT sort_fill_rows
+#define ST_ELEMENT_TYPE FillRow
+#define ST_COMPARE(a, b) ((a)->order < (b)->order ? -1 : (a)->order > (b)->order ? 1 : 0)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 typedef struct ZoneFill
 {
@@ -62,6 +92,19 @@ typedef struct ZoneFill
 	const char *definition_name;
 	const char *zone_name;
 	MemoryContext cxt;			/* outlives the query: holds the batch */
+
+	/* grouping by owner (owner_attno < 0: rows are written as they come) */
+	int			owner_attno;	/* zone column of the owner, 0-based */
+	int16		owner_len;
+	bool		owner_byval;
+	TupleTableSlot *staging;	/* where a row is built and checked */
+	MemoryContext row_cxt;		/* where a row is formed before it is held */
+	char	   *arena;			/* the held rows */
+	Size		arena_size;
+	Size		arena_used;
+	FillRow    *held;
+	int			nheld;
+	int			maxheld;
 } ZoneFill;
 
 PG_FUNCTION_INFO_V1(stedi_fill_zone);
@@ -98,6 +141,97 @@ zone_fill_flush(ZoneFill *fill)
 	ResetPerTupleExprContext(estate);
 	fill->rows += fill->nbatch;
 	fill->nbatch = 0;
+}
+
+/*
+ * Write the held rows, grouped by owner, and empty the arena.
+ */
+static void
+zone_fill_write_held(ZoneFill *fill)
+{
+	int			i;
+
+	sort_fill_rows(fill->held, fill->nheld);
+	for (i = 0; i < fill->nheld; i++)
+	{
+		TupleTableSlot *row = fill->batch[fill->nbatch];
+		HeapTuple	tuple = (HeapTuple) (fill->arena + fill->held[i].offset);
+
+		CHECK_FOR_INTERRUPTS();
+		if (row == NULL)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(fill->cxt);
+
+			row = fill->batch[fill->nbatch] =
+				MakeSingleTupleTableSlot(RelationGetDescr(fill->zone),
+										 &TTSOpsHeapTuple);
+			MemoryContextSwitchTo(oldcxt);
+		}
+		/* (the arena may have moved since the row was copied in) */
+		tuple->t_data = (HeapTupleHeader) ((char *) tuple + HEAPTUPLESIZE);
+		ExecStoreHeapTuple(tuple, row, false);
+		if (++fill->nbatch == FILL_BATCH_ROWS)
+			zone_fill_flush(fill);
+	}
+	/* the slots point into the arena: written before it is reused */
+	zone_fill_flush(fill);
+	fill->nheld = 0;
+	fill->arena_used = 0;
+}
+
+/*
+ * Hold a checked row in the arena, written once the arena is full.  The
+ * arena is one block, grown by doubling up to maintenance_work_mem (or to
+ * the size of one row that is larger) and reused: held rows cost no
+ * allocation each, and no memory is given back and faulted in again
+ * between one arena of rows and the next.
+ */
+static void
+zone_fill_hold(ZoneFill *fill, TupleTableSlot *row)
+{
+	Size		limit = Min((Size) maintenance_work_mem * 1024, MaxAllocHugeSize / 2);
+	MemoryContext oldcxt;
+	HeapTuple	tuple;
+	Size		need;
+	uint32		hash = 0;
+
+	MemoryContextReset(fill->row_cxt);
+	oldcxt = MemoryContextSwitchTo(fill->row_cxt);
+	tuple = ExecCopySlotHeapTuple(row);
+	MemoryContextSwitchTo(oldcxt);
+	need = MAXALIGN(HEAPTUPLESIZE + tuple->t_len);
+
+	if (fill->arena_used + need > limit && fill->nheld >= FILL_BATCH_ROWS)
+		zone_fill_write_held(fill);
+	if (fill->arena_used + need > fill->arena_size)
+	{
+		Size		size = Max(fill->arena_size, 1024 * 1024);
+
+		while (size < fill->arena_used + need)
+			size *= 2;
+		size = Max(Min(size, limit), fill->arena_used + need);
+		fill->arena = fill->arena == NULL ?
+			MemoryContextAllocHuge(fill->cxt, size) :
+			repalloc_huge(fill->arena, size);
+		fill->arena_size = size;
+	}
+	if (fill->nheld == fill->maxheld)
+	{
+		fill->maxheld = fill->maxheld == 0 ? 4096 : fill->maxheld * 2;
+		fill->held = fill->held == NULL ?
+			MemoryContextAllocHuge(fill->cxt, sizeof(FillRow) * fill->maxheld) :
+			repalloc_huge(fill->held, sizeof(FillRow) * fill->maxheld);
+	}
+
+	memcpy(fill->arena + fill->arena_used, tuple, HEAPTUPLESIZE);
+	memcpy(fill->arena + fill->arena_used + HEAPTUPLESIZE, tuple->t_data, tuple->t_len);
+	if (!row->tts_isnull[fill->owner_attno])
+		hash = datum_image_hash(row->tts_values[fill->owner_attno],
+								fill->owner_byval, fill->owner_len);
+	fill->held[fill->nheld].order = ((uint64) hash << 32) | (uint32) fill->nheld;
+	fill->held[fill->nheld].offset = fill->arena_used;
+	fill->nheld++;
+	fill->arena_used += need;
 }
 
 static void
@@ -168,7 +302,8 @@ static bool
 zone_fill_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	ZoneFill   *fill = (ZoneFill *) self;
-	TupleTableSlot *row = fill->batch[fill->nbatch];
+	TupleTableSlot *row = fill->owner_attno >= 0 ?
+		fill->staging : fill->batch[fill->nbatch];
 	int			i;
 
 	if (row == NULL)
@@ -190,15 +325,18 @@ zone_fill_receive(TupleTableSlot *slot, DestReceiver *self)
 		row->tts_isnull[fill->zone_attno[i]] = slot->tts_isnull[i];
 	}
 	ExecStoreVirtualTuple(row);
-	/* the row must outlive the definition's current tuple */
-	ExecMaterializeSlot(row);
+	/* the row must outlive the definition's current tuple (a held one is copied) */
+	if (fill->owner_attno < 0)
+		ExecMaterializeSlot(row);
 
 	if (fill->zone->rd_att->constr)
 		ExecConstraints(fill->rri, row, fill->estate);
 	if (fill->zone->rd_rel->relispartition)
 		ExecPartitionCheck(fill->rri, row, fill->estate, true);
 
-	if (++fill->nbatch == FILL_BATCH_ROWS)
+	if (fill->owner_attno >= 0)
+		zone_fill_hold(fill, row);
+	else if (++fill->nbatch == FILL_BATCH_ROWS)
 		zone_fill_flush(fill);
 	return true;
 }
@@ -206,7 +344,11 @@ zone_fill_receive(TupleTableSlot *slot, DestReceiver *self)
 static void
 zone_fill_shutdown(DestReceiver *self)
 {
-	zone_fill_flush((ZoneFill *) self);
+	ZoneFill   *fill = (ZoneFill *) self;
+
+	if (fill->owner_attno >= 0)
+		zone_fill_write_held(fill);
+	zone_fill_flush(fill);
 }
 
 static void
@@ -256,8 +398,13 @@ writes_are_parallel_safe(Relation zone)
 }
 
 /*
- * fill_zone(zone regclass, definition regclass) -> bigint: append every row
- * of the view or table "definition" to "zone"; returns how many.
+ * fill_zone(zone regclass, definition regclass [, owner name]) -> bigint:
+ * append every row of the view or table "definition" to "zone"; returns
+ * how many.  With owner, a column of the zone, the rows are written
+ * grouped by it, a maintenance_work_mem of rows at a time.  Errors: a zone
+ * that is not a plain table, or has triggers, row security or generated
+ * columns; a definition whose columns differ from the zone's; an owner
+ * column the zone has not (undefined_column); no INSERT right on the zone.
  */
 Datum
 stedi_fill_zone(PG_FUNCTION_ARGS)
@@ -311,6 +458,29 @@ stedi_fill_zone(PG_FUNCTION_ARGS)
 				 errdetail("fill_zone writes rows the way COPY does, and would skip them."),
 				 errhint("Fill the table with INSERT ... SELECT instead.")));
 
+	fill.owner_attno = -1;
+	if (PG_NARGS() > 2)
+	{
+		char	   *owner = NameStr(*PG_GETARG_NAME(2));
+		AttrNumber	attno = get_attnum(zoneid, owner);
+		Form_pg_attribute attr;
+
+		if (attno <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("zone %s has no column \"%s\"", zone_name, owner),
+					 errhint("The owner is a column of the zone, by which its rows are grouped.")));
+		attr = TupleDescAttr(RelationGetDescr(fill.zone), attno - 1);
+		fill.owner_attno = attno - 1;
+		fill.owner_len = attr->attlen;
+		fill.owner_byval = attr->attbyval;
+		fill.staging = MakeSingleTupleTableSlot(RelationGetDescr(fill.zone),
+												&TTSOpsVirtual);
+		fill.row_cxt = AllocSetContextCreate(CurrentMemoryContext,
+											 "stedi fill_zone row",
+											 ALLOCSET_DEFAULT_SIZES);
+	}
+
 	fill.pub.receiveSlot = zone_fill_receive;
 	fill.pub.rStartup = zone_fill_startup;
 	fill.pub.rShutdown = zone_fill_shutdown;
@@ -362,6 +532,15 @@ stedi_fill_zone(PG_FUNCTION_ARGS)
 	ExecCloseIndices(fill.rri);
 	for (i = 0; i < FILL_BATCH_ROWS && fill.batch[i] != NULL; i++)
 		ExecDropSingleTupleTableSlot(fill.batch[i]);
+	if (fill.staging != NULL)
+	{
+		ExecDropSingleTupleTableSlot(fill.staging);
+		MemoryContextDelete(fill.row_cxt);
+		if (fill.arena != NULL)
+			pfree(fill.arena);
+		if (fill.held != NULL)
+			pfree(fill.held);
+	}
 	FreeExecutorState(fill.estate);
 	table_close(fill.zone, NoLock);
 
