@@ -674,32 +674,33 @@ SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
 -- one and the index by which an incremental refresh finds rows.
 CREATE FUNCTION stedi.zones(OUT step integer, OUT zone regclass, OUT definition regclass,
                             OUT key text[], OUT key_name text,
-                            OUT lookup text, OUT lookup_name text, OUT owner name)
+                            OUT lookup text, OUT lookup_name text, OUT owner name,
+                            OUT owner_index_name text)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     VALUES (1, 'trusted.customer'::regclass, 'trusted.customer_definition'::regclass,
             '{email}'::text[], 'customer_key', '(serial_number)', 'customer_serial_number_idx',
-            NULL::name),
+            NULL::name, NULL::text),
            (2, 'trusted.accelerometer', 'trusted.accelerometer_definition',
             '{file_id,line_number}', 'accelerometer_key',
             '(user_email, reading_time stedi.timestamptz_ms_ops)', 'accelerometer_user_time_idx',
-            'user_email'),
+            'user_email', NULL),
            (3, 'curated.customer', 'curated.customer_definition',
             '{customer_key}', 'customer_key', '(serial_number)', 'customer_serial_number_idx',
-            NULL),
+            NULL, NULL),
            (4, 'trusted.step_trainer', 'trusted.step_trainer_definition',
             '{file_id,line_number}', 'step_trainer_key',
             '(serial_number, sensor_reading_time stedi.timestamptz_ms_ops)', 'step_trainer_serial_time_idx',
-            'serial_number'),
+            'serial_number', NULL),
            (5, 'curated.machine_learning', 'curated.machine_learning_definition',
             '{step_trainer_file_id,step_trainer_line_number,accelerometer_file_id,accelerometer_line_number}',
             'machine_learning_key',
             '(accelerometer_file_id, accelerometer_line_number)', 'machine_learning_accelerometer_idx',
-            'serial_number')
+            'serial_number', 'machine_learning_serial_number_idx')
 $$;
-COMMENT ON FUNCTION stedi.zones() IS 'The five zones in the order a refresh fills them: table, definition view, key columns and the name of the key''s unique index, the lookup index an incremental refresh finds rows by, and the column of the owner by which a fill groups rows (NULL: one row per customer)';
+COMMENT ON FUNCTION stedi.zones() IS 'The five zones in the order a refresh fills them: table, definition view, key columns and the name of the key''s unique index, the lookup index an incremental refresh finds rows by, the column of the owner by which a fill groups rows (NULL: one row per customer), and the index on the owner where the lookup index does not lead with it';
 
 -- A zone's key and lookup index, made once the zone is first filled:
 -- building an index is much faster than filling an indexed table, and
@@ -725,9 +726,16 @@ BEGIN
         EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.lookup_name,
                        'How an incremental refresh finds the rows of one customer, device or reading in ' || zone::text);
     END IF;
+    IF z.owner_index_name IS NOT NULL
+       AND to_regclass(format('%I.%I', schema, z.owner_index_name)) IS NULL THEN
+        EXECUTE format('CREATE INDEX %I ON %s USING btree (%I)', z.owner_index_name, zone, z.owner);
+        EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.owner_index_name,
+                       'How a refresh finds every row of the owners whose rows all go, in '
+                       || zone::text || ' (a bitmap scan: their pages in order, once each)');
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key and lookup index if it has not got them (stedi.zones() names them)';
+COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key, lookup index and owner index if it has not got them (stedi.zones() names them)';
 
 -- The full way for one zone: the definition computed again and joined
 -- whole with the zone on the zone's key (FULL JOIN), each side reduced to
@@ -1041,6 +1049,7 @@ BEGIN
         -- device left trusted.step_trainer, so the pairs of the owner's
         -- readings are all found through those rows: their readings need
         -- no second look (a customer who withdraws or is erased).
+        devices_gone := coalesce(devices_gone, '{}');
         SELECT array_agg(e.user_email) INTO covered
           FROM (SELECT DISTINCT m.user_email FROM pg_temp.stedi_minus_2 AS m) AS e
           LEFT JOIN pg_temp.stedi_minus_1 AS was ON was.email = e.user_email
@@ -1048,12 +1057,21 @@ BEGIN
          WHERE coalesce(was.serial_number, c.serial_number) = ANY (devices_gone);
         covered := coalesce(covered, '{}');
         n := (SELECT count(*) FROM pg_temp.stedi_minus_2 AS a WHERE a.user_email <> ALL (covered))
-             + (SELECT count(*) FROM pg_temp.stedi_minus_4);
+             + (SELECT count(*) FROM pg_temp.stedi_minus_4 AS s
+                 WHERE s.serial_number <> ALL (devices_gone));
+        -- every pair of a device gone, through the device index: a bitmap
+        -- scan reads their pages in order, once each (rows of a fill are
+        -- grouped by device), where probing the key once per step trainer
+        -- row reads them in no order, and reads as many index pages
+        INSERT INTO pg_temp.stedi_minus_5
+        SELECT m.*, m.ctid FROM curated.machine_learning AS m
+         WHERE m.serial_number = ANY (devices_gone);
         PERFORM stedi.join_by_size(n, zone_rows);
         INSERT INTO pg_temp.stedi_minus_5
         SELECT m.*, m.ctid FROM curated.machine_learning AS m
           JOIN pg_temp.stedi_minus_4 AS s
-            ON m.step_trainer_file_id = s.file_id AND m.step_trainer_line_number = s.line_number;
+            ON m.step_trainer_file_id = s.file_id AND m.step_trainer_line_number = s.line_number
+         WHERE s.serial_number <> ALL (devices_gone);
         INSERT INTO pg_temp.stedi_minus_5
         SELECT m.*, m.ctid FROM curated.machine_learning AS m
           JOIN pg_temp.stedi_minus_2 AS a

@@ -142,6 +142,7 @@ BEGIN
     ALTER TABLE bench.t_curated_machine_learning
         ADD PRIMARY KEY (step_trainer_file_id, step_trainer_line_number,
                          accelerometer_file_id, accelerometer_line_number);
+    CREATE INDEX ON bench.t_curated_machine_learning (accelerometer_file_id, accelerometer_line_number);
     CREATE INDEX ON bench.t_curated_machine_learning (serial_number);
     ANALYZE bench.t_curated_machine_learning;
 END
