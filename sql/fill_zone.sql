@@ -60,7 +60,8 @@ SELECT count(*) FILTER (WHERE id_before IS NULL OR owner IS DISTINCT FROM before
   FROM (SELECT id, owner, lag(owner) OVER w AS before, lag(id) OVER w AS id_before
           FROM fill.readings WINDOW w AS (ORDER BY ctid)) AS r;
 SELECT * FROM fill.runs;
--- the unique index and NOT NULL still hold
+-- the unique index and NOT NULL still hold; index entries are made in the
+-- order the rows came (the first duplicate is the first row, id 1)
 SELECT stedi.fill_zone('fill.readings', 'fill.interleaved', 'owner');
 TRUNCATE fill.readings;
 CREATE VIEW fill.no_id AS SELECT NULL::integer AS id, 'someone' AS owner, '' AS pad;

@@ -87,6 +87,7 @@ typedef struct ZoneFill
 	CommandId	cid;
 	int		   *zone_attno;		/* zone column of each definition column */
 	TupleTableSlot *batch[FILL_BATCH_ROWS];
+	HeapTuple	batch_held[FILL_BATCH_ROWS];	/* held row of each, if any */
 	int			nbatch;
 	uint64		rows;
 	const char *definition_name;
@@ -123,7 +124,13 @@ zone_fill_flush(ZoneFill *fill)
 	oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
 	table_multi_insert(fill->zone, fill->batch, fill->nbatch, fill->cid, 0,
 					   fill->bistate);
-	if (fill->rri->ri_NumIndices > 0)
+	if (fill->owner_attno >= 0)
+	{
+		/* held rows get their index entries later, in the order they came */
+		for (i = 0; i < fill->nbatch; i++)
+			fill->batch_held[i]->t_self = fill->batch[i]->tts_tid;
+	}
+	else if (fill->rri->ri_NumIndices > 0)
 	{
 		for (i = 0; i < fill->nbatch; i++)
 		{
@@ -144,11 +151,18 @@ zone_fill_flush(ZoneFill *fill)
 }
 
 /*
- * Write the held rows, grouped by owner, and empty the arena.
+ * Write the held rows, grouped by owner, then their index entries in the
+ * order the rows came, and empty the arena.  Rows come in the order of
+ * their key (file and line), and a B-tree takes keys in ascending order
+ * at its rightmost leaf without descending from the root; in the owners'
+ * order the same entries cost a descent each, and half-full pages.
  */
 static void
 zone_fill_write_held(ZoneFill *fill)
 {
+	EState	   *estate = fill->estate;
+	TupleTableSlot *slot;
+	Size		offset;
 	int			i;
 
 	sort_fill_rows(fill->held, fill->nheld);
@@ -170,11 +184,42 @@ zone_fill_write_held(ZoneFill *fill)
 		/* (the arena may have moved since the row was copied in) */
 		tuple->t_data = (HeapTupleHeader) ((char *) tuple + HEAPTUPLESIZE);
 		ExecStoreHeapTuple(tuple, row, false);
+		fill->batch_held[fill->nbatch] = tuple;
 		if (++fill->nbatch == FILL_BATCH_ROWS)
 			zone_fill_flush(fill);
 	}
-	/* the slots point into the arena: written before it is reused */
 	zone_fill_flush(fill);
+
+	/* the arena holds the rows in the order they came */
+	if (fill->rri->ri_NumIndices > 0 && fill->nheld > 0)
+	{
+		MemoryContext oldcxt;
+
+		slot = fill->batch[0];
+		offset = 0;
+		oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+		for (i = 0; i < fill->nheld; i++)
+		{
+			HeapTuple	tuple = (HeapTuple) (fill->arena + offset);
+			List	   *recheck;
+
+			tuple->t_data = (HeapTupleHeader) ((char *) tuple + HEAPTUPLESIZE);
+			ExecStoreHeapTuple(tuple, slot, false);
+			slot->tts_tid = tuple->t_self;
+			recheck = ExecInsertIndexTuples(fill->rri, slot, estate,
+											false, false, NULL, NIL);
+			list_free(recheck);
+			ExecClearTuple(slot);
+			offset += MAXALIGN(HEAPTUPLESIZE + tuple->t_len);
+			if (i % FILL_BATCH_ROWS == FILL_BATCH_ROWS - 1)
+			{
+				CHECK_FOR_INTERRUPTS();
+				ResetPerTupleExprContext(estate);
+			}
+		}
+		MemoryContextSwitchTo(oldcxt);
+		ResetPerTupleExprContext(estate);
+	}
 	fill->nheld = 0;
 	fill->arena_used = 0;
 }
