@@ -1017,7 +1017,7 @@ AS $$
            (2, 'trusted.accelerometer', 'trusted.accelerometer_definition',
             '{file_id,line_number}', 'accelerometer_key',
             '(user_email, reading_time stedi.timestamptz_ms_ops)', 'accelerometer_user_time_idx',
-            'user_email', NULL),
+            NULL, NULL),
            (3, 'curated.customer', 'curated.customer_definition',
             '{customer_key}', 'customer_key', '(serial_number)', 'customer_serial_number_idx',
             NULL, NULL),
@@ -1031,7 +1031,7 @@ AS $$
             '(accelerometer_file_id, accelerometer_line_number)', 'machine_learning_accelerometer_idx',
             'serial_number', 'machine_learning_serial_number_idx')
 $$;
-COMMENT ON FUNCTION stedi.zones() IS 'The five zones in the order a refresh fills them: table, definition view, key columns and the name of the key''s unique index, the lookup index an incremental refresh finds rows by, the column of the owner by which a fill groups rows (NULL: one row per customer), and the index on the owner where the lookup index does not lead with it';
+COMMENT ON FUNCTION stedi.zones() IS 'The five zones in the order a refresh fills them: table, definition view, key columns and the name of the key''s unique index, the lookup index an incremental refresh finds rows by, the column of the owner by which a fill groups rows (NULL: rows written as they come), and the index on the owner where the lookup index does not lead with it';
 
 -- A zone's key and lookup index, made once the zone is first filled:
 -- building an index is much faster than filling an indexed table, and

@@ -77,7 +77,8 @@ SET maintenance_work_mem = '1MB';
 SELECT stedi.fill_zone('fill.readings', 'fill.interleaved', 'owner');
 SELECT runs > 8 AS written_more_than_once, runs <= 8 * 5 AS grouped, out_of_order, rows, ids
   FROM fill.runs;
--- a row larger than maintenance_work_mem is held alone
+-- rows larger than maintenance_work_mem are held too (at least 1,000 rows
+-- are held before any is written), grouped as the others
 TRUNCATE fill.readings;
 CREATE VIEW fill.large AS
 SELECT i AS id, 'owner ' || i % 2 AS owner, repeat(md5(i::text), 40000) AS pad
@@ -85,6 +86,11 @@ SELECT i AS id, 'owner ' || i % 2 AS owner, repeat(md5(i::text), 40000) AS pad
 SELECT stedi.fill_zone('fill.readings', 'fill.large', 'owner');
 SELECT id, owner, length(pad) FROM fill.readings ORDER BY ctid;
 RESET maintenance_work_mem;
+-- a CHECK reads tableoid as INSERT sets it
+CREATE TABLE fill.own_oid (id integer, owner text, pad text,
+                           CHECK (tableoid = 'fill.own_oid'::regclass));
+SELECT stedi.fill_zone('fill.own_oid', 'fill.interleaved', 'owner') AS grouped,
+       stedi.fill_zone('fill.own_oid', 'fill.interleaved') AS as_they_come;
 -- the owner is a live column of the zone
 SELECT stedi.fill_zone('fill.readings', 'fill.interleaved', 'nobody');
 SELECT stedi.fill_zone('fill.readings', 'fill.interleaved', 'ctid');

@@ -36,26 +36,26 @@ INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, l
 VALUES
     ('alice@test.com', '2022-06-18 10:00:00.001+00', 1, 0, 0, 2, 1),
     ('alice@test.com', '2022-06-18 10:00:00.001+00', 2, 0, 0, 2, 2),
+    ('alice@test.com', '2022-06-18 10:00:00.002+00', 3, 0, 0, 2, 3),
     ('bob@test.com',   '2022-06-18 10:00:00.001+00', 9, 9, 9, 2, 4),
     ('carol@test.com', '2022-06-18 10:00:00.001+00', 9, 9, 9, 2, 5),
     ('erin@test.com',  '2022-06-18 10:00:00.001+00', 9, 9, 9, 2, 6),
     ('erin@test.com',  '2022-06-18 10:00:00.002+00', 9, 9, 9, 2, 7),
     ('frank@test.com', '2022-06-18 10:00:00.001+00', 5, 0, 0, 2, 8),
     ('frank@test.com', '2022-06-18 10:00:00.003+00', 6, 0, 0, 2, 9),
-    ('gina@test.com',  '2022-06-18 10:00:00.003+00', 7, 0, 0, 2, 10),
-    -- (a line of alice's stored after the others' lines)
-    ('alice@test.com', '2022-06-18 10:00:00.002+00', 3, 0, 0, 2, 3);
+    ('gina@test.com',  '2022-06-18 10:00:00.003+00', 7, 0, 0, 2, 10);
 
 INSERT INTO landing.step_trainer (sensor_reading_time, serial_number, distance_from_object, file_id, line_number)
 VALUES
     ('2022-06-18 10:00:00.001+00', 'SA', 101, 3, 1),
-    ('2022-06-18 10:00:00.002+00', 'SA', 102, 3, 2),
     ('2022-06-18 10:00:00.004+00', 'SA', 104, 3, 3),
     ('2022-06-18 10:00:00.001+00', 'SB', 900, 3, 4),
     ('2022-06-18 10:00:00.001+00', 'SE', 900, 3, 5),
     ('2022-06-18 10:00:00.003+00', 'SF', 603, 3, 6),
     ('2022-06-18 10:00:00.003+00', 'SG', 703, 3, 7),
-    ('2022-06-18 10:00:00.001+00', 'SX', 900, 3, 8);
+    ('2022-06-18 10:00:00.001+00', 'SX', 900, 3, 8),
+    -- (a line of device SA's stored after the other devices' lines)
+    ('2022-06-18 10:00:00.002+00', 'SA', 102, 3, 2);
 
 SELECT view, method, rows FROM stedi.refresh();
 
@@ -109,11 +109,12 @@ SELECT count(*) AS leaked
 -- From now on, refreshes are incremental: nothing new, nothing done.
 SELECT view, method, rows FROM stedi.refresh();
 
--- A refresh writes readings grouped by customer, step trainer readings and
--- training pairs by device (the column stedi.zones() names), so that one
--- customer's rows lie together: each customer here is one run of rows.
+-- A refresh writes step trainer readings and training pairs grouped by
+-- device (the column stedi.zones() names), so that one device's rows lie
+-- together: each device here is one run of rows.  Readings are written
+-- as they come.
 SELECT step, zone, owner FROM stedi.zones() ORDER BY step;
-SELECT count(*) FILTER (WHERE before IS NULL OR user_email <> before) AS runs,
-       count(DISTINCT user_email) AS customers
-  FROM (SELECT user_email, lag(user_email) OVER (ORDER BY ctid) AS before
-          FROM trusted.accelerometer) AS a;
+SELECT count(*) FILTER (WHERE before IS NULL OR serial_number <> before) AS runs,
+       count(DISTINCT serial_number) AS devices
+  FROM (SELECT serial_number, lag(serial_number) OVER (ORDER BY ctid) AS before
+          FROM trusted.step_trainer) AS s;

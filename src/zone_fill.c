@@ -32,7 +32,10 @@
  *
  * Memory: without an owner column at most FILL_BATCH_ROWS rows are held at
  * a time; with one, rows up to maintenance_work_mem (as tuples, plus 16
- * bytes each), and never fewer than FILL_BATCH_ROWS.
+ * bytes each), and never fewer than FILL_BATCH_ROWS.  A unique index is
+ * checked when the index entries are made, after the held rows are
+ * written: a fill that fails on a duplicate and on another row's error
+ * may report the other error first.
  *
  *-------------------------------------------------------------------------
  */
@@ -165,6 +168,8 @@ zone_fill_write_held(ZoneFill *fill)
 	Size		offset;
 	int			i;
 
+	if (fill->nheld == 0)
+		return;
 	sort_fill_rows(fill->held, fill->nheld);
 	for (i = 0; i < fill->nheld; i++)
 	{
@@ -191,7 +196,7 @@ zone_fill_write_held(ZoneFill *fill)
 	zone_fill_flush(fill);
 
 	/* the arena holds the rows in the order they came */
-	if (fill->rri->ri_NumIndices > 0 && fill->nheld > 0)
+	if (fill->rri->ri_NumIndices > 0)
 	{
 		MemoryContext oldcxt;
 
@@ -204,8 +209,7 @@ zone_fill_write_held(ZoneFill *fill)
 			List	   *recheck;
 
 			tuple->t_data = (HeapTupleHeader) ((char *) tuple + HEAPTUPLESIZE);
-			ExecStoreHeapTuple(tuple, slot, false);
-			slot->tts_tid = tuple->t_self;
+			ExecStoreHeapTuple(tuple, slot, false);	/* with t_self as tts_tid */
 			recheck = ExecInsertIndexTuples(fill->rri, slot, estate,
 											false, false, NULL, NIL);
 			list_free(recheck);
@@ -243,6 +247,10 @@ zone_fill_hold(ZoneFill *fill, TupleTableSlot *row)
 	MemoryContextReset(fill->row_cxt);
 	oldcxt = MemoryContextSwitchTo(fill->row_cxt);
 	tuple = ExecCopySlotHeapTuple(row);
+	/* (a compressed or external owner is expanded here, and freed with the row) */
+	if (!row->tts_isnull[fill->owner_attno])
+		hash = datum_image_hash(row->tts_values[fill->owner_attno],
+								fill->owner_byval, fill->owner_len);
 	MemoryContextSwitchTo(oldcxt);
 	need = MAXALIGN(HEAPTUPLESIZE + tuple->t_len);
 
@@ -270,9 +278,6 @@ zone_fill_hold(ZoneFill *fill, TupleTableSlot *row)
 
 	memcpy(fill->arena + fill->arena_used, tuple, HEAPTUPLESIZE);
 	memcpy(fill->arena + fill->arena_used + HEAPTUPLESIZE, tuple->t_data, tuple->t_len);
-	if (!row->tts_isnull[fill->owner_attno])
-		hash = datum_image_hash(row->tts_values[fill->owner_attno],
-								fill->owner_byval, fill->owner_len);
 	fill->held[fill->nheld].order = ((uint64) hash << 32) | (uint32) fill->nheld;
 	fill->held[fill->nheld].offset = fill->arena_used;
 	fill->nheld++;
@@ -370,6 +375,8 @@ zone_fill_receive(TupleTableSlot *slot, DestReceiver *self)
 		row->tts_isnull[fill->zone_attno[i]] = slot->tts_isnull[i];
 	}
 	ExecStoreVirtualTuple(row);
+	/* as INSERT has it, for a CHECK that reads tableoid */
+	row->tts_tableOid = RelationGetRelid(fill->zone);
 	/* the row must outlive the definition's current tuple (a held one is copied) */
 	if (fill->owner_attno < 0)
 		ExecMaterializeSlot(row);
@@ -380,7 +387,11 @@ zone_fill_receive(TupleTableSlot *slot, DestReceiver *self)
 		ExecPartitionCheck(fill->rri, row, fill->estate, true);
 
 	if (fill->owner_attno >= 0)
+	{
 		zone_fill_hold(fill, row);
+		/* what the checks allocated: a held row is already copied */
+		ResetPerTupleExprContext(fill->estate);
+	}
 	else if (++fill->nbatch == FILL_BATCH_ROWS)
 		zone_fill_flush(fill);
 	return true;
