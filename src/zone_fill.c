@@ -113,6 +113,34 @@ typedef struct ZoneFill
 
 PG_FUNCTION_INFO_V1(stedi_fill_zone);
 
+/* The next batch slot, made the first time it is needed. */
+static TupleTableSlot *
+zone_fill_batch_slot(ZoneFill *fill, const TupleTableSlotOps *ops)
+{
+	TupleTableSlot *row = fill->batch[fill->nbatch];
+
+	if (row == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(fill->cxt);
+
+		row = fill->batch[fill->nbatch] =
+			MakeSingleTupleTableSlot(RelationGetDescr(fill->zone), ops);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return row;
+}
+
+/* A written row's entries in each of the zone's indexes. */
+static void
+zone_fill_index_row(ZoneFill *fill, TupleTableSlot *row)
+{
+	List	   *recheck;
+
+	recheck = ExecInsertIndexTuples(fill->rri, row, fill->estate,
+									false, false, NULL, NIL);
+	list_free(recheck);
+}
+
 static void
 zone_fill_flush(ZoneFill *fill)
 {
@@ -136,13 +164,7 @@ zone_fill_flush(ZoneFill *fill)
 	else if (fill->rri->ri_NumIndices > 0)
 	{
 		for (i = 0; i < fill->nbatch; i++)
-		{
-			List	   *recheck;
-
-			recheck = ExecInsertIndexTuples(fill->rri, fill->batch[i], estate,
-											false, false, NULL, NIL);
-			list_free(recheck);
-		}
+			zone_fill_index_row(fill, fill->batch[i]);
 	}
 	MemoryContextSwitchTo(oldcxt);
 
@@ -173,19 +195,10 @@ zone_fill_write_held(ZoneFill *fill)
 	sort_fill_rows(fill->held, fill->nheld);
 	for (i = 0; i < fill->nheld; i++)
 	{
-		TupleTableSlot *row = fill->batch[fill->nbatch];
+		TupleTableSlot *row = zone_fill_batch_slot(fill, &TTSOpsHeapTuple);
 		HeapTuple	tuple = (HeapTuple) (fill->arena + fill->held[i].offset);
 
 		CHECK_FOR_INTERRUPTS();
-		if (row == NULL)
-		{
-			MemoryContext oldcxt = MemoryContextSwitchTo(fill->cxt);
-
-			row = fill->batch[fill->nbatch] =
-				MakeSingleTupleTableSlot(RelationGetDescr(fill->zone),
-										 &TTSOpsHeapTuple);
-			MemoryContextSwitchTo(oldcxt);
-		}
 		/* (the arena may have moved since the row was copied in) */
 		tuple->t_data = (HeapTupleHeader) ((char *) tuple + HEAPTUPLESIZE);
 		ExecStoreHeapTuple(tuple, row, false);
@@ -206,13 +219,10 @@ zone_fill_write_held(ZoneFill *fill)
 		for (i = 0; i < fill->nheld; i++)
 		{
 			HeapTuple	tuple = (HeapTuple) (fill->arena + offset);
-			List	   *recheck;
 
 			tuple->t_data = (HeapTupleHeader) ((char *) tuple + HEAPTUPLESIZE);
 			ExecStoreHeapTuple(tuple, slot, false);	/* with t_self as tts_tid */
-			recheck = ExecInsertIndexTuples(fill->rri, slot, estate,
-											false, false, NULL, NIL);
-			list_free(recheck);
+			zone_fill_index_row(fill, slot);
 			ExecClearTuple(slot);
 			offset += MAXALIGN(HEAPTUPLESIZE + tuple->t_len);
 			if (i % FILL_BATCH_ROWS == FILL_BATCH_ROWS - 1)
@@ -230,8 +240,8 @@ zone_fill_write_held(ZoneFill *fill)
 
 /*
  * Hold a checked row in the arena, written once the arena is full.  The
- * arena is one block, grown by doubling up to maintenance_work_mem (or to
- * the size of one row that is larger) and reused: held rows cost no
+ * arena is one block, grown by doubling up to maintenance_work_mem (or
+ * further, to hold at least FILL_BATCH_ROWS rows) and reused: held rows cost no
  * allocation each, and no memory is given back and faulted in again
  * between one arena of rows and the next.
  */
@@ -352,19 +362,9 @@ static bool
 zone_fill_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	ZoneFill   *fill = (ZoneFill *) self;
-	TupleTableSlot *row = fill->owner_attno >= 0 ?
-		fill->staging : fill->batch[fill->nbatch];
+	TupleTableSlot *row = fill->owner_attno >= 0 ? fill->staging :
+		zone_fill_batch_slot(fill, table_slot_callbacks(fill->zone));
 	int			i;
-
-	if (row == NULL)
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(fill->cxt);
-
-		row = fill->batch[fill->nbatch] =
-			MakeSingleTupleTableSlot(RelationGetDescr(fill->zone),
-									 table_slot_callbacks(fill->zone));
-		MemoryContextSwitchTo(oldcxt);
-	}
 
 	ExecClearTuple(row);
 	memset(row->tts_isnull, true, sizeof(bool) * row->tts_tupleDescriptor->natts);
