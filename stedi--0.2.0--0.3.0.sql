@@ -633,7 +633,8 @@ COMMENT ON FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) I
 --   full rebuild of unchanged data writes nothing and leaves no dead rows;
 -- * a run log with each zone's own duration, method and reason, rows
 --   inserted and deleted, and the run's real start;
--- * landing.customer found by identity; the training table by reading.
+-- * landing.customer found by identity; the training table by reading
+--   (its key) and by device (its device index).
 DROP FUNCTION stedi.rebuild_zones(boolean);
 DROP FUNCTION stedi.apply_zone_changes(integer[], integer[], integer[], text[]);
 DROP FUNCTION stedi.maintain_zones(boolean, boolean);
@@ -671,36 +672,39 @@ SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
 
 
 -- The zones in dependency order, with the key that makes a row of each
--- one and the index by which an incremental refresh finds rows.
+-- one and the index by which an incremental refresh finds rows.  The
+-- training table has two indexes, not three (each costs every row written
+-- an entry): its key leads with the reading, so it finds the pairs of a
+-- reading, and its lookup index leads with the device, so it finds every
+-- pair of a device and the pairs of one step trainer reading.
 CREATE FUNCTION stedi.zones(OUT step integer, OUT zone regclass, OUT definition regclass,
                             OUT key text[], OUT key_name text,
-                            OUT lookup text, OUT lookup_name text, OUT owner name,
-                            OUT owner_index_name text)
+                            OUT lookup text, OUT lookup_name text, OUT owner name)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     VALUES (1, 'trusted.customer'::regclass, 'trusted.customer_definition'::regclass,
             '{email}'::text[], 'customer_key', '(serial_number)', 'customer_serial_number_idx',
-            NULL::name, NULL::text),
+            NULL::name),
            (2, 'trusted.accelerometer', 'trusted.accelerometer_definition',
             '{file_id,line_number}', 'accelerometer_key',
             '(user_email, reading_time stedi.timestamptz_ms_ops)', 'accelerometer_user_time_idx',
-            NULL, NULL),
+            NULL),
            (3, 'curated.customer', 'curated.customer_definition',
             '{customer_key}', 'customer_key', '(serial_number)', 'customer_serial_number_idx',
-            NULL, NULL),
+            NULL),
            (4, 'trusted.step_trainer', 'trusted.step_trainer_definition',
             '{file_id,line_number}', 'step_trainer_key',
             '(serial_number, sensor_reading_time stedi.timestamptz_ms_ops)', 'step_trainer_serial_time_idx',
-            'serial_number', NULL),
+            'serial_number'),
            (5, 'curated.machine_learning', 'curated.machine_learning_definition',
-            '{step_trainer_file_id,step_trainer_line_number,accelerometer_file_id,accelerometer_line_number}',
+            '{accelerometer_file_id,accelerometer_line_number,step_trainer_file_id,step_trainer_line_number}',
             'machine_learning_key',
-            '(accelerometer_file_id, accelerometer_line_number)', 'machine_learning_accelerometer_idx',
-            'serial_number', 'machine_learning_serial_number_idx')
+            '(serial_number, step_trainer_file_id, step_trainer_line_number)', 'machine_learning_device_idx',
+            'serial_number')
 $$;
-COMMENT ON FUNCTION stedi.zones() IS 'The five zones in the order a refresh fills them: table, definition view, key columns and the name of the key''s unique index, the lookup index an incremental refresh finds rows by, the column of the owner by which a fill groups rows (NULL: rows written as they come), and the index on the owner where the lookup index does not lead with it';
+COMMENT ON FUNCTION stedi.zones() IS 'The five zones in the order a refresh fills them: table, definition view, key columns and the name of the key''s unique index, the lookup index an incremental refresh finds rows by, and the column of the owner by which a fill groups rows (NULL: rows written as they come)';
 
 -- A zone's key and lookup index, made once the zone is first filled:
 -- building an index is much faster than filling an indexed table, and
@@ -726,16 +730,9 @@ BEGIN
         EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.lookup_name,
                        'How an incremental refresh finds the rows of one customer, device or reading in ' || zone::text);
     END IF;
-    IF z.owner_index_name IS NOT NULL
-       AND to_regclass(format('%I.%I', schema, z.owner_index_name)) IS NULL THEN
-        EXECUTE format('CREATE INDEX %I ON %s USING btree (%I)', z.owner_index_name, zone, z.owner);
-        EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.owner_index_name,
-                       'How a refresh finds every row of the owners whose rows all go, in '
-                       || zone::text || ' (a bitmap scan: their pages in order, once each)');
-    END IF;
 END
 $$;
-COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key, lookup index and owner index if it has not got them (stedi.zones() names them)';
+COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key and lookup index if it has not got them (stedi.zones() names them)';
 
 -- The full way for one zone: the definition computed again and joined
 -- whole with the zone on the zone's key (FULL JOIN), each side reduced to
@@ -920,6 +917,8 @@ COMMENT ON FUNCTION stedi.join_by_size(bigint, bigint) IS 'For the next statemen
 --   2 trusted.accelerometer  rows of new and unloaded files; every row of
 --                            customers who came, went or changed consent date
 --   3 curated.customer       customers changed in 1, or whose readings did in 2
+--                            (apart from those who only got readings and had
+--                            a curated row: it stays as it is)
 --   4 trusted.step_trainer   rows of new and unloaded files; every row of
 --                            devices whose curated owners changed in 3
 --   5 curated.machine_learning  pairs of rows that left 2 or 4, or came
@@ -1061,8 +1060,8 @@ BEGIN
                  WHERE s.serial_number <> ALL (devices_gone));
         -- every pair of a device gone, through the device index: a bitmap
         -- scan reads their pages in order, once each (rows of a fill are
-        -- grouped by device), where probing the key once per step trainer
-        -- row reads them in no order, and reads as many index pages
+        -- grouped by device), where probing once per step trainer row
+        -- reads them in no order, and reads as many index pages
         INSERT INTO pg_temp.stedi_minus_5
         SELECT m.*, m.ctid FROM curated.machine_learning AS m
          WHERE m.serial_number = ANY (devices_gone);
@@ -1070,7 +1069,8 @@ BEGIN
         INSERT INTO pg_temp.stedi_minus_5
         SELECT m.*, m.ctid FROM curated.machine_learning AS m
           JOIN pg_temp.stedi_minus_4 AS s
-            ON m.step_trainer_file_id = s.file_id AND m.step_trainer_line_number = s.line_number
+            ON m.serial_number = s.serial_number
+           AND m.step_trainer_file_id = s.file_id AND m.step_trainer_line_number = s.line_number
          WHERE s.serial_number <> ALL (devices_gone);
         INSERT INTO pg_temp.stedi_minus_5
         SELECT m.*, m.ctid FROM curated.machine_learning AS m
@@ -1371,11 +1371,17 @@ BEGIN
                 choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
             ELSIF z.step = 3 THEN
                 -- (UNION: a hash of the few customers, not a sort of every row)
+                -- A customer who only got new readings (no trusted record
+                -- changed, no reading left) keeps a curated row it had:
+                -- only those without one are looked at again.  A batch of
+                -- readings of known customers then recomputes none of them.
                 SELECT array_agg(e) INTO recompute
                   FROM (SELECT m.email FROM pg_temp.stedi_minus_1 AS m
                         UNION SELECT p.email FROM pg_temp.stedi_plus_1 AS p
                         UNION SELECT m.user_email FROM pg_temp.stedi_minus_2 AS m
-                        UNION SELECT p.user_email FROM pg_temp.stedi_plus_2 AS p) AS x(e);
+                        UNION SELECT r.e FROM (SELECT DISTINCT p.user_email FROM pg_temp.stedi_plus_2 AS p) AS r(e)
+                               WHERE NOT EXISTS (SELECT FROM curated.customer AS c
+                                                  WHERE c.customer_key = stedi.customer_key(r.e, secret))) AS x(e);
                 read_rows := 2 * coalesce(cardinality(recompute), 0);
                 work := recompute IS NOT NULL;
                 choice := stedi.choose_method(read_rows,
@@ -1641,9 +1647,21 @@ BEGIN
         IF to_regclass(format('%I.%I', schema, z.key_name)) IS NOT NULL THEN
             EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.key_name,
                            'Key of ' || z.zone::text || ': one row per key, and how a refresh finds the rows it deletes');
+            -- the training table's key led with the step trainer reading:
+            -- it leads with the accelerometer reading now, and the device
+            -- index finds step trainer readings.  The old key is dropped
+            -- once the new one is built: dropping locks readers out until
+            -- this update commits, building does not.
+            IF z.step = 5 THEN
+                EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', schema, z.key_name,
+                               z.key_name || '_0_2_0');
+            END IF;
             -- a filled zone gets the lookup index 0.3.0 adds (the training
-            -- table's, by reading)
+            -- table's, by device)
             PERFORM stedi.index_zone(z.zone);
+            IF z.step = 5 THEN
+                EXECUTE format('DROP INDEX %I.%I', schema, z.key_name || '_0_2_0');
+            END IF;
         END IF;
         IF to_regclass(format('%I.%I', schema, z.lookup_name)) IS NOT NULL THEN
             EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.lookup_name,

@@ -64,7 +64,7 @@ SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
  CROSS JOIN stedi.pseudonym_secret AS k
 WITH NO DATA;
 CREATE UNIQUE INDEX ON bench.curated_machine_learning
-    (step_trainer_file_id, step_trainer_line_number, accelerometer_file_id, accelerometer_line_number);
+    (accelerometer_file_id, accelerometer_line_number, step_trainer_file_id, step_trainer_line_number);
 
 CREATE FUNCTION bench.views() RETURNS SETOF text LANGUAGE sql AS $$
     VALUES ('bench.trusted_customer'), ('bench.trusted_accelerometer'), ('bench.curated_customer'),
@@ -140,10 +140,10 @@ BEGIN
        AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
      CROSS JOIN stedi.pseudonym_secret AS k;
     ALTER TABLE bench.t_curated_machine_learning
-        ADD PRIMARY KEY (step_trainer_file_id, step_trainer_line_number,
-                         accelerometer_file_id, accelerometer_line_number);
-    CREATE INDEX ON bench.t_curated_machine_learning (accelerometer_file_id, accelerometer_line_number);
-    CREATE INDEX ON bench.t_curated_machine_learning (serial_number);
+        ADD PRIMARY KEY (accelerometer_file_id, accelerometer_line_number,
+                         step_trainer_file_id, step_trainer_line_number);
+    CREATE INDEX ON bench.t_curated_machine_learning
+        (serial_number, step_trainer_file_id, step_trainer_line_number);
     ANALYZE bench.t_curated_machine_learning;
 END
 $$;
