@@ -972,6 +972,7 @@ DECLARE
     covered text[];          -- 5: owners whose pairs all go with their device
     owner_keys text[];       -- 5: the devices or emails of the new rows' owners
     readers text[];          -- 5: the customers of the new accelerometer rows
+    newly_trusted text[];    -- 5: customers trusted only since this refresh
     owner_rows bigint;       -- 5: the other zone's rows of those owners, estimated
     first_time timestamptz;  -- 5: the span of the new rows' times
     last_time timestamptz;
@@ -1159,14 +1160,24 @@ BEGIN
                 ON s.serial_number = a.serial_number
                AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time;
         END IF;
-        -- (the devices first, as a constant: no join, whatever the
-        -- settings the statement before left)
+        -- (the devices first, and the customers trusted only since this
+        -- refresh, as constants: no join, whatever the settings the
+        -- statement before left.)  Those customers (in stedi_plus_1, not
+        -- in stedi_minus_1) have no readings but new ones, paired above:
+        -- only the others' readings are read again (a batch of new
+        -- customers reads none).
         owner_keys := ARRAY(SELECT DISTINCT p.serial_number FROM pg_temp.stedi_plus_4 AS p);
+        newly_trusted := ARRAY(SELECT p.email FROM pg_temp.stedi_plus_1 AS p
+                               EXCEPT
+                               SELECT m.email FROM pg_temp.stedi_minus_1 AS m);
         owner_keys := ARRAY(SELECT o.email FROM pg_temp.stedi_owners AS o
-                             WHERE o.serial_number = ANY (owner_keys));
+                             WHERE o.serial_number = ANY (owner_keys)
+                               AND o.email <> ALL (newly_trusted));
         SELECT count(*), min(p.sensor_reading_time), max(p.sensor_reading_time)
           INTO n, first_time, last_time
-          FROM pg_temp.stedi_plus_4 AS p;
+          FROM pg_temp.stedi_plus_4 AS p
+         WHERE p.serial_number IN (SELECT o.serial_number FROM pg_temp.stedi_owners AS o
+                                    WHERE o.email = ANY (owner_keys));
         owner_rows := cardinality(owner_keys)
                       * (SELECT s.rows FROM stedi.zone_state AS s
                           WHERE s.view = 'trusted.accelerometer'::regclass) / customers;
@@ -1178,26 +1189,29 @@ BEGIN
         IF n > 0 AND n * 10 <= owner_rows THEN
             CREATE UNIQUE INDEX stedi_plus_2_key ON pg_temp.stedi_plus_2 (file_id, line_number);
         END IF;
-        EXECUTE format('WITH owned AS MATERIALIZED (
-                            SELECT s.*, o.email, o.customer_key
-                              FROM pg_temp.stedi_plus_4 AS s
-                              JOIN pg_temp.stedi_owners AS o ON o.serial_number = s.serial_number)
-                        INSERT INTO pg_temp.stedi_plus_5
-                        SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-                               s.customer_key, a.reading_time, a.x, a.y, a.z,
-                               s.file_id, s.line_number, a.file_id, a.line_number
-                          FROM owned AS s
-                          JOIN trusted.accelerometer AS a
-                            ON a.user_email = s.email
-                           AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
-                         WHERE %s
-                           AND NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
-                                            WHERE n.file_id = a.file_id AND n.line_number = a.line_number)',
-                       CASE WHEN n * 10 > owner_rows
-                            THEN 'a.user_email = ANY ($1) AND a.reading_time OPERATOR(stedi.>=#) $2
-                                  AND a.reading_time OPERATOR(stedi.<=#) $3'
-                            ELSE 'true' END)
-            USING owner_keys, first_time, last_time;
+        IF n > 0 THEN
+            EXECUTE format('WITH owned AS MATERIALIZED (
+                                SELECT s.*, o.email, o.customer_key
+                                  FROM pg_temp.stedi_plus_4 AS s
+                                  JOIN pg_temp.stedi_owners AS o ON o.serial_number = s.serial_number
+                                 WHERE o.email = ANY ($1))
+                            INSERT INTO pg_temp.stedi_plus_5
+                            SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+                                   s.customer_key, a.reading_time, a.x, a.y, a.z,
+                                   s.file_id, s.line_number, a.file_id, a.line_number
+                              FROM owned AS s
+                              JOIN trusted.accelerometer AS a
+                                ON a.user_email = s.email
+                               AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+                             WHERE %s
+                               AND NOT EXISTS (SELECT FROM pg_temp.stedi_plus_2 AS n
+                                                WHERE n.file_id = a.file_id AND n.line_number = a.line_number)',
+                           CASE WHEN n * 10 > owner_rows
+                                THEN 'a.user_email = ANY ($1) AND a.reading_time OPERATOR(stedi.>=#) $2
+                                      AND a.reading_time OPERATOR(stedi.<=#) $3'
+                                ELSE 'true' END)
+                USING owner_keys, first_time, last_time;
+        END IF;
         -- (the pairs of a new row of either side are in already; the
         -- customers' rows and their devices' are read whole, and every
         -- join is a hash: linear, whatever the guess of the millisecond

@@ -63,6 +63,18 @@ SELECT * FROM fill.runs;
 -- the unique index and NOT NULL still hold; index entries are made in the
 -- order the rows came (the first duplicate is the first row, id 1)
 SELECT stedi.fill_zone('fill.readings', 'fill.interleaved', 'owner');
+-- but in an index that leads with the owner, in the owners' order, each
+-- owner's together: its first duplicate is the first row of the first
+-- owner written (owner 1, id 2497), not the first row that came (owner 4,
+-- id 2500)
+TRUNCATE fill.readings;
+CREATE UNIQUE INDEX readings_owner_id_idx ON fill.readings (owner, id);
+CREATE VIEW fill.owned AS
+SELECT * FROM fill.interleaved WHERE owner IS NOT NULL ORDER BY id DESC;
+SELECT stedi.fill_zone('fill.readings', 'fill.owned', 'owner');
+SELECT owner AS first_owner_written, id FROM fill.readings ORDER BY ctid LIMIT 1;
+SELECT stedi.fill_zone('fill.readings', 'fill.owned', 'owner');
+DROP INDEX fill.readings_owner_id_idx;
 TRUNCATE fill.readings;
 CREATE VIEW fill.no_id AS SELECT NULL::integer AS id, 'someone' AS owner, '' AS pad;
 SELECT stedi.fill_zone('fill.readings', 'fill.no_id', 'owner');

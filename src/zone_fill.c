@@ -34,8 +34,10 @@
  * a time; with one, rows up to maintenance_work_mem (as tuples, plus 16
  * bytes each), and never fewer than FILL_BATCH_ROWS.  A unique index is
  * checked when the index entries are made, after the held rows are
- * written: a fill that fails on a duplicate and on another row's error
- * may report the other error first.
+ * written (first in the indexes that lead with the owner, in the owners'
+ * order, then in the others, in the order the rows came): a fill that
+ * fails on a duplicate and on another row's error may report the other
+ * error first.
  *
  *-------------------------------------------------------------------------
  */
@@ -99,6 +101,8 @@ typedef struct ZoneFill
 
 	/* grouping by owner (owner_attno < 0: rows are written as they come) */
 	int			owner_attno;	/* zone column of the owner, 0-based */
+	ResultRelInfo *by_owner;	/* the indexes that lead with the owner */
+	ResultRelInfo *by_arrival;	/* and the others */
 	int16		owner_len;
 	bool		owner_byval;
 	TupleTableSlot *staging;	/* where a row is built and checked */
@@ -130,13 +134,13 @@ zone_fill_batch_slot(ZoneFill *fill, const TupleTableSlotOps *ops)
 	return row;
 }
 
-/* A written row's entries in each of the zone's indexes. */
+/* A written row's entries in each index of indexes (the zone's, or a part). */
 static void
-zone_fill_index_row(ZoneFill *fill, TupleTableSlot *row)
+zone_fill_index_row(ZoneFill *fill, ResultRelInfo *indexes, TupleTableSlot *row)
 {
 	List	   *recheck;
 
-	recheck = ExecInsertIndexTuples(fill->rri, row, fill->estate,
+	recheck = ExecInsertIndexTuples(indexes, row, fill->estate,
 									false, false, NULL, NIL);
 	list_free(recheck);
 }
@@ -164,7 +168,7 @@ zone_fill_flush(ZoneFill *fill)
 	else if (fill->rri->ri_NumIndices > 0)
 	{
 		for (i = 0; i < fill->nbatch; i++)
-			zone_fill_index_row(fill, fill->batch[i]);
+			zone_fill_index_row(fill, fill->rri, fill->batch[i]);
 	}
 	MemoryContextSwitchTo(oldcxt);
 
@@ -176,17 +180,63 @@ zone_fill_flush(ZoneFill *fill)
 }
 
 /*
- * Write the held rows, grouped by owner, then their index entries in the
- * order the rows came, and empty the arena.  Rows come in the order of
- * their key (file and line), and a B-tree takes keys in ascending order
- * at its rightmost leaf without descending from the root; in the owners'
- * order the same entries cost a descent each, and half-full pages.
+ * Split the zone's indexes in two: those whose first column is the owner,
+ * and the others.  Each part is a copy of the zone's ResultRelInfo with
+ * its own index arrays (the index relations are the zone's, opened and
+ * closed with it).
+ */
+static ResultRelInfo *
+zone_fill_index_part(ZoneFill *fill, bool led_by_owner)
+{
+	ResultRelInfo *all = fill->rri;
+	ResultRelInfo *part = makeNode(ResultRelInfo);
+	int			i;
+
+	memcpy(part, all, sizeof(ResultRelInfo));
+	part->ri_NumIndices = 0;
+	part->ri_IndexRelationDescs = palloc(sizeof(Relation) * Max(all->ri_NumIndices, 1));
+	part->ri_IndexRelationInfo = palloc(sizeof(IndexInfo *) * Max(all->ri_NumIndices, 1));
+	for (i = 0; i < all->ri_NumIndices; i++)
+	{
+		IndexInfo  *info = all->ri_IndexRelationInfo[i];
+
+		if ((info->ii_IndexAttrNumbers[0] == fill->owner_attno + 1) != led_by_owner)
+			continue;
+		part->ri_IndexRelationDescs[part->ri_NumIndices] = all->ri_IndexRelationDescs[i];
+		part->ri_IndexRelationInfo[part->ri_NumIndices] = info;
+		part->ri_NumIndices++;
+	}
+	return part;
+}
+
+/* The held row at offset in the arena, in slot, with t_self as its row id. */
+static void
+zone_fill_store_held(ZoneFill *fill, Size offset, TupleTableSlot *slot)
+{
+	HeapTuple	tuple = (HeapTuple) (fill->arena + offset);
+
+	tuple->t_data = (HeapTupleHeader) ((char *) tuple + HEAPTUPLESIZE);
+	ExecStoreHeapTuple(tuple, slot, false);
+	/* (a formed tuple has no table: the index code expects the zone's) */
+	slot->tts_tableOid = RelationGetRelid(fill->zone);
+}
+
+/*
+ * Write the held rows, grouped by owner, then their index entries: in the
+ * owners' order in the indexes that lead with the owner, in the order the
+ * rows came in the others, and empty the arena.  An index that leads with
+ * the owner then takes each owner's entries together, on one leaf or the
+ * next, not each on a leaf of its own.  Rows come in the order of their
+ * key (file and line), and a B-tree takes keys in ascending order at its
+ * rightmost leaf without descending from the root; in the owners' order
+ * the same entries cost a descent each, and half-full pages.
  */
 static void
 zone_fill_write_held(ZoneFill *fill)
 {
 	EState	   *estate = fill->estate;
 	TupleTableSlot *slot;
+	MemoryContext oldcxt;
 	Size		offset;
 	int			i;
 
@@ -208,32 +258,42 @@ zone_fill_write_held(ZoneFill *fill)
 	}
 	zone_fill_flush(fill);
 
-	/* the arena holds the rows in the order they came */
-	if (fill->rri->ri_NumIndices > 0)
+	slot = fill->batch[0];
+	oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+	if (fill->by_owner->ri_NumIndices > 0)
 	{
-		MemoryContext oldcxt;
-
-		slot = fill->batch[0];
-		offset = 0;
-		oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
 		for (i = 0; i < fill->nheld; i++)
 		{
-			HeapTuple	tuple = (HeapTuple) (fill->arena + offset);
-
-			tuple->t_data = (HeapTupleHeader) ((char *) tuple + HEAPTUPLESIZE);
-			ExecStoreHeapTuple(tuple, slot, false);	/* with t_self as tts_tid */
-			zone_fill_index_row(fill, slot);
+			zone_fill_store_held(fill, fill->held[i].offset, slot);
+			zone_fill_index_row(fill, fill->by_owner, slot);
 			ExecClearTuple(slot);
-			offset += MAXALIGN(HEAPTUPLESIZE + tuple->t_len);
 			if (i % FILL_BATCH_ROWS == FILL_BATCH_ROWS - 1)
 			{
 				CHECK_FOR_INTERRUPTS();
 				ResetPerTupleExprContext(estate);
 			}
 		}
-		MemoryContextSwitchTo(oldcxt);
 		ResetPerTupleExprContext(estate);
 	}
+	/* the arena holds the rows in the order they came */
+	if (fill->by_arrival->ri_NumIndices > 0)
+	{
+		offset = 0;
+		for (i = 0; i < fill->nheld; i++)
+		{
+			zone_fill_store_held(fill, offset, slot);
+			zone_fill_index_row(fill, fill->by_arrival, slot);
+			ExecClearTuple(slot);
+			offset += MAXALIGN(HEAPTUPLESIZE + ((HeapTuple) (fill->arena + offset))->t_len);
+			if (i % FILL_BATCH_ROWS == FILL_BATCH_ROWS - 1)
+			{
+				CHECK_FOR_INTERRUPTS();
+				ResetPerTupleExprContext(estate);
+			}
+		}
+		ResetPerTupleExprContext(estate);
+	}
+	MemoryContextSwitchTo(oldcxt);
 	fill->nheld = 0;
 	fill->arena_used = 0;
 }
@@ -547,6 +607,11 @@ stedi_fill_zone(PG_FUNCTION_ARGS)
 	fill.rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(fill.rri, fill.zone, 0, NULL, 0);
 	ExecOpenIndices(fill.rri, false);
+	if (fill.owner_attno >= 0)
+	{
+		fill.by_owner = zone_fill_index_part(&fill, true);
+		fill.by_arrival = zone_fill_index_part(&fill, false);
+	}
 	fill.bistate = GetBulkInsertState();
 
 	/*
