@@ -209,8 +209,11 @@ zone_fill_index_part(ZoneFill *fill, bool led_by_owner)
 	return part;
 }
 
-/* The held row at offset in the arena, in slot, with t_self as its row id. */
-static void
+/*
+ * The held row at offset in the arena, in slot, with t_self as its row id
+ * once written.  (The arena may have moved since the row was copied in.)
+ */
+static HeapTuple
 zone_fill_store_held(ZoneFill *fill, Size offset, TupleTableSlot *slot)
 {
 	HeapTuple	tuple = (HeapTuple) (fill->arena + offset);
@@ -219,6 +222,42 @@ zone_fill_store_held(ZoneFill *fill, Size offset, TupleTableSlot *slot)
 	ExecStoreHeapTuple(tuple, slot, false);
 	/* (a formed tuple has no table: the index code expects the zone's) */
 	slot->tts_tableOid = RelationGetRelid(fill->zone);
+	return tuple;
+}
+
+/*
+ * The written held rows' entries in indexes (a part of the zone's): in the
+ * owners' order, or in the order the rows came, which is the arena's.
+ */
+static void
+zone_fill_index_held(ZoneFill *fill, ResultRelInfo *indexes, bool owners_order)
+{
+	EState	   *estate = fill->estate;
+	TupleTableSlot *slot = fill->batch[0];
+	MemoryContext oldcxt;
+	Size		offset = 0;
+	int			i;
+
+	if (indexes->ri_NumIndices == 0)
+		return;
+	oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+	for (i = 0; i < fill->nheld; i++)
+	{
+		HeapTuple	tuple;
+
+		tuple = zone_fill_store_held(fill, owners_order ? fill->held[i].offset : offset,
+									 slot);
+		zone_fill_index_row(fill, indexes, slot);
+		ExecClearTuple(slot);
+		offset += MAXALIGN(HEAPTUPLESIZE + tuple->t_len);
+		if (i % FILL_BATCH_ROWS == FILL_BATCH_ROWS - 1)
+		{
+			CHECK_FOR_INTERRUPTS();
+			ResetPerTupleExprContext(estate);
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+	ResetPerTupleExprContext(estate);
 }
 
 /*
@@ -234,10 +273,6 @@ zone_fill_store_held(ZoneFill *fill, Size offset, TupleTableSlot *slot)
 static void
 zone_fill_write_held(ZoneFill *fill)
 {
-	EState	   *estate = fill->estate;
-	TupleTableSlot *slot;
-	MemoryContext oldcxt;
-	Size		offset;
 	int			i;
 
 	if (fill->nheld == 0)
@@ -246,54 +281,17 @@ zone_fill_write_held(ZoneFill *fill)
 	for (i = 0; i < fill->nheld; i++)
 	{
 		TupleTableSlot *row = zone_fill_batch_slot(fill, &TTSOpsHeapTuple);
-		HeapTuple	tuple = (HeapTuple) (fill->arena + fill->held[i].offset);
 
 		CHECK_FOR_INTERRUPTS();
-		/* (the arena may have moved since the row was copied in) */
-		tuple->t_data = (HeapTupleHeader) ((char *) tuple + HEAPTUPLESIZE);
-		ExecStoreHeapTuple(tuple, row, false);
-		fill->batch_held[fill->nbatch] = tuple;
+		fill->batch_held[fill->nbatch] =
+			zone_fill_store_held(fill, fill->held[i].offset, row);
 		if (++fill->nbatch == FILL_BATCH_ROWS)
 			zone_fill_flush(fill);
 	}
 	zone_fill_flush(fill);
 
-	slot = fill->batch[0];
-	oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
-	if (fill->by_owner->ri_NumIndices > 0)
-	{
-		for (i = 0; i < fill->nheld; i++)
-		{
-			zone_fill_store_held(fill, fill->held[i].offset, slot);
-			zone_fill_index_row(fill, fill->by_owner, slot);
-			ExecClearTuple(slot);
-			if (i % FILL_BATCH_ROWS == FILL_BATCH_ROWS - 1)
-			{
-				CHECK_FOR_INTERRUPTS();
-				ResetPerTupleExprContext(estate);
-			}
-		}
-		ResetPerTupleExprContext(estate);
-	}
-	/* the arena holds the rows in the order they came */
-	if (fill->by_arrival->ri_NumIndices > 0)
-	{
-		offset = 0;
-		for (i = 0; i < fill->nheld; i++)
-		{
-			zone_fill_store_held(fill, offset, slot);
-			zone_fill_index_row(fill, fill->by_arrival, slot);
-			ExecClearTuple(slot);
-			offset += MAXALIGN(HEAPTUPLESIZE + ((HeapTuple) (fill->arena + offset))->t_len);
-			if (i % FILL_BATCH_ROWS == FILL_BATCH_ROWS - 1)
-			{
-				CHECK_FOR_INTERRUPTS();
-				ResetPerTupleExprContext(estate);
-			}
-		}
-		ResetPerTupleExprContext(estate);
-	}
-	MemoryContextSwitchTo(oldcxt);
+	zone_fill_index_held(fill, fill->by_owner, true);
+	zone_fill_index_held(fill, fill->by_arrival, false);
 	fill->nheld = 0;
 	fill->arena_used = 0;
 }
