@@ -565,6 +565,10 @@ CREATE FUNCTION stedi.set_setting(name text, value text) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    -- (the policy in force before: setting it to the same again changes
+    -- no zone, so it costs the next refresh no rebuild)
+    policy_before text := stedi.setting_value('consent_policy');
 BEGIN
     IF NOT EXISTS (SELECT FROM stedi.settings s WHERE s.name = set_setting.name) THEN
         RAISE EXCEPTION 'unknown stedi setting "%"', set_setting.name
@@ -573,7 +577,7 @@ BEGIN
     END IF;
     IF value IS NULL THEN
         DELETE FROM stedi.setting s WHERE s.name = set_setting.name;
-        IF name = 'consent_policy' THEN
+        IF stedi.setting_value('consent_policy') IS DISTINCT FROM policy_before THEN
             INSERT INTO stedi.landing_change (relation) VALUES ('stedi.setting'::regclass);
         END IF;
         RETURN;
@@ -607,7 +611,7 @@ BEGIN
     VALUES (set_setting.name, set_setting.value, session_user)
     ON CONFLICT ON CONSTRAINT setting_pkey DO UPDATE
        SET value = EXCLUDED.value, set_at = now(), set_by = EXCLUDED.set_by;
-    IF name = 'consent_policy' THEN
+    IF stedi.setting_value('consent_policy') IS DISTINCT FROM policy_before THEN
         -- every reading may change zone: the next refresh is a full one
         INSERT INTO stedi.landing_change (relation) VALUES ('stedi.setting'::regclass);
     END IF;
@@ -1093,6 +1097,7 @@ DECLARE
     zone_rest text;
     definition_rest text;
     differ bigint;
+    nestloop text;
 BEGIN
     SELECT * INTO z FROM stedi.zones() AS v WHERE v.zone = compare_zone.zone;
     SELECT string_agg(quote_ident(k), ', '),
@@ -1136,11 +1141,15 @@ BEGIN
         -- is guessed from its millisecond join, far too small: a nested
         -- loop here would be quadratic)
         ANALYZE pg_temp.stedi_differing_keys;
+        -- (and back as it was after: the next zone's statements choose
+        -- their join methods themselves)
+        nestloop := current_setting('enable_nestloop');
         PERFORM set_config('enable_nestloop', 'off', true);
         EXECUTE format('INSERT INTO %s SELECT dr.* FROM %s AS dr
                          WHERE (%s) IN (SELECT %s FROM pg_temp.stedi_differing_keys AS k)',
                        plus, z.definition, definition_keys,
                        (SELECT string_agg('k.' || quote_ident(k), ', ') FROM unnest(z.key) AS k));
+        PERFORM set_config('enable_nestloop', nestloop, true);
     END IF;
     DROP TABLE pg_temp.stedi_differing_rows, pg_temp.stedi_differing_keys;
 END
@@ -1885,6 +1894,7 @@ DECLARE
     unloaded_files integer[];
     by_hand text;
     why text;
+    nestloop text;
 BEGIN
     INSERT INTO stedi.pseudonym_secret (secret)
     SELECT stedi.random_secret()
@@ -1944,17 +1954,39 @@ BEGIN
         unloaded_files, why);
 
     -- stedi.finish_file keeps these; rows that did not come through it
-    -- (changes by hand) are found only by reading all of landing
+    -- (changes by hand) are found only by reading all of landing.  Only
+    -- what differs is written, so that a rebuild of unchanged data leaves
+    -- no dead rows here either; each map in one statement, whose one
+    -- snapshot keeps the entries of a load that commits meanwhile (it adds
+    -- them itself: ON CONFLICT), and by hash joins (the planner's guess at
+    -- the distinct pairs of landing may be far too small for a nested loop)
     IF by_hand IS NOT NULL OR rebuild THEN
-        DELETE FROM stedi.accelerometer_file_user;
-        -- (a load that commits meanwhile has added its own: ON CONFLICT)
+        nestloop := current_setting('enable_nestloop');
+        PERFORM set_config('enable_nestloop', 'off', true);
+        WITH landed AS MATERIALIZED (
+            SELECT DISTINCT stedi.normalize_email(a.user_email) AS user_email, a.file_id
+              FROM landing.accelerometer AS a),
+        gone AS (
+            DELETE FROM stedi.accelerometer_file_user AS m
+             WHERE NOT EXISTS (SELECT FROM landed AS n
+                                WHERE n.user_email = m.user_email AND n.file_id = m.file_id))
         INSERT INTO stedi.accelerometer_file_user
-        SELECT DISTINCT stedi.normalize_email(a.user_email), a.file_id FROM landing.accelerometer AS a
+        SELECT n.user_email, n.file_id FROM landed AS n
+         WHERE NOT EXISTS (SELECT FROM stedi.accelerometer_file_user AS m
+                            WHERE m.user_email = n.user_email AND m.file_id = n.file_id)
         ON CONFLICT DO NOTHING;
-        DELETE FROM stedi.step_trainer_file_serial;
+        WITH landed AS MATERIALIZED (
+            SELECT DISTINCT s.serial_number, s.file_id FROM landing.step_trainer AS s),
+        gone AS (
+            DELETE FROM stedi.step_trainer_file_serial AS m
+             WHERE NOT EXISTS (SELECT FROM landed AS n
+                                WHERE n.serial_number = m.serial_number AND n.file_id = m.file_id))
         INSERT INTO stedi.step_trainer_file_serial
-        SELECT DISTINCT s.serial_number, s.file_id FROM landing.step_trainer AS s
+        SELECT n.serial_number, n.file_id FROM landed AS n
+         WHERE NOT EXISTS (SELECT FROM stedi.step_trainer_file_serial AS m
+                            WHERE m.serial_number = n.serial_number AND m.file_id = n.file_id)
         ON CONFLICT DO NOTHING;
+        PERFORM set_config('enable_nestloop', nestloop, true);
         ANALYZE stedi.accelerometer_file_user, stedi.step_trainer_file_serial;
     END IF;
 END
