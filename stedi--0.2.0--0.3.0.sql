@@ -680,35 +680,40 @@ SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
 -- training table has two indexes, not three (each costs every row written
 -- an entry): its key leads with the reading, so it finds the pairs of a
 -- reading, and its lookup index leads with the device, so it finds every
--- pair of a device and the pairs of one step trainer reading.
+-- pair of a device and the pairs of one step trainer reading.  A full
+-- refresh compares a zone part by part first (stedi.compare_zone); the
+-- split names the part of a row: the file of a reading (a batch of new
+-- files, or a file changed by hand, differs only in its own parts), and
+-- for customers a 1,024th of them by a hash of the key.
 CREATE FUNCTION stedi.zones(OUT step integer, OUT zone regclass, OUT definition regclass,
                             OUT key text[], OUT key_name text,
-                            OUT lookup text, OUT lookup_name text, OUT owner name)
+                            OUT lookup text, OUT lookup_name text, OUT owner name,
+                            OUT split text)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     VALUES (1, 'trusted.customer'::regclass, 'trusted.customer_definition'::regclass,
             '{email}'::text[], 'customer_key', '(serial_number)', 'customer_serial_number_idx',
-            NULL::name),
+            NULL::name, 'pg_catalog.hashtext(email) & 1023'),
            (2, 'trusted.accelerometer', 'trusted.accelerometer_definition',
             '{file_id,line_number}', 'accelerometer_key',
             '(user_email, reading_time stedi.timestamptz_ms_ops)', 'accelerometer_user_time_idx',
-            NULL),
+            NULL, 'file_id'),
            (3, 'curated.customer', 'curated.customer_definition',
             '{customer_key}', 'customer_key', '(serial_number)', 'customer_serial_number_idx',
-            NULL),
+            NULL, 'pg_catalog.uuid_hash(customer_key) & 1023'),
            (4, 'trusted.step_trainer', 'trusted.step_trainer_definition',
             '{file_id,line_number}', 'step_trainer_key',
             '(serial_number, sensor_reading_time stedi.timestamptz_ms_ops)', 'step_trainer_serial_time_idx',
-            'serial_number'),
+            'serial_number', 'file_id'),
            (5, 'curated.machine_learning', 'curated.machine_learning_definition',
             '{accelerometer_file_id,accelerometer_line_number,step_trainer_file_id,step_trainer_line_number}',
             'machine_learning_key',
             '(serial_number, step_trainer_file_id, step_trainer_line_number)', 'machine_learning_device_idx',
-            'serial_number')
+            'serial_number', 'accelerometer_file_id')
 $$;
-COMMENT ON FUNCTION stedi.zones() IS 'The five zones in the order a refresh fills them: table, definition view, key columns and the name of the key''s unique index, the lookup index an incremental refresh finds rows by, and the column of the owner by which a fill groups rows (NULL: rows written as they come)';
+COMMENT ON FUNCTION stedi.zones() IS 'The five zones in the order a refresh fills them: table, definition view, key columns and the name of the key''s unique index, the lookup index an incremental refresh finds rows by, the column of the owner by which a fill groups rows (NULL: rows written as they come), and the split: the part of the zone a row is in, for the part-by-part comparison of a full refresh (an integer expression over the zone''s columns)';
 
 -- A zone's key and lookup index, made once the zone is first filled:
 -- building an index is much faster than filling an indexed table, and
@@ -738,19 +743,28 @@ END
 $$;
 COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key and lookup index if it has not got them (stedi.zones() names them)';
 
--- The full way for one zone: the definition computed again and joined
--- whole with the zone on the zone's key (FULL JOIN), each side reduced to
--- its key and a 64-bit hash of its other columns (hash_record_extended;
--- two rows of one key that differ yet hash alike, a chance of one in 2^64,
--- would pass for equal), so that the join's hash stays small: a zone row with no
--- definition row of its key, or another hash, goes into minus (fetched by
--- its row id); the definition's rows of the keys that differ are computed
--- once more, only when there are any, into plus.  Rebuilding the same
--- data writes nothing and reads the definition once.  The planner is free
--- here: the definition reads landing, analyzed first, and zones, analyzed
--- when they change.  Each hash of the plan holds at most 256 MB (work_mem
--- 128 MB times hash_mem_multiplier 2, per plan node and parallel worker)
--- before it spills to disk.
+-- The full way for one zone, in two passes.  First both sides are split
+-- into parts (stedi.zones().split), and each part reduced to its row count
+-- and a digest, the XOR of a 64-bit hash of each of its rows
+-- (hash_record_extended): the definition is computed once and the zone read
+-- once, with no join of rows, and memory for one entry per part.  Rebuilding
+-- the same data ends there: nothing differs, nothing is written.  Then only
+-- the parts whose counts or digests differ (all of them, when more than
+-- half differ) are compared row by row: the definition computed again and
+-- joined with the zone on the zone's key (FULL JOIN), each side reduced to
+-- its key and a 64-bit hash of its other columns, so that the join's hash
+-- stays small: a zone row with no definition row of its key, or another
+-- hash, goes into minus (fetched by its row id); the definition's rows of
+-- the keys that differ are computed once more, only when there are any,
+-- into plus.  (Two parts, or two rows of one key, that differ yet hash
+-- alike, a chance of one in 2^64, would pass for equal.)  The parts are
+-- named to the statements as constants, which the executor looks up in a
+-- hash table, and a part that is a file restricts the scans of landing
+-- through the definition.  The planner is free here: the definition reads
+-- landing, analyzed first, and zones, analyzed when they change.  Each
+-- hash of the plan holds at most 256 MB (work_mem 128 MB times
+-- hash_mem_multiplier 2, per plan node and parallel worker) before it
+-- spills to disk.
 CREATE FUNCTION stedi.compare_zone(zone regclass, minus regclass, plus regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -764,10 +778,15 @@ DECLARE
     zone_keys text;
     definition_keys text;
     on_key text;
+    every_column text;
     zone_rest text;
     definition_rest text;
+    parts bigint;
+    differing integer[];
+    in_parts text := 'true';
     differ bigint;
     nestloop text;
+    sort text;
 BEGIN
     SELECT * INTO z FROM stedi.zones() AS v WHERE v.zone = compare_zone.zone;
     SELECT string_agg(quote_ident(k), ', '),
@@ -776,12 +795,38 @@ BEGIN
            string_agg(format('zs.%1$I = ds.%1$I', k), ' AND ')
       INTO keys, zone_keys, definition_keys, on_key
       FROM unnest(z.key) AS k;
-    SELECT string_agg('zr.' || quote_ident(a.attname), ', ' ORDER BY a.attnum),
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+           string_agg('zr.' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
+               FILTER (WHERE a.attname <> ALL (z.key)),
            string_agg('dr.' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
-      INTO zone_rest, definition_rest
+               FILTER (WHERE a.attname <> ALL (z.key))
+      INTO every_column, zone_rest, definition_rest
       FROM pg_attribute AS a
-     WHERE a.attrelid = zone AND a.attnum > 0 AND NOT a.attisdropped
-       AND a.attname <> ALL (z.key);
+     WHERE a.attrelid = zone AND a.attnum > 0 AND NOT a.attisdropped;
+
+    -- the parts that differ, by hash aggregates whatever the estimates (the
+    -- training definition's is far too small, and a sort of its rows by
+    -- part would spill them all to disk; the parts are few)
+    sort := current_setting('enable_sort');
+    PERFORM set_config('enable_sort', 'off', true);
+    EXECUTE format('SELECT count(*),
+                           array_agg(coalesce(zd.part, dd.part))
+                               FILTER (WHERE zd.n IS DISTINCT FROM dd.n OR zd.digest IS DISTINCT FROM dd.digest)
+                      FROM (SELECT %1$s AS part, count(*) AS n,
+                                   bit_xor(hash_record_extended(ROW(%2$s), 0)) AS digest
+                              FROM %3$s GROUP BY 1) AS zd
+                      FULL JOIN (SELECT %1$s AS part, count(*) AS n,
+                                        bit_xor(hash_record_extended(ROW(%2$s), 0)) AS digest
+                                   FROM %4$s GROUP BY 1) AS dd ON zd.part = dd.part',
+                   z.split, every_column, zone, z.definition)
+       INTO parts, differing;
+    PERFORM set_config('enable_sort', sort, true);
+    IF differing IS NULL THEN
+        RETURN;
+    END IF;
+    IF cardinality(differing) <= parts / 2 THEN
+        in_parts := format('(%s) = ANY (%L::integer[])', z.split, differing);
+    END IF;
 
     CREATE TEMPORARY TABLE stedi_differing_rows (row_id tid) ON COMMIT DROP;
     EXECUTE format('CREATE TEMPORARY TABLE stedi_differing_keys ON COMMIT DROP AS
@@ -790,9 +835,9 @@ BEGIN
                         SELECT zs.row_id, %1$s
                           FROM (SELECT zr.ctid AS row_id, %2$s,
                                        hash_record_extended(ROW(%3$s), 0) AS h
-                                  FROM %4$s AS zr) AS zs
+                                  FROM %4$s AS zr WHERE %11$s) AS zs
                           FULL JOIN (SELECT %5$s, hash_record_extended(ROW(%6$s), 0) AS h
-                                       FROM %7$s AS dr) AS ds ON %8$s
+                                       FROM %7$s AS dr WHERE %11$s) AS ds ON %8$s
                          WHERE zs.row_id IS NULL OR ds.%9$I IS NULL OR zs.h <> ds.h),
                          gone AS (INSERT INTO pg_temp.stedi_differing_rows
                                   SELECT d.row_id FROM diff AS d WHERE d.row_id IS NOT NULL)
@@ -801,7 +846,8 @@ BEGIN
                    (SELECT string_agg('ds.' || quote_ident(k), ', ') FROM unnest(z.key) AS k),
                    zone_keys, zone_rest, zone, definition_keys, definition_rest,
                    z.definition, on_key, z.key[1],
-                   (SELECT string_agg('d.' || quote_ident(k), ', ') FROM unnest(z.key) AS k));
+                   (SELECT string_agg('d.' || quote_ident(k), ', ') FROM unnest(z.key) AS k),
+                   in_parts);
     EXECUTE format('INSERT INTO %s SELECT zr.*, zr.ctid FROM %s AS zr
                      WHERE zr.ctid = ANY (ARRAY(SELECT r.row_id FROM pg_temp.stedi_differing_rows AS r))',
                    minus, zone);
@@ -816,15 +862,15 @@ BEGIN
         nestloop := current_setting('enable_nestloop');
         PERFORM set_config('enable_nestloop', 'off', true);
         EXECUTE format('INSERT INTO %s SELECT dr.* FROM %s AS dr
-                         WHERE (%s) IN (SELECT %s FROM pg_temp.stedi_differing_keys AS k)',
-                       plus, z.definition, definition_keys,
+                         WHERE %s AND (%s) IN (SELECT %s FROM pg_temp.stedi_differing_keys AS k)',
+                       plus, z.definition, in_parts, definition_keys,
                        (SELECT string_agg('k.' || quote_ident(k), ', ') FROM unnest(z.key) AS k));
         PERFORM set_config('enable_nestloop', nestloop, true);
     END IF;
     DROP TABLE pg_temp.stedi_differing_rows, pg_temp.stedi_differing_keys;
 END
 $$;
-COMMENT ON FUNCTION stedi.compare_zone(regclass, regclass, regclass) IS 'Full refresh of one zone: put the zone''s rows that its definition no longer holds into minus, and the definition''s rows the zone lacks (or holds otherwise) into plus';
+COMMENT ON FUNCTION stedi.compare_zone(regclass, regclass, regclass) IS 'Full refresh of one zone: put the zone''s rows that its definition no longer holds into minus, and the definition''s rows the zone lacks (or holds otherwise) into plus; parts of the zone (stedi.zones().split) whose row count and digest equal the definition''s are not compared row by row';
 
 -- A change table's statistics, for the statements that read it next:
 -- its size, and roughly how many customers, devices or files it holds.
@@ -1563,6 +1609,8 @@ DECLARE
     erased text[];
     unloaded_files integer[];
     by_hand text;
+    accelerometer_by_hand boolean;
+    step_trainer_by_hand boolean;
     why text;
     nestloop text;
 BEGIN
@@ -1583,8 +1631,10 @@ BEGIN
     WITH consumed AS (DELETE FROM stedi.landing_change RETURNING relation)
     SELECT string_agg(DISTINCT CASE WHEN relation = 'stedi.setting'::regclass
                                     THEN 'the consent policy changed'
-                                    ELSE relation::text || ' changed by hand' END, ', ')
-      INTO by_hand FROM consumed;
+                                    ELSE relation::text || ' changed by hand' END, ', '),
+           bool_or(relation = 'landing.accelerometer'::regclass),
+           bool_or(relation = 'landing.step_trainer'::regclass)
+      INTO by_hand, accelerometer_by_hand, step_trainer_by_hand FROM consumed;
 
     -- the block ranges new files filled, so that their rows are found
     -- through the BRIN indexes.  Here and not in finish_file: summarizing
@@ -1623,16 +1673,20 @@ BEGIN
         customer_files, accelerometer_files, step_trainer_files, erased,
         unloaded_files, why);
 
-    -- stedi.finish_file keeps these; rows that did not come through it
-    -- (changes by hand) are found only by reading all of landing.  Only
-    -- what differs is written, so that a rebuild of unchanged data leaves
-    -- no dead rows here either; each map in one statement, whose one
-    -- snapshot keeps the entries of a load that commits meanwhile (it adds
-    -- them itself: ON CONFLICT), and by hash joins (the planner's guess at
-    -- the distinct pairs of landing may be far too small for a nested loop)
-    IF by_hand IS NOT NULL OR rebuild THEN
-        nestloop := current_setting('enable_nestloop');
-        PERFORM set_config('enable_nestloop', 'off', true);
+    -- stedi.finish_file keeps these, and forget_customer and unload_file
+    -- delete from them what they delete from landing; rows changed by hand
+    -- (the statement triggers of landing note every such change) are found
+    -- only by reading all of that landing table, so its map is made again
+    -- then, and only then: not for a rebuild that is asked for, which would
+    -- read all of landing once more to find the maps as they are.  Only
+    -- what differs is written, so that no dead rows pile up here either;
+    -- each map in one statement, whose one snapshot keeps the entries of a
+    -- load that commits meanwhile (it adds them itself: ON CONFLICT), and
+    -- by hash joins (the planner's guess at the distinct pairs of landing
+    -- may be far too small for a nested loop)
+    nestloop := current_setting('enable_nestloop');
+    PERFORM set_config('enable_nestloop', 'off', true);
+    IF accelerometer_by_hand THEN
         WITH landed AS MATERIALIZED (
             SELECT DISTINCT stedi.normalize_email(a.user_email) AS user_email, a.file_id
               FROM landing.accelerometer AS a),
@@ -1645,6 +1699,9 @@ BEGIN
          WHERE NOT EXISTS (SELECT FROM stedi.accelerometer_file_user AS m
                             WHERE m.user_email = n.user_email AND m.file_id = n.file_id)
         ON CONFLICT DO NOTHING;
+        ANALYZE stedi.accelerometer_file_user;
+    END IF;
+    IF step_trainer_by_hand THEN
         WITH landed AS MATERIALIZED (
             SELECT DISTINCT s.serial_number, s.file_id FROM landing.step_trainer AS s),
         gone AS (
@@ -1656,9 +1713,9 @@ BEGIN
          WHERE NOT EXISTS (SELECT FROM stedi.step_trainer_file_serial AS m
                             WHERE m.serial_number = n.serial_number AND m.file_id = n.file_id)
         ON CONFLICT DO NOTHING;
-        PERFORM set_config('enable_nestloop', nestloop, true);
-        ANALYZE stedi.accelerometer_file_user, stedi.step_trainer_file_serial;
+        ANALYZE stedi.step_trainer_file_serial;
     END IF;
+    PERFORM set_config('enable_nestloop', nestloop, true);
 END
 $$;
 COMMENT ON FUNCTION stedi.maintain_zones(boolean, boolean) IS 'The work of stedi.refresh(): take what changed since the last refresh from the queues and apply it to the zones (stedi.apply_zone_changes); with rebuild, or after a change only a rebuild applies, every zone in full';

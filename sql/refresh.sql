@@ -46,6 +46,63 @@ SELECT a.schemaname || '.' || a.relname AS zone, a.n_tup_ins - b.n_tup_ins AS in
  ORDER BY 1;
 COMMIT;
 
+-- A full refresh compares each zone with its definition part by part
+-- (the file of a reading, a 1,024th of the customers), and then row by row
+-- only in the parts that differ: it finds and mends every row changed,
+-- taken or added behind its back, in one part or in most of them.
+-- One part of two:
+BEGIN;
+SELECT count(DISTINCT file_id) AS accelerometer_parts FROM trusted.accelerometer;
+UPDATE trusted.accelerometer SET z = z - 1
+ WHERE (file_id, line_number) = (SELECT file_id, line_number FROM trusted.accelerometer
+                                  ORDER BY file_id DESC, line_number LIMIT 1);
+SELECT view, method, inserted, deleted FROM stedi.refresh(full => true);
+SELECT count(*) AS accelerometer_differs
+  FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trusted.accelerometer_definition)
+        UNION ALL (TABLE trusted.accelerometer_definition EXCEPT ALL TABLE trusted.accelerometer)) d;
+ROLLBACK;
+-- Every zone, most of its parts, and a part only the zone has:
+BEGIN;
+UPDATE trusted.customer SET share_with_public_as_of_date = '2001-01-01'
+ WHERE email = (SELECT min(email) FROM trusted.customer);
+UPDATE trusted.accelerometer SET x = x + 1
+ WHERE (file_id, line_number) = (SELECT file_id, line_number FROM trusted.accelerometer
+                                  ORDER BY file_id, line_number LIMIT 1);
+DELETE FROM trusted.accelerometer
+ WHERE (file_id, line_number) = (SELECT file_id, line_number FROM trusted.accelerometer
+                                  ORDER BY file_id DESC, line_number DESC LIMIT 1);
+INSERT INTO trusted.accelerometer
+SELECT user_email, reading_time, x, y, z, 999999, line_number
+  FROM trusted.accelerometer ORDER BY file_id, line_number LIMIT 1;
+DELETE FROM curated.customer WHERE customer_key = (SELECT min(customer_key::text)::uuid FROM curated.customer);
+UPDATE trusted.step_trainer SET distance_from_object = distance_from_object + 1
+ WHERE (file_id, line_number) = (SELECT file_id, line_number FROM trusted.step_trainer
+                                  ORDER BY file_id, line_number LIMIT 1);
+DELETE FROM curated.machine_learning
+ WHERE step_trainer_line_number = (SELECT max(step_trainer_line_number) FROM curated.machine_learning);
+SELECT view, method, inserted, deleted FROM stedi.refresh(full => true);
+SELECT (SELECT count(*) FROM ((TABLE trusted.customer EXCEPT ALL TABLE trusted.customer_definition)
+                              UNION ALL (TABLE trusted.customer_definition EXCEPT ALL TABLE trusted.customer)) d)
+     + (SELECT count(*) FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trusted.accelerometer_definition)
+                              UNION ALL (TABLE trusted.accelerometer_definition EXCEPT ALL TABLE trusted.accelerometer)) d)
+     + (SELECT count(*) FROM ((TABLE curated.customer EXCEPT ALL TABLE curated.customer_definition)
+                              UNION ALL (TABLE curated.customer_definition EXCEPT ALL TABLE curated.customer)) d)
+     + (SELECT count(*) FROM ((TABLE trusted.step_trainer EXCEPT ALL TABLE trusted.step_trainer_definition)
+                              UNION ALL (TABLE trusted.step_trainer_definition EXCEPT ALL TABLE trusted.step_trainer)) d)
+     + (SELECT count(*) FROM ((TABLE curated.machine_learning EXCEPT ALL TABLE curated.machine_learning_definition)
+                              UNION ALL (TABLE curated.machine_learning_definition EXCEPT ALL TABLE curated.machine_learning)) d)
+       AS zones_differ;
+ROLLBACK;
+
+-- A landing table changed by hand: the next refresh rebuilds every zone,
+-- and makes the map of which files hold whose readings again from landing.
+BEGIN;
+UPDATE landing.accelerometer SET user_email = 'dave@test.com'
+ WHERE user_email = 'alice@test.com' AND file_id = 5;
+SELECT DISTINCT method, reason FROM stedi.refresh();
+SELECT user_email, file_id FROM stedi.accelerometer_file_user WHERE file_id = 5 ORDER BY 1;
+ROLLBACK;
+
 -- Each zone but the last was analyzed right after it was filled, so the
 -- next zone's plan sees real row counts (autovacuum sees to the last).
 SELECT c.oid::regclass::text AS view, c.reltuples, s.last_analyze IS NOT NULL AS analyzed
