@@ -11,7 +11,7 @@ DATA = $(wildcard stedi--*.sql)
 PGFILEDESC = "stedi - STEDI Human Balance lakehouse"
 
 REGRESS = install consent same_millisecond fill_zone zones refresh schedule ingest privacy identity unload roles security comments drop
-ISOLATION = refresh_concurrency drop_race erasure_refresh hand_writes
+ISOLATION = refresh_concurrency drop_race erasure_refresh hand_writes consent_policy_race
 
 CLIENTS = src/load src/gen
 

@@ -567,9 +567,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     -- (the policy in force before: setting it to the same again changes
-    -- no zone, so it costs the next refresh no rebuild)
-    policy_before text := stedi.setting_value('consent_policy');
+    -- no zone, so it costs the next refresh no rebuild; read once no other
+    -- setter can change it before this one commits, or two setters that
+    -- cross could each see their own value as the one in force, and the
+    -- change of the first would go without its rebuild)
+    policy_before text;
 BEGIN
+    LOCK TABLE stedi.setting IN SHARE ROW EXCLUSIVE MODE;
+    policy_before := stedi.setting_value('consent_policy');
     IF NOT EXISTS (SELECT FROM stedi.settings s WHERE s.name = set_setting.name) THEN
         RAISE EXCEPTION 'unknown stedi setting "%"', set_setting.name
               USING ERRCODE = 'undefined_object',
@@ -1096,7 +1101,7 @@ COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key and lookup
 -- hash_mem_multiplier 2, per plan node and parallel worker) before it
 -- spills to disk.
 CREATE FUNCTION stedi.compare_zone(zone regclass, minus regclass, plus regclass)
-RETURNS void
+RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET work_mem = '128MB'
@@ -1152,7 +1157,7 @@ BEGIN
        INTO parts, differing;
     PERFORM set_config('enable_sort', sort, true);
     IF differing IS NULL THEN
-        RETURN;
+        RETURN format('parts differing: 0 of %s', parts);
     END IF;
     IF cardinality(differing) <= parts / 2 THEN
         in_parts := format('(%s) = ANY (%L::integer[])', z.split, differing);
@@ -1198,9 +1203,12 @@ BEGIN
         PERFORM set_config('enable_nestloop', nestloop, true);
     END IF;
     DROP TABLE pg_temp.stedi_differing_rows, pg_temp.stedi_differing_keys;
+    RETURN format('parts differing: %s of %s, %s', cardinality(differing), parts,
+                  CASE WHEN in_parts = 'true' THEN 'the whole zone compared row by row'
+                       ELSE 'those compared row by row' END);
 END
 $$;
-COMMENT ON FUNCTION stedi.compare_zone(regclass, regclass, regclass) IS 'Full refresh of one zone: put the zone''s rows that its definition no longer holds into minus, and the definition''s rows the zone lacks (or holds otherwise) into plus; parts of the zone (stedi.zones().split) whose row count and digest equal the definition''s are not compared row by row';
+COMMENT ON FUNCTION stedi.compare_zone(regclass, regclass, regclass) IS 'Full refresh of one zone: put the zone''s rows that its definition no longer holds into minus, and the definition''s rows the zone lacks (or holds otherwise) into plus; parts of the zone (stedi.zones().split) whose row count and digest equal the definition''s are not compared row by row.  Returns how the parts compared, for the refresh log (parts differing: K of N, and whether those or, more than half differing, the whole zone were compared row by row)';
 
 -- A change table's statistics, for the statements that read it next:
 -- its size, and roughly how many customers, devices or files it holds.
@@ -1854,8 +1862,8 @@ BEGIN
                                                                      WHEN 2 THEN 'accelerometer'
                                                                      ELSE 'step_trainer' END);
                 END IF;
-                PERFORM stedi.compare_zone(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
-                                           format('pg_temp.stedi_plus_%s', z.step)::regclass);
+                reason := reason || '; ' || stedi.compare_zone(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
+                                                               format('pg_temp.stedi_plus_%s', z.step)::regclass);
             ELSIF NOT work THEN
                 -- nothing to compute, nothing to apply
                 rows := zone_rows;
@@ -1939,10 +1947,9 @@ DECLARE
     erased text[];
     unloaded_files integer[];
     by_hand text;
-    accelerometer_by_hand boolean;
-    step_trainer_by_hand boolean;
     why text;
     nestloop text;
+    memory text;
 BEGIN
     INSERT INTO stedi.pseudonym_secret (secret)
     SELECT stedi.random_secret()
@@ -1961,10 +1968,8 @@ BEGIN
     WITH consumed AS (DELETE FROM stedi.landing_change RETURNING relation)
     SELECT string_agg(DISTINCT CASE WHEN relation = 'stedi.setting'::regclass
                                     THEN 'the consent policy changed'
-                                    ELSE relation::text || ' changed by hand' END, ', '),
-           bool_or(relation = 'landing.accelerometer'::regclass),
-           bool_or(relation = 'landing.step_trainer'::regclass)
-      INTO by_hand, accelerometer_by_hand, step_trainer_by_hand FROM consumed;
+                                    ELSE relation::text || ' changed by hand' END, ', ')
+      INTO by_hand FROM consumed;
 
     -- the block ranges new files filled, so that their rows are found
     -- through the BRIN indexes.  Here and not in finish_file: summarizing
@@ -2005,18 +2010,21 @@ BEGIN
 
     -- stedi.finish_file keeps these, and forget_customer and unload_file
     -- delete from them what they delete from landing; rows changed by hand
-    -- (the statement triggers of landing note every such change) are found
-    -- only by reading all of that landing table, so its map is made again
-    -- then, and only then: not for a rebuild that is asked for, which would
-    -- read all of landing once more to find the maps as they are.  Only
+    -- are found only by reading all of landing, after a change by hand
+    -- and whenever a rebuild is asked for (the repair for writes that no
+    -- trigger saw, and for maps that stedi 0.2.0 left incomplete).  Only
     -- what differs is written, so that no dead rows pile up here either;
     -- each map in one statement, whose one snapshot keeps the entries of a
-    -- load that commits meanwhile (it adds them itself: ON CONFLICT), and
-    -- by hash joins (the planner's guess at the distinct pairs of landing
-    -- may be far too small for a nested loop)
-    nestloop := current_setting('enable_nestloop');
-    PERFORM set_config('enable_nestloop', 'off', true);
-    IF accelerometer_by_hand THEN
+    -- load that commits meanwhile (it adds them itself: ON CONFLICT), by
+    -- hash joins (the planner's guess at the distinct pairs of landing may
+    -- be far too small for a nested loop) and in memory (120,000 pairs of
+    -- 8 million readings at scale 100 spill to disk at the default
+    -- work_mem)
+    IF by_hand IS NOT NULL OR rebuild THEN
+        nestloop := current_setting('enable_nestloop');
+        memory := current_setting('work_mem');
+        PERFORM set_config('enable_nestloop', 'off', true);
+        PERFORM set_config('work_mem', '128MB', true);
         WITH landed AS MATERIALIZED (
             SELECT DISTINCT stedi.normalize_email(a.user_email) AS user_email, a.file_id
               FROM landing.accelerometer AS a),
@@ -2029,9 +2037,6 @@ BEGIN
          WHERE NOT EXISTS (SELECT FROM stedi.accelerometer_file_user AS m
                             WHERE m.user_email = n.user_email AND m.file_id = n.file_id)
         ON CONFLICT DO NOTHING;
-        ANALYZE stedi.accelerometer_file_user;
-    END IF;
-    IF step_trainer_by_hand THEN
         WITH landed AS MATERIALIZED (
             SELECT DISTINCT s.serial_number, s.file_id FROM landing.step_trainer AS s),
         gone AS (
@@ -2043,9 +2048,10 @@ BEGIN
          WHERE NOT EXISTS (SELECT FROM stedi.step_trainer_file_serial AS m
                             WHERE m.serial_number = n.serial_number AND m.file_id = n.file_id)
         ON CONFLICT DO NOTHING;
-        ANALYZE stedi.step_trainer_file_serial;
+        PERFORM set_config('enable_nestloop', nestloop, true);
+        PERFORM set_config('work_mem', memory, true);
+        ANALYZE stedi.accelerometer_file_user, stedi.step_trainer_file_serial;
     END IF;
-    PERFORM set_config('enable_nestloop', nestloop, true);
 END
 $$;
 COMMENT ON FUNCTION stedi.maintain_zones(boolean, boolean) IS 'The work of stedi.refresh(): take what changed since the last refresh from the queues and apply it to the zones (stedi.apply_zone_changes); with rebuild, or after a change only a rebuild applies, every zone in full';
@@ -2084,7 +2090,7 @@ CREATE TABLE stedi.refresh_log (
     PRIMARY KEY (run_id, step)
 );
 COMMENT ON TABLE stedi.refresh_log IS 'One row per zone refreshed in a run: how (full or incremental) and why, the rows it inserted and deleted, its row count afterwards and how long it took';
-COMMENT ON COLUMN stedi.refresh_log.reason IS 'Why this method: asked, first refresh, a change by hand, or the rows each way would read';
+COMMENT ON COLUMN stedi.refresh_log.reason IS 'Why this method: asked, first refresh, a change by hand, or the rows each way would read; for a full refresh, then how the parts of the zone compared with its definition (stedi.compare_zone)';
 COMMENT ON COLUMN stedi.refresh_log.inserted IS 'Rows the run inserted into the zone (NULL for runs of stedi before 0.3.0)';
 COMMENT ON COLUMN stedi.refresh_log.deleted IS 'Rows the run deleted from the zone (NULL for runs of stedi before 0.3.0)';
 COMMENT ON COLUMN stedi.refresh_log.duration IS 'Time spent on this zone alone';

@@ -50,16 +50,25 @@ COMMIT;
 -- (the file of a reading, a 1,024th of the customers), and then row by row
 -- only in the parts that differ: it finds and mends every row changed,
 -- taken or added behind its back, in one part or in most of them.
+-- (The log's reason says how the parts compared.)
 -- One part of two:
 BEGIN;
 SELECT count(DISTINCT file_id) AS accelerometer_parts FROM trusted.accelerometer;
 UPDATE trusted.accelerometer SET z = z - 1
  WHERE (file_id, line_number) = (SELECT file_id, line_number FROM trusted.accelerometer
                                   ORDER BY file_id DESC, line_number LIMIT 1);
-SELECT view, method, inserted, deleted FROM stedi.refresh(full => true);
+SELECT view, method, inserted, deleted, reason FROM stedi.refresh(full => true);
 SELECT count(*) AS accelerometer_differs
   FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trusted.accelerometer_definition)
         UNION ALL (TABLE trusted.accelerometer_definition EXCEPT ALL TABLE trusted.accelerometer)) d;
+ROLLBACK;
+-- A part only the zone has, one of three:
+BEGIN;
+INSERT INTO trusted.accelerometer
+SELECT user_email, reading_time, x, y, z, 999999, line_number
+  FROM trusted.accelerometer ORDER BY file_id, line_number LIMIT 2;
+SELECT view, method, inserted, deleted, reason FROM stedi.refresh(full => true);
+SELECT count(*) AS readings_of_file_999999 FROM trusted.accelerometer WHERE file_id = 999999;
 ROLLBACK;
 -- Every zone, most of its parts, and a part only the zone has:
 BEGIN;
@@ -80,7 +89,7 @@ UPDATE trusted.step_trainer SET distance_from_object = distance_from_object + 1
                                   ORDER BY file_id, line_number LIMIT 1);
 DELETE FROM curated.machine_learning
  WHERE step_trainer_line_number = (SELECT max(step_trainer_line_number) FROM curated.machine_learning);
-SELECT view, method, inserted, deleted FROM stedi.refresh(full => true);
+SELECT view, method, inserted, deleted, reason FROM stedi.refresh(full => true);
 SELECT (SELECT count(*) FROM ((TABLE trusted.customer EXCEPT ALL TABLE trusted.customer_definition)
                               UNION ALL (TABLE trusted.customer_definition EXCEPT ALL TABLE trusted.customer)) d)
      + (SELECT count(*) FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trusted.accelerometer_definition)
@@ -157,19 +166,20 @@ RESET enable_nestloop;
 SELECT * FROM stedi.choose_method(50, 100);
 SELECT * FROM stedi.choose_method(51, 100);
 
--- A zone rebuilt by cost turns nested loops off for its own comparison
--- only: every zone after it chooses its join methods as if alone.
+-- A zone rebuilt by cost turns nested loops and sorts off for its own
+-- comparison only: every zone after it chooses its plans as if alone.
 -- (The file this test adds is rolled back; its file id is given back
 -- too, so that later tests see the ids they always saw.)
 SELECT last_value AS file_id_last, is_called AS file_id_called
   FROM landing.source_file_file_id_seq \gset
 BEGIN;
-CREATE TEMPORARY TABLE nestloop_seen (call serial, setting text);
+CREATE TEMPORARY TABLE nestloop_seen (call serial, setting text, sort text);
 CREATE OR REPLACE FUNCTION stedi.choose_method(incremental_rows bigint, full_rows bigint,
                                                OUT method text, OUT reason text)
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO pg_temp.nestloop_seen (setting) VALUES (current_setting('enable_nestloop'));
+    INSERT INTO pg_temp.nestloop_seen (setting, sort)
+    VALUES (current_setting('enable_nestloop'), current_setting('enable_sort'));
     method := 'full';
     reason := 'forced by the test';
 END
@@ -180,7 +190,7 @@ INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, l
 SELECT 'alice@test.com', '2022-06-18 10:00:07.004+00', 4, 0, 0, max(file_id), 1
   FROM landing.source_file;
 SELECT view, method, inserted, deleted FROM stedi.refresh();
-SELECT call, setting FROM pg_temp.nestloop_seen ORDER BY call;
+SELECT call, setting, sort FROM pg_temp.nestloop_seen ORDER BY call;
 ROLLBACK;
 SELECT setval('landing.source_file_file_id_seq', :file_id_last, :'file_id_called') > 0 AS file_id_given_back;
 
