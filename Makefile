@@ -10,7 +10,7 @@ OBJS = src/stedi.o src/consent.o src/pseudonym.o src/same_millisecond.o src/load
 DATA = $(wildcard stedi--*.sql)
 PGFILEDESC = "stedi - STEDI Human Balance lakehouse"
 
-REGRESS = install consent same_millisecond fill_zone zones refresh schedule ingest privacy identity unload roles security comments drop
+REGRESS = install consent same_millisecond fill_zone zones refresh schedule ingest privacy identity unload roles security comments digest drop
 ISOLATION = refresh_concurrency drop_race erasure_refresh hand_writes consent_policy_race
 
 CLIENTS = src/load src/gen

@@ -761,8 +761,15 @@ COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key and lookup
 -- stays small: a zone row with no definition row of its key, or another
 -- hash, goes into minus (fetched by its row id); the definition's rows of
 -- the keys that differ are computed once more, only when there are any,
--- into plus.  (Two parts, or two rows of one key, that differ yet hash
--- alike, a chance of one in 2^64, would pass for equal.)  The parts are
+-- into plus.  Every hash of one comparison takes the same seed, 64 bits
+-- drawn from the server's strong random source for that comparison: an
+-- XOR is linear and hash_record_extended is no cryptographic hash, so
+-- with a seed anyone could know, whoever may change landing (stedi_admin)
+-- could choose changes whose hashes cancel out in a part, or a change
+-- that keeps a row's hash, and every full refresh would pass them over.
+-- With a seed no one knows in advance, two parts, or two rows of one
+-- key, that differ yet hash alike are a chance of one in 2^64, and pass
+-- for equal only in that refresh.  The parts are
 -- named to the statements as constants, which the executor looks up in a
 -- hash table, and a part that is a file restricts the scans of landing
 -- through the definition.  The planner is free here: the definition reads
@@ -789,6 +796,7 @@ DECLARE
     parts bigint;
     differing integer[];
     in_parts text := 'true';
+    seed bigint := ('x' || encode(substring(stedi.random_secret() FROM 1 FOR 8), 'hex'))::bit(64)::bigint;
     differ bigint;
     nestloop text;
     sort text;
@@ -818,12 +826,12 @@ BEGIN
                            array_agg(coalesce(zd.part, dd.part))
                                FILTER (WHERE zd.n IS DISTINCT FROM dd.n OR zd.digest IS DISTINCT FROM dd.digest)
                       FROM (SELECT %1$s AS part, count(*) AS n,
-                                   bit_xor(hash_record_extended(ROW(%2$s), 0)) AS digest
+                                   bit_xor(hash_record_extended(ROW(%2$s), %5$s)) AS digest
                               FROM %3$s GROUP BY 1) AS zd
                       FULL JOIN (SELECT %1$s AS part, count(*) AS n,
-                                        bit_xor(hash_record_extended(ROW(%2$s), 0)) AS digest
+                                        bit_xor(hash_record_extended(ROW(%2$s), %5$s)) AS digest
                                    FROM %4$s GROUP BY 1) AS dd ON zd.part = dd.part',
-                   z.split, every_column, zone, z.definition)
+                   z.split, every_column, zone, z.definition, seed)
        INTO parts, differing;
     PERFORM set_config('enable_sort', sort, true);
     IF differing IS NULL THEN
@@ -839,9 +847,9 @@ BEGIN
     EXECUTE format('WITH diff AS MATERIALIZED (
                         SELECT zs.row_id, %1$s
                           FROM (SELECT zr.ctid AS row_id, %2$s,
-                                       hash_record_extended(ROW(%3$s), 0) AS h
+                                       hash_record_extended(ROW(%3$s), %12$s) AS h
                                   FROM %4$s AS zr WHERE %11$s) AS zs
-                          FULL JOIN (SELECT %5$s, hash_record_extended(ROW(%6$s), 0) AS h
+                          FULL JOIN (SELECT %5$s, hash_record_extended(ROW(%6$s), %12$s) AS h
                                        FROM %7$s AS dr WHERE %11$s) AS ds ON %8$s
                          WHERE zs.row_id IS NULL OR ds.%9$I IS NULL OR zs.h <> ds.h),
                          gone AS (INSERT INTO pg_temp.stedi_differing_rows
@@ -852,7 +860,7 @@ BEGIN
                    zone_keys, zone_rest, zone, definition_keys, definition_rest,
                    z.definition, on_key, z.key[1],
                    (SELECT string_agg('d.' || quote_ident(k), ', ') FROM unnest(z.key) AS k),
-                   in_parts);
+                   in_parts, seed);
     EXECUTE format('INSERT INTO %s SELECT zr.*, zr.ctid FROM %s AS zr
                      WHERE zr.ctid = ANY (ARRAY(SELECT r.row_id FROM pg_temp.stedi_differing_rows AS r))',
                    minus, zone);
