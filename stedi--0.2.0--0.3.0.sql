@@ -576,10 +576,24 @@ $$;
 COMMENT ON FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) IS
     'stedi-load: register a file about to be loaded in this transaction; NULL when its content was loaded before (and not force)';
 
+-- Schema drift: the field names a file's loaded records carried that stedi
+-- does not know, each with how many records carried it.  A name is kept to
+-- 256 bytes (stedi-load cuts a longer one at a character boundary and marks
+-- the cut with "..."), and a file names at most 1,000 of them.
+CREATE TABLE landing.unknown_field (
+    file_id    integer NOT NULL REFERENCES landing.source_file ON DELETE CASCADE,
+    field_name text NOT NULL CHECK (octet_length(field_name) <= 256),
+    records    bigint NOT NULL CHECK (records > 0),
+    PRIMARY KEY (file_id, field_name)
+);
+COMMENT ON TABLE landing.unknown_field IS 'Schema drift: each unknown field name the loaded records of a file carried, with how many records carried it (written by stedi.finish_file)';
+COMMENT ON COLUMN landing.source_file.extra_fields IS 'Unknown JSON fields seen in loaded rows (ignored); landing.unknown_field names them';
+
 DROP FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint, text[]);
 CREATE FUNCTION stedi.finish_file(file_id integer, lines_read bigint,
                                   rows_loaded bigint, rows_rejected bigint,
-                                  extra_fields bigint)
+                                  extra_fields bigint,
+                                  unknown_fields jsonb DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -606,6 +620,22 @@ BEGIN
            load_duration = clock_timestamp() - s.loaded_at
      WHERE s.file_id = finish_file.file_id
     RETURNING * INTO f;
+    -- the unknown field names, {"name": records, ...}
+    IF unknown_fields IS NOT NULL THEN
+        IF jsonb_typeof(unknown_fields) IS DISTINCT FROM 'object' THEN
+            RAISE EXCEPTION 'unknown_fields must be a JSON object of field names and record counts'
+                  USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF (SELECT count(*) FROM jsonb_object_keys(unknown_fields)) > 1000 THEN
+            RAISE EXCEPTION 'unknown_fields names more than 1000 fields'
+                  USING ERRCODE = 'program_limit_exceeded',
+                        HINT = 'stedi-load keeps the first 1000 names of a file.';
+        END IF;
+        INSERT INTO landing.unknown_field (file_id, field_name, records)
+        SELECT f.file_id, u.key,
+               CASE WHEN jsonb_typeof(u.value) = 'number' THEN u.value::text::numeric END::bigint
+          FROM jsonb_each(unknown_fields) AS u;
+    END IF;
     INSERT INTO stedi.ingest_log (sha256, kind, path, size_bytes, outcome, file_id,
                                   lines_read, rows_loaded, rows_rejected, started_at)
     VALUES (f.sha256, f.kind, f.path, f.size_bytes, 'loaded', f.file_id,
@@ -632,8 +662,8 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) IS
-    'stedi-load: record the counts of the file begun in this transaction (they must match the rows written), queue it for the next refresh, and log the attempt';
+COMMENT ON FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint, jsonb) IS
+    'stedi-load: record the counts of the file begun in this transaction (they must match the rows written) and its unknown field names with their record counts ({"name": records}; at most 1,000 names of at most 256 bytes), queue it for the next refresh, and log the attempt';
 
 -- Refresh at every batch size (issue 13):
 -- * zone by zone through change tables (pg_temp.stedi_minus_N and
@@ -2055,6 +2085,7 @@ COMMENT ON TRIGGER lineage_kept ON landing.source_file IS 'A file''s lineage doe
 -- pg_dump keeps the record of unloaded files: their content stays known
 SELECT pg_catalog.pg_extension_config_dump('stedi.unload_log', '');
 SELECT pg_catalog.pg_extension_config_dump('stedi.unload_log_unload_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('landing.unknown_field', '');
 
 -- Indexes and constraints get the comments the install script gives them
 -- (0.2.0's named their tables as its search_path showed them).
@@ -2208,7 +2239,7 @@ $$;
 ALTER FUNCTION stedi.refresh(boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION stedi.refresh(boolean, boolean) SET intervalstyle = postgres;
 ALTER FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) SECURITY DEFINER;
-ALTER FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) SECURITY DEFINER;
+ALTER FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint, jsonb) SECURITY DEFINER;
 ALTER FUNCTION stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text) SECURITY DEFINER;
 ALTER FUNCTION stedi.note_landing_change() SECURITY DEFINER;
 ALTER FUNCTION stedi.refuse_source_file_delete() SECURITY DEFINER;
@@ -2230,7 +2261,7 @@ GRANT INSERT ON landing.customer, landing.accelerometer, landing.step_trainer,
 -- (normalize_email: the index of landing.customer by identity computes it
 -- for every row a loader inserts)
 GRANT EXECUTE ON FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean),
-                          stedi.finish_file(integer, bigint, bigint, bigint, bigint),
+                          stedi.finish_file(integer, bigint, bigint, bigint, bigint, jsonb),
                           stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text),
                           stedi.landing_row_check(text, integer, bigint, text),
                           stedi.rejected_line_check(text, integer, bigint),

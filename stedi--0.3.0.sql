@@ -142,7 +142,19 @@ COMMENT ON TABLE landing.source_file IS 'One row per JSON-lines file loaded into
 COMMENT ON COLUMN landing.source_file.sha256 IS 'SHA-256 of the file''s bytes: a file whose content is here already is skipped by stedi-load (unless --force)';
 COMMENT ON COLUMN landing.source_file.forced IS 'Loaded with --force although the same content had been loaded before';
 COMMENT ON COLUMN landing.source_file.lines_read IS 'Non-blank lines read; always rows_loaded + rows_rejected';
-COMMENT ON COLUMN landing.source_file.extra_fields IS 'Unknown JSON fields seen in loaded rows (ignored)';
+COMMENT ON COLUMN landing.source_file.extra_fields IS 'Unknown JSON fields seen in loaded rows (ignored); landing.unknown_field names them';
+
+-- Schema drift: the field names a file's loaded records carried that stedi
+-- does not know, each with how many records carried it.  A name is kept to
+-- 256 bytes (stedi-load cuts a longer one at a character boundary and marks
+-- the cut with "..."), and a file names at most 1,000 of them.
+CREATE TABLE landing.unknown_field (
+    file_id    integer NOT NULL REFERENCES landing.source_file ON DELETE CASCADE,
+    field_name text NOT NULL CHECK (octet_length(field_name) <= 256),
+    records    bigint NOT NULL CHECK (records > 0),
+    PRIMARY KEY (file_id, field_name)
+);
+COMMENT ON TABLE landing.unknown_field IS 'Schema drift: each unknown field name the loaded records of a file carried, with how many records carried it (written by stedi.finish_file)';
 
 -- Times arrive as epoch milliseconds; timestamptz keeps them exactly
 -- (microsecond resolution) and shows them as times.
@@ -263,7 +275,8 @@ COMMENT ON TABLE stedi.ingest_log IS 'Every attempt of stedi-load to load a file
 --   BEGIN;
 --   SELECT stedi.begin_file(kind, path, size, sha256, force);  -- NULL: skip
 --   COPY landing.<kind> ... FROM STDIN;  COPY landing.rejected ... FROM STDIN;
---   SELECT stedi.finish_file(file_id, lines_read, rows_loaded, rows_rejected, extra_fields);
+--   SELECT stedi.finish_file(file_id, lines_read, rows_loaded, rows_rejected,
+--                            extra_fields, unknown_fields);
 --   COMMIT;
 -- begin_file holds a lock on the content hash until the transaction ends,
 -- so two loaders given the same file never both load it: the second waits,
@@ -310,7 +323,8 @@ COMMENT ON FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) IS
 
 CREATE FUNCTION stedi.finish_file(file_id integer, lines_read bigint,
                                   rows_loaded bigint, rows_rejected bigint,
-                                  extra_fields bigint)
+                                  extra_fields bigint,
+                                  unknown_fields jsonb DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -337,6 +351,22 @@ BEGIN
            load_duration = clock_timestamp() - s.loaded_at
      WHERE s.file_id = finish_file.file_id
     RETURNING * INTO f;
+    -- the unknown field names, {"name": records, ...}
+    IF unknown_fields IS NOT NULL THEN
+        IF jsonb_typeof(unknown_fields) IS DISTINCT FROM 'object' THEN
+            RAISE EXCEPTION 'unknown_fields must be a JSON object of field names and record counts'
+                  USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF (SELECT count(*) FROM jsonb_object_keys(unknown_fields)) > 1000 THEN
+            RAISE EXCEPTION 'unknown_fields names more than 1000 fields'
+                  USING ERRCODE = 'program_limit_exceeded',
+                        HINT = 'stedi-load keeps the first 1000 names of a file.';
+        END IF;
+        INSERT INTO landing.unknown_field (file_id, field_name, records)
+        SELECT f.file_id, u.key,
+               CASE WHEN jsonb_typeof(u.value) = 'number' THEN u.value::text::numeric END::bigint
+          FROM jsonb_each(unknown_fields) AS u;
+    END IF;
     INSERT INTO stedi.ingest_log (sha256, kind, path, size_bytes, outcome, file_id,
                                   lines_read, rows_loaded, rows_rejected, started_at)
     VALUES (f.sha256, f.kind, f.path, f.size_bytes, 'loaded', f.file_id,
@@ -363,8 +393,8 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) IS
-    'stedi-load: record the counts of the file begun in this transaction (they must match the rows written), queue it for the next refresh, and log the attempt';
+COMMENT ON FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint, jsonb) IS
+    'stedi-load: record the counts of the file begun in this transaction (they must match the rows written) and its unknown field names with their record counts ({"name": records}; at most 1,000 names of at most 256 bytes), queue it for the next refresh, and log the attempt';
 
 CREATE FUNCTION stedi.log_ingest(sha256 bytea, kind text, path text,
                                  size_bytes bigint, outcome text,
@@ -2539,7 +2569,7 @@ $$;
 ALTER FUNCTION stedi.refresh(boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION stedi.refresh(boolean, boolean) SET intervalstyle = postgres;
 ALTER FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) SECURITY DEFINER;
-ALTER FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint) SECURITY DEFINER;
+ALTER FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint, jsonb) SECURITY DEFINER;
 ALTER FUNCTION stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text) SECURITY DEFINER;
 ALTER FUNCTION stedi.note_landing_change() SECURITY DEFINER;
 ALTER FUNCTION stedi.refuse_source_file_delete() SECURITY DEFINER;
@@ -2556,7 +2586,7 @@ GRANT INSERT ON landing.customer, landing.accelerometer, landing.step_trainer,
 -- (normalize_email: the index of landing.customer by identity computes it
 -- for every row a loader inserts)
 GRANT EXECUTE ON FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean),
-                          stedi.finish_file(integer, bigint, bigint, bigint, bigint),
+                          stedi.finish_file(integer, bigint, bigint, bigint, bigint, jsonb),
                           stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text),
                           stedi.landing_row_check(text, integer, bigint, text),
                           stedi.rejected_line_check(text, integer, bigint),
@@ -2641,6 +2671,7 @@ SELECT pg_catalog.pg_extension_config_dump('landing.customer', '');
 SELECT pg_catalog.pg_extension_config_dump('landing.accelerometer', '');
 SELECT pg_catalog.pg_extension_config_dump('landing.step_trainer', '');
 SELECT pg_catalog.pg_extension_config_dump('landing.rejected', '');
+SELECT pg_catalog.pg_extension_config_dump('landing.unknown_field', '');
 SELECT pg_catalog.pg_extension_config_dump('stedi.ingest_log', '');
 SELECT pg_catalog.pg_extension_config_dump('stedi.ingest_log_attempt_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('stedi.setting', '');
