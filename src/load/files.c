@@ -1,16 +1,28 @@
 /*
  * files.c
  *		Work out which files a stedi-load command line names, and the kind
- *		of each.
+ *		of each, and which it passes over and why.
  *
  * A PATH is one of
- *		- the root of the landing layout, holding KIND/landing/NAME.json for
- *		  any of the kinds;
- *		- a KIND folder, holding landing/NAME.json;
- *		- a KIND/landing folder;
+ *		- the root of the landing layout, holding KIND/landing/ for any of
+ *		  the kinds;
+ *		- a KIND folder, holding landing/;
+ *		- a KIND/landing folder, or a sub-folder of one;
  *		- a single file, whose kind is --kind or else its folders' names
- *		  (.../KIND/landing/FILE);
- *		- with --kind, any other folder of NAME.json files.
+ *		  (.../KIND/landing/[...]/FILE);
+ *		- with --kind, any other folder, read as a landing folder.
+ *
+ * A landing folder is read whole, sub-folders included (the year=2022/
+ * month=06/ layout of S3 and Glue exports), in name order; a folder is read
+ * once however many links lead to it, so a link loop ends.  Its files named
+ * NAME.json, NAME.jsonl or NAME.ndjson in any letter case are data, each
+ * also gzip-compressed as NAME.json.gz and so on.  Everything else in it is
+ * passed over and named, with the reason: a run accounts for every file.
+ * At the root, a folder that is not a kind folder is named too, with a hint
+ * when its name looks like a kind's (customers/, Step-Trainer/), and so is
+ * a data file; other files there (a README) and hidden ones are not data
+ * by any name, and are left out without a word, as are the folders beside
+ * landing/ in a KIND folder (Glue's trusted/ and curated/).
  *
  * Everything is checked here, before anything is loaded: a path that is
  * missing or unreadable stops the run while the database is untouched.
@@ -19,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -104,6 +117,26 @@ kind_from_folders(const char *rp, int landing_up)
 	return kind_from_name(name);
 }
 
+/*
+ * The kind of a file somewhere below a KIND/landing folder (in a
+ * sub-folder of it, say), or -1: the nearest landing folder above decides.
+ */
+static int
+kind_from_ancestors(const char *rp)
+{
+	char		name[256];
+	int			up;
+
+	for (up = 1;; up++)
+	{
+		path_component(rp, up, name, sizeof(name));
+		if (name[0] == '\0')
+			return -1;
+		if (strcmp(name, STEDI_LANDING_DIR) == 0)
+			return kind_from_folders(rp, up);
+	}
+}
+
 static bool
 is_folder(const char *path)
 {
@@ -129,9 +162,8 @@ check_readable(const char *path, const char *display)
 
 static void
 add_file(FileList *list, StediKind kind, int argno, char *display,
-		 char *realpath)
+		 char *realpath, const struct stat *st)
 {
-	struct stat st;
 	LoadFile   *f;
 
 	if (list->nfiles == list->capacity)
@@ -145,59 +177,329 @@ add_file(FileList *list, StediKind kind, int argno, char *display,
 	f->argno = argno;
 	f->display = display;
 	f->realpath = realpath;
-	f->size_bytes = stat(realpath, &st) == 0 ? (int64_t) st.st_size : 0;
+	f->size_bytes = (int64_t) st->st_size;
+	f->gzip = is_gzip_name(display);
 }
 
+/* Does name end in suffix, ignoring ASCII letter case? */
 static bool
-has_json_suffix(const char *name)
+ends_with_nocase(const char *name, size_t len, const char *suffix)
 {
-	size_t		len = strlen(name);
-	size_t		slen = strlen(STEDI_FILE_SUFFIX);
+	size_t		slen = strlen(suffix);
 
-	return len > slen && strcmp(name + len - slen, STEDI_FILE_SUFFIX) == 0;
+	return len >= slen && strncasecmp(name + len - slen, suffix, slen) == 0;
+}
+
+/* Does a name ending in .gz (any case) say the file is gzip-compressed? */
+bool
+is_gzip_name(const char *name)
+{
+	return ends_with_nocase(name, strlen(name), ".gz");
 }
 
 /*
- * Add the *.json files of folder dir (shown to the user as display) as
- * files of the given kind.  Hidden files and anything that is not a regular
- * file are passed over.
+ * Is name a landing file's: something, then .json, .jsonl or .ndjson in any
+ * letter case, maybe then .gz?
  */
 static bool
-add_folder(FileList *list, const char *dir, const char *display,
-		   StediKind kind, int argno)
+is_data_name(const char *name)
+{
+	static const char *const suffixes[] = {".json", ".jsonl", ".ndjson"};
+	size_t		len = strlen(name);
+	int			i;
+
+	if (ends_with_nocase(name, len, ".gz"))
+		len -= 3;
+	for (i = 0; i < (int) (sizeof(suffixes) / sizeof(suffixes[0])); i++)
+	{
+		if (len > strlen(suffixes[i]) &&
+			ends_with_nocase(name, len, suffixes[i]))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The kind a folder name looks like it means, or -1: the same letters in
+ * another case, a plural, hyphens, spaces or no separator for the
+ * underscore, "landing" before or after (customers, Step-Trainer,
+ * stepTrainer, accelerometers, step_trainer_landing).
+ */
+static int
+kind_near_miss(const char *name)
+{
+	char		norm[64];
+	size_t		n = 0;
+	const char *c;
+	int			k;
+
+	for (c = name; *c != '\0'; c++)
+	{
+		if (*c == '_' || *c == '-' || *c == ' ' || *c == '.')
+			continue;
+		if (n == sizeof(norm) - 1)
+			return -1;
+		norm[n++] = (*c >= 'A' && *c <= 'Z') ? (char) (*c - 'A' + 'a') : *c;
+	}
+	norm[n] = '\0';
+	if (n > 7 && strcmp(norm + n - 7, "landing") == 0)
+		norm[n -= 7] = '\0';
+	else if (n > 7 && strncmp(norm, "landing", 7) == 0)
+	{
+		memmove(norm, norm + 7, n - 6);
+		n -= 7;
+	}
+	if (n > 1 && norm[n - 1] == 's')
+		norm[--n] = '\0';
+	for (k = 0; k < STEDI_NKINDS; k++)
+	{
+		const char *kn = stedi_kind_name[k];
+		size_t		i = 0;
+
+		/* the kind's name without its underscores */
+		for (c = kn; *c != '\0' && i <= n; c++)
+		{
+			if (*c == '_')
+				continue;
+			if (norm[i] != *c)
+				break;
+			i++;
+		}
+		if (*c == '\0' && i == n)
+			return k;
+	}
+	return -1;
+}
+
+static void
+add_passed(FileList *list, int kind, int argno, char *display, char *key,
+		   const char *reason, int hint)
+{
+	PassedOver *p;
+
+	if (list->npassed == list->passed_capacity)
+	{
+		list->passed_capacity = list->passed_capacity > 0 ?
+			list->passed_capacity * 2 : 16;
+		list->passed = load_realloc(list->passed, sizeof(PassedOver) *
+									(size_t) list->passed_capacity);
+	}
+	p = &list->passed[list->npassed++];
+	p->kind = kind;
+	p->argno = argno;
+	p->display = display;
+	p->key = key;
+	p->reason = reason;
+	p->hint = hint;
+}
+
+/* What a file that is neither a regular file nor a folder is, in words. */
+static const char *
+special_file_reason(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "not a regular file (a named pipe)";
+	if (S_ISSOCK(mode))
+		return "not a regular file (a socket)";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "not a regular file (a device)";
+	return "not a regular file";
+}
+
+/*
+ * The real folders one PATH argument has read, to read each once: a link
+ * back to a folder above would otherwise be followed without end.
+ */
+typedef struct FolderSet
+{
+	dev_t	   *dev;
+	ino_t	   *ino;
+	int			n;
+	int			capacity;
+} FolderSet;
+
+/* Note the folder; false if it was read before. */
+static bool
+folder_set_add(FolderSet *set, const struct stat *st)
+{
+	int			i;
+
+	/* a landing layout has few folders, even partitioned by day */
+	for (i = 0; i < set->n; i++)
+	{
+		if (set->dev[i] == st->st_dev && set->ino[i] == st->st_ino)
+			return false;
+	}
+	if (set->n == set->capacity)
+	{
+		set->capacity = set->capacity > 0 ? set->capacity * 2 : 16;
+		set->dev = load_realloc(set->dev, sizeof(dev_t) * (size_t) set->capacity);
+		set->ino = load_realloc(set->ino, sizeof(ino_t) * (size_t) set->capacity);
+	}
+	set->dev[set->n] = st->st_dev;
+	set->ino[set->n] = st->st_ino;
+	set->n++;
+	return true;
+}
+
+static void
+folder_set_free(FolderSet *set)
+{
+	free(set->dev);
+	free(set->ino);
+}
+
+static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * The names in folder dir but "." and "..", sorted bytewise so that files
+ * load in the same order on every machine (an empty folder has none, but
+ * not NULL).  NULL (reported) if the folder cannot be read.
+ */
+static char **
+list_folder(const char *dir, const char *display, int *count)
 {
 	DIR		   *d = opendir(dir);
 	struct dirent *de;
-	bool		ok = true;
+	char	  **names;
+	int			n = 0,
+				capacity = 8;
 
 	if (d == NULL)
 	{
 		load_error("could not open \"%s\": %s", display, strerror(errno));
-		return false;
+		return NULL;
 	}
-	while (ok && (errno = 0, de = readdir(d)) != NULL)
+	names = load_malloc(sizeof(char *) * (size_t) capacity);
+	while ((errno = 0, de = readdir(d)) != NULL)
 	{
-		struct stat st;
-		char	   *path;
-
-		if (de->d_name[0] == '.' || !has_json_suffix(de->d_name))
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		path = join_path(dir, de->d_name);
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		if (n == capacity)
 		{
-			free(path);
-			continue;
+			capacity *= 2;
+			names = load_realloc(names, sizeof(char *) * (size_t) capacity);
 		}
-		add_file(list, kind, argno, join_path(display, de->d_name), path);
-		ok = check_readable(path, list->files[list->nfiles - 1].display);
+		names[n++] = load_strdup(de->d_name);
 	}
-	if (ok && errno != 0)
+	if (errno != 0)
 	{
 		load_error("could not read folder \"%s\": %s", display,
 				   strerror(errno));
-		ok = false;
+		closedir(d);
+		while (n > 0)
+			free(names[--n]);
+		free(names);
+		return NULL;
 	}
 	closedir(d);
+	if (n > 0)
+		qsort(names, (size_t) n, sizeof(char *), compare_names);
+	*count = n;
+	return names;
+}
+
+/*
+ * Add the data files of landing folder dir (shown to the user as display),
+ * and of its sub-folders, as files of the given kind; name everything else
+ * in it as passed over.  False (reported) if a folder or a data file cannot
+ * be read.
+ */
+static bool
+add_folder(FileList *list, FolderSet *seen, const char *dir,
+		   const char *display, StediKind kind, int argno)
+{
+	char	  **names;
+	int			n = 0;
+	int			i;
+	bool		ok = true;
+
+	names = list_folder(dir, display, &n);
+	if (names == NULL)
+		return false;
+	for (i = 0; i < n; i++)
+	{
+		const char *name = names[i];
+		char	   *path = join_path(dir, name);
+		char	   *shown = join_path(display, name);
+		struct stat lst;
+		struct stat st;
+		const char *reason = NULL;
+		bool		folder = false;
+
+		if (lstat(path, &lst) != 0)
+		{
+			load_error("could not open \"%s\": %s", shown, strerror(errno));
+			ok = false;
+		}
+		else if (S_ISLNK(lst.st_mode) && stat(path, &st) != 0)
+			reason = "a symbolic link to nothing";
+		else
+		{
+			if (!S_ISLNK(lst.st_mode))
+				st = lst;
+			folder = S_ISDIR(st.st_mode);
+			if (name[0] == '.')
+				reason = folder ? "a hidden folder" : "a hidden file";
+			else if (folder)
+			{
+				if (!folder_set_add(seen, &st))
+					reason = "a folder read already (a link loop, or a second link to it)";
+				else
+					ok = add_folder(list, seen, path, shown, kind, argno);
+			}
+			else if (!S_ISREG(st.st_mode))
+				reason = special_file_reason(st.st_mode);
+			else if (!is_data_name(name))
+				reason = "its name does not end in .json, .jsonl or .ndjson (or one of those and .gz)";
+			else
+			{
+				add_file(list, kind, argno, shown, path, &st);
+				ok = check_readable(path, shown);
+				shown = path = NULL;	/* the list owns them now */
+			}
+		}
+		if (reason != NULL)
+		{
+			if (folder)
+			{
+				char	   *slashed = load_malloc(strlen(shown) + 2);
+
+				sprintf(slashed, "%s/", shown);
+				free(shown);
+				shown = slashed;
+			}
+			add_passed(list, kind, argno, shown, path, reason, -1);
+			shown = path = NULL;
+		}
+		free(path);
+		free(shown);
+		if (!ok)
+			break;
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ok;
+}
+
+/* Read landing folder dir, afresh: with the folders of one PATH argument. */
+static bool
+add_landing(FileList *list, const char *dir, const char *display,
+			StediKind kind, int argno)
+{
+	FolderSet	seen = {0};
+	struct stat st;
+	bool		ok;
+
+	if (stat(dir, &st) == 0)
+		(void) folder_set_add(&seen, &st);
+	ok = add_folder(list, &seen, dir, display, kind, argno);
+	folder_set_free(&seen);
 	return ok;
 }
 
@@ -211,6 +513,102 @@ kind_conflict(int forced_kind, int kind, const char *arg)
 	return true;
 }
 
+/* "a/b/" for a folder named b in a */
+static char *
+join_folder(const char *a, const char *b)
+{
+	char	   *joined = join_path(a, b);
+	char	   *result = load_malloc(strlen(joined) + 2);
+
+	sprintf(result, "%s/", joined);
+	free(joined);
+	return result;
+}
+
+/*
+ * Is folder rp (arg to the user) the root of a layout?  It is when it holds
+ * a kind folder with landing/ in it, or (without --kind) a folder whose
+ * name looks like a kind's, so that such a near miss is named rather than
+ * refused.  Then read each kind's landing folder (with --kind, only that
+ * one) and name what else at the root may be data: a folder that is no
+ * kind's, a data file.  Returns 1 if it was a root, 0 if not, -1 if it
+ * could not be read (reported).
+ */
+static int
+collect_root(FileList *list, const char *arg, const char *rp, int argno,
+			 int forced_kind)
+{
+	char	  **names;
+	int			n = 0;
+	int			i;
+	int			result = 0;
+
+	names = list_folder(rp, arg, &n);
+	if (names == NULL)
+		return -1;
+	for (i = 0; i < n && result == 0; i++)
+	{
+		char	   *path = join_path(rp, names[i]);
+		char	   *landing = join_path(path, STEDI_LANDING_DIR);
+
+		if (kind_from_name(names[i]) >= 0 ? is_folder(landing) :
+			forced_kind < 0 && names[i][0] != '.' &&
+			kind_near_miss(names[i]) >= 0 && is_folder(path))
+			result = 1;
+		free(landing);
+		free(path);
+	}
+
+	for (i = 0; i < n && result == 1; i++)
+	{
+		const char *name = names[i];
+		char	   *path = join_path(rp, name);
+		struct stat st;
+		int			k = kind_from_name(name);
+
+		if (name[0] == '.' || stat(path, &st) != 0)
+		{
+			/* hidden, or a dangling link: not data by any name */
+		}
+		else if (S_ISDIR(st.st_mode) && k >= 0)
+		{
+			char	   *landing = join_path(path, STEDI_LANDING_DIR);
+
+			/* what stands beside landing/ (trusted/, curated/) is not ours */
+			if (is_folder(landing) && (forced_kind < 0 || forced_kind == k))
+			{
+				char		sub[64];
+				char	   *display;
+
+				snprintf(sub, sizeof(sub), "%s/%s", name, STEDI_LANDING_DIR);
+				display = join_path(arg, sub);
+				if (!add_landing(list, landing, display, (StediKind) k, argno))
+					result = -1;
+				free(display);
+			}
+			free(landing);
+		}
+		else if (S_ISDIR(st.st_mode))
+		{
+			add_passed(list, -1, argno, join_folder(arg, name), path,
+					   "not a kind folder", kind_near_miss(name));
+			path = NULL;
+		}
+		else if (S_ISREG(st.st_mode) && is_data_name(name))
+		{
+			add_passed(list, -1, argno, join_path(arg, name), path,
+					   "a data file outside KIND/landing/", -1);
+			path = NULL;
+		}
+		free(path);
+	}
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return result;
+}
+
 /*
  * A folder argument: which of the accepted shapes is it?  rp is its real
  * path, arg what the user wrote.
@@ -222,7 +620,6 @@ collect_folder(FileList *list, const char *arg, const char *rp, int argno,
 	char		name[256];
 	char	   *path;
 	char	   *display;
-	bool		is_root = false;
 	bool		ok = true;
 	int			k;
 
@@ -232,7 +629,16 @@ collect_folder(FileList *list, const char *arg, const char *rp, int argno,
 	{
 		if (kind_conflict(forced_kind, k, arg))
 			return false;
-		return add_folder(list, rp, arg, (StediKind) k, argno);
+		return add_landing(list, rp, arg, (StediKind) k, argno);
+	}
+
+	/* a sub-folder of KIND/landing */
+	k = kind_from_ancestors(rp);
+	if (k >= 0)
+	{
+		if (kind_conflict(forced_kind, k, arg))
+			return false;
+		return add_landing(list, rp, arg, (StediKind) k, argno);
 	}
 
 	/* KIND, holding landing/ */
@@ -246,7 +652,7 @@ collect_folder(FileList *list, const char *arg, const char *rp, int argno,
 		else
 		{
 			display = join_path(arg, STEDI_LANDING_DIR);
-			ok = add_folder(list, path, display, (StediKind) k, argno);
+			ok = add_landing(list, path, display, (StediKind) k, argno);
 			free(display);
 		}
 		free(path);
@@ -255,34 +661,31 @@ collect_folder(FileList *list, const char *arg, const char *rp, int argno,
 	free(path);
 
 	/* the root of the layout; --kind picks one kind out of it */
-	for (k = 0; ok && k < STEDI_NKINDS; k++)
+	switch (collect_root(list, arg, rp, argno, forced_kind))
 	{
-		char		sub[64];
-
-		snprintf(sub, sizeof(sub), "%s/%s", stedi_kind_name[k],
-				 STEDI_LANDING_DIR);
-		path = join_path(rp, sub);
-		if (is_folder(path))
-		{
-			is_root = true;
-			if (forced_kind < 0 || forced_kind == k)
-			{
-				display = join_path(arg, sub);
-				ok = add_folder(list, path, display, (StediKind) k, argno);
-				free(display);
-			}
-		}
-		free(path);
+		case 1:
+			return true;
+		case -1:
+			return false;
 	}
-	if (is_root || !ok)
-		return ok;
 
 	/* any other folder: only if the user says what it holds */
 	if (forced_kind >= 0)
-		return add_folder(list, rp, arg, (StediKind) forced_kind, argno);
+		return add_landing(list, rp, arg, (StediKind) forced_kind, argno);
 
-	load_error("\"%s\" is not a landing folder: expected customer/, accelerometer/ or step_trainer/ with landing/*.json inside (or use --kind)",
-			   arg);
+	/* a near miss itself (customers/, or customers/landing/)? */
+	k = kind_near_miss(name);
+	if (k < 0 && strcmp(name, STEDI_LANDING_DIR) == 0)
+	{
+		path_component(rp, 1, name, sizeof(name));
+		k = kind_near_miss(name);
+	}
+	if (k >= 0)
+		load_error("\"%s\" is not a landing folder: did you mean %s/? (expected customer/, accelerometer/ or step_trainer/ with landing/ inside, or use --kind)",
+				   arg, stedi_kind_name[k]);
+	else
+		load_error("\"%s\" is not a landing folder: expected customer/, accelerometer/ or step_trainer/ with landing/ inside (or use --kind)",
+				   arg);
 	return false;
 }
 
@@ -319,7 +722,7 @@ collect_path(FileList *list, const char *arg, int argno, int forced_kind)
 		return false;
 	}
 
-	k = kind_from_folders(rp, 1);
+	k = kind_from_ancestors(rp);
 	if (forced_kind >= 0)
 	{
 		if (k >= 0 && kind_conflict(forced_kind, k, arg))
@@ -342,7 +745,8 @@ collect_path(FileList *list, const char *arg, int argno, int forced_kind)
 		free(rp);
 		return false;
 	}
-	add_file(list, (StediKind) k, argno, load_strdup(arg), rp);
+	/* any name will do; only a .gz ending matters, and says gzip */
+	add_file(list, (StediKind) k, argno, load_strdup(arg), rp, &st);
 	return true;
 }
 
@@ -371,11 +775,64 @@ compare_load_order(const void *a, const void *b)
 	return strcmp(fa->display, fb->display);
 }
 
+static int
+compare_passed_key(const void *a, const void *b)
+{
+	const PassedOver *pa = a;
+	const PassedOver *pb = b;
+	int			c = strcmp(pa->key, pb->key);
+
+	if (c != 0)
+		return c;
+	return pa->argno - pb->argno;
+}
+
+static int
+compare_passed_order(const void *a, const void *b)
+{
+	const PassedOver *pa = a;
+	const PassedOver *pb = b;
+
+	if (pa->argno != pb->argno)
+		return pa->argno - pb->argno;
+	return strcmp(pa->display, pb->display);
+}
+
+/*
+ * What was passed over, in the order of the arguments and by name, each
+ * once however many arguments led to it.
+ */
+static void
+order_passed(FileList *list)
+{
+	int			i,
+				n = 0;
+
+	if (list->npassed == 0)
+		return;
+	qsort(list->passed, (size_t) list->npassed, sizeof(PassedOver),
+		  compare_passed_key);
+	for (i = 0; i < list->npassed; i++)
+	{
+		if (n > 0 && strcmp(list->passed[n - 1].key, list->passed[i].key) == 0)
+		{
+			free(list->passed[i].display);
+			free(list->passed[i].key);
+			continue;
+		}
+		list->passed[n++] = list->passed[i];
+	}
+	list->npassed = n;
+	qsort(list->passed, (size_t) list->npassed, sizeof(PassedOver),
+		  compare_passed_order);
+}
+
 /*
  * Put the files in loading order: customer first, then accelerometer, then
- * step_trainer (customers are what the other two refer to), and by name
- * within a kind.  A file named twice (say by its folder and by itself) is
- * loaded once; loading it twice would only duplicate its rows.
+ * step_trainer (customers are what the other two refer to), and by path
+ * (bytewise, sub-folders included) within a kind.  A file named twice (say
+ * by its folder and by itself) is loaded once; loading it twice would only
+ * duplicate its rows.
  */
 void
 order_files(FileList *list)
@@ -383,6 +840,7 @@ order_files(FileList *list)
 	int			i,
 				n = 0;
 
+	order_passed(list);
 	if (list->nfiles == 0)
 		return;
 	qsort(list->files, (size_t) list->nfiles, sizeof(LoadFile),

@@ -26,6 +26,12 @@
  * fed to it whole, and we check ourselves that it held exactly one complete
  * value.  So a line that loads allocates nothing; the handle is replaced
  * only after a line that left it in error or in the middle of a value.
+ *
+ * A field's key may be spelled three ways: as the STEDI apps write it
+ * (camelCase: "serialNumber"), all in lower case as Athena and Hive write
+ * column names ("serialnumber"), or in snake_case ("serial_number").  The
+ * first is tried first, so the usual record pays nothing for the others.
+ * Two spellings of one field in a record are a duplicate key.
  */
 #include <float.h>
 #include <math.h>
@@ -50,6 +56,9 @@
 
 /* how much of a duplicate key a reason shows */
 #define KEY_SHOWN_BYTES		64
+
+/* a field's key: camelCase, all lower case, snake_case */
+#define MAX_SPELLINGS		3
 
 #define NOT_FOUND			SIZE_MAX
 
@@ -204,6 +213,16 @@ struct RecordParser
 	const FieldSpec *fields;
 	int			nfields;
 	size_t		name_len[MAX_FIELDS];
+
+	/*
+	 * The other spellings of each field's key ([0] is json_name), and which
+	 * one the record used; a one-word key like "user" has only one.
+	 */
+	const char *spelling[MAX_FIELDS][MAX_SPELLINGS];
+	size_t		spelling_len[MAX_FIELDS][MAX_SPELLINGS];
+	int			nspellings[MAX_FIELDS];
+	int			spelled[MAX_FIELDS];
+	int			found_spelling; /* of find_field's last match */
 	yajl_handle yajl;
 
 	/* the line under way: what YAJL is fed, and what it has shown us */
@@ -226,6 +245,13 @@ struct RecordParser
 	ParseStop	stop;
 	const char *dup_key;		/* the first duplicate key, if any */
 	size_t		dup_len;
+	const char *dup_first;		/* its other spelling met before, if any */
+
+	/* the record's keys that are not fields, for UnknownFields */
+	const char **unknown_key;
+	size_t	   *unknown_len;
+	size_t		nunknown;
+	size_t		unknown_cap;
 	FieldSlot	slot[MAX_FIELDS];
 	FieldValue	value[MAX_FIELDS];
 
@@ -938,7 +964,11 @@ same_bytes(const char *a, const char *b, size_t len)
 	return true;
 }
 
-/* Which field a key of the record is, or -1.  Tries the likely one first. */
+/*
+ * Which field a key of the record is, or -1, with the spelling it has in
+ * p->found_spelling.  Tries the likely one first, and camelCase, the
+ * spelling of the STEDI apps, before the others.
+ */
 static inline int
 find_field(RecordParser *p, const char *key, size_t len)
 {
@@ -951,10 +981,25 @@ find_field(RecordParser *p, const char *key, size_t len)
 			same_bytes(p->fields[i].json_name, key, len))
 		{
 			p->next_field = i + 1 < p->nfields ? i + 1 : 0;
+			p->found_spelling = 0;
 			return i;
 		}
 		if (++i == p->nfields)
 			i = 0;
+	}
+	for (i = 0; i < p->nfields; i++)
+	{
+		int			s;
+
+		for (s = 1; s < p->nspellings[i]; s++)
+		{
+			if (p->spelling_len[i][s] == len &&
+				same_bytes(p->spelling[i][s], key, len))
+			{
+				p->found_spelling = s;
+				return i;
+			}
+		}
 	}
 	return -1;
 }
@@ -1035,6 +1080,36 @@ note_duplicate(RecordParser *p, const char *key, size_t len)
 		p->dup_key = keep_string(p, key, len);
 		p->dup_len = len;
 	}
+}
+
+/* A field's key again, in the spelling s; first met in another one? */
+static void
+note_duplicate_field(RecordParser *p, int field, int s)
+{
+	if (p->dup_key == NULL)
+	{
+		p->dup_key = p->spelling[field][s];
+		p->dup_len = p->spelling_len[field][s];
+		if (p->spelled[field] != s)
+			p->dup_first = p->spelling[field][p->spelled[field]];
+	}
+}
+
+/* Keep a key of the record that is not a field, until the line is done. */
+static void
+note_unknown(RecordParser *p, const char *key, size_t len)
+{
+	if (p->nunknown == p->unknown_cap)
+	{
+		p->unknown_cap = p->unknown_cap > 0 ? p->unknown_cap * 2 : 16;
+		p->unknown_key = load_realloc(p->unknown_key,
+									  sizeof(const char *) * p->unknown_cap);
+		p->unknown_len = load_realloc(p->unknown_len,
+									  sizeof(size_t) * p->unknown_cap);
+	}
+	p->unknown_key[p->nunknown] = key;
+	p->unknown_len[p->nunknown] = len;
+	p->nunknown++;
 }
 
 /* A value starts at the top: it must be the line's first. */
@@ -1221,12 +1296,13 @@ json_map_key(void *ctx, const unsigned char *ukey, size_t len)
 
 			if (p->seen & bit)
 			{
-				note_duplicate(p, key, len);
+				note_duplicate_field(p, i, p->found_spelling);
 				p->field = -2;
 			}
 			else
 			{
 				p->seen |= bit;
+				p->spelled[i] = p->found_spelling;
 				p->field = i;
 			}
 			return 1;
@@ -1243,6 +1319,8 @@ json_map_key(void *ctx, const unsigned char *ukey, size_t len)
 	}
 	if (!key_insert(p, p->object_id[p->depth], key, len))
 		note_duplicate(p, key, len);
+	else if (p->depth == 1)
+		note_unknown(p, key, len);
 	return 1;
 }
 
@@ -1279,6 +1357,54 @@ new_handle(RecordParser *p)
 
 /* ---- records ---- */
 
+/*
+ * The spellings of a field's key: as written ("shareWithResearchAsOfDate"),
+ * all in lower case ("sharewithresearchasofdate") and in snake_case
+ * ("share_with_research_as_of_date"); one if it has no capital letter.
+ */
+static void
+make_spellings(RecordParser *p, int field)
+{
+	const char *name = p->fields[field].json_name;
+	size_t		len = strlen(name);
+	char	   *lower = load_malloc(len + 1);
+	char	   *snake = load_malloc(2 * len + 1);
+	size_t		i,
+				n = 0;
+	bool		capitals = false;
+
+	for (i = 0; i < len; i++)
+	{
+		char		c = name[i];
+
+		if (c >= 'A' && c <= 'Z')
+		{
+			capitals = true;
+			c = (char) (c - 'A' + 'a');
+			snake[n++] = '_';
+		}
+		lower[i] = c;
+		snake[n++] = c;
+	}
+	lower[len] = '\0';
+	snake[n] = '\0';
+
+	p->spelling[field][0] = name;
+	p->spelling_len[field][0] = len;
+	p->nspellings[field] = 1;
+	if (!capitals)
+	{
+		free(lower);
+		free(snake);
+		return;
+	}
+	p->spelling[field][1] = lower;
+	p->spelling_len[field][1] = len;
+	p->spelling[field][2] = snake;
+	p->spelling_len[field][2] = n;
+	p->nspellings[field] = 3;
+}
+
 RecordParser *
 record_parser_create(StediKind kind)
 {
@@ -1290,7 +1416,10 @@ record_parser_create(StediKind kind)
 	parser->fields = kind_fields[kind].fields;
 	parser->nfields = kind_fields[kind].nfields;
 	for (i = 0; i < parser->nfields; i++)
+	{
 		parser->name_len[i] = strlen(parser->fields[i].json_name);
+		make_spellings(parser, i);
+	}
 	parser->keys_mask = 63;
 	parser->keys = load_malloc((parser->keys_mask + 1) * sizeof(KeyEntry));
 	memset(parser->keys, 0, (parser->keys_mask + 1) * sizeof(KeyEntry));
@@ -1301,8 +1430,18 @@ record_parser_create(StediKind kind)
 void
 record_parser_free(RecordParser *parser)
 {
+	int			i;
+	int			s;
+
 	if (parser == NULL)
 		return;
+	for (i = 0; i < parser->nfields; i++)
+	{
+		for (s = 1; s < parser->nspellings[i]; s++)
+			free((char *) parser->spelling[i][s]);
+	}
+	free(parser->unknown_key);
+	free(parser->unknown_len);
 	yajl_free(parser->yajl);
 	free(parser->keys);
 	free(parser->arena);
@@ -1406,7 +1545,10 @@ reject_json_error(RecordParser *p, const Line *line)
 	return reason;
 }
 
-/* "duplicate key", showing the key as a JSON string, cut if long. */
+/*
+ * "duplicate key", showing the key as a JSON string, cut if long; for two
+ * spellings of one field, naming the one met first too.
+ */
 static const char *
 reject_duplicate(RecordParser *p)
 {
@@ -1415,6 +1557,11 @@ reject_duplicate(RecordParser *p)
 	char		shown[KEY_SHOWN_BYTES + 16];
 	size_t		out = 0;
 	size_t		i = 0;
+
+	/* a field's spellings are plain ASCII and short */
+	if (p->dup_first != NULL)
+		return reject(p, "duplicate key \"%.*s\" (the same field as \"%s\")",
+					  (int) len, p->dup_key, p->dup_first);
 
 	while (i < len)
 	{
@@ -1470,14 +1617,13 @@ is_blank_text(const char *s, size_t len)
 
 /*
  * Check and convert one field's JSON value into *out.  Returns NULL or the
- * reason the line is rejected.  A null value counts as absent.
+ * reason the line is rejected, naming the field as name (the key as the
+ * record spelled it).  A null value counts as absent.
  */
 static const char *
-convert_field(RecordParser *parser, const FieldSpec *spec, JsonKind kind,
-			  const FieldSlot *slot, FieldValue *out)
+convert_field(RecordParser *parser, const FieldSpec *spec, const char *name,
+			  JsonKind kind, const FieldSlot *slot, FieldValue *out)
 {
-	const char *name = spec->json_name;
-
 	out->isnull = false;
 	if (kind == JSON_ABSENT || kind == JSON_NULL)
 	{
@@ -1671,6 +1817,8 @@ start_line(RecordParser *p, const char *text, size_t len)
 	p->stop = STOP_NONE;
 	p->dup_key = NULL;
 	p->dup_len = 0;
+	p->dup_first = NULL;
+	p->nunknown = 0;
 	p->arena_len = 0;
 	p->nkeys = 0;
 	if (++p->stamp == 0)
@@ -1682,8 +1830,8 @@ start_line(RecordParser *p, const char *text, size_t len)
 }
 
 /*
- * Parse one line.  On success, append its tuple to out, add its count of
- * unknown keys to *extra_fields and return NULL.  Otherwise return why the
+ * Parse one line.  On success, append its tuple to out, add its keys that
+ * are not fields to unknown and return NULL.  Otherwise return why the
  * line is rejected; the string stays valid until the next call.
  *
  * The checks come in this order, and the first that fails gives the
@@ -1693,7 +1841,7 @@ start_line(RecordParser *p, const char *text, size_t len)
  */
 const char *
 record_parse(RecordParser *parser, const Line *line, int32_t file_id,
-			 CopyBuf *out, int64_t *extra_fields)
+			 CopyBuf *out, UnknownFields *unknown)
 {
 	RecordParser *p = parser;
 	LineScan	scan;
@@ -1809,16 +1957,308 @@ record_parse(RecordParser *parser, const Line *line, int32_t file_id,
 	/* check in field order, so the reason given is always the first */
 	for (i = 0; i < (size_t) p->nfields; i++)
 	{
-		JsonKind	kind = (p->seen & (UINT32_C(1) << i)) ?
-			p->slot[i].kind : JSON_ABSENT;
+		bool		seen = (p->seen & (UINT32_C(1) << i)) != 0;
 
-		reason = convert_field(p, &p->fields[i], kind, &p->slot[i],
-							   &p->value[i]);
+		reason = convert_field(p, &p->fields[i],
+							   p->spelling[i][seen ? p->spelled[i] : 0],
+							   seen ? p->slot[i].kind : JSON_ABSENT,
+							   &p->slot[i], &p->value[i]);
 		if (reason != NULL)
 			return reason;
 	}
 
 	put_record(p, file_id, line->number, out);
-	*extra_fields += p->extra;
+	if (p->extra > 0)
+		unknown_fields_add_record(unknown, p->unknown_key, p->unknown_len,
+								  p->nunknown, p->extra);
 	return NULL;
+}
+
+
+/* ---- unknown field names of a file ---- */
+
+/*
+ * The names of the keys a file's loaded records carried that are not
+ * fields, each with how many records carried it: what landing.unknown_field
+ * keeps of the file.  At most UNKNOWN_MAX_NAMES names are kept, each cut to
+ * UNKNOWN_NAME_BYTES; so the memory is bounded (about 300 kB) whatever the
+ * file holds.  Names past the limit still count in the total.
+ */
+#define UNKNOWN_MAX_NAMES	1000
+#define UNKNOWN_NAME_BYTES	256		/* landing.unknown_field's CHECK */
+#define UNKNOWN_SLOTS		2048	/* hash slots, a power of two */
+
+typedef struct UnknownName
+{
+	size_t		name;			/* offset in names */
+	size_t		len;
+	int64_t		records;
+	int64_t		last_record;	/* the last record counted, to count once */
+} UnknownName;
+
+struct UnknownFields
+{
+	int64_t		total;			/* unknown keys of the loaded records */
+	int64_t		records;		/* records seen with any */
+	int64_t		left_out;		/* keys whose names were not kept */
+	UnknownName entry[UNKNOWN_MAX_NAMES];
+	int			nentries;
+	int16_t		slot[UNKNOWN_SLOTS];	/* entry + 1, 0: free */
+	bool		sorted;			/* entries no longer match slots */
+	char	   *names;
+	size_t		names_len;
+	size_t		names_cap;
+};
+
+UnknownFields *
+unknown_fields_create(void)
+{
+	UnknownFields *u = load_malloc(sizeof(UnknownFields));
+
+	memset(u, 0, sizeof(UnknownFields));
+	return u;
+}
+
+void
+unknown_fields_reset(UnknownFields *u)
+{
+	u->total = 0;
+	u->records = 0;
+	u->left_out = 0;
+	u->nentries = 0;
+	u->sorted = false;
+	u->names_len = 0;
+	memset(u->slot, 0, sizeof(u->slot));
+}
+
+void
+unknown_fields_free(UnknownFields *u)
+{
+	if (u == NULL)
+		return;
+	free(u->names);
+	free(u);
+}
+
+/*
+ * A key as landing.unknown_field can keep it, into out (at least
+ * UNKNOWN_NAME_BYTES): a NUL (from "\u0000") becomes those six characters,
+ * as in landing.rejected.raw_line, and a name longer than
+ * UNKNOWN_NAME_BYTES is cut at a character boundary and ends in "...".
+ * YAJL has checked that keys are UTF-8, but a byte that is not would become
+ * U+FFFD all the same.  Returns the length.
+ */
+static size_t
+unknown_name(const char *key, size_t len, char *out)
+{
+	const unsigned char *k = (const unsigned char *) key;
+	size_t		n = 0;
+	size_t		cut = 0;		/* the last boundary with room for "..." */
+	size_t		i = 0;
+
+	while (i < len)
+	{
+		const char *piece;
+		size_t		piecelen;
+		int			c = utf8_char_len(k + i, len - i);
+
+		if (c == 0)
+		{
+			piece = "\xEF\xBF\xBD";
+			piecelen = 3;
+			c = 1;
+		}
+		else if (k[i] == '\0')
+		{
+			piece = "\\u0000";
+			piecelen = 6;
+		}
+		else
+		{
+			piece = key + i;
+			piecelen = (size_t) c;
+		}
+		if (n + piecelen > UNKNOWN_NAME_BYTES)
+		{
+			memcpy(out + cut, "...", 3);
+			return cut + 3;
+		}
+		memcpy(out + n, piece, piecelen);
+		n += piecelen;
+		if (n <= UNKNOWN_NAME_BYTES - 3)
+			cut = n;
+		i += (size_t) c;
+	}
+	return n;
+}
+
+static void
+unknown_fields_add(UnknownFields *u, const char *key, size_t keylen)
+{
+	char		name[UNKNOWN_NAME_BYTES];
+	size_t		len = unknown_name(key, keylen, name);
+	uint32_t	h = key_hash(0, name, len);
+	uint32_t	i;
+	UnknownName *e;
+
+	for (i = h & (UNKNOWN_SLOTS - 1);; i = (i + 1) & (UNKNOWN_SLOTS - 1))
+	{
+		if (u->slot[i] == 0)
+			break;
+		e = &u->entry[u->slot[i] - 1];
+		if (e->len == len && memcmp(u->names + e->name, name, len) == 0)
+		{
+			/* two long keys cut to one name: still one record */
+			if (e->last_record != u->records)
+			{
+				e->records++;
+				e->last_record = u->records;
+			}
+			return;
+		}
+	}
+	if (u->nentries == UNKNOWN_MAX_NAMES)
+	{
+		u->left_out++;
+		return;
+	}
+	reserve_bytes(&u->names, &u->names_cap, u->names_len + len + 1);
+	memcpy(u->names + u->names_len, name, len);
+	e = &u->entry[u->nentries];
+	e->name = u->names_len;
+	e->len = len;
+	e->records = 1;
+	e->last_record = u->records;
+	u->names_len += len;
+	u->slot[i] = (int16_t) ++u->nentries;
+}
+
+/* A loaded record carried these keys, which are not fields. */
+void
+unknown_fields_add_record(UnknownFields *u, const char *const *keys,
+						  const size_t *lens, size_t nkeys, int64_t count)
+{
+	size_t		i;
+
+	u->records++;
+	u->total += count;
+	for (i = 0; i < nkeys; i++)
+		unknown_fields_add(u, keys[i], lens[i]);
+}
+
+/* Unknown keys in the loaded records, names kept or not: extra_fields. */
+int64_t
+unknown_fields_total(const UnknownFields *u)
+{
+	return u->total;
+}
+
+/* Were some names not kept (past UNKNOWN_MAX_NAMES)? */
+bool
+unknown_fields_truncated(const UnknownFields *u)
+{
+	return u->left_out > 0;
+}
+
+static int
+compare_unknown(const void *a, const void *b, void *arg)
+{
+	const UnknownName *ea = a;
+	const UnknownName *eb = b;
+	const char *names = arg;
+	int			c;
+
+	if (ea->records != eb->records)
+		return ea->records > eb->records ? -1 : 1;
+	c = memcmp(names + ea->name, names + eb->name,
+			   ea->len < eb->len ? ea->len : eb->len);
+	if (c != 0)
+		return c;
+	return ea->len < eb->len ? -1 : ea->len > eb->len;
+}
+
+/*
+ * The number of names kept, and the i'th of them, most frequent first
+ * (then bytewise): once this is called, no name may be added until reset.
+ */
+int
+unknown_fields_count(UnknownFields *u)
+{
+	if (!u->sorted)
+	{
+		qsort_r(u->entry, (size_t) u->nentries, sizeof(UnknownName),
+				compare_unknown, u->names);
+		u->sorted = true;
+	}
+	return u->nentries;
+}
+
+const char *
+unknown_fields_name(const UnknownFields *u, int i, size_t *len,
+					int64_t *records)
+{
+	*len = u->entry[i].len;
+	*records = u->entry[i].records;
+	return u->names + u->entry[i].name;
+}
+
+/* Append s (len bytes of UTF-8) to buf as a JSON string. */
+void
+copybuf_put_json_string(CopyBuf *buf, const char *s, size_t len)
+{
+	size_t		i;
+
+	/* + 3: the quotes, and the NUL sprintf writes after an escape */
+	copybuf_reserve(buf, 6 * len + 3);
+	buf->data[buf->len++] = '"';
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c == '"' || c == '\\')
+		{
+			buf->data[buf->len++] = '\\';
+			buf->data[buf->len++] = (char) c;
+		}
+		else if (c < 0x20 || c == 0x7f)
+			buf->len += (size_t) sprintf(buf->data + buf->len, "\\u%04x", c);
+		else
+			buf->data[buf->len++] = (char) c;
+	}
+	buf->data[buf->len++] = '"';
+}
+
+/*
+ * The names kept as a JSON object {"name": records, ...}, NUL-terminated in
+ * buf (emptied first): finish_file's unknown_fields.
+ */
+void
+unknown_fields_json(UnknownFields *u, CopyBuf *buf)
+{
+	int			n = unknown_fields_count(u);
+	int			i;
+
+	buf->len = 0;
+	copybuf_reserve(buf, 2);
+	buf->data[buf->len++] = '{';
+	for (i = 0; i < n; i++)
+	{
+		size_t		len;
+		int64_t		records;
+		const char *name = unknown_fields_name(u, i, &len, &records);
+
+		if (i > 0)
+		{
+			copybuf_reserve(buf, 2);
+			buf->data[buf->len++] = ',';
+			buf->data[buf->len++] = ' ';
+		}
+		copybuf_put_json_string(buf, name, len);
+		copybuf_reserve(buf, 32);
+		buf->len += (size_t) sprintf(buf->data + buf->len, ": %lld",
+									 (long long) records);
+	}
+	copybuf_reserve(buf, 2);
+	buf->data[buf->len++] = '}';
+	buf->data[buf->len] = '\0';
 }

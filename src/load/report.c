@@ -1,8 +1,9 @@
 /*
  * report.c
  *		What a person or a program sees of a stedi-load run: a line per file
- *		and a total on stdout, a progress bar on a terminal, or one JSON
- *		document with --json.
+ *		(and one naming its unknown fields), a line per file or folder passed
+ *		over, and a total on stdout, a progress bar on a terminal, or one
+ *		JSON document with --json.
  *
  * The progress bar goes to stderr and only when stderr is a terminal, so a
  * log file or a pipe never fills with carriage returns; it is redrawn at
@@ -16,10 +17,13 @@
 #include "stedi_load.h"
 
 #define EXIT_ALL_LOADED		0
-#define EXIT_REJECTED		1
+#define EXIT_REJECTED		1		/* or passed over */
 #define EXIT_TROUBLE		2
 
 #define REDRAW_SECONDS		0.2
+
+/* unknown field names shown in a file's line; landing.unknown_field has all */
+#define UNKNOWN_SHOWN		10
 
 #define Max(a, b)			((a) > (b) ? (a) : (b))
 
@@ -48,6 +52,10 @@ struct Report
 	const LoadFile **files;
 	FileResult *results;
 	int			nresults;
+
+	/* what the folders held that is not loaded */
+	const PassedOver *passed;
+	int			npassed;
 };
 
 static double
@@ -75,6 +83,8 @@ report_start(const FileList *list, bool quiet, bool json, bool progress)
 		r->total_bytes += list->files[i].size_bytes;
 	r->files = load_malloc(sizeof(LoadFile *) * (size_t) Max(list->nfiles, 1));
 	r->results = load_malloc(sizeof(FileResult) * (size_t) Max(list->nfiles, 1));
+	r->passed = list->passed;
+	r->npassed = list->npassed;
 	return r;
 }
 
@@ -183,12 +193,61 @@ report_progress(Report *r, int64_t file_bytes_done, int64_t file_rows)
 
 static const char *const outcome_name[] = {"loaded", "skipped", "failed"};
 
+/*
+ * "unknown fields: favouriteColour (2 records), device (1 record)", the
+ * most frequent first, at most UNKNOWN_SHOWN of them.
+ */
+static void
+print_unknown_fields(UnknownFields *u)
+{
+	int			n = unknown_fields_count(u);
+	int			i;
+
+	printf("%-13s    unknown fields: ", "");
+	for (i = 0; i < n && i < UNKNOWN_SHOWN; i++)
+	{
+		size_t		len;
+		int64_t		records;
+		const char *name = unknown_fields_name(u, i, &len, &records);
+		size_t		j;
+
+		if (i > 0)
+			fputs(", ", stdout);
+		/* a name may hold anything: control characters are shown escaped */
+		for (j = 0; j < len; j++)
+		{
+			unsigned char c = (unsigned char) name[j];
+
+			if (c < 0x20 || c == 0x7f)
+				printf("\\x%02x", c);
+			else
+				putchar(c);
+		}
+		printf(" (%lld record%s)", (long long) records, records == 1 ? "" : "s");
+	}
+	if (n > UNKNOWN_SHOWN)
+		printf(", and %d more", n - UNKNOWN_SHOWN);
+	if (unknown_fields_truncated(u))
+		printf(", and more names than the %d kept", n);
+	if (n > UNKNOWN_SHOWN || unknown_fields_truncated(u))
+		printf(" (see landing.unknown_field)");
+	putchar('\n');
+}
+
 void
 report_file(Report *r, const LoadFile *f, const FileResult *result)
 {
+	FileResult *kept = &r->results[r->nresults];
+
 	r->files[r->nresults] = f;
-	r->results[r->nresults] = *result;
+	*kept = *result;
 	r->nresults++;
+	/* what is only lent to us for this call */
+	kept->message = result->message != NULL ?
+		load_strdup(result->message) : NULL;
+	kept->unknown = NULL;
+	kept->unknown_json = r->json && result->unknown_json != NULL ?
+		load_strdup(result->unknown_json) : NULL;
 
 	r->done_bytes += f->size_bytes;
 	r->done_rows += result->loaded;
@@ -206,6 +265,8 @@ report_file(Report *r, const LoadFile *f, const FileResult *result)
 				   stedi_kind_name[f->kind], f->display,
 				   (long long) result->lines, (long long) result->loaded,
 				   (long long) result->rejected, result->seconds);
+			if (result->unknown != NULL && unknown_fields_total(result->unknown) > 0)
+				print_unknown_fields(result->unknown);
 			break;
 		case FILE_SKIPPED:
 			printf("%-13s  %s  skipped: already loaded (file %d, sha256 %.12s)\n",
@@ -247,13 +308,47 @@ json_string(const char *s)
 	putchar('"');
 }
 
+/* Why something was passed over, in words, with the hint if any. */
+static void
+print_passed(const PassedOver *p)
+{
+	printf("%-13s  %s  passed over: %s", p->kind >= 0 ?
+		   stedi_kind_name[p->kind] : "-", p->display, p->reason);
+	if (p->hint >= 0)
+		printf("; did you mean %s/?", stedi_kind_name[p->hint]);
+	else if (p->kind < 0 && strcmp(p->reason, "not a kind folder") == 0)
+		printf(" (customer/, accelerometer/ or step_trainer/)");
+	putchar('\n');
+}
+
 static void
 print_json(Report *r, const FileResult *totals, int nloaded, int nskipped,
 		   int nfailed, double elapsed, int status)
 {
 	int			i;
 
-	printf("{\"files\": [");
+	printf("{\"passed_over\": [");
+	for (i = 0; i < r->npassed; i++)
+	{
+		const PassedOver *p = &r->passed[i];
+
+		printf("%s\n  {\"kind\": ", i > 0 ? "," : "");
+		if (p->kind >= 0)
+			printf("\"%s\"", stedi_kind_name[p->kind]);
+		else
+			printf("null");
+		printf(", \"path\": ");
+		json_string(p->display);
+		printf(", \"reason\": ");
+		json_string(p->reason);
+		printf(", \"did_you_mean\": ");
+		if (p->hint >= 0)
+			printf("\"%s/\"", stedi_kind_name[p->hint]);
+		else
+			printf("null");
+		putchar('}');
+	}
+	printf("%s],\n \"files\": [", r->npassed > 0 ? "\n " : "");
 	for (i = 0; i < r->nresults; i++)
 	{
 		const FileResult *res = &r->results[i];
@@ -268,20 +363,23 @@ print_json(Report *r, const FileResult *totals, int nloaded, int nskipped,
 		else
 			printf("null");
 		printf(", \"size_bytes\": %lld, \"lines\": %lld, \"loaded\": %lld, "
-			   "\"rejected\": %lld, \"extra_fields\": %lld, \"seconds\": %.3f, "
-			   "\"message\": ",
+			   "\"rejected\": %lld, \"extra_fields\": %lld, \"unknown_fields\": %s, "
+			   "\"seconds\": %.3f, \"message\": ",
 			   (long long) res->size_bytes, (long long) res->lines,
 			   (long long) res->loaded, (long long) res->rejected,
-			   (long long) res->extra_fields, res->seconds);
+			   (long long) res->extra_fields,
+			   res->unknown_json != NULL ? res->unknown_json : "null",
+			   res->seconds);
 		json_string(res->message);
 		putchar('}');
 	}
 	printf("\n ],\n \"totals\": {\"files\": %d, \"loaded_files\": %d, "
-		   "\"skipped_files\": %d, \"failed_files\": %d, \"lines\": %lld, "
+		   "\"skipped_files\": %d, \"failed_files\": %d, \"passed_over\": %d, "
+		   "\"lines\": %lld, "
 		   "\"loaded\": %lld, \"rejected\": %lld, \"extra_fields\": %lld, "
 		   "\"seconds\": %.3f, \"rows_per_second\": %.0f},\n"
 		   " \"exit_status\": %d}\n",
-		   r->nresults, nloaded, nskipped, nfailed,
+		   r->nresults, nloaded, nskipped, nfailed, r->npassed,
 		   (long long) totals->lines, (long long) totals->loaded,
 		   (long long) totals->rejected, (long long) totals->extra_fields,
 		   elapsed, elapsed > 0 ? (double) totals->loaded / elapsed : 0.0,
@@ -290,8 +388,8 @@ print_json(Report *r, const FileResult *totals, int nloaded, int nskipped,
 
 /*
  * Print the totals (or the JSON document) and return the exit status:
- * 2 when the run was stopped by an error, else 1 when lines were rejected,
- * else 0.
+ * 2 when the run was stopped by an error or a file failed, else 1 when
+ * lines were rejected or files or folders passed over, else 0.
  */
 int
 report_finish(Report *r, bool stopped)
@@ -316,9 +414,14 @@ report_finish(Report *r, bool stopped)
 		totals.extra_fields += res->extra_fields;
 	}
 	status = stopped || counts[FILE_FAILED] > 0 ? EXIT_TROUBLE :
-		totals.rejected > 0 ? EXIT_REJECTED : EXIT_ALL_LOADED;
+		totals.rejected > 0 || r->npassed > 0 ? EXIT_REJECTED : EXIT_ALL_LOADED;
 
 	clear_progress(r);
+	if (!r->json && !r->quiet)
+	{
+		for (i = 0; i < r->npassed; i++)
+			print_passed(&r->passed[i]);
+	}
 	if (r->json)
 		print_json(r, &totals, counts[FILE_LOADED], counts[FILE_SKIPPED],
 				   counts[FILE_FAILED], elapsed, status);
@@ -337,6 +440,14 @@ report_finish(Report *r, bool stopped)
 	if (totals.rejected > 0 && !r->quiet && !r->json)
 		fprintf(stderr, "stedi-load: %lld lines rejected; their reasons are in landing.rejected\n",
 				(long long) totals.rejected);
+	if (r->npassed > 0 && !r->quiet && !r->json)
+		fprintf(stderr, "stedi-load: %d files or folders passed over; they are named above\n",
+				r->npassed);
 	fflush(stdout);
+	for (i = 0; i < r->nresults; i++)
+	{
+		free((char *) r->results[i].message);
+		free((char *) r->results[i].unknown_json);
+	}
 	return status;
 }

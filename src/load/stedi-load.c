@@ -22,10 +22,13 @@
  * lines are gathered on the side (in memory, spilling to a tmpfile() past a
  * chunk) because the protocol can run only one COPY at a time.  At the first
  * error from the server we roll back that file and stop: a broken connection
- * or a missing table would fail every later file in the same way.
+ * or a missing table would fail every later file in the same way.  A file
+ * whose content is at fault (a .gz file that is not gzip data, or is cut
+ * off or corrupt) fails alone: it is rolled back, and the run goes on.
  *
- * Exit status: 0 when every line was loaded, 1 when some lines were
- * rejected but everything else worked, 2 on any other trouble.
+ * Exit status: 0 when every file was loaded whole (or skipped, as loaded
+ * before), 1 when some lines were rejected or some files or folders were
+ * passed over but everything else worked, 2 on any other trouble.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,7 +68,9 @@ typedef struct Loader
 	bool		spilled;		/* does spill hold any of this file's? */
 	bool		force;			/* load content that was loaded before */
 	Report	   *report;
-	char	   *last_error;		/* the server's message of a failed file */
+	UnknownFields *unknown;		/* of the file under way */
+	CopyBuf		unknown_json;	/* the same, as finish_file takes them */
+	bool		bad_content;	/* the file failed for what it holds */
 } Loader;
 
 /* Counts of one file, as landing.source_file records them. */
@@ -74,7 +79,6 @@ typedef struct FileCounts
 	int64_t		lines;
 	int64_t		loaded;
 	int64_t		rejected;
-	int64_t		extra_fields;
 } FileCounts;
 
 
@@ -154,10 +158,14 @@ help(void)
 		   progname);
 	printf("Usage:\n");
 	printf("  %s [OPTION]... PATH...\n\n", progname);
-	printf("PATH is the root of the layout customer/landing/*.json,\n"
-		   "accelerometer/landing/*.json, step_trainer/landing/*.json, or one KIND or\n"
-		   "KIND/landing folder of it, or a single file.  Files are loaded customer\n"
-		   "first, then accelerometer, then step_trainer, by name within a kind.\n\n");
+	printf("PATH is the root of the layout customer/landing/, accelerometer/landing/,\n"
+		   "step_trainer/landing/, or one KIND or KIND/landing folder of it, or a single\n"
+		   "file.  A landing folder is read with its sub-folders; its files named\n"
+		   "*.json, *.jsonl or *.ndjson (any letter case) are loaded, and each of those\n"
+		   "with .gz after it is read as gzip.  Everything else in it, and a folder at\n"
+		   "the root that is not a kind's, is passed over and named with the reason.\n"
+		   "Files are loaded customer first, then accelerometer, then step_trainer, by\n"
+		   "path within a kind.\n\n");
 	printf("Options:\n");
 	printf("      --kind=KIND          the files named hold KIND records: customer,\n"
 		   "                           accelerometer or step_trainer (needed for a file\n"
@@ -180,8 +188,9 @@ help(void)
 		   "skipped.  Each file is loaded in a transaction of its own, whole or not at\n"
 		   "all; a run stopped at any moment can simply be run again.  On a terminal,\n"
 		   "a progress bar shows on stderr.\n");
-	printf("\nExit status: 0 if every line was loaded, 1 if some lines were rejected\n"
-		   "(see landing.rejected), 2 on a usage, connection, file or server error.\n");
+	printf("\nExit status: 0 if every file was loaded (or skipped as loaded before),\n"
+		   "1 if some lines were rejected (see landing.rejected) or some files or\n"
+		   "folders were passed over, 2 on a usage, connection, file or server error.\n");
 }
 
 static double
@@ -432,6 +441,14 @@ report_server_error(const LoadFile *f, PGconn *conn, PGresult *res)
 	last_server_error[len] = '\0';
 }
 
+/* The reason a file failed, for the ingest log and --json. */
+static void
+set_file_error(const char *message)
+{
+	free(last_server_error);
+	last_server_error = load_strdup(message);
+}
+
 static void
 rollback(PGconn *conn)
 {
@@ -634,10 +651,9 @@ stream_lines(Loader *ld, const LoadFile *f, LineReader *reader,
 			continue;
 
 		counts->lines++;
-		report_progress(ld->report, line.offset + (int64_t) line.len,
+		report_progress(ld->report, line_reader_stored_offset(reader, &line),
 						counts->loaded);
-		reason = record_parse(parser, &line, file_id, &ld->rows,
-							  &counts->extra_fields);
+		reason = record_parse(parser, &line, file_id, &ld->rows, ld->unknown);
 		if (reason == NULL)
 			counts->loaded++;
 		else
@@ -664,7 +680,24 @@ stream_lines(Loader *ld, const LoadFile *f, LineReader *reader,
 	}
 	if (rc < 0)
 	{
-		load_error("could not read \"%s\": %s", f->display, strerror(errno));
+		char		message[300];
+
+		/* bad gzip data: this file fails alone, the run goes on */
+		ld->bad_content = line_reader_data_error(reader);
+		if (ld->bad_content)
+		{
+			load_error("could not load \"%s\" (rolled back): %s", f->display,
+					   line_reader_error(reader));
+			snprintf(message, sizeof(message), "%s", line_reader_error(reader));
+		}
+		else
+		{
+			load_error("could not read \"%s\": %s", f->display,
+					   line_reader_error(reader));
+			snprintf(message, sizeof(message), "could not read the file: %s",
+					 line_reader_error(reader));
+		}
+		set_file_error(message);
 		end_copy(conn, f, "stedi-load: could not read the file");
 		return false;
 	}
@@ -759,7 +792,9 @@ fail_unread(Loader *ld, const LoadFile *f, FileResult *result,
 /*
  * Load one file in one transaction, unless its content was loaded before.
  * Returns false, having reported why, rolled back and logged the attempt,
- * if the run must stop.
+ * if the run must stop.  A file that failed for what it holds (see
+ * bad_content) is reported, rolled back and logged the same, but the run
+ * goes on.
  */
 static bool
 load_file(Loader *ld, const LoadFile *f)
@@ -787,6 +822,11 @@ load_file(Loader *ld, const LoadFile *f)
 	result.outcome = FILE_FAILED;
 	started_text[0] = '\0';
 	size_text[0] = '\0';
+	/* no message of an earlier file may pass for this one's */
+	free(last_server_error);
+	last_server_error = NULL;
+	ld->bad_content = false;
+	unknown_fields_reset(ld->unknown);
 
 	fd = open(f->realpath, O_RDONLY);
 	if (fd < 0 || fstat(fd, &st) != 0)
@@ -800,7 +840,10 @@ load_file(Loader *ld, const LoadFile *f)
 	result.size_bytes = st.st_size;
 	snprintf(size_text, sizeof(size_text), "%lld", (long long) st.st_size);
 
-	/* the content hash decides whether the file was loaded before */
+	/*
+	 * The content hash decides whether the file was loaded before: of the
+	 * bytes as stored, compressed or not.
+	 */
 	if (!file_sha256(fd, digest) || lseek(fd, 0, SEEK_SET) != 0)
 	{
 		int			err = errno;
@@ -810,14 +853,7 @@ load_file(Loader *ld, const LoadFile *f)
 	}
 	sha256_hex(digest, result.sha256);
 
-	reader = line_reader_open(fd);
-	if (reader == NULL)
-	{
-		int			err = errno;
-
-		close(fd);
-		return fail_unread(ld, f, &result, size_text, "read", err);
-	}
+	reader = line_reader_open(fd, f->gzip);
 	if (ld->parser[f->kind] == NULL)
 		ld->parser[f->kind] = record_parser_create(f->kind);
 	if (!reset_spill(ld))
@@ -887,13 +923,16 @@ load_file(Loader *ld, const LoadFile *f)
 	snprintf(num[1], sizeof(num[1]), "%lld", (long long) counts.lines);
 	snprintf(num[2], sizeof(num[2]), "%lld", (long long) counts.loaded);
 	snprintf(num[3], sizeof(num[3]), "%lld", (long long) counts.rejected);
-	snprintf(num[4], sizeof(num[4]), "%lld", (long long) counts.extra_fields);
+	snprintf(num[4], sizeof(num[4]), "%lld",
+			 (long long) unknown_fields_total(ld->unknown));
 	for (i = 0; i < 5; i++)
 		params[i] = num[i];
+	unknown_fields_json(ld->unknown, &ld->unknown_json);
+	params[5] = ld->unknown_json.data;
 	free(value);
 	/* the server counted the rows and gathered their owners itself */
-	value = query_value(conn, f, "SELECT stedi.finish_file($1, $2, $3, $4, $5)",
-						5, params);
+	value = query_value(conn, f, "SELECT stedi.finish_file($1, $2, $3, $4, $5, $6)",
+						6, params);
 	if (value == NULL)
 		goto done;
 
@@ -906,7 +945,9 @@ load_file(Loader *ld, const LoadFile *f)
 	result.lines = counts.lines;
 	result.loaded = counts.loaded;
 	result.rejected = counts.rejected;
-	result.extra_fields = counts.extra_fields;
+	result.extra_fields = unknown_fields_total(ld->unknown);
+	result.unknown = ld->unknown;
+	result.unknown_json = ld->unknown_json.data;
 	result.seconds = now_seconds() - started;
 	report_file(ld->report, f, &result);
 
@@ -924,7 +965,7 @@ done:
 	}
 	line_reader_free(reader);
 	close(fd);
-	return ok;
+	return ok || ld->bad_content;
 }
 
 
@@ -1062,6 +1103,7 @@ main(int argc, char **argv)
 	ld.conn = connect_database(dbname, host, port, user, prompt);
 	check_extension(ld.conn);
 
+	ld.unknown = unknown_fields_create();
 	ld.report = report_start(&list, ld.quiet, json, true);
 	for (i = 0; i < list.nfiles && !stopped; i++)
 		stopped = !load_file(&ld, &list.files[i]);
@@ -1072,5 +1114,7 @@ main(int argc, char **argv)
 		record_parser_free(ld.parser[i]);
 	if (ld.spill != NULL)
 		fclose(ld.spill);
+	unknown_fields_free(ld.unknown);
+	free(ld.unknown_json.data);
 	return status;
 }

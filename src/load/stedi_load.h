@@ -2,9 +2,12 @@
  * stedi_load.h
  *		Internal interfaces of stedi-load, shared by its source files:
  *
- *		files.c			which files a command line names, and their kind
- *		lines.c			reading a file line by line with bounded memory
- *		parse.c			one JSON line -> one binary COPY tuple (or a reason)
+ *		files.c			which files a command line names, their kind, and
+ *						what it passes over
+ *		lines.c			reading a file (maybe gzip) line by line with
+ *						bounded memory
+ *		parse.c			one JSON line -> one binary COPY tuple (or a reason),
+ *						and the unknown field names of a file
  *		stedi-load.c	command line, connection, one transaction per file
  *
  * Not installed; the stedi backend never includes it.
@@ -63,19 +66,37 @@ typedef struct LoadFile
 	char	   *display;		/* the path as the user wrote it */
 	char	   *realpath;		/* what landing.source_file.path records */
 	int64_t		size_bytes;		/* when listed, for the progress bar */
+	bool		gzip;			/* named *.gz: read through zlib */
 } LoadFile;
+
+/* Something a folder held that is not loaded, and why. */
+typedef struct PassedOver
+{
+	int			kind;			/* of the landing folder it is in, or -1 */
+	int			argno;
+	char	   *display;		/* as the user would write it; a folder
+								 * ends in "/" */
+	char	   *key;			/* the path it was found by, to name it once */
+	const char *reason;
+	int			hint;			/* the kind a folder's name looks like, or
+								 * -1 */
+} PassedOver;
 
 typedef struct FileList
 {
 	LoadFile   *files;
 	int			nfiles;
 	int			capacity;
+	PassedOver *passed;
+	int			npassed;
+	int			passed_capacity;
 } FileList;
 
 extern bool collect_path(FileList *list, const char *arg, int argno,
 						 int forced_kind);
 extern void order_files(FileList *list);
 extern int	kind_from_name(const char *name);
+extern bool is_gzip_name(const char *name);
 
 
 /* ---- digest.c ---- */
@@ -108,6 +129,13 @@ typedef struct FileResult
 	int64_t		extra_fields;
 	double		seconds;
 	const char *message;		/* why it failed */
+	struct UnknownFields *unknown;	/* a loaded file's unknown field names */
+	const char *unknown_json;	/* the same as a JSON object */
+
+	/*
+	 * The three pointers are lent to report_file for the call only; it
+	 * keeps copies of what it needs.
+	 */
 } FileResult;
 
 typedef struct Report Report;
@@ -136,8 +164,12 @@ typedef struct Line
 								 * head of the line and is not terminated */
 } Line;
 
-extern LineReader *line_reader_open(int fd);
+extern LineReader *line_reader_open(int fd, bool gzip);
 extern int	line_reader_next(LineReader *reader, Line *line);
+extern const char *line_reader_error(const LineReader *reader);
+extern bool line_reader_data_error(const LineReader *reader);
+extern int64_t line_reader_stored_offset(const LineReader *reader,
+										 const Line *line);
 extern void line_reader_free(LineReader *reader);
 
 
@@ -236,14 +268,31 @@ extern void copy_put_rejected(CopyBuf *buf, StediKind kind, int32_t file_id,
 							  const RejectedIdentity *id);
 
 typedef struct RecordParser RecordParser;
+typedef struct UnknownFields UnknownFields;
 
 extern RecordParser *record_parser_create(StediKind kind);
 extern void record_parser_free(RecordParser *parser);
 extern const char *record_copy_columns(StediKind kind);
 extern const char *record_parse(RecordParser *parser, const Line *line,
 								int32_t file_id, CopyBuf *out,
-								int64_t *extra_fields);
+								UnknownFields *unknown);
 extern void record_rejected_identity(const RecordParser *parser,
 									 RejectedIdentity *id);
+
+/* the unknown field names of one file's loaded records, with counts */
+extern UnknownFields *unknown_fields_create(void);
+extern void unknown_fields_reset(UnknownFields *u);
+extern void unknown_fields_free(UnknownFields *u);
+extern void unknown_fields_add_record(UnknownFields *u,
+									  const char *const *keys,
+									  const size_t *lens, size_t nkeys,
+									  int64_t count);
+extern int64_t unknown_fields_total(const UnknownFields *u);
+extern bool unknown_fields_truncated(const UnknownFields *u);
+extern int	unknown_fields_count(UnknownFields *u);
+extern const char *unknown_fields_name(const UnknownFields *u, int i,
+									   size_t *len, int64_t *records);
+extern void unknown_fields_json(UnknownFields *u, CopyBuf *buf);
+extern void copybuf_put_json_string(CopyBuf *buf, const char *s, size_t len);
 
 #endif							/* STEDI_LOAD_H */
