@@ -581,12 +581,14 @@ COMMENT ON FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) IS
 -- 256 bytes (stedi-load cuts a longer one at a character boundary and marks
 -- the cut with "..."), and a file names at most 1,000 of them.
 CREATE TABLE landing.unknown_field (
-    file_id    integer NOT NULL REFERENCES landing.source_file ON DELETE CASCADE,
+    file_id    integer NOT NULL,
     field_name text NOT NULL CHECK (octet_length(field_name) <= 256),
     records    bigint NOT NULL CHECK (records > 0),
     PRIMARY KEY (file_id, field_name)
 );
 COMMENT ON TABLE landing.unknown_field IS 'Schema drift: each unknown field name the loaded records of a file carried, with how many records carried it (written by stedi.finish_file)';
+COMMENT ON COLUMN landing.unknown_field.field_name IS 'The unknown field name as the records spelled it (cut at 256 bytes, the cut marked "...")';
+COMMENT ON COLUMN landing.unknown_field.records IS 'How many of the file''s loaded records carried it';
 COMMENT ON COLUMN landing.source_file.extra_fields IS 'Unknown JSON fields seen in loaded rows (ignored); landing.unknown_field names them';
 
 DROP FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint, text[]);
@@ -707,7 +709,509 @@ SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
         OFFSET 0) AS c ON c.serial_number = s.serial_number
   JOIN trusted.accelerometer AS a
     ON a.user_email = c.email
-   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
+   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+ WHERE s.serial_number NOT IN (SELECT d.serial_number FROM trusted.customer AS d
+                                GROUP BY d.serial_number HAVING count(*) > 1)
+    OR NOT EXISTS (SELECT FROM trusted.customer AS o
+                     JOIN trusted.accelerometer AS b ON b.user_email = o.email
+                    WHERE o.serial_number = s.serial_number AND o.email <> c.email
+                      AND b.reading_time OPERATOR(stedi.=#) s.sensor_reading_time);
+
+-- Identical readings counted once, ambiguous devices held back, and
+-- expectations (issue 14): the reading zones are made of candidates.
+CREATE VIEW trusted.accelerometer_candidate AS
+SELECT c.email AS user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number,
+       f.loaded_at
+  FROM landing.accelerometer AS a
+  JOIN trusted.customer AS c ON c.email = stedi.normalize_email(a.user_email)
+  JOIN landing.source_file AS f ON f.file_id = a.file_id
+ WHERE stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                          a.reading_time, (SELECT stedi.setting_value('consent_policy')));
+
+CREATE VIEW trusted.step_trainer_candidate AS
+SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+       s.file_id, s.line_number, f.loaded_at
+  FROM landing.step_trainer AS s
+  JOIN landing.source_file AS f ON f.file_id = s.file_id
+ WHERE EXISTS (SELECT FROM curated.customer AS c
+                WHERE c.serial_number = s.serial_number
+                  AND stedi.reading_has_research_consent(c.share_with_research_as_of_date,
+                                                         s.sensor_reading_time,
+                                                         (SELECT stedi.setting_value('consent_policy'))));
+
+------------------------------------------------------------------------------
+-- Expectations: data-quality rules over the reading zones
+--
+-- An expectation is a check, a boolean SQL expression over a reading
+-- zone's columns and loaded_at (when the reading's file was loaded), and
+-- what to do with a row for which it is false (as in Databricks' Delta
+-- Live Tables, but incremental and inside the database):
+--   warn  keep the row in the zone, and record it;
+--   drop  keep the row out of the zone, and record it, so that nothing is
+--         lost: landing keeps the row, stedi.expectation_violation says
+--         which rule keeps it out;
+--   fail  the refresh fails, naming the rule.
+-- A check that is null passes, as in a CHECK constraint.  Checks run on
+-- the rows a refresh computes (all of them in a full refresh), before
+-- identical readings are counted once.  They govern the zones readings
+-- come into, trusted.accelerometer and trusted.step_trainer; the curated
+-- zones are made of those.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION stedi.check_expectation(input regclass, "check" text) RETURNS void
+AS 'MODULE_PATHNAME', 'stedi_check_expectation' LANGUAGE C STRICT STABLE;
+COMMENT ON FUNCTION stedi.check_expectation(regclass, text) IS
+    'Validate an expectation''s check against the columns of input (a zone''s candidate view): one boolean expression, no subquery, aggregate or set, only PostgreSQL''s own immutable functions and operators; raises invalid_parameter_value otherwise, program_limit_exceeded over 4,096 bytes (src/expectation.c)';
+
+-- The reading zones, and what their expectations and duplicates work on.
+CREATE FUNCTION stedi.reading_zones(OUT step integer, OUT zone regclass,
+                                    OUT candidate regclass, OUT owner name,
+                                    OUT reading_time name, OUT reading text[],
+                                    OUT owner_files regclass)
+RETURNS SETOF record
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    VALUES (2, 'trusted.accelerometer'::regclass, 'trusted.accelerometer_candidate'::regclass,
+            'user_email'::name, 'reading_time'::name, '{user_email,reading_time,x,y,z}'::text[],
+            'stedi.accelerometer_file_user'::regclass),
+           (4, 'trusted.step_trainer', 'trusted.step_trainer_candidate',
+            'serial_number', 'sensor_reading_time',
+            '{serial_number,sensor_reading_time,distance_from_object}',
+            'stedi.step_trainer_file_serial')
+$$;
+COMMENT ON FUNCTION stedi.reading_zones() IS 'The zones readings come into: the zone''s step, its candidate view (rows before expectations and duplicates), the column of the reading''s owner (customer or device) and its time, the columns that make two readings identical, and the table of which files hold whose readings';
+
+CREATE TABLE stedi.expectation (
+    zone         regclass NOT NULL
+                 CHECK (zone IN ('trusted.accelerometer'::regclass, 'trusted.step_trainer'::regclass)),
+    name         text NOT NULL CHECK (name ~ '^[[:alnum:]_][[:alnum:]_ .-]{0,62}$'),
+    check_sql    text NOT NULL,
+    on_violation text NOT NULL CHECK (on_violation IN ('warn', 'drop', 'fail')),
+    builtin      boolean NOT NULL DEFAULT false,
+    declared_at  timestamptz NOT NULL DEFAULT now(),
+    declared_by  name NOT NULL DEFAULT session_user,
+    last_run_at  timestamptz,
+    last_checked bigint,
+    last_violated bigint,
+    PRIMARY KEY (zone, name)
+);
+COMMENT ON TABLE stedi.expectation IS 'Data-quality rules of the reading zones (stedi.expect): a check over the zone''s columns and loaded_at, and what a row that fails it does (warn, drop, fail); written only by stedi.expect and stedi.unexpect';
+COMMENT ON COLUMN stedi.expectation.zone IS 'The reading zone the rule governs: trusted.accelerometer or trusted.step_trainer';
+COMMENT ON COLUMN stedi.expectation.check_sql IS 'The check: a boolean SQL expression over the zone''s columns and loaded_at; a row passes unless it is false';
+COMMENT ON COLUMN stedi.expectation.on_violation IS 'What a row that fails the check does: warn (stays in the zone, recorded), drop (kept out of the zone, recorded) or fail (the refresh fails)';
+COMMENT ON COLUMN stedi.expectation.declared_at IS 'When the rule was declared or last changed';
+COMMENT ON COLUMN stedi.expectation.declared_by IS 'Who declared it (session user); stedi for the shipped rules';
+COMMENT ON COLUMN stedi.expectation.last_run_at IS 'When a refresh last checked it';
+COMMENT ON COLUMN stedi.expectation.builtin IS 'Shipped with stedi: cannot be removed or changed';
+COMMENT ON COLUMN stedi.expectation.last_checked IS 'Rows the last refresh that computed the zone checked (all of them in a full refresh, the rows it recomputed otherwise)';
+COMMENT ON COLUMN stedi.expectation.last_violated IS 'Of those, the rows for which the check was false';
+
+-- The shipped rules.  Each keeps the published counts of the starter set.
+INSERT INTO stedi.expectation (zone, name, check_sql, on_violation, builtin, declared_by) VALUES
+    ('trusted.accelerometer', 'reading_time_after_2000', $c$reading_time >= '2000-01-01 00:00:00+00'$c$, 'drop', true, 'stedi'),
+    ('trusted.accelerometer', 'reading_time_not_ahead_of_load', $c$reading_time <= loaded_at + interval '1 day'$c$, 'drop', true, 'stedi'),
+    ('trusted.step_trainer', 'reading_time_after_2000', $c$sensor_reading_time >= '2000-01-01 00:00:00+00'$c$, 'drop', true, 'stedi'),
+    ('trusted.step_trainer', 'reading_time_not_ahead_of_load', $c$sensor_reading_time <= loaded_at + interval '1 day'$c$, 'drop', true, 'stedi'),
+    ('trusted.step_trainer', 'distance_not_negative', $c$distance_from_object >= 0$c$, 'drop', true, 'stedi');
+
+-- Rows that fail an expectation whose action is warn or drop, by the
+-- row's lineage.  Computed, like a zone, by every refresh: a full one
+-- records again every row of the zone's candidates that fails, an
+-- incremental one those of the files and owners it recomputed.
+CREATE TABLE stedi.expectation_violation (
+    zone         regclass NOT NULL,
+    expectation  text NOT NULL,
+    file_id      integer NOT NULL,
+    line_number  bigint NOT NULL,
+    owner        text NOT NULL,
+    on_violation text NOT NULL CHECK (on_violation IN ('warn', 'drop')),
+    found_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (zone, expectation, file_id, line_number)
+);
+CREATE INDEX ON stedi.expectation_violation (file_id);
+CREATE INDEX ON stedi.expectation_violation (owner);
+COMMENT ON TABLE stedi.expectation_violation IS 'Each row of a reading zone''s candidates that fails an expectation, by lineage (the landing file and line): dropped rows are out of the zone, warned ones in it';
+COMMENT ON COLUMN stedi.expectation_violation.zone IS 'The zone whose expectation the row fails';
+COMMENT ON COLUMN stedi.expectation_violation.expectation IS 'The expectation''s name (stedi.expectation)';
+COMMENT ON COLUMN stedi.expectation_violation.file_id IS 'Lineage: the landing file of the row (landing.source_file)';
+COMMENT ON COLUMN stedi.expectation_violation.line_number IS 'Lineage: the row''s line in that file';
+COMMENT ON COLUMN stedi.expectation_violation.on_violation IS 'warn: the row is in the zone; drop: it is kept out';
+COMMENT ON COLUMN stedi.expectation_violation.found_at IS 'When the refresh that recorded it ran';
+COMMENT ON COLUMN stedi.expectation_violation.owner IS 'The reading''s customer (normalized email) or device (serial number): how a refresh finds the violations of a customer or device it recomputes, and an erasure removes them';
+
+-- The definition of a reading zone, made again from its expectations:
+-- the candidates for which no drop rule's check is false, and of
+-- identical readings the first loaded (lowest file, then line), which
+-- keeps its lineage.  Each check was validated by stedi.check_expectation
+-- as one expression; it is put between line breaks, so that nothing of
+-- its text (a comment) reaches past it, and parsed with
+-- standard_conforming_strings on, as it was validated.
+CREATE FUNCTION stedi.define_zone(zone regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $$
+DECLARE
+    r record;
+    columns text;
+    reading text;
+    checks text;
+BEGIN
+    SELECT * INTO r FROM stedi.reading_zones() AS v WHERE v.zone = define_zone.zone;
+    SELECT string_agg('c.' || quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO columns
+      FROM pg_attribute AS a
+     WHERE a.attrelid = define_zone.zone AND a.attnum > 0 AND NOT a.attisdropped;
+    SELECT string_agg('c.' || quote_ident(k), ', ') INTO reading FROM unnest(r.reading) AS k;
+    SELECT string_agg(format(E'(\n%s\n) IS NOT FALSE', e.check_sql), E'\n   AND ' ORDER BY e.name)
+      INTO checks
+      FROM stedi.expectation AS e
+     WHERE e.zone = define_zone.zone AND e.on_violation = 'drop';
+    EXECUTE format(E'CREATE OR REPLACE VIEW %s_definition AS\nSELECT DISTINCT ON (%s) %s\n  FROM %s AS c\n WHERE %s\n ORDER BY %s, c.file_id, c.line_number',
+                   zone, reading, columns, r.candidate, coalesce(checks, 'true'), reading);
+END
+$$;
+COMMENT ON FUNCTION stedi.define_zone(regclass) IS 'Make a reading zone''s definition view again from its drop expectations: its candidates that meet them, identical readings once (the first loaded)';
+
+SELECT stedi.define_zone(z.zone) FROM stedi.reading_zones() AS z;
+
+-- Declare an expectation, or change one (same zone and name); the next
+-- refresh computes every zone again, in full.
+CREATE FUNCTION stedi.expect(zone regclass, name text, "check" text,
+                             on_violation text DEFAULT 'drop')
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $$
+DECLARE
+    r record;
+    old stedi.expectation;
+BEGIN
+    SELECT * INTO r FROM stedi.reading_zones() AS v WHERE v.zone = expect.zone;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'expectations govern trusted.accelerometer and trusted.step_trainer, not %', zone
+              USING ERRCODE = 'invalid_parameter_value',
+                    HINT = 'The curated zones are made of those two: an expectation there governs them too.';
+    END IF;
+    IF on_violation IS NULL OR on_violation NOT IN ('warn', 'drop', 'fail') THEN
+        RAISE EXCEPTION 'on_violation must be warn, drop or fail, not %', coalesce(quote_literal(on_violation), 'NULL')
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF name IS NULL OR name !~ '^[[:alnum:]_][[:alnum:]_ .-]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid expectation name %', coalesce(quote_literal(name), 'NULL')
+              USING ERRCODE = 'invalid_parameter_value',
+                    DETAIL = 'A name is 1 to 63 letters, digits, spaces, "_", "." or "-", not starting with a space, "." or "-".';
+    END IF;
+    IF "check" IS NULL THEN
+        RAISE EXCEPTION 'an expectation needs a check' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stedi.check_expectation(r.candidate, "check");
+    PERFORM stedi.lock_refresh('expectation');
+    SELECT * INTO old FROM stedi.expectation AS e WHERE e.zone = expect.zone AND e.name = expect.name
+       FOR UPDATE;
+    IF old.builtin THEN
+        RAISE EXCEPTION 'expectation "%" of % is shipped with stedi and cannot be changed', name, zone
+              USING ERRCODE = 'insufficient_privilege',
+                    HINT = 'Declare a rule of your own under another name beside it.';
+    END IF;
+    IF old.check_sql IS NOT DISTINCT FROM "check" AND old.on_violation IS NOT DISTINCT FROM expect.on_violation THEN
+        RETURN;
+    END IF;
+    INSERT INTO stedi.expectation AS e (zone, name, check_sql, on_violation)
+    VALUES (zone, name, "check", on_violation)
+    ON CONFLICT ON CONSTRAINT expectation_pkey DO UPDATE
+       SET check_sql = EXCLUDED.check_sql, on_violation = EXCLUDED.on_violation,
+           declared_at = now(), declared_by = session_user,
+           last_run_at = NULL, last_checked = NULL, last_violated = NULL;
+    DELETE FROM stedi.expectation_violation AS v WHERE v.zone = expect.zone AND v.expectation = expect.name;
+    PERFORM stedi.define_zone(zone);
+    INSERT INTO stedi.landing_change (relation) VALUES ('stedi.expectation'::regclass);
+END
+$$;
+COMMENT ON FUNCTION stedi.expect(regclass, text, text, text) IS
+    'Declare (or change) an expectation of trusted.accelerometer or trusted.step_trainer: a check over the zone''s columns and loaded_at, and on_violation warn, drop (default) or fail; the next refresh computes every zone again.  Raises invalid_parameter_value for another zone, a bad name, action or check (stedi.check_expectation), insufficient_privilege for a shipped rule';
+
+CREATE FUNCTION stedi.unexpect(zone regclass, name text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $$
+DECLARE
+    old stedi.expectation;
+BEGIN
+    PERFORM stedi.lock_refresh('expectation');
+    SELECT * INTO old FROM stedi.expectation AS e WHERE e.zone = unexpect.zone AND e.name = unexpect.name
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% has no expectation "%"', zone, name
+              USING ERRCODE = 'undefined_object',
+                    HINT = 'stedi.expectation_status lists them.';
+    END IF;
+    IF old.builtin THEN
+        RAISE EXCEPTION 'expectation "%" of % is shipped with stedi and cannot be removed', name, zone
+              USING ERRCODE = 'insufficient_privilege',
+                    DETAIL = 'It keeps impossible readings out of the zone.';
+    END IF;
+    DELETE FROM stedi.expectation AS e WHERE e.zone = unexpect.zone AND e.name = unexpect.name;
+    DELETE FROM stedi.expectation_violation AS v WHERE v.zone = unexpect.zone AND v.expectation = unexpect.name;
+    PERFORM stedi.define_zone(zone);
+    INSERT INTO stedi.landing_change (relation) VALUES ('stedi.expectation'::regclass);
+END
+$$;
+COMMENT ON FUNCTION stedi.unexpect(regclass, text) IS
+    'Remove an expectation declared with stedi.expect, and the violations recorded under it; the next refresh computes every zone again.  Raises undefined_object when there is none, insufficient_privilege for a shipped rule';
+
+CREATE VIEW stedi.expectation_status AS
+SELECT e.zone, e.name, e.check_sql AS "check", e.on_violation, e.builtin,
+       e.last_run_at, e.last_checked, e.last_violated,
+       (SELECT count(*) FROM stedi.expectation_violation AS v
+         WHERE v.zone = e.zone AND v.expectation = e.name) AS violating
+  FROM stedi.expectation AS e;
+-- Devices that several trusted customers name (the fulfilment defect of
+-- the original data), and how many of their readings the training table
+-- holds back because more than one of them has a reading in that
+-- millisecond (curated.machine_learning_definition).
+CREATE VIEW stedi.ambiguous_device AS
+SELECT d.serial_number, d.customers,
+       (SELECT count(*) FROM trusted.step_trainer AS s
+         WHERE s.serial_number = d.serial_number
+           AND (SELECT count(DISTINCT o.email) FROM trusted.customer AS o
+                  JOIN trusted.accelerometer AS a ON a.user_email = o.email
+                 WHERE o.serial_number = s.serial_number
+                   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time) > 1) AS readings_held_back
+  FROM (SELECT c.serial_number, count(*) AS customers FROM trusted.customer AS c
+         GROUP BY c.serial_number HAVING count(*) > 1) AS d;
+COMMENT ON COLUMN stedi.ambiguous_device.customers IS 'Trusted customers whose latest record names the device';
+COMMENT ON COLUMN stedi.ambiguous_device.readings_held_back IS 'The device''s trusted readings in whose millisecond more than one of them has a trusted accelerometer reading: paired with no one';
+COMMENT ON VIEW stedi.ambiguous_device IS 'Devices (serial numbers) that several trusted customers name, with how many, and how many of the device''s trusted readings are held back from curated.machine_learning because more than one of those customers has a reading in that millisecond';
+
+COMMENT ON VIEW stedi.expectation_status IS 'Each expectation with the rows its zone''s last refresh checked and found failing, and how many rows of the zone''s candidates fail it now (for warn and drop: what stedi.expectation_violation holds)';
+COMMENT ON COLUMN stedi.expectation_status.zone IS 'The reading zone the rule governs';
+COMMENT ON COLUMN stedi.expectation_status.check IS 'The check (stedi.expectation.check_sql)';
+COMMENT ON COLUMN stedi.expectation_status.on_violation IS 'warn, drop or fail';
+COMMENT ON COLUMN stedi.expectation_status.builtin IS 'Shipped with stedi';
+COMMENT ON COLUMN stedi.expectation_status.last_run_at IS 'When a refresh last checked it';
+COMMENT ON COLUMN stedi.expectation_status.last_checked IS 'Rows that refresh checked: every candidate in a full refresh, the rows it recomputed in an incremental one';
+COMMENT ON COLUMN stedi.expectation_status.last_violated IS 'Of those, the rows that failed the check';
+COMMENT ON COLUMN stedi.expectation_status.violating IS 'Rows of the zone''s candidates that fail it now, in total (stedi.expectation_violation; none for fail rules, which stop the refresh)';
+
+-- The expectations of one reading zone checked on the rows in table
+-- rows (the zone's columns), or on all its candidates when rows is NULL
+-- (a full refresh): a fail rule that fails raises; the rows failing warn
+-- and drop rules are recorded (those of the scope are recorded afresh:
+-- the files and owners recomputed, or the whole zone); the rows failing
+-- a drop rule are deleted from rows.  Returns the rows checked, and those
+-- that fail no drop rule.  Checks run as in the definition view
+-- (stedi.define_zone): between line breaks, standard_conforming_strings on.
+CREATE FUNCTION stedi.check_zone(zone regclass, rows regclass, files integer[], owners text[],
+                                 OUT checked bigint, OUT passed bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $$
+DECLARE
+    r record;
+    input text;
+    any_fails text;
+    drop_passes text;
+    violated text;
+    drop_rules text;
+    failing bigint;
+    example record;
+BEGIN
+    SELECT * INTO r FROM stedi.reading_zones() AS v WHERE v.zone = check_zone.zone;
+    IF rows IS NULL THEN
+        DELETE FROM stedi.expectation_violation AS v WHERE v.zone = check_zone.zone;
+        input := format('(SELECT c.*, NULL::tid AS stedi_row FROM %s AS c) AS c', r.candidate);
+    ELSE
+        DELETE FROM stedi.expectation_violation AS v
+         WHERE v.zone = check_zone.zone AND (v.file_id = ANY (files) OR v.owner = ANY (owners));
+        input := format('(SELECT c.*, c.ctid AS stedi_row, f.loaded_at FROM %s AS c
+                            JOIN landing.source_file AS f ON f.file_id = c.file_id) AS c', rows);
+    END IF;
+    SELECT string_agg(format(E'(\n%s\n) IS FALSE', x.check_sql), ' OR '),
+           string_agg(format(E'(\n%s\n) IS NOT FALSE', x.check_sql), ' AND ')
+               FILTER (WHERE x.on_violation = 'drop'),
+           string_agg(format(E'CASE WHEN (\n%s\n) IS FALSE THEN %L END', x.check_sql, x.name), ', '),
+           coalesce(array_agg(x.name) FILTER (WHERE x.on_violation = 'drop'), '{}')::text
+      INTO any_fails, drop_passes, violated, drop_rules
+      FROM stedi.expectation AS x WHERE x.zone = check_zone.zone;
+    -- counts first, in one pass; the rows that fail, which are few, in a
+    -- second pass only when there are any
+    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s) FROM %s',
+                   coalesce(drop_passes, 'true'), coalesce(any_fails, 'false'), input)
+       INTO checked, passed, failing;
+    UPDATE stedi.expectation AS x
+       SET last_run_at = now(), last_checked = check_zone.checked, last_violated = 0
+     WHERE x.zone = check_zone.zone;
+    IF failing = 0 THEN
+        RETURN;
+    END IF;
+    CREATE TEMPORARY TABLE stedi_failing ON COMMIT DROP AS
+    SELECT NULL::integer AS file_id, NULL::bigint AS line_number, NULL::text AS owner,
+           NULL::tid AS stedi_row, NULL::text[] AS violated LIMIT 0;
+    EXECUTE format('INSERT INTO pg_temp.stedi_failing
+                    SELECT c.file_id, c.line_number, c.%1$I, c.stedi_row,
+                           array_remove(ARRAY[%2$s]::text[], NULL)
+                      FROM %3$s WHERE %4$s',
+                   r.owner, violated, input, any_fails);
+    SELECT count(*) INTO failing FROM pg_temp.stedi_failing AS k
+     WHERE k.violated && ARRAY(SELECT x.name FROM stedi.expectation AS x
+                                WHERE x.zone = check_zone.zone AND x.on_violation = 'fail');
+    IF failing > 0 THEN
+        SELECT x.name, k.file_id, k.line_number INTO example
+          FROM pg_temp.stedi_failing AS k
+          JOIN stedi.expectation AS x ON x.zone = check_zone.zone AND x.on_violation = 'fail'
+                                     AND x.name = ANY (k.violated)
+         ORDER BY k.file_id, k.line_number, x.name LIMIT 1;
+        RAISE EXCEPTION 'expectation "%" of % failed: %', example.name, zone,
+                        CASE WHEN failing = 1 THEN '1 row fails it' ELSE failing || ' rows fail it' END
+              USING ERRCODE = 'check_violation',
+                    DETAIL = format('Its action is fail; the first is line %s of file %s (landing.source_file).',
+                                    example.line_number, example.file_id),
+                    HINT = 'Unload the file (stedi.unload_file), or change the rule or its action (stedi.expect).';
+    END IF;
+    INSERT INTO stedi.expectation_violation (zone, expectation, file_id, line_number, owner, on_violation)
+    SELECT check_zone.zone, x.name, k.file_id, k.line_number, k.owner, x.on_violation
+      FROM pg_temp.stedi_failing AS k
+      JOIN stedi.expectation AS x ON x.zone = check_zone.zone AND x.name = ANY (k.violated)
+    ON CONFLICT DO NOTHING;
+    UPDATE stedi.expectation AS x
+       SET last_violated = (SELECT count(*) FROM pg_temp.stedi_failing AS k WHERE x.name = ANY (k.violated))
+     WHERE x.zone = check_zone.zone;
+    IF rows IS NOT NULL THEN
+        EXECUTE format('DELETE FROM %s AS c WHERE c.ctid = ANY (ARRAY(SELECT k.stedi_row FROM pg_temp.stedi_failing AS k
+                                                                     WHERE k.violated && %L::text[]))',
+                       rows, drop_rules);
+    END IF;
+    DROP TABLE pg_temp.stedi_failing;
+END
+$$;
+COMMENT ON FUNCTION stedi.check_zone(regclass, regclass, integer[], text[]) IS
+    'Check the expectations of a reading zone on the rows of a change table (those of files and owners it recomputes), or on all the zone''s candidates when rows is NULL; records the rows failing warn and drop rules, deletes those failing drop rules from the change table, raises check_violation for a fail rule; returns the rows checked and those that fail no drop rule';
+
+-- The incremental way's last word on a reading zone's change, once its
+-- rows are computed (pg_temp.stedi_minus_N: the zone's rows it recomputes,
+-- pg_temp.stedi_plus_N: what the candidates have of them now):
+-- 1. a reading whose first loaded copy goes with an unloaded file passes
+--    to the next copy, read from the files that hold readings of its
+--    owner (never the whole landing table);
+-- 2. the expectations are checked on the new rows (stedi.check_zone);
+-- 3. of identical readings among them the first loaded stays, and a row
+--    of the zone that is identical to one of them stays if it was loaded
+--    first, else it goes and the new one comes.  The zone's rows are found
+--    through its lookup index (owner, millisecond) when the new rows are
+--    few against those of their owners, else read by a hash join over the
+--    owners' rows in the span of the new rows' times.
+-- files and owners are what the change recomputes (for the expectations'
+-- records); owner_rows the zone's rows per owner, on average.  Returns
+-- the identical readings set aside.
+CREATE FUNCTION stedi.settle_readings(step integer, files integer[], owners text[],
+                                      unloaded_files integer[], owner_rows bigint)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+SET jit = off
+SET work_mem = '64MB'
+SET hash_mem_multiplier = 2
+AS $$
+DECLARE
+    r record;
+    minus text := format('pg_temp.stedi_minus_%s', step);
+    plus text := format('pg_temp.stedi_plus_%s', step);
+    columns text;
+    same text;
+    readers text[];
+    first_time timestamptz;
+    last_time timestamptz;
+    n bigint;
+    set_aside bigint := 0;
+    k record;
+BEGIN
+    SELECT * INTO r FROM stedi.reading_zones() AS v WHERE v.step = settle_readings.step;
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO columns
+      FROM pg_attribute AS a
+     WHERE a.attrelid = r.zone AND a.attnum > 0 AND NOT a.attisdropped;
+    SELECT string_agg(format('%%1$s.%1$I = %%2$s.%1$I', c), ' AND ') INTO same FROM unnest(r.reading) AS c;
+
+    IF unloaded_files IS NOT NULL THEN
+        PERFORM stedi.join_by_size(1, 0);
+        EXECUTE format('INSERT INTO %1$s
+                        SELECT %2$s FROM %3$s AS c
+                         WHERE c.file_id IN (SELECT o.file_id FROM %4$s AS o
+                                              WHERE o.%5$I IN (SELECT m.%5$I FROM %6$s AS m
+                                                                WHERE m.file_id = ANY ($1)))
+                           AND c.file_id <> ALL ($1)
+                           AND NOT EXISTS (SELECT FROM stedi.pending_file AS p WHERE p.file_id = c.file_id)
+                           AND EXISTS (SELECT FROM %6$s AS m WHERE m.file_id = ANY ($1) AND %7$s)
+                           AND NOT EXISTS (SELECT FROM %1$s AS p
+                                            WHERE p.file_id = c.file_id AND p.line_number = c.line_number)',
+                       plus, (SELECT string_agg('c.' || x, ', ') FROM regexp_split_to_table(columns, ', ') AS x),
+                       r.candidate, r.owner_files, r.owner, minus, format(same, 'm', 'c'))
+            USING unloaded_files;
+        PERFORM stedi.join_by_size(NULL, NULL);
+    END IF;
+
+    SELECT * INTO k FROM stedi.check_zone(r.zone, plus::regclass, files, owners);
+    PERFORM stedi.analyze_change(step);
+
+    -- identical readings within the change (a hash join: the change may be large)
+    PERFORM stedi.join_by_size(1, 0);
+    EXECUTE format('DELETE FROM %1$s AS p USING %1$s AS q
+                     WHERE %2$s AND (q.file_id, q.line_number) < (p.file_id, p.line_number)',
+                   plus, format(same, 'q', 'p'));
+    GET DIAGNOSTICS n = ROW_COUNT;
+    set_aside := set_aside + n;
+
+    -- and against the zone's rows that stay
+    EXECUTE format('SELECT array_agg(DISTINCT p.%1$I), min(p.%2$I), max(p.%2$I), count(*) FROM %3$s AS p',
+                   r.owner, r.reading_time, plus)
+       INTO readers, first_time, last_time, n;
+    IF n = 0 THEN
+        PERFORM stedi.join_by_size(NULL, NULL);
+        RETURN set_aside;
+    END IF;
+    PERFORM stedi.join_by_size(n, cardinality(readers) * owner_rows);
+    CREATE TEMPORARY TABLE stedi_identical ON COMMIT DROP AS
+    SELECT NULL::tid AS plus_row, NULL::tid AS zone_row, NULL::boolean AS zone_first LIMIT 0;
+    EXECUTE format('INSERT INTO pg_temp.stedi_identical
+                    SELECT p.ctid, z.ctid, (z.file_id, z.line_number) < (p.file_id, p.line_number)
+                      FROM %1$s AS p
+                      JOIN %2$s AS z
+                        ON z.%3$I = p.%3$I AND z.%4$I OPERATOR(stedi.=#) p.%4$I AND %5$s
+                     WHERE z.%3$I = ANY ($1)
+                       AND z.%4$I OPERATOR(stedi.>=#) $2 AND z.%4$I OPERATOR(stedi.<=#) $3
+                       AND (z.file_id, z.line_number) <> (p.file_id, p.line_number)',
+                   plus, r.zone, r.owner, r.reading_time, format(same, 'z', 'p'))
+        USING readers, first_time, last_time;
+    PERFORM stedi.join_by_size(1, 0);
+    -- (not those the change deletes anyway)
+    EXECUTE format('DELETE FROM pg_temp.stedi_identical AS i USING %s AS m WHERE m.row_id = i.zone_row', minus);
+    EXECUTE format('DELETE FROM %s AS p
+                     WHERE p.ctid = ANY (ARRAY(SELECT i.plus_row FROM pg_temp.stedi_identical AS i
+                                                WHERE i.zone_first))', plus);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    set_aside := set_aside + n;
+    EXECUTE format('INSERT INTO %s
+                    SELECT z.*, z.ctid FROM %s AS z
+                     WHERE z.ctid = ANY (ARRAY(SELECT i.zone_row FROM pg_temp.stedi_identical AS i
+                                                WHERE NOT i.zone_first))', minus, r.zone);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    set_aside := set_aside + n;
+    DROP TABLE pg_temp.stedi_identical;
+    PERFORM stedi.join_by_size(NULL, NULL);
+    RETURN set_aside;
+END
+$$;
+COMMENT ON FUNCTION stedi.settle_readings(integer, integer[], text[], integer[], bigint) IS
+    'Incremental refresh of a reading zone (step 2 or 4), after its change is computed: readings whose first copy was unloaded pass to the next copy, the expectations are checked (stedi.check_zone), identical readings are counted once (the first loaded keeps its lineage); returns the identical readings set aside';
+
+-- the candidate views, new in 0.3.0
+COMMENT ON VIEW trusted.accelerometer_candidate IS 'The rows trusted.accelerometer is made of before its expectations and before identical readings are counted once, with loaded_at (when the row''s file was loaded) for the checks';
+COMMENT ON VIEW trusted.step_trainer_candidate IS 'The rows trusted.step_trainer is made of before its expectations and before identical readings are counted once, with loaded_at (when the row''s file was loaded) for the checks';
+
 
 
 -- The zones in dependency order, with the key that makes a row of each
@@ -1078,6 +1582,7 @@ DECLARE
     first_time timestamptz;  -- 5: the span of the new rows' times
     last_time timestamptz;
     customers bigint;
+    shared text[];           -- 5: devices that several trusted customers name
 BEGIN
     unloaded_files := coalesce(unloaded_files, '{}');
     IF step = 1 THEN
@@ -1341,6 +1846,42 @@ BEGIN
                                 WHERE n.file_id = s.file_id AND n.line_number = s.line_number);
         END IF;
         PERFORM stedi.join_by_size(NULL, NULL);
+        -- A device that several trusted customers name (now, or before
+        -- this refresh): whether a reading of it is held back depends on
+        -- every one's readings, so when this change touches any of them
+        -- (a record, a reading, a reading of the device), every pair of
+        -- the device is computed again, from the definition.  Such devices
+        -- are few, and a device's pairs are found through its index.
+        shared := ARRAY(SELECT c.serial_number FROM trusted.customer AS c
+                         GROUP BY c.serial_number HAVING count(*) > 1
+                        UNION
+                        SELECT b.serial_number
+                          FROM (SELECT c.serial_number, c.email FROM trusted.customer AS c
+                                 WHERE c.email NOT IN (SELECT p.email FROM pg_temp.stedi_plus_1 AS p)
+                                UNION ALL
+                                SELECT m.serial_number, m.email FROM pg_temp.stedi_minus_1 AS m) AS b
+                         GROUP BY b.serial_number HAVING count(*) > 1);
+        IF cardinality(shared) > 0 THEN
+            shared := ARRAY(SELECT d FROM unnest(shared) AS d
+                            INTERSECT
+                            (SELECT m.serial_number FROM pg_temp.stedi_minus_1 AS m
+                             UNION SELECT p.serial_number FROM pg_temp.stedi_plus_1 AS p
+                             UNION SELECT c.serial_number FROM trusted.customer AS c
+                                    WHERE c.email IN (SELECT a.user_email FROM pg_temp.stedi_minus_2 AS a
+                                                      UNION SELECT a.user_email FROM pg_temp.stedi_plus_2 AS a)
+                             UNION SELECT s.serial_number FROM pg_temp.stedi_minus_4 AS s
+                             UNION SELECT s.serial_number FROM pg_temp.stedi_plus_4 AS s));
+        END IF;
+        IF cardinality(shared) > 0 THEN
+            DELETE FROM pg_temp.stedi_plus_5 AS p WHERE p.serial_number = ANY (shared);
+            INSERT INTO pg_temp.stedi_minus_5
+            SELECT m.*, m.ctid FROM curated.machine_learning AS m
+             WHERE m.serial_number = ANY (shared)
+               AND m.ctid <> ALL (ARRAY(SELECT x.row_id FROM pg_temp.stedi_minus_5 AS x));
+            INSERT INTO pg_temp.stedi_plus_5
+            SELECT d.* FROM curated.machine_learning_definition AS d
+             WHERE d.serial_number = ANY (shared);
+        END IF;
         DROP TABLE pg_temp.stedi_owners;
     END IF;
 END
@@ -1359,7 +1900,7 @@ CREATE FUNCTION stedi.apply_zone_changes(customer_files integer[],
                                          unloaded_files integer[],
                                          rebuild text)
 RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval,
-               inserted bigint, deleted bigint, reason text)
+               inserted bigint, deleted bigint, duplicates bigint, reason text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
@@ -1394,6 +1935,7 @@ DECLARE
     serial_changed text[];   -- 5: customers with another device
     owner_files integer[];   -- files holding readings of those customers or devices
     analyzed boolean;        -- the change tables' statistics are current
+    checked record;          -- 2, 4 in full: the candidates checked, and those kept
     work boolean;            -- something upstream changed what this zone holds (the
                              -- sets of what changed say so, never the estimate)
 BEGIN
@@ -1419,6 +1961,8 @@ BEGIN
         zone_rows := coalesce((SELECT s.rows FROM stedi.zone_state AS s WHERE s.view = z.zone), 0);
         inserted := 0;
         deleted := 0;
+        duplicates := NULL;
+        checked := NULL;
         IF first_refresh THEN
             -- straight into the empty zone, then its indexes
             method := 'full';
@@ -1429,6 +1973,9 @@ BEGIN
             PERFORM set_config('enable_nestloop', 'off', true);
             inserted := CASE WHEN z.owner IS NULL THEN stedi.fill_zone(z.zone, z.definition)
                              ELSE stedi.fill_zone(z.zone, z.definition, z.owner) END;
+            IF z.step IN (2, 4) THEN
+                SELECT * INTO checked FROM stedi.check_zone(z.zone, NULL, NULL, NULL);
+            END IF;
             PERFORM set_config('enable_nestloop', 'on', true);
             PERFORM stedi.index_zone(z.zone);
         ELSE
@@ -1572,9 +2119,15 @@ BEGIN
                 END IF;
                 reason := reason || '; ' || stedi.compare_zone(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
                                                                format('pg_temp.stedi_plus_%s', z.step)::regclass);
+                -- the expectations on every candidate, and the count of
+                -- identical readings (candidates kept, less the zone's rows)
+                IF z.step IN (2, 4) THEN
+                    SELECT * INTO checked FROM stedi.check_zone(z.zone, NULL, NULL, NULL);
+                END IF;
             ELSIF NOT work THEN
                 -- nothing to compute, nothing to apply
                 rows := zone_rows;
+                duplicates := CASE WHEN z.step IN (2, 4) THEN 0 END;
                 step := z.step;
                 view := z.zone;
                 duration := clock_timestamp() - t0;
@@ -1586,6 +2139,19 @@ BEGIN
                                                   changed, consent_changed, recompute, devices,
                                                   serial_changed, owner_files, read_rows, secret, policy,
                                                   readmitted, devices_kept, devices_gone, zone_rows);
+                IF z.step = 2 THEN
+                    duplicates := stedi.settle_readings(
+                        2, coalesce(accelerometer_files, '{}') || coalesce(unloaded_files, '{}'),
+                        consent_changed, unloaded_files,
+                        zone_rows / greatest(1, (SELECT s.rows FROM stedi.zone_state AS s
+                                                  WHERE s.view = 'trusted.customer'::regclass)));
+                ELSIF z.step = 4 THEN
+                    duplicates := stedi.settle_readings(
+                        4, coalesce(step_trainer_files, '{}') || coalesce(unloaded_files, '{}'),
+                        devices, unloaded_files,
+                        zone_rows / greatest(1, (SELECT s.rows FROM stedi.zone_state AS s
+                                                  WHERE s.view = 'curated.customer'::regclass)));
+                END IF;
                 PERFORM stedi.analyze_change(z.step);
                 IF stedi.cancel_unchanged(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
                                           format('pg_temp.stedi_plus_%s', z.step)::regclass) = 0 THEN
@@ -1613,6 +2179,9 @@ BEGIN
         -- row counts; fresh statistics, for the zones planned after this
         -- one, when it grew or shrank by a tenth
         rows := zone_rows + inserted - deleted;
+        IF checked IS NOT NULL THEN
+            duplicates := checked.passed - rows;
+        END IF;
         INSERT INTO stedi.zone_state AS s (view, rows, analyzed_rows, refreshed_at)
         VALUES (z.zone, rows, -1, now())
         ON CONFLICT (view) DO UPDATE SET rows = EXCLUDED.rows, refreshed_at = now();
@@ -1642,7 +2211,7 @@ COMMENT ON FUNCTION stedi.apply_zone_changes(integer[], integer[], integer[], te
 -- Returns no rows when only_if_changed and nothing changed.
 CREATE FUNCTION stedi.maintain_zones(rebuild boolean, only_if_changed boolean)
 RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval,
-               inserted bigint, deleted bigint, reason text)
+               inserted bigint, deleted bigint, duplicates bigint, reason text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET default_statistics_target = 100
@@ -1676,6 +2245,8 @@ BEGIN
     WITH consumed AS (DELETE FROM stedi.landing_change RETURNING relation)
     SELECT string_agg(DISTINCT CASE WHEN relation = 'stedi.setting'::regclass
                                     THEN 'the consent policy changed'
+                                    WHEN relation = 'stedi.expectation'::regclass
+                                    THEN 'the expectations changed'
                                     ELSE relation::text || ' changed by hand' END, ', ')
       INTO by_hand FROM consumed;
 
@@ -1707,7 +2278,7 @@ BEGIN
         -- nothing to do, and nothing to plan
         RETURN QUERY
         SELECT z.step, z.zone, 'incremental', s.rows, interval '0', 0::bigint, 0::bigint,
-               'nothing changed'
+               CASE WHEN z.step IN (2, 4) THEN 0::bigint END, 'nothing changed'
           FROM stedi.zones() AS z JOIN stedi.zone_state AS s ON s.view = z.zone
          ORDER BY z.step;
         RETURN;
@@ -1765,17 +2336,18 @@ $$;
 COMMENT ON FUNCTION stedi.maintain_zones(boolean, boolean) IS 'The work of stedi.refresh(): take what changed since the last refresh from the queues and apply it to the zones (stedi.apply_zone_changes); with rebuild, or after a change only a rebuild applies, every zone in full';
 
 ALTER TABLE stedi.refresh_log ADD COLUMN reason text, ADD COLUMN inserted bigint,
-    ADD COLUMN deleted bigint;
+    ADD COLUMN deleted bigint, ADD COLUMN duplicates bigint;
 COMMENT ON TABLE stedi.refresh_log IS 'One row per zone refreshed in a run: how (full or incremental) and why, the rows it inserted and deleted, its row count afterwards and how long it took';
 COMMENT ON COLUMN stedi.refresh_log.reason IS 'Why this method: asked, first refresh, a change by hand, or the rows each way would read';
 COMMENT ON COLUMN stedi.refresh_log.inserted IS 'Rows the run inserted into the zone (NULL for runs of stedi before 0.3.0)';
 COMMENT ON COLUMN stedi.refresh_log.deleted IS 'Rows the run deleted from the zone (NULL for runs of stedi before 0.3.0)';
 COMMENT ON COLUMN stedi.refresh_log.duration IS 'Time spent on this zone alone';
+COMMENT ON COLUMN stedi.refresh_log.duplicates IS 'Reading zones: identical readings (same customer or device, millisecond and values) the run set aside, keeping the first loaded; among every candidate in a full refresh, among the rows it recomputed in an incremental one';
 COMMENT ON COLUMN stedi.refresh_log.reason IS 'Why this method: asked, first refresh, a change by hand, or the rows each way would read; for a full refresh, then how the parts of the zone compared with its definition (stedi.compare_zone)';
 CREATE FUNCTION stedi.refresh(
     only_if_changed boolean DEFAULT false, "full" boolean DEFAULT false,
     OUT view regclass, OUT method text, OUT rows bigint, OUT duration interval,
-    OUT inserted bigint, OUT deleted bigint, OUT reason text)
+    OUT inserted bigint, OUT deleted bigint, OUT duplicates bigint, OUT reason text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'stedi_refresh'
 LANGUAGE C VOLATILE;
@@ -2066,6 +2638,7 @@ BEGIN
     IF f.kind <> 'customer' THEN
         INSERT INTO stedi.pending_unload (file_id, kind) VALUES (f.file_id, f.kind);
     END IF;
+    DELETE FROM landing.unknown_field AS u WHERE u.file_id = f.file_id;
     DELETE FROM landing.source_file AS s WHERE s.file_id = f.file_id;
     PERFORM stedi.track_deletes(false);
 
@@ -2086,6 +2659,8 @@ COMMENT ON TRIGGER lineage_kept ON landing.source_file IS 'A file''s lineage doe
 SELECT pg_catalog.pg_extension_config_dump('stedi.unload_log', '');
 SELECT pg_catalog.pg_extension_config_dump('stedi.unload_log_unload_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('landing.unknown_field', '');
+-- (the shipped rules are the script's own rows)
+SELECT pg_catalog.pg_extension_config_dump('stedi.expectation', 'WHERE NOT builtin');
 
 -- Indexes and constraints get the comments the install script gives them
 -- (0.2.0's named their tables as its search_path showed them).
@@ -2244,6 +2819,8 @@ ALTER FUNCTION stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, te
 ALTER FUNCTION stedi.note_landing_change() SECURITY DEFINER;
 ALTER FUNCTION stedi.refuse_source_file_delete() SECURITY DEFINER;
 ALTER FUNCTION stedi.set_setting(text, text) SECURITY DEFINER;
+ALTER FUNCTION stedi.expect(regclass, text, text, text) SECURITY DEFINER;
+ALTER FUNCTION stedi.unexpect(regclass, text) SECURITY DEFINER;
 ALTER FUNCTION stedi.set_setting(text, text) SET intervalstyle = postgres;
 
 -- Nothing for PUBLIC; each role gets what it needs by name, so that a
@@ -2293,6 +2870,8 @@ GRANT EXECUTE ON FUNCTION stedi.refresh(boolean, boolean),
                           stedi.set_setting(text, text),
                           stedi.set_consent_policy(text),
                           stedi.setting_value(text),
+                          stedi.expect(regclass, text, text, text),
+                          stedi.unexpect(regclass, text),
                           stedi.schedule_refresh(interval, regrole),
                           stedi.unschedule_refresh(),
                           stedi.scheduler_check(),

@@ -16,7 +16,7 @@ INSERT INTO landing.source_file (kind, path, size_bytes)
 VALUES ('accelerometer', 'accelerometer/landing/accelerometer-chosen.json', 0)
 RETURNING file_id AS chosen \gset
 INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
-SELECT (SELECT min(email) FROM trusted.customer), '2030-06-18 11:00:00+00'::timestamptz + g * interval '1 ms',
+SELECT (SELECT min(email) FROM trusted.customer), '2022-06-18 11:00:00+00'::timestamptz + g * interval '1 ms',
        g, 0, 0, :chosen, g
   FROM generate_series(1, 80) AS g;
 SELECT DISTINCT method FROM stedi.refresh();

@@ -130,7 +130,7 @@ SELECT indrelid::regclass::text AS zone, pg_get_indexdef(indexrelid) AS index
 -- The landing tables too.
 SELECT relname, last_analyze IS NOT NULL AS analyzed
   FROM pg_stat_user_tables WHERE schemaname = 'landing' AND relname <> 'source_file'
-   AND relname <> 'rejected' ORDER BY 1;
+   AND relname NOT IN ('rejected', 'unknown_field') ORDER BY 1;
 
 -- A failed refresh leaves the zones and the log as they were.
 BEGIN;

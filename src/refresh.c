@@ -130,8 +130,8 @@ stedi_lock_refresh(LOCKMODE mode, bool wait, const char *purpose)
  *
  * Take the refresh lock for the rest of the transaction, before any table
  * (see stedi_lock_refresh).  purpose 'load' takes it in the mode loads
- * share with everything, and never waits; 'erasure' and 'unload' take it
- * as a refresh does, waiting (with a NOTICE after 1000 ms).  Only the
+ * share with everything, and never waits; 'erasure', 'unload' and
+ * 'expectation' (a change of the rules) take it as a refresh does, waiting (with a NOTICE after 1000 ms).  Only the
  * extension's owner may call it (the SECURITY DEFINER functions of stedi):
  * anyone else could hold it in an open transaction and stop every
  * refresh.  Errors: insufficient_privilege, invalid_parameter_value.
@@ -152,11 +152,13 @@ stedi_lock_refresh_sql(PG_FUNCTION_ARGS)
 		(void) stedi_lock_refresh(ShareUpdateExclusiveLock, true, "stedi.forget_customer()");
 	else if (strcmp(purpose, "unload") == 0)
 		(void) stedi_lock_refresh(ShareUpdateExclusiveLock, true, "stedi.unload_file()");
+	else if (strcmp(purpose, "expectation") == 0)
+		(void) stedi_lock_refresh(ShareUpdateExclusiveLock, true, "stedi.expect()");
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown purpose \"%s\" for the refresh lock", purpose),
-				 errhint("Purposes are load, erasure and unload.")));
+				 errhint("Purposes are load, erasure, unload and expectation.")));
 	PG_RETURN_VOID();
 }
 
@@ -185,17 +187,17 @@ spi_single_int8(const char *sql, int nargs, Oid *argtypes, Datum *args)
 
 /*
  * One row of stedi.refresh_log.  natts is the width of stedi.maintain_zones()'s
- * rows: 8 since 0.3.0 (step, view, method, rows, duration, inserted,
- * deleted, reason), 5 before (the library serves a database whose
+ * rows: 9 since 0.3.0 (step, view, method, rows, duration, inserted,
+ * deleted, duplicates, reason), 5 before (the library serves a database whose
  * extension is not updated yet, whose log has the first six columns).
  */
 static void
 log_zone(int64 run_id, Datum *values, bool *nulls, int natts)
 {
-	Oid			types[9] = {INT8OID, INT4OID, REGCLASSOID, TEXTOID, INT8OID,
-	INTERVALOID, INT8OID, INT8OID, TEXTOID};
-	Datum		args[9];
-	char		argnulls[9];
+	Oid			types[10] = {INT8OID, INT4OID, REGCLASSOID, TEXTOID, INT8OID,
+	INTERVALOID, INT8OID, INT8OID, INT8OID, TEXTOID};
+	Datum		args[10];
+	char		argnulls[10];
 	int			i;
 
 	args[0] = Int64GetDatum(run_id);
@@ -205,11 +207,11 @@ log_zone(int64 run_id, Datum *values, bool *nulls, int natts)
 		args[i + 1] = values[i];
 		argnulls[i + 1] = nulls[i] ? 'n' : ' ';
 	}
-	if (SPI_execute_with_args(natts == 8 ?
+	if (SPI_execute_with_args(natts == 9 ?
 							  "INSERT INTO stedi.refresh_log "
 							  "(run_id, step, view, method, rows, duration, "
-							  "inserted, deleted, reason) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)" :
+							  "inserted, deleted, duplicates, reason) "
+							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)" :
 							  "INSERT INTO stedi.refresh_log "
 							  "(run_id, step, view, method, rows, duration) "
 							  "VALUES ($1, $2, $3, $4, $5, $6)",
@@ -259,7 +261,7 @@ nothing_changed(void)
 		return false;
 	if (SPI_execute("SELECT z.step, z.zone, 'incremental'::pg_catalog.text, s.rows, "
 					"'0'::pg_catalog.interval, 0::pg_catalog.int8, 0::pg_catalog.int8, "
-					"'nothing changed'::pg_catalog.text "
+					"0::pg_catalog.int8, 'nothing changed'::pg_catalog.text "
 					"FROM stedi.zones() AS z JOIN stedi.zone_state AS s "
 					"ON s.view OPERATOR(pg_catalog.=) z.zone "
 					"WHERE NOT EXISTS (SELECT FROM stedi.pending_file) "
@@ -320,7 +322,7 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 	zones = SPI_tuptable;
 	nzones = SPI_processed;
 	natts = zones->tupdesc->natts;
-	if (natts != 8 && natts != 5)
+	if (natts != 9 && natts != 5)
 		elog(ERROR, "stedi: stedi.maintain_zones() returns %d columns", natts);
 	if (nzones == 0)
 	{
@@ -338,8 +340,8 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 	{
 		HeapTuple	tup = zones->vals[i];
 		TupleDesc	desc = zones->tupdesc;
-		Datum		values[8];
-		bool		nulls[8];
+		Datum		values[9];
+		bool		nulls[9];
 		int			col;
 
 		for (col = 0; col < natts; col++)
@@ -372,11 +374,13 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 /*
  * stedi.refresh(only_if_changed boolean DEFAULT false, full boolean DEFAULT false)
  *		returns table (view regclass, method text, rows bigint, duration interval,
- *					   inserted bigint, deleted bigint, reason text)
+ *					   inserted bigint, deleted bigint, duplicates bigint,
+ *					   reason text)
  *
  * One row per zone refreshed, in dependency order: full or incremental and
- * why, rows after, the zone's own duration, rows inserted and deleted; none when only_if_changed and nothing
- * changed.  Waits for a refresh in progress, except in the scheduler's
+ * why, rows after, the zone's own duration, rows inserted and deleted, and
+ * for the reading zones the identical readings set aside among the rows it
+ * computed; none when only_if_changed and nothing changed.  Waits for a refresh in progress, except in the scheduler's
  * worker, where it returns no rows and notes that it was skipped.
  */
 Datum

@@ -1,0 +1,127 @@
+-- Identical readings count once in trusted: the same customer, millisecond
+-- and x, y, z (accelerometer), the same device, millisecond and distance
+-- (step trainer).  Phones and devices resend, and exports overlap.  The
+-- first loaded (lowest file, then line) keeps the lineage; landing keeps
+-- every row as it arrived; each refresh says how many it set aside.
+SET timezone = 'UTC';
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+
+-- Helpers for this test and the next two (ambiguous, expectations): a
+-- file loaded through the loading protocol (so that refreshes are
+-- incremental), its rows given as SQL VALUES in the landing table's
+-- column order, and the rows in which the zones differ from their
+-- definitions.
+CREATE FUNCTION public.load_file(kind text, name text, rows_sql text) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    f integer;
+    n bigint;
+BEGIN
+    f := stedi.begin_file(kind, name, 1, sha256(convert_to(name, 'UTF8')));
+    EXECUTE format('INSERT INTO landing.%I SELECT v.*, %s, row_number() OVER () FROM (VALUES %s) AS v',
+                   kind, f, rows_sql);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    PERFORM stedi.finish_file(f, n, n, 0, 0);
+    RETURN f;
+END
+$$;
+CREATE FUNCTION public.load_customer(name text, email text, serial text) RETURNS integer
+LANGUAGE sql AS $$
+    SELECT public.load_file('customer', name,
+                            format('(%L, %L, NULL, NULL::date, %L, NULL::timestamptz, %L::timestamptz, %L::timestamptz, NULL::timestamptz, NULL::timestamptz)',
+                                   email, email, serial, '2022-06-01', '2022-06-01'))
+$$;
+CREATE FUNCTION public.zones_differ() RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    z record;
+    n bigint;
+    result text := '';
+BEGIN
+    FOR z IN SELECT * FROM stedi.zones() ORDER BY step LOOP
+        EXECUTE format('SELECT count(*) FROM ((TABLE %1$s EXCEPT ALL TABLE %2$s) UNION ALL (TABLE %2$s EXCEPT ALL TABLE %1$s)) AS d',
+                       z.zone, z.definition) INTO n;
+        IF n > 0 THEN
+            result := result || format('%s: %s rows; ', z.zone, n);
+        END IF;
+    END LOOP;
+    RETURN coalesce(nullif(result, ''), 'none');
+END
+$$;
+
+SELECT public.load_customer('customer/landing/dup-c.json', 'dora@dup.test', 'dev-dora') IS NOT NULL AS loaded;
+-- a file with a reading twice, and a step trainer file with one twice
+SELECT public.load_file('accelerometer', 'accelerometer/landing/dup-a1.json', $$
+    ('dora@dup.test', '2022-06-18 10:00:00.001+00'::timestamptz, 1.0::float8, 2.0::float8, 3.0::float8),
+    ('dora@dup.test', '2022-06-18 10:00:00.002+00', 1.0, 2.0, 3.0),
+    ('dora@dup.test', '2022-06-18 10:00:00.002+00', 1.0, 2.0, 3.0),
+    ('dora@dup.test', '2022-06-18 10:00:00.002+00', 1.0, 2.0, 3.5)$$) AS a1 \gset
+SELECT public.load_file('step_trainer', 'step_trainer/landing/dup-s1.json', $$
+    ('2022-06-18 10:00:00.001+00'::timestamptz, 'dev-dora', 10),
+    ('2022-06-18 10:00:00.002+00', 'dev-dora', 20),
+    ('2022-06-18 10:00:00.002+00', 'dev-dora', 20)$$) AS s1 \gset
+SELECT view, method, duplicates FROM stedi.refresh()
+ WHERE view IN ('trusted.accelerometer'::regclass, 'trusted.step_trainer'::regclass);
+-- the second copy (line 3) is set aside; a reading that differs in z is not a copy
+SELECT reading_time, z, file_id = :a1 AS first_file, line_number
+  FROM trusted.accelerometer WHERE user_email = 'dora@dup.test' ORDER BY reading_time, z;
+SELECT sensor_reading_time, distance_from_object, line_number
+  FROM trusted.step_trainer WHERE serial_number = 'dev-dora' ORDER BY 1;
+-- landing keeps every row as it arrived
+SELECT (SELECT count(*) FROM landing.accelerometer WHERE file_id = :a1) AS landing_readings,
+       (SELECT count(*) FROM landing.step_trainer WHERE file_id = :s1) AS landing_steps;
+-- each step reading pairs once with each reading of its millisecond
+SELECT distance_from_object, z FROM curated.machine_learning
+ WHERE serial_number = 'dev-dora' ORDER BY 1, 2;
+
+-- An export that overlaps: the same readings again in a later file, and
+-- one new.  The first loaded keeps them.
+SELECT public.load_file('accelerometer', 'accelerometer/landing/dup-a2.json', $$
+    ('DORA@dup.test', '2022-06-18 10:00:00.001+00'::timestamptz, 1.0::float8, 2.0::float8, 3.0::float8),
+    ('dora@dup.test', '2022-06-18 10:00:00.002+00', 1.0, 2.0, 3.5),
+    ('dora@dup.test', '2022-06-18 10:00:00.003+00', 1.0, 2.0, 3.0)$$) AS a2 \gset
+SELECT public.load_file('step_trainer', 'step_trainer/landing/dup-s2.json', $$
+    ('2022-06-18 10:00:00.002+00'::timestamptz, 'dev-dora', 20),
+    ('2022-06-18 10:00:00.003+00', 'dev-dora', 30)$$) AS s2 \gset
+SELECT view, method, inserted, deleted, duplicates FROM stedi.refresh()
+ WHERE view IN ('trusted.accelerometer'::regclass, 'trusted.step_trainer'::regclass,
+                'curated.machine_learning'::regclass);
+SELECT reading_time, z, file_id = :a1 AS first_file, line_number
+  FROM trusted.accelerometer WHERE user_email = 'dora@dup.test' ORDER BY reading_time, z;
+-- three step readings, three moments: three pairs for the .002 moment's two readings, not six
+SELECT distance_from_object, z FROM curated.machine_learning
+ WHERE serial_number = 'dev-dora' ORDER BY 1, 2;
+SELECT public.zones_differ() AS zones_differ;
+
+-- The first copy's file goes: the next copy takes its place, with its own lineage.
+SELECT count(*) AS unloaded FROM stedi.unload_file(:a1);
+SELECT view, method, inserted, deleted, duplicates FROM stedi.refresh()
+ WHERE view = 'trusted.accelerometer'::regclass;
+SELECT reading_time, z, file_id = :a2 AS second_file, line_number
+  FROM trusted.accelerometer WHERE user_email = 'dora@dup.test' ORDER BY reading_time, z;
+SELECT public.zones_differ() AS zones_differ;
+
+-- A file with a lower id that commits after a later one (two loaders at
+-- once) was loaded first: its copy takes the place of the later one's.
+SELECT last_value AS seq_now FROM landing.source_file_file_id_seq \gset
+SELECT setval('landing.source_file_file_id_seq', :seq_now + 50) > 0 AS moved;
+SELECT public.load_file('accelerometer', 'accelerometer/landing/dup-late.json', $$
+    ('dora@dup.test', '2022-06-18 10:00:00.004+00'::timestamptz, 4.0::float8, 4.0::float8, 4.0::float8)$$) AS late \gset
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+SELECT setval('landing.source_file_file_id_seq', :seq_now) > 0 AS moved_back;
+SELECT public.load_file('accelerometer', 'accelerometer/landing/dup-early.json', $$
+    ('dora@dup.test', '2022-06-18 10:00:00.004+00'::timestamptz, 4.0::float8, 4.0::float8, 4.0::float8)$$) AS early \gset
+SELECT :early < :late AS early_has_the_lower_id;
+SELECT setval('landing.source_file_file_id_seq', :late) > 0 AS moved_on;
+SELECT view, method, inserted, deleted, duplicates FROM stedi.refresh()
+ WHERE view = 'trusted.accelerometer'::regclass;
+SELECT file_id = :early AS earlier_file FROM trusted.accelerometer
+ WHERE user_email = 'dora@dup.test' AND reading_time = '2022-06-18 10:00:00.004+00';
+SELECT public.zones_differ() AS zones_differ;
+
+-- A full refresh counts every copy it set aside, and finds what the
+-- incremental ones kept.
+SELECT view, method, inserted, deleted, duplicates FROM stedi.refresh(full => true)
+ WHERE view IN ('trusted.accelerometer'::regclass, 'trusted.step_trainer'::regclass);
+SELECT sum(duplicates) > 0 AS logged FROM stedi.refresh_log
+ WHERE run_id = (SELECT max(run_id) FROM stedi.refresh_run);
