@@ -1939,6 +1939,11 @@ DECLARE
     work boolean;            -- something upstream changed what this zone holds (the
                              -- sets of what changed say so, never the estimate)
 BEGIN
+    IF first_refresh THEN
+        -- (a restored database has the user's expectations, and the
+        -- definitions its CREATE EXTENSION made, with the shipped ones only)
+        PERFORM stedi.define_zone(r.zone) FROM stedi.reading_zones() AS r;
+    END IF;
     IF first_refresh OR rebuild IS NOT NULL THEN
         -- every zone reads all of landing: plan it on what landing holds now
         ANALYZE landing.customer, landing.accelerometer, landing.step_trainer,

@@ -70,7 +70,7 @@ state()
         landing.step_trainer landing.rejected stedi.ingest_log stedi.setting \
         stedi.refresh_job stedi.refresh_run stedi.refresh_log stedi.erasure_log \
         stedi.pseudonym_secret stedi.accelerometer_file_user \
-        stedi.step_trainer_file_serial stedi.unload_log
+        stedi.step_trainer_file_serial stedi.unload_log landing.unknown_field
     q "$1" "SELECT string_agg(seqrelid::regclass || ' ' || coalesce(pg_sequence_last_value(seqrelid), 0), ' | '
                                 ORDER BY seqrelid::regclass::text)
               FROM pg_sequence JOIN pg_class ON pg_class.oid = seqrelid

@@ -18,6 +18,8 @@ q $db "SELECT stedi.set_consent_policy('as_of')" >/dev/null
 q $db "SELECT stedi.set_setting('run_history_retention', '7 days')" >/dev/null
 # what stedi.schedule_refresh() stores on a server running the scheduler
 q $db "INSERT INTO stedi.refresh_job (every) VALUES ('10 minutes')"
+# a rule of one's own, which keeps rows out of the zones
+q $db "SELECT stedi.expect('trusted.accelerometer', 'x below 0.5', 'x < 0.5', 'drop')" >/dev/null
 q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
 q $db "SELECT stedi.forget_customer(email) FROM (SELECT email FROM trusted.customer ORDER BY email LIMIT 1) AS c" >/dev/null
 # a retracted file: its content stays known after a restore too
@@ -30,15 +32,21 @@ q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
 
 
 state_before=$(state $db)
+rules() { counts "$1" "string_agg(format('%s %s %s %s', zone, name, check_sql, on_violation), ' | ' ORDER BY zone, name)
+                       FROM stedi.expectation WHERE NOT builtin"; }
+rules_before=$(rules $db)
 zones_before=$(zones $db)
 is "$(counts $db "(SELECT count(*) FROM landing.rejected) > 0 AND (SELECT count(*) FROM stedi.erasure_log) = 1
-                   AND (SELECT count(*) FROM curated.machine_learning) > 0")" t \
-   "the database to back up has quarantined lines, an erasure and a training table"
+                   AND (SELECT count(*) FROM curated.machine_learning) > 0
+                   AND (SELECT count(*) FROM landing.unknown_field) > 0
+                   AND (SELECT count(*) FROM stedi.expectation_violation WHERE expectation = 'x below 0.5') > 0")" t \
+   "the database to back up has quarantined lines, an erasure, a training table, unknown fields and rows an expectation of its own keeps out"
 
 check_restored()
 {
     local r=$1 how=$2
     is "$(state $r)" "$state_before" "$how: every landing row, quarantined line, setting, schedule, log row, sequence and the secret are back"
+    is "$(rules $r)" "$rules_before" "$how: the expectations declared are back"
     is "$(counts $r "(SELECT count(*) FROM trusted.accelerometer) + (SELECT count(*) FROM curated.machine_learning)")" 0 \
        "$how: the zones are not in the dump"
     is "$(counts $r "string_agg(DISTINCT method, ',') FROM stedi.refresh()")" full \
