@@ -3249,8 +3249,6 @@ SELECT pg_catalog.pg_extension_config_dump('landing.accelerometer', '');
 SELECT pg_catalog.pg_extension_config_dump('landing.step_trainer', '');
 SELECT pg_catalog.pg_extension_config_dump('landing.rejected', '');
 SELECT pg_catalog.pg_extension_config_dump('landing.unknown_field', '');
--- (the shipped rules are the script's own rows)
-SELECT pg_catalog.pg_extension_config_dump('stedi.expectation', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('stedi.ingest_log', '');
 SELECT pg_catalog.pg_extension_config_dump('stedi.ingest_log_attempt_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('stedi.setting', '');
@@ -3265,6 +3263,8 @@ SELECT pg_catalog.pg_extension_config_dump('stedi.accelerometer_file_user', '');
 SELECT pg_catalog.pg_extension_config_dump('stedi.step_trainer_file_serial', '');
 SELECT pg_catalog.pg_extension_config_dump('stedi.unload_log', '');
 SELECT pg_catalog.pg_extension_config_dump('stedi.unload_log_unload_id_seq', '');
+-- (the shipped rules are the script's own rows)
+SELECT pg_catalog.pg_extension_config_dump('stedi.expectation', 'WHERE NOT builtin');
 
 ------------------------------------------------------------------------------
 -- What each object is, for \d+, \df+ and \dx+
