@@ -833,31 +833,53 @@ CREATE TABLE trusted.step_trainer (
 -- name one device and more than one of them has a reading in the
 -- millisecond of one of its readings, whose step that reading measured
 -- cannot be told: it is held back, paired with no one
--- (stedi.ambiguous_device counts them).  (The devices that several name
--- are few: the others pass the first test, a hash lookup.)
--- (OFFSET 0 keeps the owners a subquery of their own: each customer's key
--- is computed once, not once per pair.)
+-- (stedi.ambiguous_device counts them).  The devices that several name
+-- are few: the others pass the first test, a hash lookup.
+-- (Each OFFSET 0 keeps a subquery whole: each customer's key is computed
+-- once, not once per pair; and the step trainer readings meet their
+-- owners before the accelerometer readings, never on the millisecond
+-- alone, which would pair strangers first, whatever the planner guesses.
+-- stedi.compute_zone_change computes the pairs of the devices that
+-- several name again as this does.)
+-- How many trusted customers who name a device have a trusted
+-- accelerometer reading in the millisecond of t: more than one, and a
+-- reading of the device at t is held back.  (A function, so that the
+-- planner prices it as one call, made only for devices that several
+-- name, and not as a subquery run for every reading.)
+CREATE FUNCTION stedi.claimants_reading_at(serial_number text, t timestamptz) RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(DISTINCT o.email)
+      FROM trusted.customer AS o
+      JOIN trusted.accelerometer AS b ON b.user_email = o.email
+     WHERE o.serial_number = claimants_reading_at.serial_number
+       AND b.reading_time OPERATOR(stedi.=#) t
+$$;
+COMMENT ON FUNCTION stedi.claimants_reading_at(text, timestamptz) IS
+    'How many trusted customers who name the device (serial number) have a trusted accelerometer reading in the millisecond of t; more than one holds the device''s reading at t back from the training table';
+
 CREATE VIEW curated.machine_learning_definition AS
 SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-       c.customer_key,
+       s.customer_key,
        a.reading_time, a.x, a.y, a.z,
        s.file_id AS step_trainer_file_id,
        s.line_number AS step_trainer_line_number,
        a.file_id AS accelerometer_file_id,
        a.line_number AS accelerometer_line_number
-  FROM trusted.step_trainer AS s
-  JOIN (SELECT o.email, o.serial_number, stedi.customer_key(o.email, k.secret) AS customer_key
-          FROM trusted.customer AS o CROSS JOIN stedi.pseudonym_secret AS k
-        OFFSET 0) AS c ON c.serial_number = s.serial_number
+  FROM (SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+               s.file_id, s.line_number, c.email, c.customer_key
+          FROM trusted.step_trainer AS s
+          JOIN (SELECT o.email, o.serial_number, stedi.customer_key(o.email, k.secret) AS customer_key
+                  FROM trusted.customer AS o CROSS JOIN stedi.pseudonym_secret AS k
+                OFFSET 0) AS c ON c.serial_number = s.serial_number
+         WHERE s.serial_number NOT IN (SELECT d.serial_number FROM trusted.customer AS d
+                                        GROUP BY d.serial_number HAVING count(*) > 1)
+            OR stedi.claimants_reading_at(s.serial_number, s.sensor_reading_time) < 2
+        OFFSET 0) AS s
   JOIN trusted.accelerometer AS a
-    ON a.user_email = c.email
-   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
- WHERE s.serial_number NOT IN (SELECT d.serial_number FROM trusted.customer AS d
-                                GROUP BY d.serial_number HAVING count(*) > 1)
-    OR NOT EXISTS (SELECT FROM trusted.customer AS o
-                     JOIN trusted.accelerometer AS b ON b.user_email = o.email
-                    WHERE o.serial_number = s.serial_number AND o.email <> c.email
-                      AND b.reading_time OPERATOR(stedi.=#) s.sensor_reading_time);
+    ON a.user_email = s.email
+   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
 
 CREATE TABLE curated.machine_learning (
     sensor_reading_time       timestamptz NOT NULL,
@@ -1027,14 +1049,14 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     VALUES (2, 'trusted.accelerometer'::regclass, 'trusted.accelerometer_candidate'::regclass,
-            'user_email'::name, 'reading_time'::name, '{user_email,reading_time,x,y,z}'::text[],
+            'user_email'::name, 'reading_time'::name, '{reading_time,user_email,x,y,z}'::text[],
             'stedi.accelerometer_file_user'::regclass),
            (4, 'trusted.step_trainer', 'trusted.step_trainer_candidate',
             'serial_number', 'sensor_reading_time',
-            '{serial_number,sensor_reading_time,distance_from_object}',
+            '{sensor_reading_time,serial_number,distance_from_object}',
             'stedi.step_trainer_file_serial')
 $$;
-COMMENT ON FUNCTION stedi.reading_zones() IS 'The zones readings come into: the zone''s step, its candidate view (rows before expectations and duplicates), the column of the reading''s owner (customer or device) and its time, the columns that make two readings identical, and the table of which files hold whose readings';
+COMMENT ON FUNCTION stedi.reading_zones() IS 'The zones readings come into: the zone''s step, its candidate view (rows before expectations and duplicates), the column of the reading''s owner (customer or device) and its time, the columns that make two readings identical (the time first: sorting on it all but never compares the others), and the table of which files hold whose readings';
 
 CREATE TABLE stedi.expectation (
     zone         regclass NOT NULL
@@ -1230,10 +1252,7 @@ CREATE VIEW stedi.ambiguous_device AS
 SELECT d.serial_number, d.customers,
        (SELECT count(*) FROM trusted.step_trainer AS s
          WHERE s.serial_number = d.serial_number
-           AND (SELECT count(DISTINCT o.email) FROM trusted.customer AS o
-                  JOIN trusted.accelerometer AS a ON a.user_email = o.email
-                 WHERE o.serial_number = s.serial_number
-                   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time) > 1) AS readings_held_back
+           AND stedi.claimants_reading_at(s.serial_number, s.sensor_reading_time) > 1) AS readings_held_back
   FROM (SELECT c.serial_number, count(*) AS customers FROM trusted.customer AS c
          GROUP BY c.serial_number HAVING count(*) > 1) AS d;
 COMMENT ON COLUMN stedi.ambiguous_device.customers IS 'Trusted customers whose latest record names the device';
@@ -2202,9 +2221,21 @@ BEGIN
             SELECT m.*, m.ctid FROM curated.machine_learning AS m
              WHERE m.serial_number = ANY (shared)
                AND m.ctid <> ALL (ARRAY(SELECT x.row_id FROM pg_temp.stedi_minus_5 AS x));
+            -- (the definition, for these devices: all of them are named
+            -- by several, the owners' readings found through their index)
             INSERT INTO pg_temp.stedi_plus_5
-            SELECT d.* FROM curated.machine_learning_definition AS d
-             WHERE d.serial_number = ANY (shared);
+            SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+                   o.customer_key, a.reading_time, a.x, a.y, a.z,
+                   s.file_id, s.line_number, a.file_id, a.line_number
+              FROM trusted.step_trainer AS s
+              JOIN (SELECT c.email, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
+                      FROM trusted.customer AS c WHERE c.serial_number = ANY (shared)) AS o
+                ON o.serial_number = s.serial_number
+              JOIN trusted.accelerometer AS a
+                ON a.user_email = o.email
+               AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
+             WHERE s.serial_number = ANY (shared)
+               AND stedi.claimants_reading_at(s.serial_number, s.sensor_reading_time) < 2;
         END IF;
         DROP TABLE pg_temp.stedi_owners;
     END IF;
@@ -3204,7 +3235,8 @@ GRANT EXECUTE ON FUNCTION stedi.refresh(boolean, boolean),
                           stedi.reading_has_research_consent(timestamptz, timestamptz, text),
                           stedi.customer_key(text, bytea),
                           stedi.fill_zone(regclass, regclass),
-                          stedi.fill_zone(regclass, regclass, name)
+                          stedi.fill_zone(regclass, regclass, name),
+                          stedi.claimants_reading_at(text, timestamptz)
       TO stedi_admin;
 
 ------------------------------------------------------------------------------
