@@ -54,23 +54,34 @@ const zones_ms = await timed([
                                    ORDER BY lastUpdateDate DESC NULLS LAST, filename DESC) AS latest
            FROM customer_landing)
       WHERE latest = 1 AND coalesce(shareWithResearchAsOfDate, 0) <> 0`,
+    // identical readings once; the shipped expectations (times from 2000
+    // on and at most a day ahead of the load, distances not negative)
     `CREATE TABLE accelerometer_trusted AS
-     SELECT c.identity AS user_email, a.timestamp, a.x, a.y, a.z
-       FROM accelerometer_landing AS a JOIN customer_trusted AS c ON c.identity = lower(a.user)`,
+     SELECT DISTINCT c.identity AS user_email, a.timestamp, a.x, a.y, a.z
+       FROM accelerometer_landing AS a JOIN customer_trusted AS c ON c.identity = lower(a.user)
+      WHERE a.timestamp >= 946684800000
+        AND a.timestamp <= epoch_ms(current_timestamp::TIMESTAMP) + 86400000`,
     `CREATE TABLE customer_curated AS
      SELECT sha256('secret' || c.identity) AS customer_key, c.* EXCLUDE (customerName, email, phone, birthDay)
        FROM customer_trusted AS c
       WHERE c.identity IN (SELECT user_email FROM accelerometer_trusted)`,
     `CREATE TABLE step_trainer_trusted AS
-     SELECT s.* FROM step_trainer_landing AS s
-      WHERE s.serialNumber IN (SELECT serialNumber FROM customer_curated)`,
+     SELECT DISTINCT s.* FROM step_trainer_landing AS s
+      WHERE s.serialNumber IN (SELECT serialNumber FROM customer_curated)
+        AND s.sensorReadingTime >= 946684800000
+        AND s.sensorReadingTime <= epoch_ms(current_timestamp::TIMESTAMP) + 86400000
+        AND s.distanceFromObject >= 0`,
     `CREATE TABLE machine_learning_curated AS
      SELECT s.sensorReadingTime, s.serialNumber, s.distanceFromObject,
             sha256('secret' || c.identity) AS customer_key, a.timestamp, a.x, a.y, a.z
        FROM step_trainer_trusted AS s
        JOIN customer_trusted AS c ON c.serialNumber = s.serialNumber
        JOIN accelerometer_trusted AS a
-         ON a.user_email = c.identity AND a.timestamp = s.sensorReadingTime`,
+         ON a.user_email = c.identity AND a.timestamp = s.sensorReadingTime
+      -- a reading of a device that several name, at a moment more than one
+      -- of them has a reading at, is held back
+      QUALIFY count(DISTINCT c.identity) OVER (PARTITION BY s.serialNumber, s.sensorReadingTime,
+                                                            s.distanceFromObject) = 1`,
 ]);
 
 const rows = {};
