@@ -59,7 +59,7 @@
 #include "stedi_common.h"
 
 #define PROGNAME			"stedi-gen"
-#define GEN_VERSION			"0.2.0"
+#define GEN_VERSION			"0.3.0"
 
 /* Exit code for usage and I/O errors alike. */
 #define EXIT_FAILURE_GEN	2

@@ -23,7 +23,7 @@
 
 #include "stedi_common.h"
 
-#define STEDI_LOAD_VERSION	"0.2.0"
+#define STEDI_LOAD_VERSION	"0.3.0"
 
 /*
  * A line longer than this is rejected without being parsed.  It bounds the
