@@ -96,6 +96,14 @@ CREATE FUNCTION stedi.track_deletes(tracked boolean) RETURNS void
 AS 'MODULE_PATHNAME', 'stedi_track_deletes' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stedi.track_deletes(boolean) IS
     'stedi.forget_customer and stedi.unload_file: their deletes from landing are tracked (they queue what they removed themselves)';
+CREATE FUNCTION stedi.mark_erasure_refresh(erasing boolean) RETURNS void
+AS 'MODULE_PATHNAME', 'stedi_mark_erasure_refresh' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stedi.mark_erasure_refresh(boolean) IS
+    'stedi.forget_customer: the refresh it runs is an erasure''s, which no expectation whose action is fail may stop (until the end of the transaction)';
+CREATE FUNCTION stedi.in_erasure_refresh() RETURNS boolean
+AS 'MODULE_PATHNAME', 'stedi_in_erasure_refresh' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stedi.in_erasure_refresh() IS
+    'Whether the refresh running is an erasure''s (stedi.mark_erasure_refresh)';
 CREATE FUNCTION stedi.landing_change_is_tracked(operation text) RETURNS boolean
 AS 'MODULE_PATHNAME', 'stedi_landing_change_is_tracked' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stedi.landing_change_is_tracked(text) IS
@@ -1116,6 +1124,11 @@ COMMENT ON COLUMN stedi.expectation_violation.on_violation IS 'warn: the row is 
 COMMENT ON COLUMN stedi.expectation_violation.found_at IS 'When the refresh that recorded it ran';
 COMMENT ON COLUMN stedi.expectation_violation.owner IS 'The reading''s customer (normalized email) or device (serial number): how a refresh finds the violations of a customer or device it recomputes, and an erasure removes them';
 
+-- The settings that decide what a check's text means are pinned (time
+-- zone, date and interval styles, float and bytea output), here, where the
+-- definition binds the check's constants, in stedi.check_zone, which reads
+-- the same text again, and in stedi.expect, which validates it: the same
+-- check means the same in every session.
 -- The definition of a reading zone, made again from its expectations:
 -- the candidates for which no drop rule's check is false, and of
 -- identical readings the first loaded (lowest file, then line), which
@@ -1127,6 +1140,11 @@ CREATE FUNCTION stedi.define_zone(zone regclass) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET standard_conforming_strings = on
+SET timezone = 'UTC'
+SET datestyle = 'ISO, YMD'
+SET intervalstyle = 'postgres'
+SET extra_float_digits = 1
+SET bytea_output = 'hex'
 AS $$
 DECLARE
     r record;
@@ -1159,6 +1177,11 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET standard_conforming_strings = on
+SET timezone = 'UTC'
+SET datestyle = 'ISO, YMD'
+SET intervalstyle = 'postgres'
+SET extra_float_digits = 1
+SET bytea_output = 'hex'
 AS $$
 DECLARE
     r record;
@@ -1282,10 +1305,19 @@ CREATE FUNCTION stedi.check_zone(zone regclass, rows regclass, files integer[], 
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET standard_conforming_strings = on
+SET timezone = 'UTC'
+SET datestyle = 'ISO, YMD'
+SET intervalstyle = 'postgres'
+SET extra_float_digits = 1
+SET bytea_output = 'hex'
 AS $$
 DECLARE
     r record;
     input text;
+    message text;
+    state text;
+    broken text;
+    e record;
     any_fails text;
     drop_passes text;
     violated text;
@@ -1312,9 +1344,37 @@ BEGIN
       FROM stedi.expectation AS x WHERE x.zone = check_zone.zone;
     -- counts first, in one pass; the rows that fail, which are few, in a
     -- second pass only when there are any
-    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s) FROM %s',
-                   coalesce(drop_passes, 'true'), coalesce(any_fails, 'false'), input)
-       INTO checked, passed, failing;
+    BEGIN
+        EXECUTE format('SELECT count(*), count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s) FROM %s',
+                       coalesce(drop_passes, 'true'), coalesce(any_fails, 'false'), input)
+           INTO checked, passed, failing;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+        -- which rule: each alone
+        FOR e IN SELECT * FROM stedi.expectation AS x WHERE x.zone = check_zone.zone ORDER BY x.name LOOP
+            BEGIN
+                EXECUTE format(E'SELECT count(*) FILTER (WHERE (\n%s\n) IS FALSE) FROM %s', e.check_sql, input);
+            EXCEPTION WHEN OTHERS THEN
+                broken := e.name;
+                EXIT;
+            END;
+        END LOOP;
+        IF rows IS NOT NULL AND stedi.in_erasure_refresh() THEN
+            -- an erasure goes on: these rows wait, their files queued again,
+            -- for the next refresh, which stops on the rule
+            EXECUTE format('INSERT INTO stedi.pending_file (file_id, kind)
+                            SELECT DISTINCT c.file_id, f.kind FROM %s AS c
+                              JOIN landing.source_file AS f ON f.file_id = c.file_id
+                            ON CONFLICT DO NOTHING', rows);
+            EXECUTE format('DELETE FROM %s', rows);
+            checked := 0;
+            passed := 0;
+            RETURN;
+        END IF;
+        RAISE EXCEPTION 'expectation "%" of % could not be checked: %', coalesce(broken, '?'), zone, message
+              USING ERRCODE = state,
+                    HINT = 'Change the rule (stedi.expect) or remove it (stedi.unexpect).';
+    END;
     UPDATE stedi.expectation AS x
        SET last_run_at = now(), last_checked = check_zone.checked, last_violated = 0
      WHERE x.zone = check_zone.zone;
@@ -1332,7 +1392,18 @@ BEGIN
     SELECT count(*) INTO failing FROM pg_temp.stedi_failing AS k
      WHERE k.violated && ARRAY(SELECT x.name FROM stedi.expectation AS x
                                 WHERE x.zone = check_zone.zone AND x.on_violation = 'fail');
-    IF failing > 0 THEN
+    IF failing > 0 AND stedi.in_erasure_refresh() THEN
+        -- an erasure goes on: the rows a fail rule stops are kept out, and
+        -- their files queued again for the next refresh, which stops on it
+        INSERT INTO stedi.pending_file (file_id, kind)
+        SELECT DISTINCT k.file_id, f.kind
+          FROM pg_temp.stedi_failing AS k JOIN landing.source_file AS f ON f.file_id = k.file_id
+         WHERE k.violated && ARRAY(SELECT x.name FROM stedi.expectation AS x
+                                    WHERE x.zone = check_zone.zone AND x.on_violation = 'fail')
+        ON CONFLICT DO NOTHING;
+        drop_rules := ARRAY(SELECT x.name FROM stedi.expectation AS x
+                             WHERE x.zone = check_zone.zone AND x.on_violation IN ('drop', 'fail'))::text;
+    ELSIF failing > 0 THEN
         SELECT x.name, k.file_id, k.line_number INTO example
           FROM pg_temp.stedi_failing AS k
           JOIN stedi.expectation AS x ON x.zone = check_zone.zone AND x.on_violation = 'fail'
@@ -1349,6 +1420,7 @@ BEGIN
     SELECT check_zone.zone, x.name, k.file_id, k.line_number, k.owner, x.on_violation
       FROM pg_temp.stedi_failing AS k
       JOIN stedi.expectation AS x ON x.zone = check_zone.zone AND x.name = ANY (k.violated)
+     WHERE x.on_violation <> 'fail'
     ON CONFLICT DO NOTHING;
     UPDATE stedi.expectation AS x
        SET last_violated = (SELECT count(*) FROM pg_temp.stedi_failing AS k WHERE x.name = ANY (k.violated))
@@ -2937,6 +3009,7 @@ DECLARE
     n_accelerometer bigint;
     n_step_trainer bigint;
     n_rejected bigint;
+    rule record;
 BEGIN
     IF email IS NULL OR btrim(email, E' \t\n\r\f\v') = '' THEN
         RAISE EXCEPTION 'forget_customer needs an email'
@@ -3000,7 +3073,16 @@ BEGIN
 
     -- trusted and curated, in the same transaction
     PERFORM stedi.track_deletes(false);
+    PERFORM stedi.mark_erasure_refresh(true);
     PERFORM count(*) FROM stedi.refresh();
+    PERFORM stedi.mark_erasure_refresh(false);
+    -- a rule is no place for personal data, and an erasure does not
+    -- rewrite rules: say so when one names her
+    FOR rule IN SELECT x.zone, x.name FROM stedi.expectation AS x
+                 WHERE strpos(lower(x.check_sql COLLATE "C"), person) > 0 LOOP
+        RAISE WARNING 'expectation "%" of % names the erased email in its check', rule.name, rule.zone
+              USING HINT = 'Remove it with stedi.unexpect, or declare it again without the email.';
+    END LOOP;
 
     INSERT INTO stedi.erasure_log (customer_records, accelerometer_rows,
                                    step_trainer_rows, rejected_lines)

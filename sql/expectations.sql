@@ -98,6 +98,61 @@ SELECT public.zones_differ() AS zones_differ;
 SELECT count(*) AS readings_without_consent FROM trusted.accelerometer AS a
  WHERE NOT EXISTS (SELECT FROM trusted.customer AS c WHERE c.email = a.user_email);
 
+-- Nor cast to a type of another schema, whose domain CHECK could run
+-- anything with the extension's rights, nor read a value through its text
+-- form, which the session's settings decide.
+CREATE FUNCTION pg_temp.anything(float8) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE DOMAIN pg_temp.checked AS float8 CHECK (pg_temp.anything(VALUE));
+SELECT stedi.expect('trusted.accelerometer', 'r19', 'x::pg_temp.checked <> 12345');
+SELECT stedi.expect('trusted.accelerometer', 'r20', 'length((x / 7)::text) < 10');
+SELECT stedi.expect('trusted.accelerometer', 'r21', 'length(textin(float8out(x))) < 10');
+SELECT stedi.expect('trusted.accelerometer', 'r22', 'c IS NOT NULL');
+SELECT stedi.expect('trusted.accelerometer', 'r23', 'accelerometer_candidate.x > 0');
+-- a check means the same whatever the session's time zone: the one it is
+-- declared in, or the one the refresh runs in
+SET timezone = 'America/New_York';
+SELECT stedi.expect('trusted.accelerometer', 'before noon', $$c.reading_time < '2022-06-18 12:00:00.0015'$$);
+SET timezone = 'Asia/Tokyo';
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+SET timezone = 'UTC';
+SELECT x FROM trusted.accelerometer WHERE user_email = 'eve@exp.test' ORDER BY x;
+SELECT public.zones_differ() AS zones_differ;
+SELECT stedi.unexpect('trusted.accelerometer', 'before noon');
+
+-- A check that fails to evaluate names itself.
+SELECT stedi.expect('trusted.accelerometer', 'breaks', 'CASE WHEN x > 5 THEN 1 / 0 = 1 ELSE true END', 'warn');
+\set SHOW_CONTEXT never
+SELECT count(*) FROM stedi.refresh();
+\set SHOW_CONTEXT errors
+SELECT stedi.unexpect('trusted.accelerometer', 'breaks');
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+
+-- No rule about the data of others stops an erasure: a fail rule that
+-- another customer's new readings break lets Fay be erased, keeps those
+-- readings out and queues their file again; the next refresh stops on it.
+SELECT public.load_customer('customer/landing/exp-fay.json', 'fay@exp.test', 'dev-fay') IS NOT NULL AS fay;
+SELECT public.load_file('accelerometer', 'accelerometer/landing/exp-fay.json', $$
+    ('fay@exp.test', '2022-06-18 12:00:00.001+00'::timestamptz, 1.0::float8, 0.0::float8, 0.0::float8)$$) IS NOT NULL AS fay_readings;
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+SELECT stedi.expect('trusted.accelerometer', 'x small', 'x < 50', 'fail');
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+SELECT stedi.expect('trusted.accelerometer', 'not fay', $$user_email <> 'fay@exp.test' OR x < 50$$, 'warn');
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+SELECT public.load_file('accelerometer', 'accelerometer/landing/exp-big.json', $$
+    ('eve@exp.test', '2022-06-18 12:00:00.009+00'::timestamptz, 99.0::float8, 0.0::float8, 0.0::float8)$$) AS big \gset
+SELECT customer_records FROM stedi.forget_customer('Fay@exp.test');
+SELECT count(*) AS fay_left FROM trusted.accelerometer WHERE user_email = 'fay@exp.test';
+SELECT count(*) AS big_in_trusted FROM trusted.accelerometer WHERE x = 99;
+SELECT count(*) AS big_queued_again FROM stedi.pending_file WHERE file_id = :big;
+\set SHOW_CONTEXT never
+SELECT count(*) FROM stedi.refresh();
+\set SHOW_CONTEXT errors
+SELECT stedi.unexpect('trusted.accelerometer', 'x small');
+SELECT stedi.unexpect('trusted.accelerometer', 'not fay');
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+SELECT count(*) AS big_in_trusted FROM trusted.accelerometer WHERE x = 99;
+SELECT public.zones_differ() AS zones_differ;
+
 -- Who may: admins, not analysts or loaders.
 SET ROLE stedi_analyst;
 SELECT stedi.expect('trusted.accelerometer', 'mine', 'true');

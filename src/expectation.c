@@ -8,10 +8,10 @@
  * the extension owner's rights, inside the zone's definition view and on
  * the rows a refresh recomputes.  So it must be an expression over the
  * row and nothing else: it may not read a table (no subquery, and no
- * function that could: only PostgreSQL's own immutable functions and
- * operators), aggregate, return a set, or depend on when or by whom it is
- * evaluated (which would also make a zone differ from its definition from
- * one refresh to the next).  The check is parsed alone, as PL/pgSQL parses
+ * function that could: only PostgreSQL's own immutable functions,
+ * operators and types, no domain), aggregate, return a set, or depend on
+ * when, by whom or under which settings it is evaluated (which would also
+ * make a zone differ from its definition from one refresh to the next).  The check is parsed alone, as PL/pgSQL parses
  * an expression, so that its text cannot close a parenthesis or a
  * statement it is later pasted into; it is then analyzed against the
  * zone's input (the candidate view: the zone's columns and loaded_at)
@@ -23,6 +23,7 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -31,6 +32,7 @@
 #include "parser/parser.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 /* Longest check accepted, in bytes. */
 #define MAX_CHECK_BYTES		4096
@@ -43,15 +45,71 @@ function_is_not_core(Oid funcid, void *context)
 	return get_func_namespace(funcid) != PG_CATALOG_NAMESPACE;
 }
 
-/* Whether any function or operator in the tree is not pg_catalog's. */
 static bool
-calls_non_core_walker(Node *node, void *context)
+type_is_core(Oid type)
+{
+	HeapTuple	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+	bool		core;
+
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	core = ((Form_pg_type) GETSTRUCT(tuple))->typnamespace == PG_CATALOG_NAMESPACE;
+	ReleaseSysCache(tuple);
+	return core;
+}
+
+/*
+ * Why the tree is not a check over the row alone, or NULL.  A function or
+ * operator that is not pg_catalog's could do anything; so could a cast to
+ * a type of another schema (a domain's CHECK constraint, say, runs
+ * whatever it calls, with the rights of whoever evaluates it).  A value
+ * converted through its text form (a cast via a type's output function,
+ * or such a function called by name) depends on the session's settings
+ * (extra_float_digits, DateStyle, bytea_output, ...), although PostgreSQL
+ * marks those functions immutable: the same row could pass in one
+ * session and fail in another.
+ */
+static bool
+not_over_row_walker(Node *node, const char **why)
 {
 	if (node == NULL)
 		return false;
-	if (check_functions_in_node(node, function_is_not_core, context))
+	if (IsA(node, CoerceToDomain) || IsA(node, CoerceToDomainValue))
+	{
+		*why = "It casts to a domain: only PostgreSQL's own types may be used.";
 		return true;
-	return expression_tree_walker(node, calls_non_core_walker, context);
+	}
+	if (IsA(node, CoerceViaIO))
+	{
+		*why = "It converts a value through its text form, which depends on the session's settings.";
+		return true;
+	}
+	if (check_functions_in_node(node, function_is_not_core, NULL))
+	{
+		*why = "It calls a function or operator that is not PostgreSQL's own (schema pg_catalog).";
+		return true;
+	}
+	if (IsA(node, Var) || IsA(node, Const) || IsA(node, FuncExpr) ||
+		IsA(node, OpExpr) || IsA(node, RelabelType) || IsA(node, ArrayCoerceExpr) ||
+		IsA(node, ConvertRowtypeExpr) || IsA(node, RowExpr) || IsA(node, ArrayExpr) ||
+		IsA(node, CaseExpr) || IsA(node, CoalesceExpr) || IsA(node, MinMaxExpr) ||
+		IsA(node, FieldSelect) || IsA(node, SubscriptingRef) || IsA(node, CollateExpr))
+	{
+		Oid			type = exprType(node);
+
+		if (type == CSTRINGOID)
+		{
+			*why = "It calls a type's input or output function, whose result depends on the session's settings.";
+			return true;
+		}
+		if (!type_is_core(type))
+		{
+			*why = psprintf("It uses the type %s, which is not PostgreSQL's own (schema pg_catalog).",
+							format_type_be(type));
+			return true;
+		}
+	}
+	return expression_tree_walker(node, not_over_row_walker, (void *) why);
 }
 
 /* Raise the error for a check that is not an expression over the row. */
@@ -99,6 +157,7 @@ analyze_check(char *check, List *parsed, Oid input)
 	/* SELECT (check) FROM input, analyzed as a view would be */
 	from = makeRangeVar(get_namespace_name(get_rel_namespace(input)),
 						get_rel_name(input), -1);
+	from->alias = makeAlias("c", NIL);	/* as the check runs (stedi.define_zone) */
 	wrapped = makeNode(ResTarget);
 	wrapped->val = target->val;
 	wrapped->location = -1;
@@ -118,10 +177,12 @@ analyze_check(char *check, List *parsed, Oid input)
  * Validates check, an expectation's SQL expression, against input, the
  * relation whose columns it may name (the zone's candidate view).  Raises
  * invalid_parameter_value when the check is not one boolean expression, or
- * names a subquery, an aggregate, a window or set-returning function, or a
- * function or operator that is not PostgreSQL's own (pg_catalog) and
- * immutable; syntax and undefined-column errors as the parser raises them;
- * program_limit_exceeded over 4,096 bytes.  Runs nothing of the check.
+ * names a subquery, an aggregate, a window or set-returning function, a
+ * function, operator or type that is not PostgreSQL's own (pg_catalog), a
+ * function that is not immutable, or a conversion through text; syntax
+ * and undefined-column errors with the parser's codes, reported as the
+ * check's; program_limit_exceeded over 4,096 bytes.  Runs nothing of the
+ * check.  The row is named c, as where the check runs.
  */
 Datum
 stedi_check_expectation(PG_FUNCTION_ARGS)
@@ -132,6 +193,7 @@ stedi_check_expectation(PG_FUNCTION_ARGS)
 	List	   *parsed;
 	Query	   *query = NULL;
 	Node	   *expr;
+	const char *why = NULL;
 
 	if (strlen(check) > MAX_CHECK_BYTES)
 		ereport(ERROR,
@@ -176,8 +238,8 @@ stedi_check_expectation(PG_FUNCTION_ARGS)
 	if (exprType(expr) != BOOLOID)
 		reject_check(check, psprintf("It is of type %s, not boolean.",
 									 format_type_be(exprType(expr))));
-	if (calls_non_core_walker(expr, NULL))
-		reject_check(check, "It calls a function or operator that is not PostgreSQL's own (schema pg_catalog).");
+	if (not_over_row_walker(expr, &why))
+		reject_check(check, why);
 	if (contain_mutable_functions(expr))
 		reject_check(check, "It calls a function that is not immutable: the same row must always pass or fail.");
 

@@ -60,6 +60,8 @@ PG_FUNCTION_INFO_V1(stedi_close_file);
 PG_FUNCTION_INFO_V1(stedi_landing_row_check);
 PG_FUNCTION_INFO_V1(stedi_rejected_line_check);
 PG_FUNCTION_INFO_V1(stedi_track_deletes);
+PG_FUNCTION_INFO_V1(stedi_mark_erasure_refresh);
+PG_FUNCTION_INFO_V1(stedi_in_erasure_refresh);
 PG_FUNCTION_INFO_V1(stedi_landing_change_is_tracked);
 PG_FUNCTION_INFO_V1(stedi_files_written_by_hand);
 
@@ -117,6 +119,7 @@ static List *open_files = NIL;
 static OpenFile *last_file = NULL;
 static bool untracked_rows = false;
 static bool tracked_deletes = false;
+static bool erasure_refresh = false;
 
 /*
  * The files that rows written by hand in this transaction belong to, per
@@ -163,6 +166,7 @@ loading_xact_callback(XactEvent event, void *arg)
 			last_file = NULL;
 			untracked_rows = false;
 			tracked_deletes = false;
+			erasure_refresh = false;
 			for (int k = 0; k < 3; k++)
 			{
 				hand_files[k] = NIL;
@@ -263,6 +267,7 @@ loading_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			}
 		}
 		tracked_deletes = false;
+		erasure_refresh = false;
 		forget_hand_files(mySubid);
 	}
 	else if (event == SUBXACT_EVENT_COMMIT_SUB)
@@ -715,6 +720,36 @@ stedi_track_deletes(PG_FUNCTION_ARGS)
 	ensure_callback();
 	tracked_deletes = PG_GETARG_BOOL(0);
 	PG_RETURN_VOID();
+}
+
+/*
+ * stedi.mark_erasure_refresh(on boolean) returns void
+ *
+ * stedi.forget_customer() says that the refresh it runs is an erasure's:
+ * the expectations whose action is fail then keep rows out and put their
+ * files back in the queue instead of failing it (stedi.check_zone), so
+ * that no rule about the data of others can stop a customer from being
+ * erased.  Only the extension's owner may; the mark ends with the
+ * transaction, or the subtransaction it was set in.
+ */
+Datum
+stedi_mark_erasure_refresh(PG_FUNCTION_ARGS)
+{
+	require_extension_owner("stedi.mark_erasure_refresh()");
+	ensure_callback();
+	erasure_refresh = PG_GETARG_BOOL(0);
+	PG_RETURN_VOID();
+}
+
+/*
+ * stedi.in_erasure_refresh() returns boolean
+ *
+ * Whether the refresh running is an erasure's (stedi.mark_erasure_refresh).
+ */
+Datum
+stedi_in_erasure_refresh(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(erasure_refresh);
 }
 
 /*
