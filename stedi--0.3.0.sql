@@ -1186,6 +1186,8 @@ AS $$
 DECLARE
     r record;
     old stedi.expectation;
+    message text;
+    state text;
 BEGIN
     SELECT * INTO r FROM stedi.reading_zones() AS v WHERE v.zone = expect.zone;
     IF NOT FOUND THEN
@@ -1207,6 +1209,17 @@ BEGIN
     END IF;
     PERFORM stedi.check_expectation(r.candidate, "check");
     PERFORM stedi.lock_refresh('expectation');
+    -- a check that raises an error on a row landing holds now would stop
+    -- every full refresh, erasures' included: refused now
+    BEGIN
+        EXECUTE format(E'SELECT count(*) FILTER (WHERE (\n%s\n) IS FALSE) FROM %s AS c',
+                       "check", r.candidate);
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+        RAISE EXCEPTION 'check "%" cannot be evaluated on a row of % as it is: %', "check", zone, message
+              USING ERRCODE = state,
+                    HINT = 'A check must evaluate on every row: guard it (CASE, NULLIF) against the values the data holds.';
+    END;
     SELECT * INTO old FROM stedi.expectation AS e WHERE e.zone = expect.zone AND e.name = expect.name
        FOR UPDATE;
     IF old.builtin THEN

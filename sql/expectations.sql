@@ -119,8 +119,10 @@ SELECT x FROM trusted.accelerometer WHERE user_email = 'eve@exp.test' ORDER BY x
 SELECT public.zones_differ() AS zones_differ;
 SELECT stedi.unexpect('trusted.accelerometer', 'before noon');
 
--- A check that fails to evaluate names itself.
-SELECT stedi.expect('trusted.accelerometer', 'breaks', 'CASE WHEN x > 5 THEN 1 / 0 = 1 ELSE true END', 'warn');
+-- A check that fails to evaluate on new rows names itself.
+SELECT stedi.expect('trusted.accelerometer', 'breaks', 'CASE WHEN x = 7.5 THEN x / 0 = 1 ELSE true END', 'warn');
+SELECT public.load_file('accelerometer', 'accelerometer/landing/exp-7.json', $$
+    ('eve@exp.test', '2022-06-18 12:00:00.010+00'::timestamptz, 7.5::float8, 0.0::float8, 0.0::float8)$$) IS NOT NULL AS loaded;
 \set SHOW_CONTEXT never
 SELECT count(*) FROM stedi.refresh();
 \set SHOW_CONTEXT errors
@@ -151,6 +153,26 @@ SELECT stedi.unexpect('trusted.accelerometer', 'x small');
 SELECT stedi.unexpect('trusted.accelerometer', 'not fay');
 SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
 SELECT count(*) AS big_in_trusted FROM trusted.accelerometer WHERE x = 99;
+SELECT public.zones_differ() AS zones_differ;
+
+-- Nor does a check that raises an error on other customers' new readings.
+SELECT public.load_customer('customer/landing/exp-hal.json', 'hal@exp.test', 'dev-hal') IS NOT NULL AS hal;
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+-- (refused while a row it breaks on is in landing)
+SELECT stedi.expect('trusted.accelerometer', 'breaks on 1', 'CASE WHEN x = 1 THEN x / 0 = 1 ELSE true END', 'warn');
+SELECT stedi.expect('trusted.accelerometer', 'breaks on 95', 'CASE WHEN x = 95.5 THEN x / 0 = 1 ELSE true END', 'warn');
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+SELECT public.load_file('accelerometer', 'accelerometer/landing/exp-95.json', $$
+    ('eve@exp.test', '2022-06-18 12:00:00.011+00'::timestamptz, 95.5::float8, 0.0::float8, 0.0::float8)$$) AS f95 \gset
+SELECT customer_records FROM stedi.forget_customer('hal@exp.test');
+SELECT count(*) AS hal_left FROM trusted.customer WHERE email = 'hal@exp.test';
+SELECT count(*) AS queued_again FROM stedi.pending_file WHERE file_id = :f95;
+\set SHOW_CONTEXT never
+SELECT count(*) FROM stedi.refresh();
+\set SHOW_CONTEXT errors
+SELECT stedi.unexpect('trusted.accelerometer', 'breaks on 95');
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+SELECT count(*) AS in_trusted FROM trusted.accelerometer WHERE x = 95.5;
 SELECT public.zones_differ() AS zones_differ;
 
 -- Who may: admins, not analysts or loaders.

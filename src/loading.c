@@ -120,6 +120,7 @@ static OpenFile *last_file = NULL;
 static bool untracked_rows = false;
 static bool tracked_deletes = false;
 static bool erasure_refresh = false;
+static SubTransactionId erasure_refresh_subid = InvalidSubTransactionId;
 
 /*
  * The files that rows written by hand in this transaction belong to, per
@@ -267,11 +268,15 @@ loading_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			}
 		}
 		tracked_deletes = false;
-		erasure_refresh = false;
+		/* (the refresh's own exception blocks must not end the mark) */
+		if (erasure_refresh && erasure_refresh_subid >= mySubid)
+			erasure_refresh = false;
 		forget_hand_files(mySubid);
 	}
 	else if (event == SUBXACT_EVENT_COMMIT_SUB)
 	{
+		if (erasure_refresh && erasure_refresh_subid == mySubid)
+			erasure_refresh_subid = parentSubid;
 		hand_files_to_parent(mySubid, parentSubid);
 		foreach(lc, open_files)
 		{
@@ -738,6 +743,7 @@ stedi_mark_erasure_refresh(PG_FUNCTION_ARGS)
 	require_extension_owner("stedi.mark_erasure_refresh()");
 	ensure_callback();
 	erasure_refresh = PG_GETARG_BOOL(0);
+	erasure_refresh_subid = GetCurrentSubTransactionId();
 	PG_RETURN_VOID();
 }
 
