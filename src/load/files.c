@@ -18,14 +18,17 @@
  * NAME.json, NAME.jsonl or NAME.ndjson in any letter case are data, each
  * also gzip-compressed as NAME.json.gz and so on.  Everything else in it is
  * passed over and named, with the reason: a run accounts for every file.
+ * What cannot be read in it is passed over too, with the reason.  In a
+ * KIND folder, everything but landing/ and Glue's trusted/ and curated/ is
+ * named (Landing/ with a hint); with --kind, so is another kind's landing/.
  * At the root, a folder that is not a kind folder is named too, with a hint
  * when its name looks like a kind's (customers/, Step-Trainer/), and so is
  * a data file; other files there (a README) and hidden ones are not data
- * by any name, and are left out without a word, as are the folders beside
- * landing/ in a KIND folder (Glue's trusted/ and curated/).
+ * by any name, and are left out without a word.
  *
- * Everything is checked here, before anything is loaded: a path that is
- * missing or unreadable stops the run while the database is untouched.
+ * Everything is checked here, before anything is loaded: a PATH that is
+ * missing or unreadable, or one file found as two kinds' data, stops the
+ * run while the database is untouched.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -73,6 +76,50 @@ join_path(const char *a, const char *b)
 		strcpy(result + alen + 1, b);
 	}
 	return result;
+}
+
+/*
+ * A path as text, newly allocated: what landing.source_file.path and
+ * stedi.ingest_log record, and what the output shows.  A file name is bytes,
+ * not always UTF-8, and the server takes only UTF-8 text: valid UTF-8 is
+ * kept, each other byte is written as the four characters \xHH, and so is
+ * a control character (\n, \t and \r as such), so that a path shows on
+ * one line.
+ */
+char *
+path_text(const char *raw)
+{
+	const unsigned char *s = (const unsigned char *) raw;
+	size_t		len = strlen(raw);
+	char	   *out = load_malloc(4 * len + 1);
+	size_t		n = 0;
+	size_t		i = 0;
+
+	while (i < len)
+	{
+		unsigned char c = s[i];
+		int			clen = utf8_char_len(s + i, len - i);
+
+		if (c == '\n' || c == '\t' || c == '\r')
+		{
+			out[n++] = '\\';
+			out[n++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+			i++;
+		}
+		else if (clen == 0 || c < 0x20 || c == 0x7f)
+		{
+			n += (size_t) sprintf(out + n, "\\x%02x", c);
+			i++;
+		}
+		else
+		{
+			memcpy(out + n, s + i, (size_t) clen);
+			n += (size_t) clen;
+			i += (size_t) clen;
+		}
+	}
+	out[n] = '\0';
+	return out;
 }
 
 /*
@@ -145,19 +192,27 @@ is_folder(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Can we read it?  Opening it is the only sure test. */
-static bool
-check_readable(const char *path, const char *display)
+/* Can we read it?  Opening it is the only sure test.  0, or the errno. */
+static int
+check_readable(const char *path)
 {
 	int			fd = open(path, O_RDONLY);
 
 	if (fd < 0)
-	{
-		load_error("could not open \"%s\": %s", display, strerror(errno));
-		return false;
-	}
+		return errno;
 	close(fd);
-	return true;
+	return 0;
+}
+
+/* "could not read it: Permission denied", allocated (and never freed) */
+static const char *
+unreadable_reason(int err)
+{
+	const char *e = strerror(err);
+	char	   *reason = load_malloc(strlen(e) + 32);
+
+	sprintf(reason, "could not read it: %s", e);
+	return reason;
 }
 
 static void
@@ -175,10 +230,14 @@ add_file(FileList *list, StediKind kind, int argno, char *display,
 	f = &list->files[list->nfiles++];
 	f->kind = kind;
 	f->argno = argno;
-	f->display = display;
-	f->realpath = realpath;
-	f->size_bytes = (int64_t) st->st_size;
 	f->gzip = is_gzip_name(display);
+	f->display = path_text(display);
+	free(display);
+	f->realpath = realpath;
+	f->path_text = path_text(realpath);
+	f->size_bytes = (int64_t) st->st_size;
+	f->dev = st->st_dev;
+	f->ino = st->st_ino;
 }
 
 /* Does name end in suffix, ignoring ASCII letter case? */
@@ -273,7 +332,7 @@ kind_near_miss(const char *name)
 
 static void
 add_passed(FileList *list, int kind, int argno, char *display, char *key,
-		   const char *reason, int hint)
+		   const char *reason, const char *hint)
 {
 	PassedOver *p;
 
@@ -287,7 +346,8 @@ add_passed(FileList *list, int kind, int argno, char *display, char *key,
 	p = &list->passed[list->npassed++];
 	p->kind = kind;
 	p->argno = argno;
-	p->display = display;
+	p->display = path_text(display);
+	free(display);
 	p->key = key;
 	p->reason = reason;
 	p->hint = hint;
@@ -358,10 +418,10 @@ compare_names(const void *a, const void *b)
 /*
  * The names in folder dir but "." and "..", sorted bytewise so that files
  * load in the same order on every machine (an empty folder has none, but
- * not NULL).  NULL (reported) if the folder cannot be read.
+ * not NULL).  NULL if the folder cannot be read, with the errno in *err.
  */
 static char **
-list_folder(const char *dir, const char *display, int *count)
+list_folder(const char *dir, int *count, int *err)
 {
 	DIR		   *d = opendir(dir);
 	struct dirent *de;
@@ -371,7 +431,7 @@ list_folder(const char *dir, const char *display, int *count)
 
 	if (d == NULL)
 	{
-		load_error("could not open \"%s\": %s", display, strerror(errno));
+		*err = errno;
 		return NULL;
 	}
 	names = load_malloc(sizeof(char *) * (size_t) capacity);
@@ -388,8 +448,7 @@ list_folder(const char *dir, const char *display, int *count)
 	}
 	if (errno != 0)
 	{
-		load_error("could not read folder \"%s\": %s", display,
-				   strerror(errno));
+		*err = errno;
 		closedir(d);
 		while (n > 0)
 			free(names[--n]);
@@ -403,22 +462,47 @@ list_folder(const char *dir, const char *display, int *count)
 	return names;
 }
 
+static void
+free_names(char **names, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Name what was passed over; a folder's name is shown ending in "/". */
+static void
+pass_over(FileList *list, int kind, int argno, char *shown, char *path,
+		  bool folder, const char *reason, const char *hint)
+{
+	if (folder)
+	{
+		char	   *slashed = load_malloc(strlen(shown) + 2);
+
+		sprintf(slashed, "%s/", shown);
+		free(shown);
+		shown = slashed;
+	}
+	add_passed(list, kind, argno, shown, path, reason, hint);
+}
+
 /*
  * Add the data files of landing folder dir (shown to the user as display),
  * and of its sub-folders, as files of the given kind; name everything else
- * in it as passed over.  False (reported) if a folder or a data file cannot
- * be read.
+ * in it as passed over, what cannot be read included.  False, with the
+ * errno in *err, if dir itself cannot be read (nothing is added then).
  */
 static bool
 add_folder(FileList *list, FolderSet *seen, const char *dir,
-		   const char *display, StediKind kind, int argno)
+		   const char *display, StediKind kind, int argno, int *err)
 {
 	char	  **names;
 	int			n = 0;
 	int			i;
-	bool		ok = true;
 
-	names = list_folder(dir, display, &n);
+	names = list_folder(dir, &n, err);
 	if (names == NULL)
 		return false;
 	for (i = 0; i < n; i++)
@@ -430,14 +514,13 @@ add_folder(FileList *list, FolderSet *seen, const char *dir,
 		struct stat st;
 		const char *reason = NULL;
 		bool		folder = false;
+		int			e;
 
 		if (lstat(path, &lst) != 0)
-		{
-			load_error("could not open \"%s\": %s", shown, strerror(errno));
-			ok = false;
-		}
+			reason = unreadable_reason(errno);
 		else if (S_ISLNK(lst.st_mode) && stat(path, &st) != 0)
-			reason = "a symbolic link to nothing";
+			reason = errno == ENOENT ? "a symbolic link to nothing" :
+				unreadable_reason(errno);
 		else
 		{
 			if (!S_ISLNK(lst.st_mode))
@@ -449,48 +532,40 @@ add_folder(FileList *list, FolderSet *seen, const char *dir,
 			{
 				if (!folder_set_add(seen, &st))
 					reason = "a folder read already (a link loop, or a second link to it)";
-				else
-					ok = add_folder(list, seen, path, shown, kind, argno);
+				else if (!add_folder(list, seen, path, shown, kind, argno, &e))
+					reason = unreadable_reason(e);
 			}
 			else if (!S_ISREG(st.st_mode))
 				reason = special_file_reason(st.st_mode);
 			else if (!is_data_name(name))
 				reason = "its name does not end in .json, .jsonl or .ndjson (or one of those and .gz)";
+			else if ((e = check_readable(path)) != 0)
+				reason = unreadable_reason(e);
 			else
 			{
 				add_file(list, kind, argno, shown, path, &st);
-				ok = check_readable(path, shown);
 				shown = path = NULL;	/* the list owns them now */
 			}
 		}
 		if (reason != NULL)
 		{
-			if (folder)
-			{
-				char	   *slashed = load_malloc(strlen(shown) + 2);
-
-				sprintf(slashed, "%s/", shown);
-				free(shown);
-				shown = slashed;
-			}
-			add_passed(list, kind, argno, shown, path, reason, -1);
+			pass_over(list, kind, argno, shown, path, folder, reason, NULL);
 			shown = path = NULL;
 		}
 		free(path);
 		free(shown);
-		if (!ok)
-			break;
 	}
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return ok;
+	free_names(names, n);
+	return true;
 }
 
-/* Read landing folder dir, afresh: with the folders of one PATH argument. */
+/*
+ * Read landing folder dir, afresh: with the folders of one PATH argument.
+ * False, with the errno in *err, if dir cannot be read.
+ */
 static bool
 add_landing(FileList *list, const char *dir, const char *display,
-			StediKind kind, int argno)
+			StediKind kind, int argno, int *err)
 {
 	FolderSet	seen = {0};
 	struct stat st;
@@ -498,9 +573,22 @@ add_landing(FileList *list, const char *dir, const char *display,
 
 	if (stat(dir, &st) == 0)
 		(void) folder_set_add(&seen, &st);
-	ok = add_folder(list, &seen, dir, display, kind, argno);
+	ok = add_folder(list, &seen, dir, display, kind, argno, err);
 	folder_set_free(&seen);
 	return ok;
+}
+
+/* A landing folder named as a PATH: it must be readable. */
+static bool
+add_landing_arg(FileList *list, const char *dir, const char *display,
+				StediKind kind, int argno)
+{
+	int			err;
+
+	if (add_landing(list, dir, display, kind, argno, &err))
+		return true;
+	load_error("could not open \"%s\": %s", path_text(display), strerror(err));
+	return false;
 }
 
 static bool
@@ -509,7 +597,8 @@ kind_conflict(int forced_kind, int kind, const char *arg)
 	if (forced_kind < 0 || forced_kind == kind)
 		return false;
 	load_error("--kind %s contradicts \"%s\", which is %s data by its folder",
-			   stedi_kind_name[forced_kind], arg, stedi_kind_name[kind]);
+			   stedi_kind_name[forced_kind], path_text(arg),
+			   stedi_kind_name[kind]);
 	return true;
 }
 
@@ -525,14 +614,108 @@ join_folder(const char *a, const char *b)
 	return result;
 }
 
+/* "customer/": what a hint says */
+static const char *
+kind_hint(int k)
+{
+	static char hints[STEDI_NKINDS][64];
+
+	if (k < 0)
+		return NULL;
+	if (hints[k][0] == '\0')
+		snprintf(hints[k], sizeof(hints[k]), "%s/", stedi_kind_name[k]);
+	return hints[k];
+}
+
+/*
+ * The entries of KIND folder dir (shown as display): read its landing/
+ * (unless --kind names another kind), leave out Glue's trusted/ and
+ * curated/ without a word, and name everything else as passed over, with a
+ * hint for a landing folder spelled in another case (Landing/).  False,
+ * with the errno in *err, if dir cannot be read.
+ */
+static bool
+collect_kind_folder(FileList *list, const char *dir, const char *display,
+					StediKind k, int argno, int forced_kind, int *err)
+{
+	char	  **names;
+	int			n = 0;
+	int			i;
+
+	names = list_folder(dir, &n, err);
+	if (names == NULL)
+		return false;
+	for (i = 0; i < n; i++)
+	{
+		const char *name = names[i];
+		char	   *path = join_path(dir, name);
+		char	   *shown = join_path(display, name);
+		struct stat st;
+		const char *reason = NULL;
+		const char *hint = NULL;
+		bool		folder = false;
+		int			e;
+
+		if (stat(path, &st) != 0)
+		{
+			struct stat lst;
+
+			reason = errno == ENOENT && lstat(path, &lst) == 0 ?
+				"a symbolic link to nothing" : unreadable_reason(errno);
+		}
+		else if ((folder = S_ISDIR(st.st_mode)) &&
+				 strcmp(name, STEDI_LANDING_DIR) == 0)
+		{
+			if (forced_kind >= 0 && forced_kind != (int) k)
+			{
+				char	   *r = load_malloc(64);
+
+				snprintf(r, 64, "not %s data (--kind %s)",
+						 stedi_kind_name[forced_kind],
+						 stedi_kind_name[forced_kind]);
+				reason = r;
+			}
+			else if (!add_landing(list, path, shown, k, argno, &e))
+				reason = unreadable_reason(e);
+		}
+		else if (folder && (strcmp(name, "trusted") == 0 ||
+							strcmp(name, "curated") == 0))
+		{
+			/* Glue's zones beside landing/: not landing data */
+		}
+		else if (name[0] == '.')
+			reason = folder ? "a hidden folder" : "a hidden file";
+		else if (folder)
+		{
+			reason = "not a landing folder (only KIND/landing/ is read)";
+			if (strcasecmp(name, STEDI_LANDING_DIR) == 0)
+				hint = STEDI_LANDING_DIR "/";
+		}
+		else if (S_ISREG(st.st_mode) && is_data_name(name))
+			reason = "a data file outside KIND/landing/";
+		else
+			reason = "a file outside KIND/landing/";
+
+		if (reason != NULL)
+		{
+			pass_over(list, (int) k, argno, shown, path, folder, reason, hint);
+			shown = path = NULL;
+		}
+		free(path);
+		free(shown);
+	}
+	free_names(names, n);
+	return true;
+}
+
 /*
  * Is folder rp (arg to the user) the root of a layout?  It is when it holds
- * a kind folder with landing/ in it, or (without --kind) a folder whose
- * name looks like a kind's, so that such a near miss is named rather than
- * refused.  Then read each kind's landing folder (with --kind, only that
- * one) and name what else at the root may be data: a folder that is no
- * kind's, a data file.  Returns 1 if it was a root, 0 if not, -1 if it
- * could not be read (reported).
+ * a kind folder, or (without --kind) a folder whose name looks like a
+ * kind's, so that such a near miss is named rather than refused.  Then read
+ * each kind folder (with --kind, only that kind's landing/) and name what
+ * else at the root may be data: a folder that is no kind's, a data file.
+ * Returns 1 if it was a root, 0 if not, -1 if it could not be read
+ * (reported).
  */
 static int
 collect_root(FileList *list, const char *arg, const char *rp, int argno,
@@ -542,20 +725,22 @@ collect_root(FileList *list, const char *arg, const char *rp, int argno,
 	int			n = 0;
 	int			i;
 	int			result = 0;
+	int			err;
 
-	names = list_folder(rp, arg, &n);
+	names = list_folder(rp, &n, &err);
 	if (names == NULL)
+	{
+		load_error("could not open \"%s\": %s", path_text(arg), strerror(err));
 		return -1;
+	}
 	for (i = 0; i < n && result == 0; i++)
 	{
 		char	   *path = join_path(rp, names[i]);
-		char	   *landing = join_path(path, STEDI_LANDING_DIR);
 
-		if (kind_from_name(names[i]) >= 0 ? is_folder(landing) :
-			forced_kind < 0 && names[i][0] != '.' &&
-			kind_near_miss(names[i]) >= 0 && is_folder(path))
+		if ((kind_from_name(names[i]) >= 0 ||
+			 (forced_kind < 0 && names[i][0] != '.' &&
+			  kind_near_miss(names[i]) >= 0)) && is_folder(path))
 			result = 1;
-		free(landing);
 		free(path);
 	}
 
@@ -572,40 +757,33 @@ collect_root(FileList *list, const char *arg, const char *rp, int argno,
 		}
 		else if (S_ISDIR(st.st_mode) && k >= 0)
 		{
-			char	   *landing = join_path(path, STEDI_LANDING_DIR);
+			char	   *display = join_path(arg, name);
 
-			/* what stands beside landing/ (trusted/, curated/) is not ours */
-			if (is_folder(landing) && (forced_kind < 0 || forced_kind == k))
+			if (!collect_kind_folder(list, path, display, (StediKind) k,
+									 argno, forced_kind, &err))
 			{
-				char		sub[64];
-				char	   *display;
-
-				snprintf(sub, sizeof(sub), "%s/%s", name, STEDI_LANDING_DIR);
-				display = join_path(arg, sub);
-				if (!add_landing(list, landing, display, (StediKind) k, argno))
-					result = -1;
-				free(display);
+				pass_over(list, k, argno, display, path, true,
+						  unreadable_reason(err), NULL);
+				display = path = NULL;
 			}
-			free(landing);
+			free(display);
 		}
 		else if (S_ISDIR(st.st_mode))
 		{
 			add_passed(list, -1, argno, join_folder(arg, name), path,
-					   "not a kind folder", kind_near_miss(name));
+					   "not a kind folder", kind_hint(kind_near_miss(name)));
 			path = NULL;
 		}
 		else if (S_ISREG(st.st_mode) && is_data_name(name))
 		{
 			add_passed(list, -1, argno, join_path(arg, name), path,
-					   "a data file outside KIND/landing/", -1);
+					   "a data file outside KIND/landing/", NULL);
 			path = NULL;
 		}
 		free(path);
 	}
 
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	free_names(names, n);
 	return result;
 }
 
@@ -618,9 +796,8 @@ collect_folder(FileList *list, const char *arg, const char *rp, int argno,
 			   int forced_kind)
 {
 	char		name[256];
-	char	   *path;
-	char	   *display;
-	bool		ok = true;
+	char		parent[256];
+	int			err;
 	int			k;
 
 	/* KIND/landing */
@@ -629,7 +806,7 @@ collect_folder(FileList *list, const char *arg, const char *rp, int argno,
 	{
 		if (kind_conflict(forced_kind, k, arg))
 			return false;
-		return add_landing(list, rp, arg, (StediKind) k, argno);
+		return add_landing_arg(list, rp, arg, (StediKind) k, argno);
 	}
 
 	/* a sub-folder of KIND/landing */
@@ -638,27 +815,21 @@ collect_folder(FileList *list, const char *arg, const char *rp, int argno,
 	{
 		if (kind_conflict(forced_kind, k, arg))
 			return false;
-		return add_landing(list, rp, arg, (StediKind) k, argno);
+		return add_landing_arg(list, rp, arg, (StediKind) k, argno);
 	}
 
-	/* KIND, holding landing/ */
+	/* a KIND folder: its landing/, and what else it holds named */
 	path_component(rp, 0, name, sizeof(name));
 	k = kind_from_name(name);
-	path = join_path(rp, STEDI_LANDING_DIR);
-	if (k >= 0 && is_folder(path))
+	if (k >= 0)
 	{
 		if (kind_conflict(forced_kind, k, arg))
-			ok = false;
-		else
-		{
-			display = join_path(arg, STEDI_LANDING_DIR);
-			ok = add_landing(list, path, display, (StediKind) k, argno);
-			free(display);
-		}
-		free(path);
-		return ok;
+			return false;
+		if (collect_kind_folder(list, rp, arg, (StediKind) k, argno, -1, &err))
+			return true;
+		load_error("could not open \"%s\": %s", path_text(arg), strerror(err));
+		return false;
 	}
-	free(path);
 
 	/* the root of the layout; --kind picks one kind out of it */
 	switch (collect_root(list, arg, rp, argno, forced_kind))
@@ -671,21 +842,27 @@ collect_folder(FileList *list, const char *arg, const char *rp, int argno,
 
 	/* any other folder: only if the user says what it holds */
 	if (forced_kind >= 0)
-		return add_landing(list, rp, arg, (StediKind) forced_kind, argno);
+		return add_landing_arg(list, rp, arg, (StediKind) forced_kind, argno);
+
+	/* Landing/ in a KIND folder: landing/ in another case */
+	path_component(rp, 1, parent, sizeof(parent));
+	if (strcasecmp(name, STEDI_LANDING_DIR) == 0 && kind_from_name(parent) >= 0)
+	{
+		load_error("\"%s\" is not a landing folder: did you mean %s/? (landing folders are named in lower case)",
+				   path_text(arg), STEDI_LANDING_DIR);
+		return false;
+	}
 
 	/* a near miss itself (customers/, or customers/landing/)? */
 	k = kind_near_miss(name);
 	if (k < 0 && strcmp(name, STEDI_LANDING_DIR) == 0)
-	{
-		path_component(rp, 1, name, sizeof(name));
-		k = kind_near_miss(name);
-	}
+		k = kind_near_miss(parent);
 	if (k >= 0)
 		load_error("\"%s\" is not a landing folder: did you mean %s/? (expected customer/, accelerometer/ or step_trainer/ with landing/ inside, or use --kind)",
-				   arg, stedi_kind_name[k]);
+				   path_text(arg), stedi_kind_name[k]);
 	else
 		load_error("\"%s\" is not a landing folder: expected customer/, accelerometer/ or step_trainer/ with landing/ inside (or use --kind)",
-				   arg);
+				   path_text(arg));
 	return false;
 }
 
@@ -700,10 +877,11 @@ collect_path(FileList *list, const char *arg, int argno, int forced_kind)
 	struct stat st;
 	char	   *rp;
 	int			k;
+	int			err;
 
 	if (stat(arg, &st) != 0 || (rp = realpath(arg, NULL)) == NULL)
 	{
-		load_error("could not open \"%s\": %s", arg, strerror(errno));
+		load_error("could not open \"%s\": %s", path_text(arg), strerror(errno));
 		return false;
 	}
 
@@ -717,7 +895,8 @@ collect_path(FileList *list, const char *arg, int argno, int forced_kind)
 
 	if (!S_ISREG(st.st_mode))
 	{
-		load_error("could not open \"%s\": not a regular file or folder", arg);
+		load_error("could not open \"%s\": not a regular file or folder",
+				   path_text(arg));
 		free(rp);
 		return false;
 	}
@@ -735,13 +914,14 @@ collect_path(FileList *list, const char *arg, int argno, int forced_kind)
 	else if (k < 0)
 	{
 		load_error("cannot tell what kind of data \"%s\" holds: use --kind customer, accelerometer or step_trainer (or put it in KIND/landing/)",
-				   arg);
+				   path_text(arg));
 		free(rp);
 		return false;
 	}
 
-	if (!check_readable(rp, arg))
+	if ((err = check_readable(rp)) != 0)
 	{
+		load_error("could not open \"%s\": %s", path_text(arg), strerror(err));
 		free(rp);
 		return false;
 	}
@@ -760,6 +940,22 @@ compare_realpath(const void *a, const void *b)
 	if (c != 0)
 		return c;
 	return fa->argno - fb->argno;
+}
+
+/* by the file itself, then by kind and path, for the same file's paths */
+static int
+compare_identity(const void *a, const void *b)
+{
+	const LoadFile *fa = a;
+	const LoadFile *fb = b;
+
+	if (fa->dev != fb->dev)
+		return fa->dev < fb->dev ? -1 : 1;
+	if (fa->ino != fb->ino)
+		return fa->ino < fb->ino ? -1 : 1;
+	if (fa->kind != fb->kind)
+		return (int) fa->kind - (int) fb->kind;
+	return strcmp(fa->display, fb->display);
 }
 
 static int
@@ -832,9 +1028,12 @@ order_passed(FileList *list)
  * step_trainer (customers are what the other two refer to), and by path
  * (bytewise, sub-folders included) within a kind.  A file named twice (say
  * by its folder and by itself) is loaded once; loading it twice would only
- * duplicate its rows.
+ * duplicate its rows.  A file found as two kinds' data (customer/landing a
+ * link to accelerometer/landing, say) is refused, and so is the run: its
+ * rows would be loaded as one kind and then skipped for the other, and
+ * which kind it holds is not for stedi-load to guess.
  */
-void
+bool
 order_files(FileList *list)
 {
 	int			i,
@@ -842,7 +1041,23 @@ order_files(FileList *list)
 
 	order_passed(list);
 	if (list->nfiles == 0)
-		return;
+		return true;
+	/* one file by any paths (links included) as two kinds' data? */
+	qsort(list->files, (size_t) list->nfiles, sizeof(LoadFile),
+		  compare_identity);
+	for (i = 1; i < list->nfiles; i++)
+	{
+		const LoadFile *a = &list->files[i - 1];
+		const LoadFile *b = &list->files[i];
+
+		if (a->dev == b->dev && a->ino == b->ino && a->kind != b->kind)
+		{
+			load_error("\"%s\" (%s data) and \"%s\" (%s data) are one file: two kinds' folders lead to one folder, and which kind it holds is ambiguous; nothing was loaded",
+					   a->display, stedi_kind_name[a->kind],
+					   b->display, stedi_kind_name[b->kind]);
+			return false;
+		}
+	}
 	qsort(list->files, (size_t) list->nfiles, sizeof(LoadFile),
 		  compare_realpath);
 	for (i = 0; i < list->nfiles; i++)
@@ -852,6 +1067,7 @@ order_files(FileList *list)
 		{
 			free(list->files[i].display);
 			free(list->files[i].realpath);
+			free(list->files[i].path_text);
 			continue;
 		}
 		list->files[n++] = list->files[i];
@@ -859,4 +1075,5 @@ order_files(FileList *list)
 	list->nfiles = n;
 	qsort(list->files, (size_t) list->nfiles, sizeof(LoadFile),
 		  compare_load_order);
+	return true;
 }

@@ -316,53 +316,6 @@ copy_put_trailer(CopyBuf *buf)
 /* ---- UTF-8 ---- */
 
 /*
- * Length of the UTF-8 character at s (avail bytes left), or 0 if it is not
- * a legal one.  As strict as PostgreSQL's pg_utf8_islegal: no overlong
- * forms, no surrogates, nothing above U+10FFFF.
- */
-static int
-utf8_char_len(const unsigned char *s, size_t avail)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80,
-				hi = 0xBF;
-	int			len;
-	int			i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		len = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-	{
-		len = 3;
-		if (c == 0xE0)
-			lo = 0xA0;			/* overlong */
-		else if (c == 0xED)
-			hi = 0x9F;			/* surrogates */
-	}
-	else if (c >= 0xF0 && c <= 0xF4)
-	{
-		len = 4;
-		if (c == 0xF0)
-			lo = 0x90;			/* overlong */
-		else if (c == 0xF4)
-			hi = 0x8F;			/* above U+10FFFF */
-	}
-	else
-		return 0;
-
-	if (avail < (size_t) len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-	{
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	}
-	return len;
-}
-
-/*
  * Offset of the first byte of s that is not valid UTF-8, or len if all of
  * it is.  Runs over every loaded line, so ASCII is skipped eight bytes at a
  * time.
@@ -2153,11 +2106,15 @@ unknown_fields_total(const UnknownFields *u)
 	return u->total;
 }
 
-/* Were some names not kept (past UNKNOWN_MAX_NAMES)? */
-bool
-unknown_fields_truncated(const UnknownFields *u)
+/*
+ * The unknown keys whose names were not kept: the names first met once
+ * UNKNOWN_MAX_NAMES were kept (the first met are kept, not the most
+ * frequent).
+ */
+int64_t
+unknown_fields_left_out(const UnknownFields *u)
 {
-	return u->left_out > 0;
+	return u->left_out;
 }
 
 static int

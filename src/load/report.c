@@ -194,8 +194,9 @@ report_progress(Report *r, int64_t file_bytes_done, int64_t file_rows)
 static const char *const outcome_name[] = {"loaded", "skipped", "failed"};
 
 /*
- * "unknown fields: favouriteColour (2 records), device (1 record)", the
- * most frequent first, at most UNKNOWN_SHOWN of them.
+ * "unknown fields: favouriteColour (2 records), device (1 record)": of the
+ * names kept, those of the most records first, at most UNKNOWN_SHOWN of
+ * them, and what was not kept.
  */
 static void
 print_unknown_fields(UnknownFields *u)
@@ -226,11 +227,14 @@ print_unknown_fields(UnknownFields *u)
 		printf(" (%lld record%s)", (long long) records, records == 1 ? "" : "s");
 	}
 	if (n > UNKNOWN_SHOWN)
-		printf(", and %d more", n - UNKNOWN_SHOWN);
-	if (unknown_fields_truncated(u))
-		printf(", and more names than the %d kept", n);
-	if (n > UNKNOWN_SHOWN || unknown_fields_truncated(u))
-		printf(" (see landing.unknown_field)");
+		printf(", and %d more (see landing.unknown_field)", n - UNKNOWN_SHOWN);
+	if (unknown_fields_left_out(u) > 0)
+	{
+		int64_t		left = unknown_fields_left_out(u);
+
+		printf("; not named: %lld key%s of names first met after the first %d",
+			   (long long) left, left == 1 ? "" : "s", n);
+	}
 	putchar('\n');
 }
 
@@ -308,14 +312,30 @@ json_string(const char *s)
 	putchar('"');
 }
 
+/*
+ * --json, for a run ended before its report (a usage, file or connection
+ * error): the document holds the message and the exit status.
+ */
+void
+report_json_error(const char *message, int status)
+{
+	char	   *text = path_text(message);	/* UTF-8, one line */
+
+	fputs("{\"error\": ", stdout);
+	json_string(text);
+	printf(", \"exit_status\": %d}\n", status);
+	fflush(stdout);
+	free(text);
+}
+
 /* Why something was passed over, in words, with the hint if any. */
 static void
 print_passed(const PassedOver *p)
 {
 	printf("%-13s  %s  passed over: %s", p->kind >= 0 ?
 		   stedi_kind_name[p->kind] : "-", p->display, p->reason);
-	if (p->hint >= 0)
-		printf("; did you mean %s/?", stedi_kind_name[p->hint]);
+	if (p->hint != NULL)
+		printf("; did you mean %s?", p->hint);
 	else if (p->kind < 0 && strcmp(p->reason, "not a kind folder") == 0)
 		printf(" (customer/, accelerometer/ or step_trainer/)");
 	putchar('\n');
@@ -342,10 +362,7 @@ print_json(Report *r, const FileResult *totals, int nloaded, int nskipped,
 		printf(", \"reason\": ");
 		json_string(p->reason);
 		printf(", \"did_you_mean\": ");
-		if (p->hint >= 0)
-			printf("\"%s/\"", stedi_kind_name[p->hint]);
-		else
-			printf("null");
+		json_string(p->hint);
 		putchar('}');
 	}
 	printf("%s],\n \"files\": [", r->npassed > 0 ? "\n " : "");

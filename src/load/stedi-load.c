@@ -49,6 +49,24 @@
 
 static const char *progname = "stedi-load";
 
+/*
+ * With --json, every exit prints one JSON document: one that ends the run
+ * before its report (a usage, file or connection error) holds the last
+ * message printed.
+ */
+static bool json_output = false;
+static char last_error[1024];
+
+static void exit_trouble(void) LOAD_NORETURN;
+
+static void
+exit_trouble(void)
+{
+	if (json_output)
+		report_json_error(last_error, EXIT_TROUBLE);
+	exit(EXIT_TROUBLE);
+}
+
 typedef enum PasswordPrompt
 {
 	PROMPT_AUTO,				/* when the server asks for one */
@@ -89,6 +107,11 @@ static void print_message(const char *fmt, va_list ap) LOAD_PRINTF(1, 0);
 static void
 print_message(const char *fmt, va_list ap)
 {
+	va_list		again;
+
+	va_copy(again, ap);
+	vsnprintf(last_error, sizeof(last_error), fmt, again);
+	va_end(again);
 	fprintf(stderr, "%s: ", progname);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
@@ -112,7 +135,7 @@ load_fatal(const char *fmt,...)
 	va_start(ap, fmt);
 	print_message(fmt, ap);
 	va_end(ap);
-	exit(EXIT_TROUBLE);
+	exit_trouble();
 }
 
 void *
@@ -162,8 +185,9 @@ help(void)
 		   "step_trainer/landing/, or one KIND or KIND/landing folder of it, or a single\n"
 		   "file.  A landing folder is read with its sub-folders; its files named\n"
 		   "*.json, *.jsonl or *.ndjson (any letter case) are loaded, and each of those\n"
-		   "with .gz after it is read as gzip.  Everything else in it, and a folder at\n"
-		   "the root that is not a kind's, is passed over and named with the reason.\n"
+		   "with .gz after it is read as gzip.  Everything else in it, what a KIND\n"
+		   "folder holds but landing/, trusted/ and curated/, and a folder at the root\n"
+		   "that is not a kind's, is passed over and named with the reason.\n"
 		   "Files are loaded customer first, then accelerometer, then step_trainer, by\n"
 		   "path within a kind.\n\n");
 	printf("Options:\n");
@@ -172,7 +196,7 @@ help(void)
 		   "                           outside KIND/landing/)\n");
 	printf("      --force              load files whose content was loaded before\n"
 		   "                           (they are skipped otherwise)\n");
-	printf("      --json               print a JSON summary instead of text\n");
+	printf("      --json               print one JSON document instead of text\n");
 	printf("  -q, --quiet              print errors only (and no progress bar)\n");
 	printf("  -V, --version            output version information, then exit\n");
 	printf("  -?, --help               show this help, then exit\n");
@@ -268,7 +292,7 @@ report_connection_failure(PGconn *conn)
 	const char *msg = PQerrorMessage(conn);
 	size_t		len = strcspn(msg, "\n");
 
-	fprintf(stderr, "%s: %.*s\n", progname, (int) len, msg);
+	load_error("%.*s", (int) len, msg);
 }
 
 /*
@@ -341,7 +365,7 @@ connect_database(const char *dbname, const char *host, const char *port,
 	{
 		report_connection_failure(conn);
 		PQfinish(conn);
-		exit(EXIT_TROUBLE);
+		exit_trouble();
 	}
 	return conn;
 }
@@ -366,10 +390,10 @@ check_extension(PGconn *conn)
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		fprintf(stderr, "%s: %s", progname, PQerrorMessage(conn));
+		report_connection_failure(conn);
 		PQclear(res);
 		PQfinish(conn);
-		exit(EXIT_TROUBLE);
+		exit_trouble();
 	}
 	if (PQntuples(res) != 1)
 	{
@@ -379,7 +403,7 @@ check_extension(PGconn *conn)
 				progname);
 		PQclear(res);
 		PQfinish(conn);
-		exit(EXIT_TROUBLE);
+		exit_trouble();
 	}
 	if (sscanf(PQgetvalue(res, 0, 0), "%d.%d", &major, &minor) != 2 ||
 		major < PROTOCOL_SINCE_MAJOR ||
@@ -391,7 +415,7 @@ check_extension(PGconn *conn)
 				progname);
 		PQclear(res);
 		PQfinish(conn);
-		exit(EXIT_TROUBLE);
+		exit_trouble();
 	}
 	PQclear(res);
 
@@ -407,10 +431,10 @@ check_extension(PGconn *conn)
 				 "pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false)");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		fprintf(stderr, "%s: %s", progname, PQerrorMessage(conn));
+		report_connection_failure(conn);
 		PQclear(res);
 		PQfinish(conn);
-		exit(EXIT_TROUBLE);
+		exit_trouble();
 	}
 	PQclear(res);
 }
@@ -609,7 +633,11 @@ copy_rejects(Loader *ld, const LoadFile *f)
 	return end_copy(conn, f, NULL);
 }
 
-/* Whitespace only?  Such lines are skipped, and not counted. */
+/*
+ * JSON whitespace only (space, tab, CR; the LF ended the line)?  Such
+ * lines are skipped, and not counted.  A form feed or vertical tab is not
+ * JSON whitespace: a line of them is rejected, not skipped.
+ */
 static bool
 is_blank(const char *s, size_t len)
 {
@@ -617,8 +645,7 @@ is_blank(const char *s, size_t len)
 
 	for (i = 0; i < len; i++)
 	{
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' &&
-			s[i] != '\f' && s[i] != '\v')
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
 			return false;
 	}
 	return true;
@@ -747,7 +774,7 @@ log_attempt(Loader *ld, const LoadFile *f, const char *sha_param,
 	/* a file that could not be read has no hash, maybe no size: NULL */
 	params[0] = sha_param != NULL && sha_param[0] != '\0' ? sha_param : NULL;
 	params[1] = stedi_kind_name[f->kind];
-	params[2] = f->realpath;
+	params[2] = f->path_text;
 	params[3] = size_text != NULL && size_text[0] != '\0' ? size_text : NULL;
 	params[4] = outcome;
 	params[5] = started;
@@ -853,6 +880,35 @@ load_file(Loader *ld, const LoadFile *f)
 	}
 	sha256_hex(digest, result.sha256);
 
+	/*
+	 * A .gz file must start as gzip data does, before it can be found
+	 * loaded before: an empty x.json.gz has the hash of every empty file,
+	 * and would be skipped as one of them instead of failing.
+	 */
+	if (f->gzip)
+	{
+		unsigned char magic[2];
+		ssize_t		got = pread(fd, magic, sizeof(magic), 0);
+
+		if (got < 0)
+		{
+			int			err = errno;
+
+			close(fd);
+			return fail_unread(ld, f, &result, size_text, "read", err);
+		}
+		if (got < 2 || magic[0] != 0x1f || magic[1] != 0x8b)
+		{
+			const char *why = "not gzip data, although the name ends in .gz";
+
+			load_error("could not load \"%s\" (rolled back): %s",
+					   f->display, why);
+			set_file_error(why);
+			ld->bad_content = true;
+			goto done;
+		}
+	}
+
 	reader = line_reader_open(fd, f->gzip);
 	if (ld->parser[f->kind] == NULL)
 		ld->parser[f->kind] = record_parser_create(f->kind);
@@ -873,7 +929,7 @@ load_file(Loader *ld, const LoadFile *f)
 
 	/* waits while another loader holds the same content */
 	params[0] = stedi_kind_name[f->kind];
-	params[1] = f->realpath;
+	params[1] = f->path_text;
 	params[2] = size_text;
 	params[3] = result.sha256;
 	params[4] = ld->force ? "true" : "false";
@@ -1016,6 +1072,13 @@ main(int argc, char **argv)
 		exit(0);
 	}
 
+	/* so that a usage error before --json is told in JSON too */
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+	{
+		if (strcmp(argv[i], "--json") == 0)
+			json_output = true;
+	}
+
 	/* report bad options ourselves, named "stedi-load" and not argv[0] */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":d:h:p:U:wWqV?", long_options,
@@ -1053,7 +1116,7 @@ main(int argc, char **argv)
 				{
 					load_error("invalid kind \"%s\": must be customer, accelerometer or step_trainer",
 							   optarg);
-					exit(EXIT_TROUBLE);
+					exit_trouble();
 				}
 				break;
 			case 2:
@@ -1063,12 +1126,12 @@ main(int argc, char **argv)
 				ld.force = true;
 				break;
 			case 4:
-				json = true;
+				json = true;	/* and json_output, set before */
 				break;
 			case ':':
 				load_error("option \"%s\" needs a value", argv[optind - 1]);
 				usage_hint();
-				exit(EXIT_TROUBLE);
+				exit_trouble();
 			default:
 				/* getopt returns '?' for -? too, leaving optopt alone */
 				if (optopt == 0 && strcmp(argv[optind - 1], "-?") == 0)
@@ -1081,7 +1144,7 @@ main(int argc, char **argv)
 				else
 					load_error("invalid option \"%s\"", argv[optind - 1]);
 				usage_hint();
-				exit(EXIT_TROUBLE);
+				exit_trouble();
 		}
 	}
 
@@ -1089,16 +1152,17 @@ main(int argc, char **argv)
 	{
 		load_error("no PATH given: name the files or folders to load");
 		usage_hint();
-		exit(EXIT_TROUBLE);
+		exit_trouble();
 	}
 
 	/* find every file, and check it can be read, before touching the database */
 	for (i = optind; i < argc; i++)
 	{
 		if (!collect_path(&list, argv[i], i, forced_kind))
-			exit(EXIT_TROUBLE);
+			exit_trouble();
 	}
-	order_files(&list);
+	if (!order_files(&list))
+		exit_trouble();
 
 	ld.conn = connect_database(dbname, host, port, user, prompt);
 	check_extension(ld.conn);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "stedi_common.h"
 
@@ -58,14 +59,67 @@ extern void load_fatal(const char *fmt,...) LOAD_PRINTF(1, 2) LOAD_NORETURN;
 
 /* ---- files.c ---- */
 
+/*
+ * Length of the UTF-8 character at s (avail bytes left), or 0 if it is not
+ * a legal one.  As strict as PostgreSQL's pg_utf8_islegal: no overlong
+ * forms, no surrogates, nothing above U+10FFFF.
+ */
+static inline int
+utf8_char_len(const unsigned char *s, size_t avail)
+{
+	unsigned char c = s[0];
+	unsigned char lo = 0x80,
+				hi = 0xBF;
+	int			len;
+	int			i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+	{
+		len = 3;
+		if (c == 0xE0)
+			lo = 0xA0;			/* overlong */
+		else if (c == 0xED)
+			hi = 0x9F;			/* surrogates */
+	}
+	else if (c >= 0xF0 && c <= 0xF4)
+	{
+		len = 4;
+		if (c == 0xF0)
+			lo = 0x90;			/* overlong */
+		else if (c == 0xF4)
+			hi = 0x8F;			/* above U+10FFFF */
+	}
+	else
+		return 0;
+
+	if (avail < (size_t) len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+	{
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	}
+	return len;
+}
+
+
 /* One input file, as found on the command line or inside a folder. */
 typedef struct LoadFile
 {
 	StediKind	kind;
 	int			argno;			/* which PATH argument it came from */
-	char	   *display;		/* the path as the user wrote it */
-	char	   *realpath;		/* what landing.source_file.path records */
+	char	   *display;		/* the path as the user wrote it, as text
+								 * (see path_text) */
+	char	   *realpath;		/* the real path, to open */
+	char	   *path_text;		/* the same as text: what
+								 * landing.source_file.path records */
 	int64_t		size_bytes;		/* when listed, for the progress bar */
+	dev_t		dev;			/* which file it is, whatever the path */
+	ino_t		ino;
 	bool		gzip;			/* named *.gz: read through zlib */
 } LoadFile;
 
@@ -74,12 +128,12 @@ typedef struct PassedOver
 {
 	int			kind;			/* of the landing folder it is in, or -1 */
 	int			argno;
-	char	   *display;		/* as the user would write it; a folder
-								 * ends in "/" */
+	char	   *display;		/* as the user would write it, as text (see
+								 * path_text); a folder ends in "/" */
 	char	   *key;			/* the path it was found by, to name it once */
 	const char *reason;
-	int			hint;			/* the kind a folder's name looks like, or
-								 * -1 */
+	const char *hint;			/* what a name looks like it means
+								 * ("customer/", "landing/"), or NULL */
 } PassedOver;
 
 typedef struct FileList
@@ -92,9 +146,10 @@ typedef struct FileList
 	int			passed_capacity;
 } FileList;
 
+extern char *path_text(const char *raw);
 extern bool collect_path(FileList *list, const char *arg, int argno,
 						 int forced_kind);
-extern void order_files(FileList *list);
+extern bool order_files(FileList *list);
 extern int	kind_from_name(const char *name);
 extern bool is_gzip_name(const char *name);
 
@@ -147,6 +202,7 @@ extern void report_progress(Report *report, int64_t file_bytes_done,
 extern void report_file(Report *report, const LoadFile *f,
 						const FileResult *result);
 extern int	report_finish(Report *report, bool stopped);
+extern void report_json_error(const char *message, int status);
 
 
 /* ---- lines.c ---- */
@@ -288,7 +344,7 @@ extern void unknown_fields_add_record(UnknownFields *u,
 									  const size_t *lens, size_t nkeys,
 									  int64_t count);
 extern int64_t unknown_fields_total(const UnknownFields *u);
-extern bool unknown_fields_truncated(const UnknownFields *u);
+extern int64_t unknown_fields_left_out(const UnknownFields *u);
 extern int	unknown_fields_count(UnknownFields *u);
 extern const char *unknown_fields_name(const UnknownFields *u, int i,
 									   size_t *len, int64_t *records);
