@@ -286,7 +286,10 @@ import json
 r = {"user": "ann@test.com", "timestamp": 1655564444401, "x": 1, "y": 0, "z": 0}
 for i in range(1005):
     r["f%04d" % i] = i
-print(json.dumps(r))' >odd/accelerometer/landing/wide.json
+print(json.dumps(r))
+# a field of every later record, met after the first 1000 names
+for t in range(3):
+    print(json.dumps({"user": "ann@test.com", "timestamp": 1655564444402 + t, "x": 1, "y": 0, "z": 0, "device": "p"}))' >odd/accelerometer/landing/wide.json
 stedi-load -d $db odd >out 2>err
 is "$?" 0 "odd and many unknown names: exit 0"
 is "$(q $db "SELECT string_agg(format('%s %s', octet_length(field_name), to_json(field_name)), ', ' ORDER BY field_name)
@@ -295,10 +298,10 @@ is "$(q $db "SELECT string_agg(format('%s %s', octet_length(field_name), to_json
    "names with quotes, backslashes, control characters and NUL kept; a 400-byte name cut to 252 bytes and \"...\""
 is "$(q $db "SELECT count(*) || ' ' || min(field_name) || ' ' || max(field_name) || ' ' || (SELECT extra_fields FROM landing.source_file WHERE path LIKE '%/wide.json')
                FROM landing.unknown_field u JOIN landing.source_file f USING (file_id) WHERE f.path LIKE '%/wide.json'")" \
-   "1000 f0000 f0999 1005" "at most 1000 names a file; extra_fields counts them all"
+   "1000 f0000 f0999 1008" "at most 1000 names a file, the first met (device, of 3 later records, is not kept); extra_fields counts them all"
 is "$(grep -A1 'wide.json ' out | tail -1 | sed 's/f0000.*f0009 (1 record)/.../')" \
-   "                 unknown fields: ..., and 990 more, and more names than the 1000 kept (see landing.unknown_field)" \
-   "the summary shows ten names and says how many more"
+   "                 unknown fields: ..., and 990 more (see landing.unknown_field); not named: 8 keys of names first met after the first 1000" \
+   "the summary shows ten names, says how many more, and how many keys of names met too late are not named"
 
 # --json: each loaded file's unknown names as an object.
 mkdir -p drift/accelerometer/landing
@@ -324,5 +327,164 @@ is "$(stedi-load --help | sed -n '/^Exit status/,/^$/p')" \
 "Exit status: 0 if every file was loaded (or skipped as loaded before),
 1 if some lines were rejected (see landing.rejected) or some files or
 folders were passed over, 2 on a usage, connection, file or server error." "--help: the exit statuses"
+
+# ---- from a hostile review: every file of a feed accounted for ----
+
+# File names that are not UTF-8, or hold a newline: the path recorded and
+# shown is UTF-8 text, each invalid byte and control character escaped.
+mkdir -p names/customer/landing
+printf '%s\n' '{"email":"pa@test.com","serialNumber":"s-20"}' >"names/customer/landing/$(printf 'bad\xff\xfe').json"
+printf '%s\n' '{"email":"pb@test.com","serialNumber":"s-21"}' >"names/customer/landing/$(printf 'two\nli\tn\res').json"
+printf 'x\n' >"names/customer/landing/$(printf 'caf\xc3\xa9\x01').txt"
+stedi-load -d $db names >out 2>err
+is "$?" 1 "names not UTF-8 or with a newline: they load (exit 1: one passed over)"
+is "$(q $db "SELECT string_agg(substr(path, length('$tmp/names/') + 1), ' | ' ORDER BY file_id) FROM landing.source_file WHERE path LIKE '%/names/%'")" \
+   'customer/landing/bad\xff\xfe.json | customer/landing/two\nli\tn\res.json' \
+   "landing.source_file.path: valid UTF-8 kept, an invalid byte as \\xHH, a newline, tab and CR as \\n, \\t, \\r"
+is "$(q $db "SELECT string_agg(outcome || ' ' || substr(path, length('$tmp/names/') + 1), ' | ' ORDER BY path) FROM stedi.ingest_log WHERE path LIKE '%/names/%'")" \
+   'loaded customer/landing/bad\xff\xfe.json | loaded customer/landing/two\nli\tn\res.json' "each logged in stedi.ingest_log"
+is "$(grep -c 'names/' out) $(grep -cF 'customer       names/customer/landing/bad\xff\xfe.json  1 lines  1 loaded' out) $(grep -cF 'customer       names/customer/landing/two\nli\tn\res.json  1 lines  1 loaded' out) $(grep -cF 'customer       names/customer/landing/café\x01.txt  passed over' out)" \
+   "3 1 1 1" "human output: one line a file, the names escaped alike"
+ok $(iconv -f UTF-8 -t UTF-8 out >/dev/null 2>&1; echo $?) "human output: valid UTF-8"
+stedi-load -d $db --json names >out.json 2>err
+is "$(python3 -c '
+import json, sys
+d = json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))
+print(" | ".join([f["path"] + " " + f["outcome"] for f in d["files"]] + [p["path"] for p in d["passed_over"]]))' out.json)" \
+   'names/customer/landing/bad\xff\xfe.json skipped | names/customer/landing/two\nli\tn\res.json skipped | names/customer/landing/café\x01.txt' \
+   "--json: valid JSON (and UTF-8), the paths escaped alike"
+printf '%s\n' '{"email":"pc@test.com","serialNumber":"s-22"}' | gzip >"$(printf 'x\xff').json.gz"
+stedi-load -q -d $db --kind customer "$(printf 'x\xff').json.gz"
+is "$?:$(q $db "SELECT substr(path, length('$tmp/') + 1) FROM landing.source_file WHERE path LIKE '%/x%.json.gz'")" '0:x\xff.json.gz' \
+   "a file named on its own: its path escaped too"
+
+# Two kinds' folders that are one folder: refused before anything loads.
+mkdir -p same/accelerometer/landing same/customer
+printf '%s\n' '{"user":"ann@test.com","timestamp":1655564444600,"x":1,"y":0,"z":0}' >same/accelerometer/landing/a.json
+ln -s ../accelerometer/landing same/customer/landing
+before=$(q $db "SELECT count(*) FROM stedi.ingest_log")
+stedi-load -d $db same >out 2>err
+is "$?" 2 "customer/landing a link to accelerometer/landing: exit 2"
+is "$(cat err)" 'stedi-load: "same/customer/landing/a.json" (customer data) and "same/accelerometer/landing/a.json" (accelerometer data) are one file: two kinds'"'"' folders lead to one folder, and which kind it holds is ambiguous; nothing was loaded' \
+   "the message names both paths and both kinds"
+is "$(q $db "SELECT count(*) FROM stedi.ingest_log")" "$before" "nothing loaded, nothing logged"
+
+# What a KIND folder holds besides landing/ is named, but trusted/ and
+# curated/; Landing/ gets a hint.
+mkdir -p kinds/customer/Landing kinds/customer/trusted kinds/customer/curated kinds/accelerometer/landing
+printf '%s\n' '{"email":"qa@test.com","serialNumber":"s-23"}' >kinds/customer/Landing/a.json
+printf '%s\n' '{"email":"qb@test.com","serialNumber":"s-24"}' >kinds/customer/b.json
+printf 'x\n' >kinds/customer/notes.txt
+printf '%s\n' '{"email":"qc@test.com","serialNumber":"s-25"}' >kinds/customer/trusted/t.json
+printf '%s\n' '{"user":"ann@test.com","timestamp":1655564444601,"x":1,"y":0,"z":0}' >kinds/accelerometer/landing/a.json
+stedi-load -d $db kinds >out 2>err
+is "$?" 1 "a KIND folder without landing/ but Landing/: exit 1"
+is "$(grep 'passed over' out)" \
+"customer       kinds/customer/Landing/  passed over: not a landing folder (only KIND/landing/ is read); did you mean landing/?
+customer       kinds/customer/b.json  passed over: a data file outside KIND/landing/
+customer       kinds/customer/notes.txt  passed over: a file outside KIND/landing/" \
+   "Landing/ named with a hint, a file in the KIND folder named; trusted/ and curated/ not"
+stedi-load -d $db kinds/customer >out 2>err
+is "$?:$(grep -c 'passed over' out):$(cat out err | grep -c 'did you mean customer/')" "1:3:0" \
+   "the KIND folder itself as PATH: the same three named, no circular hint"
+mkdir -p only/customer/Landing
+cp kinds/customer/Landing/a.json only/customer/Landing/
+stedi-load -d $db only >out 2>err
+is "$?:$(grep 'passed over' out)" "1:customer       only/customer/Landing/  passed over: not a landing folder (only KIND/landing/ is read); did you mean landing/?" \
+   "a root whose only kind folder has Landing/: named, exit 1"
+stedi-load -d $db kinds/customer/Landing >out 2>err
+is "$?:$(cat err)" '2:stedi-load: "kinds/customer/Landing" is not a landing folder: did you mean landing/? (landing folders are named in lower case)' \
+   "Landing/ named as PATH: exit 2, with a hint"
+
+# --kind K ROOT: the other kinds' landing folders named.
+mkdir -p kind4/customer/landing kind4/accelerometer/landing kind4/step_trainer/landing
+printf '%s\n' '{"email":"ra@test.com","serialNumber":"s-26"}' >kind4/customer/landing/c.json
+printf '%s\n' '{"user":"ra@test.com","timestamp":1655564444602,"x":1,"y":0,"z":0}' >kind4/accelerometer/landing/a.json
+printf '%s\n' '{"sensorReadingTime":1655564444602,"serialNumber":"s-26","distanceFromObject":1}' >kind4/step_trainer/landing/s.json
+stedi-load -d $db --kind customer kind4 >out 2>err
+is "$?" 1 "--kind customer ROOT: exit 1, the other kinds passed over"
+is "$(grep 'passed over' out)" \
+"accelerometer  kind4/accelerometer/landing/  passed over: not customer data (--kind customer)
+step_trainer   kind4/step_trainer/landing/  passed over: not customer data (--kind customer)" \
+   "each other kind's landing folder named, with the reason"
+is "$(grep -c 'kind4/customer/landing/c.json  1 lines  1 loaded' out)" 1 "the customer file loads"
+
+# Unreadable files and folders found inside: passed over, the rest loads.
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && command -v runuser >/dev/null; then
+    chmod 711 "$tmp"
+    mkdir -p pg/feed/customer/landing/sub pg/feed/accelerometer/landing
+    printf '%s\n' '{"email":"sa@test.com","serialNumber":"s-27"}' >pg/feed/customer/landing/ok.json
+    printf '%s\n' '{"email":"sb@test.com","serialNumber":"s-28"}' >pg/feed/customer/landing/locked.json
+    printf '%s\n' '{"email":"sc@test.com","serialNumber":"s-29"}' >pg/feed/customer/landing/sub/x.json
+    chown -R postgres pg
+    chmod 000 pg/feed/customer/landing/locked.json pg/feed/customer/landing/sub pg/feed/accelerometer/landing
+    as_postgres() { (cd pg && runuser -u postgres -- env "PATH=$PATH" ${PGHOST:+"PGHOST=$PGHOST"} ${PGPORT:+"PGPORT=$PGPORT"} "PGUSER=$(q $db 'SELECT current_user')" stedi-load -d $db "$@"); }
+    as_postgres feed >out 2>err
+    is "$?" 1 "unreadable file and folders found inside: exit 1"
+    is "$(grep 'passed over' out)" \
+"accelerometer  feed/accelerometer/landing/  passed over: could not read it: Permission denied
+customer       feed/customer/landing/locked.json  passed over: could not read it: Permission denied
+customer       feed/customer/landing/sub/  passed over: could not read it: Permission denied" \
+       "each named, with the reason"
+    is "$(grep -c 'feed/customer/landing/ok.json  1 lines  1 loaded' out)" 1 "the rest loads"
+    as_postgres --json feed >out.json 2>err
+    is "$?:$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["exit_status"], len(d["passed_over"]), d["files"][0]["outcome"])' out.json)" \
+       "1:1 3 skipped" "--json: one document, the three named"
+    as_postgres feed/accelerometer/landing >out 2>err
+    is "$?:$(cat err)" '2:stedi-load: could not open "feed/accelerometer/landing": Permission denied' \
+       "a PATH that cannot be read itself: exit 2"
+else
+    skip "not root, or no postgres user: unreadable files not tested"
+    skip "not root, or no postgres user"
+    skip "not root, or no postgres user"
+    skip "not root, or no postgres user"
+    skip "not root, or no postgres user"
+fi
+
+# --json prints one JSON document at every exit, exit 2 included.
+json_exit() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["exit_status"], d["error"])' "$1"; }
+stedi-load --json --bogus feed >out.json 2>err
+is "$?:$(json_exit out.json)" '2:2 invalid option "--bogus"' "--json, a usage error: a JSON document with the error"
+stedi-load --json >out.json 2>err
+is "$?:$(json_exit out.json)" '2:2 no PATH given: name the files or folders to load' "--json, no PATH: a JSON document"
+stedi-load -d $db --json nowhere >out.json 2>err
+is "$?:$(json_exit out.json)" '2:2 could not open "nowhere": No such file or directory' "--json, a missing PATH: a JSON document"
+stedi-load -h "$tmp" -p 1 -d $db --json feed >out.json 2>err
+is "$?:$(json_exit out.json | cut -d' ' -f1-4)" "2:2 connection to server" "--json, connection failure: a JSON document"
+stedi-load -d $db --json same >out.json 2>err
+is "$?:$(json_exit out.json | cut -c1-60)" '2:2 "same/customer/landing/a.json" (customer data) and "same/a' "--json, an ambiguous layout: a JSON document"
+
+# A .gz file that is empty is not gzip: it fails, not skipped as loaded.
+mkdir -p empty/customer/landing
+: >empty/customer/landing/a.json
+: >empty/customer/landing/b.json.gz
+stedi-load -d $db empty >out 2>err
+is "$?" 2 "an empty .gz: exit 2"
+is "$(grep -c 'b.json.gz  failed, rolled back' out):$(cat err)" \
+   '1:stedi-load: could not load "empty/customer/landing/b.json.gz" (rolled back): not gzip data, although the name ends in .gz' \
+   "the empty .gz fails as not gzip, though an empty file was loaded just before it"
+is "$(q $db "SELECT outcome || ' ' || message FROM stedi.ingest_log WHERE path LIKE '%/empty/customer/landing/b.json.gz'")" \
+   "failed not gzip data, although the name ends in .gz" "logged as failed, with the reason"
+
+# Only space, tab and CR are JSON whitespace: a line of form feeds or
+# vertical tabs is rejected, not skipped.
+mkdir -p ws/step_trainer/landing
+printf '\f\n\v\n \t\r\n%s\n' '{"sensorReadingTime":1655564444700,"serialNumber":"s-30","distanceFromObject":1}' >ws/step_trainer/landing/ws.json
+stedi-load -d $db ws >out 2>err
+is "$?" 1 "lines of \\f and \\v: exit 1"
+is "$(q $db "SELECT s.lines_read || ' ' || s.rows_loaded || ' ' || string_agg(r.line_number || ':' || r.reason, ', ' ORDER BY r.line_number)
+               FROM landing.source_file s JOIN landing.rejected r USING (file_id) WHERE s.path LIKE '%/ws.json' GROUP BY s.lines_read, s.rows_loaded")" \
+   "3 1 1:malformed JSON at offset 0: invalid char in json text, 2:malformed JSON at offset 0: invalid char in json text" \
+   "each quarantined with a reason; the line of space, tab and CR skipped"
+
+# Content identity is the bytes stored: the same records as .json, as
+# .json.gz and gzipped again with another header are three files.
+mkdir -p bytes/step_trainer/landing
+printf '%s\n' '{"sensorReadingTime":1655564444800,"serialNumber":"s-31","distanceFromObject":1}' >bytes/step_trainer/landing/r.json
+gzip -c bytes/step_trainer/landing/r.json >bytes/step_trainer/landing/r.json.gz
+gzip -nc bytes/step_trainer/landing/r.json >bytes/step_trainer/landing/r2.json.gz
+stedi-load -d $db bytes >out 2>err
+is "$?:$(q $db "SELECT count(*) FROM landing.step_trainer WHERE serial_number = 's-31'")" "0:3" \
+   "the same records as .json and twice as .json.gz: three files, loaded three times"
 
 dropdb $db

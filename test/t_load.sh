@@ -13,7 +13,7 @@ mkdir -p "$tmp/in/customer/landing" "$tmp/in/accelerometer/landing" "$tmp/in/ste
 {
     printf '\xef\xbb\xbf'       # a UTF-8 byte order mark
     printf '%s\r\n' '{"customerName":"Ann Lee","email":"Ann.Lee@test.com","phone":"8015551212","birthDay":"1985-02-28","serialNumber":"s-1","registrationDate":1655564376361,"lastUpdateDate":1655564376361,"shareWithResearchAsOfDate":1655564376361}'
-    printf '\n   \n'           # blank lines: skipped, not counted
+    printf '\n \t \n'          # blank lines (JSON whitespace only): skipped, not counted
     printf '%s\n' '{"customerName":"Bo Wu","email":"Bo.Wu@test.com","birthDay":"993-01-01","serialNumber":"s-2","shareWithResearchAsOfDate":null,"favouriteColour":"green"}'
     printf '%s\n' '{"customerName":"No Serial","email":"x@test.com"}'
     printf '%s\n' '{"email":"y@test.com","serialNumber":"s-3","birthDay":"1985-02-30"}'
