@@ -400,15 +400,15 @@ DECLARE
     n_step_trainer bigint;
 BEGIN
     SELECT count(*) INTO n_customer FROM landing.customer AS c
-     WHERE NOT (octet_length(c.email) <= 254 AND btrim(c.email, E' \t\n\r\f\v') <> ''
+     WHERE NOT (octet_length(c.email) <= 254 AND btrim(c.email, E' \t\n\r\f\x0B') <> ''
                 AND octet_length(c.serial_number) <= 128
-                AND btrim(c.serial_number, E' \t\n\r\f\v') <> ''
+                AND btrim(c.serial_number, E' \t\n\r\f\x0B') <> ''
                 AND coalesce(octet_length(c.customer_name) <= 512, true)
                 AND coalesce(octet_length(c.phone) <= 64, true));
     SELECT count(*) INTO n_accelerometer FROM landing.accelerometer AS a
-     WHERE NOT (octet_length(a.user_email) <= 254 AND btrim(a.user_email, E' \t\n\r\f\v') <> '');
+     WHERE NOT (octet_length(a.user_email) <= 254 AND btrim(a.user_email, E' \t\n\r\f\x0B') <> '');
     SELECT count(*) INTO n_step_trainer FROM landing.step_trainer AS s
-     WHERE NOT (octet_length(s.serial_number) <= 128 AND btrim(s.serial_number, E' \t\n\r\f\v') <> '');
+     WHERE NOT (octet_length(s.serial_number) <= 128 AND btrim(s.serial_number, E' \t\n\r\f\x0B') <> '');
     IF n_customer + n_accelerometer + n_step_trainer > 0 THEN
         RAISE EXCEPTION 'landing holds values that stedi 0.3.0 refuses'
               USING ERRCODE = 'check_violation',
@@ -446,16 +446,16 @@ COMMENT ON FUNCTION stedi.customer_key(text, bytea) IS
     'Pseudonymous customer key: the first 128 bits of HMAC-SHA-256(secret, email), as a uuid; the zones pass it normalized emails';
 
 ALTER TABLE landing.customer ADD CONSTRAINT values_within_bounds
-        CHECK (octet_length(email) <= 254 AND btrim(email, E' \t\n\r\f\v') <> ''
+        CHECK (octet_length(email) <= 254 AND btrim(email, E' \t\n\r\f\x0B') <> ''
                AND octet_length(serial_number) <= 128
-               AND btrim(serial_number, E' \t\n\r\f\v') <> ''
+               AND btrim(serial_number, E' \t\n\r\f\x0B') <> ''
                AND octet_length(customer_name) <= 512 AND octet_length(phone) <= 64);
 ALTER TABLE landing.accelerometer ADD CONSTRAINT values_within_bounds
         CHECK (octet_length(user_email) <= 254
-               AND btrim(user_email, E' \t\n\r\f\v') <> '');
+               AND btrim(user_email, E' \t\n\r\f\x0B') <> '');
 ALTER TABLE landing.step_trainer ADD CONSTRAINT values_within_bounds
         CHECK (octet_length(serial_number) <= 128
-               AND btrim(serial_number, E' \t\n\r\f\v') <> '');
+               AND btrim(serial_number, E' \t\n\r\f\x0B') <> '');
 ALTER TABLE landing.rejected ADD COLUMN email text, ADD COLUMN serial_number text,
     ADD CONSTRAINT values_within_bounds
         CHECK (octet_length(email) <= 254 AND octet_length(serial_number) <= 128);
@@ -484,12 +484,12 @@ BEGIN
         UPDATE landing.rejected AS q
            SET email = CASE WHEN jsonb_typeof(doc -> email_key) = 'string'
                              AND octet_length(doc ->> email_key) <= 254
-                             AND btrim(doc ->> email_key, E' \t\n\r\f\v') <> ''
+                             AND btrim(doc ->> email_key, E' \t\n\r\f\x0B') <> ''
                             THEN doc ->> email_key END,
                serial_number = CASE WHEN r.kind <> 'accelerometer'
                                      AND jsonb_typeof(doc -> 'serialNumber') = 'string'
                                      AND octet_length(doc ->> 'serialNumber') <= 128
-                                     AND btrim(doc ->> 'serialNumber', E' \t\n\r\f\v') <> ''
+                                     AND btrim(doc ->> 'serialNumber', E' \t\n\r\f\x0B') <> ''
                                     THEN doc ->> 'serialNumber' END
          WHERE q.file_id = r.file_id AND q.line_number = r.line_number;
     END LOOP;
@@ -2567,7 +2567,7 @@ DECLARE
     n_rejected bigint;
     rule record;
 BEGIN
-    IF email IS NULL OR btrim(email, E' \t\n\r\f\v') = '' THEN
+    IF email IS NULL OR btrim(email, E' \t\n\r\f\x0B') = '' THEN
         RAISE EXCEPTION 'forget_customer needs an email'
               USING ERRCODE = 'invalid_parameter_value';
     END IF;

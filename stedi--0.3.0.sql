@@ -184,9 +184,9 @@ CREATE TABLE landing.customer (
     CONSTRAINT written_by_loading_protocol
         CHECK (stedi.landing_row_check('customer', file_id, line_number, NULL)),
     CONSTRAINT values_within_bounds
-        CHECK (octet_length(email) <= 254 AND btrim(email, E' \t\n\r\f\v') <> ''
+        CHECK (octet_length(email) <= 254 AND btrim(email, E' \t\n\r\f\x0B') <> ''
                AND octet_length(serial_number) <= 128
-               AND btrim(serial_number, E' \t\n\r\f\v') <> ''
+               AND btrim(serial_number, E' \t\n\r\f\x0B') <> ''
                AND octet_length(customer_name) <= 512 AND octet_length(phone) <= 64)
 );
 COMMENT ON TABLE landing.customer IS 'Customer records as they arrived (one per JSON line; a customer may appear more than once)';
@@ -216,7 +216,7 @@ CREATE TABLE landing.accelerometer (
         CHECK (stedi.landing_row_check('accelerometer', file_id, line_number, user_email)),
     CONSTRAINT values_within_bounds
         CHECK (octet_length(user_email) <= 254
-               AND btrim(user_email, E' \t\n\r\f\v') <> '')
+               AND btrim(user_email, E' \t\n\r\f\x0B') <> '')
 );
 COMMENT ON TABLE landing.accelerometer IS 'Accelerometer readings from the mobile app, as they arrived';
 COMMENT ON COLUMN landing.accelerometer.user_email IS 'JSON field "user": the email of the customer whose phone took the reading';
@@ -232,7 +232,7 @@ CREATE TABLE landing.step_trainer (
         CHECK (stedi.landing_row_check('step_trainer', file_id, line_number, serial_number)),
     CONSTRAINT values_within_bounds
         CHECK (octet_length(serial_number) <= 128
-               AND btrim(serial_number, E' \t\n\r\f\v') <> '')
+               AND btrim(serial_number, E' \t\n\r\f\x0B') <> '')
 );
 COMMENT ON TABLE landing.step_trainer IS 'Step trainer (distance sensor) readings, as they arrived';
 
@@ -3024,7 +3024,7 @@ DECLARE
     n_rejected bigint;
     rule record;
 BEGIN
-    IF email IS NULL OR btrim(email, E' \t\n\r\f\v') = '' THEN
+    IF email IS NULL OR btrim(email, E' \t\n\r\f\x0B') = '' THEN
         RAISE EXCEPTION 'forget_customer needs an email'
               USING ERRCODE = 'invalid_parameter_value';
     END IF;

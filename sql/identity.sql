@@ -175,6 +175,9 @@ INSERT INTO landing.customer (email, serial_number, file_id, line_number)
 VALUES ('blank@example.test', E' \t', :f, 1);
 INSERT INTO landing.customer (email, serial_number, file_id, line_number)
 VALUES ('   ', 'S', :f, 1);
+-- a vertical tab is blank too; a serial number "v" (or an email of v's) is not
+INSERT INTO landing.customer (email, serial_number, file_id, line_number)
+VALUES ('vt@example.test', E'\x0B ', :f, 1);
 INSERT INTO landing.customer (customer_name, email, serial_number, file_id, line_number)
 VALUES (repeat('n', 513), 'name@example.test', 'S', :f, 1);
 INSERT INTO landing.customer (phone, email, serial_number, file_id, line_number)
@@ -191,6 +194,16 @@ BEGIN;
 INSERT INTO landing.customer (customer_name, phone, email, serial_number, file_id, line_number)
 VALUES (repeat('n', 512), repeat('1', 64), repeat('e', 241) || '@example.test', repeat('s', 128), :f, 1);
 SELECT octet_length(email) AS email_bytes FROM landing.customer WHERE file_id = :f;
+ROLLBACK;
+BEGIN;
+INSERT INTO landing.customer (email, serial_number, file_id, line_number)
+VALUES ('vvv', 'v', :f, 1);
+INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
+VALUES ('v', '2022-07-02', 0, 0, 0, :f, 1);
+INSERT INTO landing.step_trainer (sensor_reading_time, serial_number, distance_from_object, file_id, line_number)
+VALUES ('2022-07-02', 'v', 0, :f, 1);
+SELECT (SELECT count(*) FROM landing.customer WHERE file_id = :f) AS customers_of_v,
+       (SELECT count(*) FROM landing.step_trainer WHERE file_id = :f) AS devices_of_v;
 ROLLBACK;
 SELECT rows_removed FROM stedi.unload_file(:f);
 SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
