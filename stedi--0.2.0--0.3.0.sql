@@ -1308,6 +1308,11 @@ $$;
 COMMENT ON FUNCTION stedi.settle_readings(integer, integer[], text[], integer[], bigint) IS
     'Incremental refresh of a reading zone (step 2 or 4), after its change is computed: readings whose first copy was unloaded pass to the next copy, the expectations are checked (stedi.check_zone), identical readings are counted once (the first loaded keeps its lineage); returns the identical readings set aside';
 
+-- zones that 0.2.0 filled hold identical readings twice, readings the
+-- shipped expectations keep out, and pairs of readings now held back: the
+-- next refresh compares every zone whole with its new definition
+INSERT INTO stedi.landing_change (relation) VALUES ('stedi.expectation'::regclass);
+
 -- the candidate views, new in 0.3.0
 COMMENT ON VIEW trusted.accelerometer_candidate IS 'The rows trusted.accelerometer is made of before its expectations and before identical readings are counted once, with loaded_at (when the row''s file was loaded) for the checks';
 COMMENT ON VIEW trusted.step_trainer_candidate IS 'The rows trusted.step_trainer is made of before its expectations and before identical readings are counted once, with loaded_at (when the row''s file was loaded) for the checks';
