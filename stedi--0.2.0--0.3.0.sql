@@ -746,8 +746,8 @@ SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
 -- Identical readings counted once, ambiguous devices held back, and
 -- expectations (issue 14): the reading zones are made of candidates.
 CREATE VIEW trusted.accelerometer_candidate AS
-SELECT c.email AS user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number,
-       f.loaded_at
+SELECT stedi.normalize_email(a.user_email) AS user_email, a.reading_time, a.x, a.y, a.z,
+       a.file_id, a.line_number, f.loaded_at
   FROM landing.accelerometer AS a
   JOIN trusted.customer AS c ON c.email = stedi.normalize_email(a.user_email)
   JOIN landing.source_file AS f ON f.file_id = a.file_id
@@ -1229,6 +1229,8 @@ DECLARE
     n bigint;
     set_aside bigint := 0;
     k record;
+    gone_owners text[];      -- owners of rows of unloaded files
+    copy_files integer[];    -- the other files that hold their readings
 BEGIN
     SELECT * INTO r FROM stedi.reading_zones() AS v WHERE v.step = settle_readings.step;
     SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO columns
@@ -1237,21 +1239,30 @@ BEGIN
     SELECT string_agg(format('%%1$s.%1$I = %%2$s.%1$I', c), ' AND ') INTO same FROM unnest(r.reading) AS c;
 
     IF unloaded_files IS NOT NULL THEN
-        PERFORM stedi.join_by_size(1, 0);
-        EXECUTE format('INSERT INTO %1$s
-                        SELECT %2$s FROM %3$s AS c
-                         WHERE c.file_id IN (SELECT o.file_id FROM %4$s AS o
-                                              WHERE o.%5$I IN (SELECT m.%5$I FROM %6$s AS m
-                                                                WHERE m.file_id = ANY ($1)))
-                           AND c.file_id <> ALL ($1)
-                           AND NOT EXISTS (SELECT FROM stedi.pending_file AS p WHERE p.file_id = c.file_id)
-                           AND EXISTS (SELECT FROM %6$s AS m WHERE m.file_id = ANY ($1) AND %7$s)
-                           AND NOT EXISTS (SELECT FROM %1$s AS p
-                                            WHERE p.file_id = c.file_id AND p.line_number = c.line_number)',
-                       plus, (SELECT string_agg('c.' || x, ', ') FROM regexp_split_to_table(columns, ', ') AS x),
-                       r.candidate, r.owner_files, r.owner, minus, format(same, 'm', 'c'))
-            USING unloaded_files;
-        PERFORM stedi.join_by_size(NULL, NULL);
+        -- the owners whose first copies went, and the other files that
+        -- hold their readings, as constants: the scan of landing reads
+        -- those files through the BRIN index on the file, and no other
+        EXECUTE format('SELECT array_agg(DISTINCT m.%1$I) FROM %2$s AS m WHERE m.file_id = ANY ($1)',
+                       r.owner, minus)
+           INTO gone_owners USING unloaded_files;
+        EXECUTE format('SELECT array_agg(DISTINCT o.file_id) FROM %1$s AS o
+                         WHERE o.%2$I = ANY ($1) AND o.file_id <> ALL ($2)',
+                       r.owner_files, r.owner)
+           INTO copy_files USING gone_owners, unloaded_files;
+        IF copy_files IS NOT NULL THEN
+            PERFORM stedi.join_by_size(1, 0);
+            EXECUTE format('INSERT INTO %1$s
+                            SELECT %2$s FROM %3$s AS c
+                             WHERE c.file_id = ANY ($1) AND c.%4$I = ANY ($2)
+                               AND NOT EXISTS (SELECT FROM stedi.pending_file AS p WHERE p.file_id = c.file_id)
+                               AND EXISTS (SELECT FROM %5$s AS m WHERE m.file_id = ANY ($3) AND %6$s)
+                               AND NOT EXISTS (SELECT FROM %1$s AS p
+                                                WHERE p.file_id = c.file_id AND p.line_number = c.line_number)',
+                           plus, (SELECT string_agg('c.' || x, ', ') FROM regexp_split_to_table(columns, ', ') AS x),
+                           r.candidate, r.owner, minus, format(same, 'm', 'c'))
+                USING copy_files, gone_owners, unloaded_files;
+            PERFORM stedi.join_by_size(NULL, NULL);
+        END IF;
     END IF;
 
     SELECT * INTO k FROM stedi.check_zone(r.zone, plus::regclass, files, owners);
@@ -1265,10 +1276,17 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     set_aside := set_aside + n;
 
-    -- and against the zone's rows that stay
-    EXECUTE format('SELECT array_agg(DISTINCT p.%1$I), min(p.%2$I), max(p.%2$I), count(*) FROM %3$s AS p',
-                   r.owner, r.reading_time, plus)
-       INTO readers, first_time, last_time, n;
+    -- and against the zone's rows that stay: those of the owners the zone
+    -- has rows of already (one probe of its lookup index each; new
+    -- customers or devices have none, and a batch of them ends here)
+    EXECUTE format('SELECT array_agg(o.owner) FROM (SELECT DISTINCT p.%1$I AS owner FROM %2$s AS p) AS o
+                     WHERE (SELECT true FROM %3$s AS z WHERE z.%1$I = o.owner LIMIT 1)',
+                   r.owner, plus, r.zone)
+       INTO readers;
+    EXECUTE format('SELECT min(p.%1$I), max(p.%1$I), count(*) FROM %2$s AS p WHERE p.%3$I = ANY ($1)',
+                   r.reading_time, plus, r.owner)
+       INTO first_time, last_time, n
+       USING readers;
     IF n = 0 THEN
         PERFORM stedi.join_by_size(NULL, NULL);
         RETURN set_aside;
@@ -1312,6 +1330,7 @@ COMMENT ON FUNCTION stedi.settle_readings(integer, integer[], text[], integer[],
 -- shipped expectations keep out, and pairs of readings now held back: the
 -- next refresh compares every zone whole with its new definition
 INSERT INTO stedi.landing_change (relation) VALUES ('stedi.expectation'::regclass);
+
 
 -- the candidate views, new in 0.3.0
 COMMENT ON VIEW trusted.accelerometer_candidate IS 'The rows trusted.accelerometer is made of before its expectations and before identical readings are counted once, with loaded_at (when the row''s file was loaded) for the checks';
