@@ -36,7 +36,9 @@ $node->safe_psql('stedi', q{
 	SELECT cron.schedule('stedi-refresh', '* * * * *',
 	                     'SELECT count(*) FROM stedi.refresh(only_if_changed => true)')});
 
-my $gen = "$PostgreSQL::Test::Utils::tmp_check/gen";
+# (a folder of its own: 001's batches in gen/ would be folders stedi-load
+# names as passed over, not kind folders, and exit 1)
+my $gen = "$PostgreSQL::Test::Utils::tmp_check/gen_pg_cron";
 command_ok([ 'stedi-gen', '--scale', '0.02', '--seed', '1', $gen ], 'generate data');
 command_ok([ 'stedi-load', '-q', '-d', $node->connstr('stedi'), $gen ], 'load it');
 
