@@ -56,11 +56,12 @@ $$;
 -- constraint that calls one of the first two; the other four are the
 -- loading functions' own (only the extension's owner may execute them).
 CREATE FUNCTION stedi.landing_row_check(kind text, file_id integer,
-                                        line_number bigint, owner text)
+                                        line_number bigint, owner text,
+                                        reading_time timestamptz)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'stedi_landing_row_check' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION stedi.landing_row_check(text, integer, bigint, text) IS
-    'CHECK of the landing tables: the row belongs to a file begun in this transaction (stedi.begin_file), of the table''s kind, in line order; or the writer may change landing by hand (stedi_admin, the owner), and the row is noted as untracked';
+COMMENT ON FUNCTION stedi.landing_row_check(text, integer, bigint, text, timestamptz) IS
+    'CHECK of the landing tables: the row belongs to a file begun in this transaction (stedi.begin_file), of the table''s kind, in line order, and its owner and reading time are noted for the file''s owner map; or the writer may change landing by hand (stedi_admin, the owner), and the row is noted as untracked';
 CREATE FUNCTION stedi.rejected_line_check(kind text, file_id integer, line_number bigint)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'stedi_rejected_line_check' LANGUAGE C VOLATILE;
@@ -71,10 +72,11 @@ AS 'MODULE_PATHNAME', 'stedi_open_file' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stedi.open_file(integer, text) IS
     'stedi.begin_file: the file is being loaded in this transaction (its rows may now be written)';
 CREATE FUNCTION stedi.close_file(file_id integer, OUT kind text, OUT rows_loaded bigint,
-                                 OUT rows_rejected bigint, OUT owners text[])
+                                 OUT rows_rejected bigint, OUT owners text[],
+                                 OUT first_times timestamptz[], OUT last_times timestamptz[])
 AS 'MODULE_PATHNAME', 'stedi_close_file' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stedi.close_file(integer) IS
-    'stedi.finish_file: what this transaction wrote for the file, counted by the server, and the distinct owners of its readings; no row may be added after';
+    'stedi.finish_file: what this transaction wrote for the file, counted by the server, and the distinct owners of its readings with the first and last time of each one''s (NULL past 100,000 owners); no row may be added after';
 CREATE FUNCTION stedi.track_deletes(tracked boolean) RETURNS void
 AS 'MODULE_PATHNAME', 'stedi_track_deletes' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stedi.track_deletes(boolean) IS
@@ -95,11 +97,11 @@ COMMENT ON FUNCTION stedi.landing_change_is_tracked(text) IS
 -- Existing rows are checked as the extension's owner, who may write
 -- landing by hand.
 ALTER TABLE landing.customer ADD CONSTRAINT written_by_loading_protocol
-    CHECK (stedi.landing_row_check('customer', file_id, line_number, NULL));
+    CHECK (stedi.landing_row_check('customer', file_id, line_number, NULL, NULL));
 ALTER TABLE landing.accelerometer ADD CONSTRAINT written_by_loading_protocol
-    CHECK (stedi.landing_row_check('accelerometer', file_id, line_number, user_email));
+    CHECK (stedi.landing_row_check('accelerometer', file_id, line_number, user_email, reading_time));
 ALTER TABLE landing.step_trainer ADD CONSTRAINT written_by_loading_protocol
-    CHECK (stedi.landing_row_check('step_trainer', file_id, line_number, serial_number));
+    CHECK (stedi.landing_row_check('step_trainer', file_id, line_number, serial_number, sensor_reading_time));
 ALTER TABLE landing.rejected ADD CONSTRAINT written_by_loading_protocol
     CHECK (stedi.rejected_line_check(kind, file_id, line_number));
 
@@ -521,22 +523,29 @@ SELECT c.email AS user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_n
  WHERE stedi.reading_has_research_consent(c.share_with_research_as_of_date,
                                           a.reading_time, (SELECT stedi.setting_value('consent_policy')));
 
--- owner maps and queues hold normalized emails; the zones are rebuilt by
--- the next refresh
-INSERT INTO stedi.accelerometer_file_user (user_email, file_id)
-SELECT DISTINCT stedi.normalize_email(m.user_email), m.file_id
-  FROM stedi.accelerometer_file_user AS m
- WHERE m.user_email <> stedi.normalize_email(m.user_email)
-ON CONFLICT DO NOTHING;
-DELETE FROM stedi.accelerometer_file_user AS m
- WHERE m.user_email <> stedi.normalize_email(m.user_email);
+-- owner maps hold normalized emails, and the span of each owner's
+-- reading times in each file: made again from landing, once; queues hold
+-- normalized emails; the zones are rebuilt by the next refresh
+TRUNCATE stedi.accelerometer_file_user, stedi.step_trainer_file_serial;
+ALTER TABLE stedi.accelerometer_file_user
+    ADD COLUMN first_time timestamptz NOT NULL, ADD COLUMN last_time timestamptz NOT NULL;
+ALTER TABLE stedi.step_trainer_file_serial
+    ADD COLUMN first_time timestamptz NOT NULL, ADD COLUMN last_time timestamptz NOT NULL;
+INSERT INTO stedi.accelerometer_file_user (user_email, file_id, first_time, last_time)
+SELECT stedi.normalize_email(a.user_email), a.file_id, min(a.reading_time), max(a.reading_time)
+  FROM landing.accelerometer AS a
+ GROUP BY 1, 2;
+INSERT INTO stedi.step_trainer_file_serial (serial_number, file_id, first_time, last_time)
+SELECT s.serial_number, s.file_id, min(s.sensor_reading_time), max(s.sensor_reading_time)
+  FROM landing.step_trainer AS s
+ GROUP BY 1, 2;
 UPDATE stedi.pending_customer AS p SET email = stedi.normalize_email(p.email);
 INSERT INTO stedi.landing_change (relation)
 SELECT 'landing.customer'::regclass
  WHERE EXISTS (SELECT FROM landing.customer AS c WHERE c.email <> stedi.normalize_email(c.email))
     OR EXISTS (SELECT FROM landing.accelerometer AS a
                 WHERE a.user_email <> stedi.normalize_email(a.user_email));
-COMMENT ON TABLE stedi.accelerometer_file_user IS 'Which landing files hold accelerometer readings of which email (normalized: stedi.normalize_email)';
+COMMENT ON TABLE stedi.accelerometer_file_user IS 'Which landing files hold accelerometer readings of which email (normalized: stedi.normalize_email), and the first and last time of those readings (filled by stedi.finish_file)';
 COMMENT ON TABLE stedi.pending_customer IS 'Customers whose records were erased or unloaded, to be recomputed by the next refresh (normalized emails)';
 
 -- Accelerometer and step trainer files unloaded since the last refresh
@@ -653,21 +662,34 @@ BEGIN
     -- the next refresh adds this file's rows
     INSERT INTO stedi.pending_file (file_id, kind) VALUES (f.file_id, f.kind)
     ON CONFLICT DO NOTHING;
-    -- whose readings it holds: the emails, or the devices' serial numbers
-    -- (NULL: more than the server keeps in memory; read from the file's rows)
+    -- whose readings it holds: the emails, or the devices' serial numbers,
+    -- each with the span of its readings' times (NULL: more than the
+    -- server keeps in memory; read from the file's rows).  (A refresh that
+    -- repairs the maps may have added this file's already: the spans are
+    -- the same.)
     IF f.kind = 'accelerometer' THEN
-        INSERT INTO stedi.accelerometer_file_user (user_email, file_id)
-        SELECT stedi.normalize_email(o), f.file_id FROM unnest(written.owners) AS o
-        UNION
-        SELECT stedi.normalize_email(a.user_email), f.file_id FROM landing.accelerometer AS a
+        INSERT INTO stedi.accelerometer_file_user (user_email, file_id, first_time, last_time)
+        SELECT stedi.normalize_email(o.owner), f.file_id, min(o.first_time), max(o.last_time)
+          FROM unnest(written.owners, written.first_times, written.last_times)
+               AS o(owner, first_time, last_time)
+         GROUP BY 1
+        UNION ALL
+        SELECT stedi.normalize_email(a.user_email), f.file_id, min(a.reading_time), max(a.reading_time)
+          FROM landing.accelerometer AS a
          WHERE written.owners IS NULL AND a.file_id = f.file_id
+         GROUP BY 1
         ON CONFLICT DO NOTHING;
     ELSIF f.kind = 'step_trainer' THEN
-        INSERT INTO stedi.step_trainer_file_serial (serial_number, file_id)
-        SELECT o, f.file_id FROM unnest(written.owners) AS o
-        UNION
-        SELECT s.serial_number, f.file_id FROM landing.step_trainer AS s
+        INSERT INTO stedi.step_trainer_file_serial (serial_number, file_id, first_time, last_time)
+        SELECT o.owner, f.file_id, min(o.first_time), max(o.last_time)
+          FROM unnest(written.owners, written.first_times, written.last_times)
+               AS o(owner, first_time, last_time)
+         GROUP BY 1
+        UNION ALL
+        SELECT s.serial_number, f.file_id, min(s.sensor_reading_time), max(s.sensor_reading_time)
+          FROM landing.step_trainer AS s
          WHERE written.owners IS NULL AND s.file_id = f.file_id
+         GROUP BY 1
         ON CONFLICT DO NOTHING;
     END IF;
 END
@@ -696,7 +718,11 @@ AS 'MODULE_PATHNAME', 'stedi_fill_zone' LANGUAGE C STRICT;
 COMMENT ON FUNCTION stedi.fill_zone(regclass, regclass, name) IS 'Append every row of a definition view (or a table with the same columns) to its zone table, grouped by the zone''s column owner (rows sorted by a hash of it, maintenance_work_mem of rows at a time), in batches as COPY writes; returns how many';
 
 CREATE INDEX customer_identity_idx ON landing.customer (stedi.normalize_email(email));
-COMMENT ON TABLE stedi.step_trainer_file_serial IS 'Which landing files hold step trainer readings of which device (filled by stedi.finish_file)';
+COMMENT ON TABLE stedi.step_trainer_file_serial IS 'Which landing files hold step trainer readings of which device, and the first and last time of those readings (filled by stedi.finish_file)';
+COMMENT ON COLUMN stedi.accelerometer_file_user.first_time IS 'The earliest reading time of the email''s readings in the file';
+COMMENT ON COLUMN stedi.accelerometer_file_user.last_time IS 'The latest reading time of the email''s readings in the file';
+COMMENT ON COLUMN stedi.step_trainer_file_serial.first_time IS 'The earliest reading time of the device''s readings in the file';
+COMMENT ON COLUMN stedi.step_trainer_file_serial.last_time IS 'The latest reading time of the device''s readings in the file';
 COMMENT ON TRIGGER landing_changed ON landing.customer IS 'Notes a change made other than by stedi-load: the next refresh compares every zone whole with its definition';
 COMMENT ON TRIGGER landing_changed ON landing.accelerometer IS 'Notes a change made other than by stedi-load: the next refresh compares every zone whole with its definition';
 COMMENT ON TRIGGER landing_changed ON landing.step_trainer IS 'Notes a change made other than by stedi-load: the next refresh compares every zone whole with its definition';
@@ -1229,6 +1255,7 @@ DECLARE
     n bigint;
     set_aside bigint := 0;
     k record;
+    at_zone_time tid[];      -- new readings whose owner has a zone reading at their millisecond
     gone_owners text[];      -- owners of rows of unloaded files
     copy_files integer[];    -- the other files that hold their readings
 BEGIN
@@ -1240,15 +1267,22 @@ BEGIN
 
     IF unloaded_files IS NOT NULL THEN
         -- the owners whose first copies went, and the other files that
-        -- hold their readings, as constants: the scan of landing reads
-        -- those files through the BRIN index on the file, and no other
+        -- hold readings of theirs at the times of those (the owner map's
+        -- spans), as constants: the scan of landing reads those files
+        -- through the BRIN index on the file, and no other
         EXECUTE format('SELECT array_agg(DISTINCT m.%1$I) FROM %2$s AS m WHERE m.file_id = ANY ($1)',
                        r.owner, minus)
            INTO gone_owners USING unloaded_files;
-        EXECUTE format('SELECT array_agg(DISTINCT o.file_id) FROM %1$s AS o
-                         WHERE o.%2$I = ANY ($1) AND o.file_id <> ALL ($2)',
-                       r.owner_files, r.owner)
-           INTO copy_files USING gone_owners, unloaded_files;
+        EXECUTE format('SELECT array_agg(DISTINCT o.file_id)
+                          FROM (SELECT m.%2$I AS owner, min(m.%3$I) AS first_time, max(m.%3$I) AS last_time
+                                  FROM %4$s AS m WHERE m.file_id = ANY ($1)
+                                 GROUP BY m.%2$I) AS g
+                          JOIN %1$s AS o
+                            ON o.%2$I = g.owner
+                           AND o.first_time <= g.last_time AND o.last_time >= g.first_time
+                         WHERE o.file_id <> ALL ($1)',
+                       r.owner_files, r.owner, r.reading_time, minus)
+           INTO copy_files USING unloaded_files;
         IF copy_files IS NOT NULL THEN
             PERFORM stedi.join_by_size(1, 0);
             EXECUTE format('INSERT INTO %1$s
@@ -1291,7 +1325,27 @@ BEGIN
         PERFORM stedi.join_by_size(NULL, NULL);
         RETURN set_aside;
     END IF;
+    -- First the new readings whose owner has a reading in the zone at
+    -- that millisecond: owner and time are all the zone's lookup index
+    -- holds, so it alone answers (an index-only scan of the span of the
+    -- new readings, no row of the zone read), and the new readings of a
+    -- later time than the zone's, most of any batch, end here.
     PERFORM stedi.join_by_size(n, cardinality(readers) * owner_rows);
+    EXECUTE format('SELECT array_agg(p.ctid) FROM %1$s AS p
+                     WHERE p.%3$I = ANY ($1)
+                       AND EXISTS (SELECT FROM %2$s AS z
+                                    WHERE z.%3$I = p.%3$I AND z.%4$I OPERATOR(stedi.=#) p.%4$I
+                                      AND z.%3$I = ANY ($1)
+                                      AND z.%4$I OPERATOR(stedi.>=#) $2 AND z.%4$I OPERATOR(stedi.<=#) $3)',
+                   plus, r.zone, r.owner, r.reading_time)
+       INTO at_zone_time
+       USING readers, first_time, last_time;
+    IF at_zone_time IS NULL THEN
+        PERFORM stedi.join_by_size(NULL, NULL);
+        RETURN set_aside;
+    END IF;
+    -- then those few compared whole with the zone's rows at their time
+    PERFORM stedi.join_by_size(cardinality(at_zone_time), cardinality(readers) * owner_rows);
     CREATE TEMPORARY TABLE stedi_identical ON COMMIT DROP AS
     SELECT NULL::tid AS plus_row, NULL::tid AS zone_row, NULL::boolean AS zone_first LIMIT 0;
     EXECUTE format('INSERT INTO pg_temp.stedi_identical
@@ -1299,11 +1353,11 @@ BEGIN
                       FROM %1$s AS p
                       JOIN %2$s AS z
                         ON z.%3$I = p.%3$I AND z.%4$I OPERATOR(stedi.=#) p.%4$I AND %5$s
-                     WHERE z.%3$I = ANY ($1)
+                     WHERE p.ctid = ANY ($4) AND z.%3$I = ANY ($1)
                        AND z.%4$I OPERATOR(stedi.>=#) $2 AND z.%4$I OPERATOR(stedi.<=#) $3
                        AND (z.file_id, z.line_number) <> (p.file_id, p.line_number)',
                    plus, r.zone, r.owner, r.reading_time, format(same, 'z', 'p'))
-        USING readers, first_time, last_time;
+        USING readers, first_time, last_time, at_zone_time;
     PERFORM stedi.join_by_size(1, 0);
     -- (not those the change deletes anyway)
     EXECUTE format('DELETE FROM pg_temp.stedi_identical AS i USING %s AS m WHERE m.row_id = i.zone_row', minus);
@@ -1707,6 +1761,8 @@ DECLARE
     last_time timestamptz;
     customers bigint;
     shared text[];           -- 5: devices that several trusted customers name
+    devices_named text[];    -- 5: devices of changed customer records
+    hashagg text;
 BEGIN
     unloaded_files := coalesce(unloaded_files, '{}');
     IF step = 1 THEN
@@ -1976,15 +2032,27 @@ BEGIN
         -- (a record, a reading, a reading of the device), every pair of
         -- the device is computed again, from the definition.  Such devices
         -- are few, and a device's pairs are found through its index.
+        -- Named by several now: counted in the order of the serial number
+        -- index, which alone holds them (no hash of every customer).
+        hashagg := current_setting('enable_hashagg');
+        PERFORM set_config('enable_hashagg', 'off', true);
         shared := ARRAY(SELECT c.serial_number FROM trusted.customer AS c
-                         GROUP BY c.serial_number HAVING count(*) > 1
-                        UNION
-                        SELECT b.serial_number
-                          FROM (SELECT c.serial_number, c.email FROM trusted.customer AS c
-                                 WHERE c.email NOT IN (SELECT p.email FROM pg_temp.stedi_plus_1 AS p)
-                                UNION ALL
-                                SELECT m.serial_number, m.email FROM pg_temp.stedi_minus_1 AS m) AS b
-                         GROUP BY b.serial_number HAVING count(*) > 1);
+                         GROUP BY c.serial_number HAVING count(*) > 1);
+        PERFORM set_config('enable_hashagg', hashagg, true);
+        -- Or before: only the devices of changed customer records can
+        -- have had other claimants then.
+        devices_named := ARRAY(SELECT m.serial_number FROM pg_temp.stedi_minus_1 AS m
+                               UNION SELECT p.serial_number FROM pg_temp.stedi_plus_1 AS p);
+        IF cardinality(devices_named) > 0 THEN
+            shared := shared || ARRAY(
+                SELECT b.serial_number
+                  FROM (SELECT c.serial_number FROM trusted.customer AS c
+                         WHERE c.serial_number = ANY (devices_named)
+                           AND c.email NOT IN (SELECT p.email FROM pg_temp.stedi_plus_1 AS p)
+                        UNION ALL
+                        SELECT m.serial_number FROM pg_temp.stedi_minus_1 AS m) AS b
+                 GROUP BY b.serial_number HAVING count(*) > 1);
+        END IF;
         IF cardinality(shared) > 0 THEN
             shared := ARRAY(SELECT d FROM unnest(shared) AS d
                             INTERSECT
@@ -2445,29 +2513,37 @@ BEGIN
         memory := current_setting('work_mem');
         PERFORM set_config('enable_nestloop', 'off', true);
         PERFORM set_config('work_mem', '128MB', true);
-        WITH landed AS MATERIALIZED (
-            SELECT DISTINCT stedi.normalize_email(a.user_email) AS user_email, a.file_id
-              FROM landing.accelerometer AS a),
-        gone AS (
-            DELETE FROM stedi.accelerometer_file_user AS m
-             WHERE NOT EXISTS (SELECT FROM landed AS n
-                                WHERE n.user_email = m.user_email AND n.file_id = m.file_id))
+        -- (a row by hand may widen a span: the map's row is then replaced)
+        CREATE TEMPORARY TABLE stedi_landed ON COMMIT DROP AS
+        SELECT stedi.normalize_email(a.user_email) AS user_email, a.file_id,
+               min(a.reading_time) AS first_time, max(a.reading_time) AS last_time
+          FROM landing.accelerometer AS a
+         GROUP BY 1, 2;
+        DELETE FROM stedi.accelerometer_file_user AS m
+         WHERE NOT EXISTS (SELECT FROM pg_temp.stedi_landed AS n
+                            WHERE n.user_email = m.user_email AND n.file_id = m.file_id
+                              AND n.first_time = m.first_time AND n.last_time = m.last_time);
         INSERT INTO stedi.accelerometer_file_user
-        SELECT n.user_email, n.file_id FROM landed AS n
+        SELECT n.user_email, n.file_id, n.first_time, n.last_time FROM pg_temp.stedi_landed AS n
          WHERE NOT EXISTS (SELECT FROM stedi.accelerometer_file_user AS m
                             WHERE m.user_email = n.user_email AND m.file_id = n.file_id)
         ON CONFLICT DO NOTHING;
-        WITH landed AS MATERIALIZED (
-            SELECT DISTINCT s.serial_number, s.file_id FROM landing.step_trainer AS s),
-        gone AS (
-            DELETE FROM stedi.step_trainer_file_serial AS m
-             WHERE NOT EXISTS (SELECT FROM landed AS n
-                                WHERE n.serial_number = m.serial_number AND n.file_id = m.file_id))
+        DROP TABLE pg_temp.stedi_landed;
+        CREATE TEMPORARY TABLE stedi_landed ON COMMIT DROP AS
+        SELECT s.serial_number, s.file_id,
+               min(s.sensor_reading_time) AS first_time, max(s.sensor_reading_time) AS last_time
+          FROM landing.step_trainer AS s
+         GROUP BY 1, 2;
+        DELETE FROM stedi.step_trainer_file_serial AS m
+         WHERE NOT EXISTS (SELECT FROM pg_temp.stedi_landed AS n
+                            WHERE n.serial_number = m.serial_number AND n.file_id = m.file_id
+                              AND n.first_time = m.first_time AND n.last_time = m.last_time);
         INSERT INTO stedi.step_trainer_file_serial
-        SELECT n.serial_number, n.file_id FROM landed AS n
+        SELECT n.serial_number, n.file_id, n.first_time, n.last_time FROM pg_temp.stedi_landed AS n
          WHERE NOT EXISTS (SELECT FROM stedi.step_trainer_file_serial AS m
                             WHERE m.serial_number = n.serial_number AND m.file_id = n.file_id)
         ON CONFLICT DO NOTHING;
+        DROP TABLE pg_temp.stedi_landed;
         PERFORM set_config('enable_nestloop', nestloop, true);
         PERFORM set_config('work_mem', memory, true);
         ANALYZE stedi.accelerometer_file_user, stedi.step_trainer_file_serial;
@@ -2991,7 +3067,7 @@ GRANT INSERT ON landing.customer, landing.accelerometer, landing.step_trainer,
 GRANT EXECUTE ON FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean),
                           stedi.finish_file(integer, bigint, bigint, bigint, bigint, jsonb),
                           stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text),
-                          stedi.landing_row_check(text, integer, bigint, text),
+                          stedi.landing_row_check(text, integer, bigint, text, timestamptz),
                           stedi.rejected_line_check(text, integer, bigint),
                           stedi.normalize_email(text)
       TO stedi_loader, stedi_admin;

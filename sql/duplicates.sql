@@ -101,6 +101,40 @@ SELECT reading_time, z, file_id = :a2 AS second_file, line_number
   FROM trusted.accelerometer WHERE user_email = 'dora@dup.test' ORDER BY reading_time, z;
 SELECT public.zones_differ() AS zones_differ;
 
+-- The owner map keeps each owner's first and last reading time per file
+-- (both spellings of an email are one owner); an unload looks for next
+-- copies only in files whose span for the owner meets the lost readings'
+-- times, ends included.
+SELECT file_id = :a2 AS second_file, first_time, last_time
+  FROM stedi.accelerometer_file_user WHERE user_email = 'dora@dup.test' ORDER BY file_id;
+SELECT public.load_customer('customer/landing/span-c.json', 'erin@dup.test', 'dev-erin') IS NOT NULL AS loaded;
+SELECT public.load_file('accelerometer', 'accelerometer/landing/span-e1.json', $$
+    ('erin@dup.test', '2022-06-18 10:00:00.005+00'::timestamptz, 5.0::float8, 5.0::float8, 5.0::float8),
+    ('erin@dup.test', '2022-06-18 10:00:00.006+00', 6.0, 6.0, 6.0)$$) AS e1 \gset
+SELECT public.load_file('accelerometer', 'accelerometer/landing/span-e2.json', $$
+    ('erin@dup.test', '2022-06-18 10:00:00.001+00'::timestamptz, 1.0::float8, 1.0::float8, 1.0::float8),
+    ('erin@dup.test', '2022-06-18 10:00:00.005+00', 5.0, 5.0, 5.0)$$) AS e2 \gset
+SELECT public.load_file('accelerometer', 'accelerometer/landing/span-e3.json', $$
+    ('erin@dup.test', '2022-06-18 10:00:00.009+00'::timestamptz, 9.0::float8, 9.0::float8, 9.0::float8),
+    ('erin@dup.test', '2022-06-18 10:00:00.006+00', 6.0, 6.0, 6.0)$$) AS e3 \gset
+SELECT view, duplicates FROM stedi.refresh() WHERE view = 'trusted.accelerometer'::regclass;
+SELECT CASE file_id WHEN :e1 THEN 'e1' WHEN :e2 THEN 'e2' WHEN :e3 THEN 'e3' END AS file,
+       first_time, last_time
+  FROM stedi.accelerometer_file_user WHERE user_email = 'erin@dup.test' ORDER BY file_id;
+SELECT count(*) AS unloaded FROM stedi.unload_file(:e1);
+SELECT view, method, inserted, deleted, duplicates FROM stedi.refresh()
+ WHERE view = 'trusted.accelerometer'::regclass;
+SELECT reading_time, CASE file_id WHEN :e2 THEN 'e2' WHEN :e3 THEN 'e3' END AS file
+  FROM trusted.accelerometer WHERE user_email = 'erin@dup.test' ORDER BY reading_time;
+SELECT public.zones_differ() AS zones_differ;
+-- a row written by hand widens its file's span: the refresh it calls for
+-- mends the map
+INSERT INTO landing.accelerometer
+VALUES ('Erin@dup.test', '2022-06-18 10:00:00.020+00', 2.0, 2.0, 2.0, :e3, 3);
+SELECT view, method FROM stedi.refresh() WHERE view = 'trusted.accelerometer'::regclass;
+SELECT CASE file_id WHEN :e2 THEN 'e2' WHEN :e3 THEN 'e3' END AS file, first_time, last_time
+  FROM stedi.accelerometer_file_user WHERE user_email = 'erin@dup.test' ORDER BY file_id;
+
 -- A file with a lower id that commits after a later one (two loaders at
 -- once) was loaded first: its copy takes the place of the later one's.
 SELECT last_value AS seq_now FROM landing.source_file_file_id_seq \gset

@@ -29,7 +29,8 @@
  * the end of every transaction, and only functions that the extension's
  * owner alone may execute change it.
  *
- * Memory: per open file a few counters and its distinct owners, in
+ * Memory: per open file a few counters and its distinct owners (each with
+ * the first and last time of its readings), in
  * TopTransactionContext.
  *
  *-------------------------------------------------------------------------
@@ -52,6 +53,7 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "stedi.h"
 
@@ -70,6 +72,18 @@ typedef struct OwnerKey
 	const char *data;			/* not NUL-terminated */
 	Size		len;
 } OwnerKey;
+
+/*
+ * An owner of readings in a file, and the span of their times there: an
+ * unload then reads the other files of an owner only where they hold
+ * readings of the times it lost.
+ */
+typedef struct OwnerSpan
+{
+	OwnerKey	key;			/* first: the hash key */
+	TimestampTz first;
+	TimestampTz last;
+} OwnerSpan;
 
 /*
  * What a file's counters were when a subtransaction first wrote a row of
@@ -104,9 +118,9 @@ typedef struct OpenFile
 	int64		last_rejected_line; /* and to landing.rejected */
 	int64		rows;
 	int64		rejected;
-	HTAB	   *owners;			/* OwnerKey: whose readings the file holds;
-								 * NULL past MAX_KEPT_OWNERS */
-	OwnerKey	last_owner;		/* most rows repeat the previous owner */
+	HTAB	   *owners;			/* OwnerSpan: whose readings the file holds,
+								 * and when; NULL past MAX_KEPT_OWNERS */
+	OwnerSpan  *last_owner;		/* most rows repeat the previous owner */
 	SavedCounts *saved;			/* innermost first */
 } OpenFile;
 
@@ -390,7 +404,7 @@ stedi_open_file(PG_FUNCTION_ARGS)
 	f->opened_in = GetCurrentSubTransactionId();
 	strlcpy(f->kind, kind, sizeof(f->kind));
 	ctl.keysize = sizeof(OwnerKey);
-	ctl.entrysize = sizeof(OwnerKey);
+	ctl.entrysize = sizeof(OwnerSpan);
 	ctl.hash = owner_hash;
 	ctl.match = owner_match;
 	ctl.hcxt = TopTransactionContext;
@@ -402,39 +416,46 @@ stedi_open_file(PG_FUNCTION_ARGS)
 }
 
 static void
-add_owner(OpenFile *f, text *owner)
+add_owner(OpenFile *f, text *owner, TimestampTz at)
 {
 	OwnerKey	key;
-	OwnerKey   *entry;
+	OwnerSpan  *entry = f->last_owner;
 	bool		found;
 
 	if (f->owners == NULL)
 		return;					/* too many to keep: finish_file reads them */
 	key.data = VARDATA_ANY(owner);
 	key.len = VARSIZE_ANY_EXHDR(owner);
-	if (f->last_owner.data != NULL && f->last_owner.len == key.len &&
-		memcmp(f->last_owner.data, key.data, key.len) == 0)
-		return;
-
-	if (hash_get_num_entries(f->owners) >= MAX_KEPT_OWNERS &&
-		hash_search(f->owners, &key, HASH_FIND, NULL) == NULL)
+	if (entry == NULL || entry->key.len != key.len ||
+		memcmp(entry->key.data, key.data, key.len) != 0)
 	{
-		hash_destroy(f->owners);
-		f->owners = NULL;
-		f->last_owner.data = NULL;
-		return;
-	}
-	entry = hash_search(f->owners, &key, HASH_ENTER, &found);
-	if (!found)
-	{
-		char	   *copy = MemoryContextAlloc(TopTransactionContext, key.len + 1);
+		if (hash_get_num_entries(f->owners) >= MAX_KEPT_OWNERS &&
+			hash_search(f->owners, &key, HASH_FIND, NULL) == NULL)
+		{
+			hash_destroy(f->owners);
+			f->owners = NULL;
+			f->last_owner = NULL;
+			return;
+		}
+		entry = hash_search(f->owners, &key, HASH_ENTER, &found);
+		if (!found)
+		{
+			char	   *copy = MemoryContextAlloc(TopTransactionContext, key.len + 1);
 
-		memcpy(copy, key.data, key.len);
-		copy[key.len] = '\0';
-		entry->data = copy;
-		entry->len = key.len;
+			memcpy(copy, key.data, key.len);
+			copy[key.len] = '\0';
+			entry->key.data = copy;
+			entry->key.len = key.len;
+			entry->first = at;
+			entry->last = at;
+		}
+		/* (dynahash never moves an entry: the pointer stays good) */
+		f->last_owner = entry;
 	}
-	f->last_owner = *entry;
+	if (at < entry->first)
+		entry->first = at;
+	if (at > entry->last)
+		entry->last = at;
 }
 
 /*
@@ -621,21 +642,22 @@ check_line(FunctionCallInfo fcinfo, bool quarantined)
 
 /*
  * stedi.landing_row_check(kind text, file_id integer, line_number bigint,
- *						   owner text) returns boolean
+ *						   owner text, reading_time timestamptz)
+ *		returns boolean
  *
  * The CHECK constraint of landing.customer, landing.accelerometer and
- * landing.step_trainer (owner: the reading's email or serial number; NULL
- * for customers).  True, or an error: insufficient_privilege for a row of
- * no open file, check_violation for a row of another kind's file, of a
- * finished file, or out of line order.
+ * landing.step_trainer (owner: the reading's email or serial number, and
+ * its time; both NULL for customers).  True, or an error:
+ * insufficient_privilege for a row of no open file, check_violation for a
+ * row of another kind's file, of a finished file, or out of line order.
  */
 Datum
 stedi_landing_row_check(PG_FUNCTION_ARGS)
 {
 	OpenFile   *f = check_line(fcinfo, false);
 
-	if (f != NULL && !PG_ARGISNULL(3))
-		add_owner(f, PG_GETARG_TEXT_PP(3));
+	if (f != NULL && !PG_ARGISNULL(3) && !PG_ARGISNULL(4))
+		add_owner(f, PG_GETARG_TEXT_PP(3), PG_GETARG_TIMESTAMPTZ(4));
 	PG_RETURN_BOOL(true);
 }
 
@@ -656,10 +678,13 @@ stedi_rejected_line_check(PG_FUNCTION_ARGS)
 
 /*
  * stedi.close_file(file_id integer, OUT kind text, OUT rows_loaded bigint,
- *					OUT rows_rejected bigint, OUT owners text[])
+ *					OUT rows_rejected bigint, OUT owners text[],
+ *					OUT first_times timestamptz[], OUT last_times timestamptz[])
  *
  * Called by stedi.finish_file(): what this transaction wrote for the file,
- * counted here, and the distinct owners of its readings.  Errors:
+ * counted here, and the distinct owners of its readings with the first and
+ * last time of each one's readings (all three NULL when there were more
+ * than MAX_KEPT_OWNERS owners).  Errors:
  * undefined_object when the file was not begun in this transaction (or was
  * finished already), insufficient_privilege for any caller but the
  * loading functions.
@@ -670,11 +695,13 @@ stedi_close_file(PG_FUNCTION_ARGS)
 	int32		file_id = PG_GETARG_INT32(0);
 	OpenFile   *f;
 	TupleDesc	desc;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
 	Datum	   *owners;
+	Datum	   *firsts;
+	Datum	   *lasts;
 	HASH_SEQ_STATUS seq;
-	OwnerKey   *entry;
+	OwnerSpan  *entry;
 	int			n = 0;
 
 	require_extension_owner("stedi.close_file()");
@@ -696,16 +723,31 @@ stedi_close_file(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(f->rows);
 	values[2] = Int64GetDatum(f->rejected);
 	if (f->owners == NULL)
-		nulls[3] = true;
+		nulls[3] = nulls[4] = nulls[5] = true;
 	else
 	{
-		owners = palloc(sizeof(Datum) * Max(1, hash_get_num_entries(f->owners)));
+		long		kept = Max(1, hash_get_num_entries(f->owners));
+
+		owners = palloc(sizeof(Datum) * kept);
+		firsts = palloc(sizeof(Datum) * kept);
+		lasts = palloc(sizeof(Datum) * kept);
 		hash_seq_init(&seq, f->owners);
 		while ((entry = hash_seq_search(&seq)) != NULL)
-			owners[n++] = PointerGetDatum(cstring_to_text_with_len(entry->data,
-																   (int) entry->len));
+		{
+			owners[n] = PointerGetDatum(cstring_to_text_with_len(entry->key.data,
+																 (int) entry->key.len));
+			firsts[n] = TimestampTzGetDatum(entry->first);
+			lasts[n] = TimestampTzGetDatum(entry->last);
+			n++;
+		}
 		values[3] = PointerGetDatum(construct_array(owners, n, TEXTOID, -1,
 													false, TYPALIGN_INT));
+		values[4] = PointerGetDatum(construct_array(firsts, n, TIMESTAMPTZOID,
+													sizeof(TimestampTz),
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[5] = PointerGetDatum(construct_array(lasts, n, TIMESTAMPTZOID,
+													sizeof(TimestampTz),
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc),
 													  values, nulls)));
