@@ -389,10 +389,10 @@ BEGIN
     -- whose readings it holds: the emails, or the devices' serial numbers,
     -- each with the span of its readings' times (NULL: more than the
     -- server keeps in memory; read from the file's rows).  (A refresh that
-    -- repairs the maps may have added this file's already: the spans are
-    -- the same.)
+    -- repaired the maps in this transaction, before the file's last rows,
+    -- may have added its entries with narrower spans: they are widened.)
     IF f.kind = 'accelerometer' THEN
-        INSERT INTO stedi.accelerometer_file_user (user_email, file_id, first_time, last_time)
+        INSERT INTO stedi.accelerometer_file_user AS m (user_email, file_id, first_time, last_time)
         SELECT stedi.normalize_email(o.owner), f.file_id, min(o.first_time), max(o.last_time)
           FROM unnest(written.owners, written.first_times, written.last_times)
                AS o(owner, first_time, last_time)
@@ -402,9 +402,11 @@ BEGIN
           FROM landing.accelerometer AS a
          WHERE written.owners IS NULL AND a.file_id = f.file_id
          GROUP BY 1
-        ON CONFLICT DO NOTHING;
+        ON CONFLICT ON CONSTRAINT accelerometer_file_user_pkey DO UPDATE
+           SET first_time = least(m.first_time, excluded.first_time),
+               last_time = greatest(m.last_time, excluded.last_time);
     ELSIF f.kind = 'step_trainer' THEN
-        INSERT INTO stedi.step_trainer_file_serial (serial_number, file_id, first_time, last_time)
+        INSERT INTO stedi.step_trainer_file_serial AS m (serial_number, file_id, first_time, last_time)
         SELECT o.owner, f.file_id, min(o.first_time), max(o.last_time)
           FROM unnest(written.owners, written.first_times, written.last_times)
                AS o(owner, first_time, last_time)
@@ -414,7 +416,9 @@ BEGIN
           FROM landing.step_trainer AS s
          WHERE written.owners IS NULL AND s.file_id = f.file_id
          GROUP BY 1
-        ON CONFLICT DO NOTHING;
+        ON CONFLICT ON CONSTRAINT step_trainer_file_serial_pkey DO UPDATE
+           SET first_time = least(m.first_time, excluded.first_time),
+               last_time = greatest(m.last_time, excluded.last_time);
     END IF;
 END
 $$;
@@ -2835,37 +2839,40 @@ BEGIN
         memory := current_setting('work_mem');
         PERFORM set_config('enable_nestloop', 'off', true);
         PERFORM set_config('work_mem', '128MB', true);
-        -- (a row by hand may widen a span: the map's row is then replaced)
-        CREATE TEMPORARY TABLE stedi_landed ON COMMIT DROP AS
-        SELECT stedi.normalize_email(a.user_email) AS user_email, a.file_id,
-               min(a.reading_time) AS first_time, max(a.reading_time) AS last_time
-          FROM landing.accelerometer AS a
-         GROUP BY 1, 2;
-        DELETE FROM stedi.accelerometer_file_user AS m
-         WHERE NOT EXISTS (SELECT FROM pg_temp.stedi_landed AS n
-                            WHERE n.user_email = m.user_email AND n.file_id = m.file_id
-                              AND n.first_time = m.first_time AND n.last_time = m.last_time);
+        -- (a row by hand may move a span: the map's row is then updated;
+        -- the delete and the update touch different rows)
+        WITH landed AS MATERIALIZED (
+            SELECT stedi.normalize_email(a.user_email) AS user_email, a.file_id,
+                   min(a.reading_time) AS first_time, max(a.reading_time) AS last_time
+              FROM landing.accelerometer AS a
+             GROUP BY 1, 2),
+        gone AS (
+            DELETE FROM stedi.accelerometer_file_user AS m
+             WHERE NOT EXISTS (SELECT FROM landed AS n
+                                WHERE n.user_email = m.user_email AND n.file_id = m.file_id))
         INSERT INTO stedi.accelerometer_file_user
-        SELECT n.user_email, n.file_id, n.first_time, n.last_time FROM pg_temp.stedi_landed AS n
+        SELECT n.user_email, n.file_id, n.first_time, n.last_time FROM landed AS n
          WHERE NOT EXISTS (SELECT FROM stedi.accelerometer_file_user AS m
-                            WHERE m.user_email = n.user_email AND m.file_id = n.file_id)
-        ON CONFLICT DO NOTHING;
-        DROP TABLE pg_temp.stedi_landed;
-        CREATE TEMPORARY TABLE stedi_landed ON COMMIT DROP AS
-        SELECT s.serial_number, s.file_id,
-               min(s.sensor_reading_time) AS first_time, max(s.sensor_reading_time) AS last_time
-          FROM landing.step_trainer AS s
-         GROUP BY 1, 2;
-        DELETE FROM stedi.step_trainer_file_serial AS m
-         WHERE NOT EXISTS (SELECT FROM pg_temp.stedi_landed AS n
-                            WHERE n.serial_number = m.serial_number AND n.file_id = m.file_id
-                              AND n.first_time = m.first_time AND n.last_time = m.last_time);
+                            WHERE m.user_email = n.user_email AND m.file_id = n.file_id
+                              AND m.first_time = n.first_time AND m.last_time = n.last_time)
+        ON CONFLICT (user_email, file_id) DO UPDATE
+           SET first_time = excluded.first_time, last_time = excluded.last_time;
+        WITH landed AS MATERIALIZED (
+            SELECT s.serial_number, s.file_id,
+                   min(s.sensor_reading_time) AS first_time, max(s.sensor_reading_time) AS last_time
+              FROM landing.step_trainer AS s
+             GROUP BY 1, 2),
+        gone AS (
+            DELETE FROM stedi.step_trainer_file_serial AS m
+             WHERE NOT EXISTS (SELECT FROM landed AS n
+                                WHERE n.serial_number = m.serial_number AND n.file_id = m.file_id))
         INSERT INTO stedi.step_trainer_file_serial
-        SELECT n.serial_number, n.file_id, n.first_time, n.last_time FROM pg_temp.stedi_landed AS n
+        SELECT n.serial_number, n.file_id, n.first_time, n.last_time FROM landed AS n
          WHERE NOT EXISTS (SELECT FROM stedi.step_trainer_file_serial AS m
-                            WHERE m.serial_number = n.serial_number AND m.file_id = n.file_id)
-        ON CONFLICT DO NOTHING;
-        DROP TABLE pg_temp.stedi_landed;
+                            WHERE m.serial_number = n.serial_number AND m.file_id = n.file_id
+                              AND m.first_time = n.first_time AND m.last_time = n.last_time)
+        ON CONFLICT (serial_number, file_id) DO UPDATE
+           SET first_time = excluded.first_time, last_time = excluded.last_time;
         PERFORM set_config('enable_nestloop', nestloop, true);
         PERFORM set_config('work_mem', memory, true);
         ANALYZE stedi.accelerometer_file_user, stedi.step_trainer_file_serial;

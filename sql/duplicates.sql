@@ -135,6 +135,21 @@ SELECT view, method FROM stedi.refresh() WHERE view = 'trusted.accelerometer'::r
 SELECT CASE file_id WHEN :e2 THEN 'e2' WHEN :e3 THEN 'e3' END AS file, first_time, last_time
   FROM stedi.accelerometer_file_user WHERE user_email = 'erin@dup.test' ORDER BY file_id;
 
+-- a full refresh in the middle of a load (the same transaction) maps the
+-- rows written so far; the file's end widens the span to its last row
+BEGIN;
+SELECT stedi.begin_file('accelerometer', 'accelerometer/landing/span-e4.json', 1,
+                        sha256('span-e4')) AS e4 \gset
+INSERT INTO landing.accelerometer
+VALUES ('erin@dup.test', '2022-06-18 10:00:00.030+00', 3.0, 3.0, 3.0, :e4, 1);
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh(full => true);
+INSERT INTO landing.accelerometer
+VALUES ('erin@dup.test', '2022-06-18 10:00:00.040+00', 4.0, 4.0, 4.0, :e4, 2);
+SELECT stedi.finish_file(:e4, 2, 2, 0, 0);
+COMMIT;
+SELECT first_time, last_time FROM stedi.accelerometer_file_user
+ WHERE user_email = 'erin@dup.test' AND file_id = :e4;
+
 -- A file with a lower id that commits after a later one (two loaders at
 -- once) was loaded first: its copy takes the place of the later one's.
 SELECT last_value AS seq_now FROM landing.source_file_file_id_seq \gset

@@ -34,7 +34,8 @@ transplant()
     local t
     for t in landing.source_file landing.customer landing.accelerometer landing.step_trainer \
              "landing.rejected (kind, file_id, line_number, byte_offset, reason, raw_line)" \
-             stedi.accelerometer_file_user stedi.step_trainer_file_serial stedi.ingest_log; do
+             "stedi.accelerometer_file_user (user_email, file_id)" \
+             "stedi.step_trainer_file_serial (serial_number, file_id)" stedi.ingest_log; do
         psql -X -q -v ON_ERROR_STOP=1 -d $scratch -c "COPY $t TO STDOUT" |
             psql -X -q -v ON_ERROR_STOP=1 -d "$1" -c "COPY $t FROM STDIN"
     done
@@ -44,15 +45,15 @@ transplant()
 
 # what an update keeps: every table of state(), quarantined lines by the
 # columns every version has (0.3.0 adds the email and serial number they
-# carry), owner maps by normalized email (0.3.0 folds them), every
-# sequence that was used
+# carry), owner maps by normalized email (0.3.0 folds them) and file (0.3.0
+# adds the span of reading times), every sequence that was used
 kept()
 {
     digest_of "$1" landing.source_file landing.customer landing.accelerometer \
         landing.step_trainer stedi.ingest_log stedi.setting stedi.refresh_job \
         stedi.refresh_run "(SELECT run_id, step, view, method, rows, duration FROM stedi.refresh_log)" \
         stedi.erasure_log stedi.pseudonym_secret \
-        stedi.step_trainer_file_serial \
+        "(SELECT serial_number, file_id FROM stedi.step_trainer_file_serial)" \
         "(SELECT kind, file_id, line_number, byte_offset, reason, raw_line FROM landing.rejected)" \
         "(SELECT DISTINCT lower(user_email COLLATE \"C\"), file_id FROM stedi.accelerometer_file_user)"
     q "$1" "SELECT string_agg(seqrelid::regclass || ' ' || pg_sequence_last_value(seqrelid), ' | '
