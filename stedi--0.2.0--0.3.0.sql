@@ -190,9 +190,11 @@ DECLARE
     -- cross could each see their own value as the one in force, and the
     -- change of the first would go without its rebuild)
     policy_before text;
+    pairing_before text;
 BEGIN
     LOCK TABLE stedi.setting IN SHARE ROW EXCLUSIVE MODE;
     policy_before := stedi.setting_value('consent_policy');
+    pairing_before := stedi.pairing_tolerance_ms() || ' ' || stedi.setting_value('pairing_mode');
     IF NOT EXISTS (SELECT FROM stedi.settings s WHERE s.name = set_setting.name) THEN
         RAISE EXCEPTION 'unknown stedi setting "%"', set_setting.name
               USING ERRCODE = 'undefined_object',
@@ -202,6 +204,11 @@ BEGIN
         DELETE FROM stedi.setting s WHERE s.name = set_setting.name;
         IF stedi.setting_value('consent_policy') IS DISTINCT FROM policy_before THEN
             INSERT INTO stedi.landing_change (relation) VALUES ('stedi.setting'::regclass);
+        END IF;
+        IF stedi.pairing_tolerance_ms() || ' ' || stedi.setting_value('pairing_mode') <> pairing_before THEN
+            PERFORM stedi.define_pairing();
+            INSERT INTO stedi.landing_change (relation)
+            VALUES ('curated.machine_learning_definition'::regclass);
         END IF;
         RETURN;
     END IF;
@@ -213,6 +220,29 @@ BEGIN
                         DETAIL = 'The policies are original (every reading of a consenting customer) and as_of (only readings taken at or after the consent date).',
                         HINT = 'SELECT stedi.set_consent_policy(''as_of'');';
         END IF;
+    WHEN 'pairing_mode' THEN
+        IF value NOT IN ('nearest', 'window') THEN
+            RAISE EXCEPTION 'invalid pairing mode "%"', value
+                  USING ERRCODE = 'invalid_parameter_value',
+                        DETAIL = 'The modes are nearest (the phone readings of the nearest millisecond within the tolerance) and window (every phone reading within it).',
+                        HINT = 'SELECT stedi.set_setting(''pairing_mode'', ''window'');';
+        END IF;
+    WHEN 'pairing_tolerance' THEN
+        BEGIN
+            IF NOT value::interval BETWEEN interval '0' AND interval '1 hour'
+               OR date_part('microseconds', value::interval)::bigint % 1000 <> 0
+               OR date_part('month', value::interval) <> 0 OR date_part('day', value::interval) <> 0 THEN
+                RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            value := value::interval::text;
+        EXCEPTION WHEN invalid_parameter_value OR invalid_datetime_format
+                       OR datetime_field_overflow OR interval_field_overflow
+                       OR syntax_error THEN
+            RAISE EXCEPTION 'invalid value for pairing_tolerance: "%"', value
+                  USING ERRCODE = 'invalid_parameter_value',
+                        DETAIL = 'It must be an interval of whole milliseconds from 0 to 1 hour.',
+                        HINT = 'For example: SELECT stedi.set_setting(''pairing_tolerance'', ''500 milliseconds'');';
+        END;
     WHEN 'run_history_retention' THEN
         -- read and stored in one IntervalStyle (this function's), so that
         -- the value means the same in every session that reads it
@@ -238,8 +268,26 @@ BEGIN
         -- every reading may change zone: the next refresh is a full one
         INSERT INTO stedi.landing_change (relation) VALUES ('stedi.setting'::regclass);
     END IF;
+    IF stedi.pairing_tolerance_ms() || ' ' || stedi.setting_value('pairing_mode') <> pairing_before THEN
+        -- every pair may change: the training table is rebuilt next
+        PERFORM stedi.define_pairing();
+        INSERT INTO stedi.landing_change (relation)
+        VALUES ('curated.machine_learning_definition'::regclass);
+    END IF;
 END
 $$;
+
+CREATE FUNCTION stedi.set_consent_policy(policy text) RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM stedi.set_setting('consent_policy', policy);
+    RETURN stedi.setting_value('consent_policy');
+END
+$$;
+COMMENT ON FUNCTION stedi.set_consent_policy(text) IS
+    'as_of: the trusted zone keeps only readings taken at or after the customer''s research consent date; original (the default): every reading of a consenting customer.  Takes effect at the next refresh';
 COMMENT ON FUNCTION stedi.set_setting(text, text) IS 'Change a setting (NULL restores its default); the only way to change one, so every value is validated';
 COMMENT ON TABLE stedi.setting IS 'Settings of the lakehouse that differ from their defaults (see stedi.settings); written only by stedi.set_setting(), which validates each value';
 
@@ -772,6 +820,187 @@ SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
   JOIN trusted.accelerometer AS a
     ON a.user_email = s.email
    AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
+
+------------------------------------------------------------------------------
+-- Pairing within a tolerance (src/pairing.c)
+--
+-- The two devices' clocks may disagree.  With pairing_tolerance above 0, a
+-- step trainer reading at s pairs with its owner's phone readings taken
+-- within the tolerance T: in 'window' mode with every one of them
+-- (|ms(a) - ms(s)| <= T), in 'nearest' mode with those of the nearest
+-- millisecond (all readings of that millisecond; of two equally near, the
+-- earlier).  The readings of a device that several trusted customers name
+-- are held back when more than one of them has a reading within T.  The
+-- join is a hash join on (customer, time bucket), buckets of 2T + 1 ms,
+-- with the exact condition checked on what each probe finds.  With T = 0
+-- it is the same-millisecond join above.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION stedi.pairing_bucket(t timestamptz, tolerance_ms integer) RETURNS bigint
+AS 'MODULE_PATHNAME', 'stedi_pairing_bucket' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stedi.pairing_bucket(timestamptz, integer) IS
+    'The time bucket a phone reading at t lies in, for a pairing tolerance in ms: floor(ms(t) / (2 * tolerance + 1)); invalid_parameter_value for a tolerance outside 0 to 3,600,000 ms, datetime_value_out_of_range for an infinite t (src/pairing.c)';
+CREATE FUNCTION stedi.pairing_buckets(t timestamptz, tolerance_ms integer) RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'stedi_pairing_buckets' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stedi.pairing_buckets(timestamptz, integer) IS
+    'The one or two time buckets that the window [t - tolerance, t + tolerance] of a step trainer reading at t meets, ascending; errors as stedi.pairing_bucket (src/pairing.c)';
+CREATE FUNCTION stedi.pairing_offset(reading timestamptz, step timestamptz) RETURNS bigint
+AS 'MODULE_PATHNAME', 'stedi_pairing_offset' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stedi.pairing_offset(timestamptz, timestamptz) IS
+    'Milliseconds from a step trainer reading to a phone reading (negative: the phone reading is earlier), each at its millisecond; datetime_value_out_of_range for an infinite time (src/pairing.c)';
+
+-- The pairing tolerance in force, in whole milliseconds.
+CREATE FUNCTION stedi.pairing_tolerance_ms() RETURNS integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (extract(epoch FROM stedi.setting_value('pairing_tolerance')::interval) * 1000)::integer
+$$;
+COMMENT ON FUNCTION stedi.pairing_tolerance_ms() IS 'The setting pairing_tolerance in milliseconds (0: the same millisecond)';
+
+-- How many trusted customers who name a device have a trusted phone
+-- reading within tolerance_ms of t: more than one, and the device's
+-- reading at t is held back.
+CREATE FUNCTION stedi.claimants_reading_near(serial_number text, t timestamptz,
+                                             tolerance_ms integer) RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(DISTINCT o.email)
+      FROM trusted.customer AS o
+      JOIN trusted.accelerometer AS b ON b.user_email = o.email
+     WHERE o.serial_number = claimants_reading_near.serial_number
+       AND b.reading_time OPERATOR(stedi.>=#) t - tolerance_ms * interval '1 millisecond'
+       AND b.reading_time OPERATOR(stedi.<=#) t + tolerance_ms * interval '1 millisecond'
+$$;
+COMMENT ON FUNCTION stedi.claimants_reading_near(text, timestamptz, integer) IS
+    'How many trusted customers who name the device (serial number) have a trusted accelerometer reading within tolerance_ms of t (each at its millisecond); more than one holds the device''s reading at t back from the training table';
+
+-- Make the training table's definition view again from the pairing
+-- settings: the same-millisecond join for a tolerance of 0, else the
+-- bucket join of the chosen mode.  Called by stedi.set_setting when they
+-- change (the next refresh then rebuilds the table).
+CREATE FUNCTION stedi.define_pairing() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tolerance integer := stedi.pairing_tolerance_ms();
+    nearest boolean := stedi.setting_value('pairing_mode') = 'nearest';
+    steps text;
+BEGIN
+    IF tolerance = 0 THEN
+        CREATE OR REPLACE VIEW curated.machine_learning_definition AS
+        SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+               s.customer_key,
+               a.reading_time, a.x, a.y, a.z,
+               s.file_id AS step_trainer_file_id,
+               s.line_number AS step_trainer_line_number,
+               a.file_id AS accelerometer_file_id,
+               a.line_number AS accelerometer_line_number
+          FROM (SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+                       s.file_id, s.line_number, c.email, c.customer_key
+                  FROM trusted.step_trainer AS s
+                  JOIN (SELECT o.email, o.serial_number, stedi.customer_key(o.email, k.secret) AS customer_key
+                          FROM trusted.customer AS o CROSS JOIN stedi.pseudonym_secret AS k
+                        OFFSET 0) AS c ON c.serial_number = s.serial_number
+                 WHERE s.serial_number NOT IN (SELECT d.serial_number FROM trusted.customer AS d
+                                                GROUP BY d.serial_number HAVING count(*) > 1)
+                    OR stedi.claimants_reading_at(s.serial_number, s.sensor_reading_time) < 2
+                OFFSET 0) AS s
+          JOIN trusted.accelerometer AS a
+            ON a.user_email = s.email
+           AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
+        RETURN;
+    END IF;
+    steps := format(
+        'SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+                s.file_id, s.line_number, c.email, c.customer_key
+           FROM trusted.step_trainer AS s
+           JOIN (SELECT o.email, o.serial_number, stedi.customer_key(o.email, k.secret) AS customer_key
+                   FROM trusted.customer AS o CROSS JOIN stedi.pseudonym_secret AS k
+                 OFFSET 0) AS c ON c.serial_number = s.serial_number
+          WHERE s.serial_number NOT IN (SELECT d.serial_number FROM trusted.customer AS d
+                                         GROUP BY d.serial_number HAVING count(*) > 1)
+             OR stedi.claimants_reading_near(s.serial_number, s.sensor_reading_time, %s) < 2
+         OFFSET 0', tolerance);
+    EXECUTE format(
+        'CREATE OR REPLACE VIEW curated.machine_learning_definition AS
+         SELECT p.sensor_reading_time, p.serial_number, p.distance_from_object,
+                p.customer_key,
+                p.reading_time, p.x, p.y, p.z,
+                p.step_trainer_file_id, p.step_trainer_line_number,
+                p.accelerometer_file_id, p.accelerometer_line_number
+           FROM (SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+                        s.customer_key,
+                        a.reading_time, a.x, a.y, a.z,
+                        s.file_id AS step_trainer_file_id,
+                        s.line_number AS step_trainer_line_number,
+                        a.file_id AS accelerometer_file_id,
+                        a.line_number AS accelerometer_line_number,
+                        %3$s AS nearness
+                   FROM (%1$s) AS s
+                  CROSS JOIN LATERAL unnest(stedi.pairing_buckets(s.sensor_reading_time, %2$s)) AS b(bucket)
+                   JOIN trusted.accelerometer AS a
+                     ON a.user_email = s.email
+                    AND stedi.pairing_bucket(a.reading_time, %2$s) = b.bucket
+                  WHERE abs(stedi.pairing_offset(a.reading_time, s.sensor_reading_time)) <= %2$s) AS p
+          WHERE p.nearness = 1',
+        steps, tolerance,
+        CASE WHEN nearest
+             THEN 'rank() OVER (PARTITION BY s.file_id, s.line_number, s.email
+                                ORDER BY abs(stedi.pairing_offset(a.reading_time, s.sensor_reading_time)),
+                                         stedi.pairing_offset(a.reading_time, s.sensor_reading_time))'
+             ELSE '1' END);
+END
+$$;
+COMMENT ON FUNCTION stedi.define_pairing() IS 'Make curated.machine_learning_definition again from the settings pairing_tolerance and pairing_mode';
+
+-- How well pairing worked, device by device: per curated customer and the
+-- device it names, its step trainer readings, those paired, those with no
+-- phone reading within the tolerance (or held back), and the median and
+-- largest time difference of the pairs, in ms.
+CREATE VIEW stedi.pairing_quality AS
+SELECT c.customer_key, c.serial_number,
+       coalesce(s.readings, 0) AS step_readings,
+       coalesce(m.paired, 0) AS paired,
+       coalesce(s.readings, 0) - coalesce(m.paired, 0) AS unpaired,
+       m.median_offset_ms, m.max_offset_ms
+  FROM curated.customer AS c
+  LEFT JOIN (SELECT s.serial_number, count(*) AS readings
+               FROM trusted.step_trainer AS s GROUP BY s.serial_number) AS s
+    ON s.serial_number = c.serial_number
+  LEFT JOIN (SELECT m.customer_key, m.serial_number,
+                    count(DISTINCT (m.step_trainer_file_id, m.step_trainer_line_number)) AS paired,
+                    percentile_cont(0.5) WITHIN GROUP
+                        (ORDER BY abs(stedi.pairing_offset(m.reading_time, m.sensor_reading_time))) AS median_offset_ms,
+                    max(abs(stedi.pairing_offset(m.reading_time, m.sensor_reading_time))) AS max_offset_ms
+               FROM curated.machine_learning AS m
+              GROUP BY m.customer_key, m.serial_number) AS m
+    ON m.customer_key = c.customer_key AND m.serial_number = c.serial_number;
+COMMENT ON VIEW stedi.pairing_quality IS 'Per curated customer (by key) and device: step trainer readings, those paired with phone readings, those unpaired (no phone reading within the tolerance, or held back), and the median and largest absolute time difference of the pairs in ms';
+COMMENT ON COLUMN stedi.pairing_quality.step_readings IS 'Trusted step trainer readings of the device';
+COMMENT ON COLUMN stedi.pairing_quality.paired IS 'Of those, the readings paired with a phone reading of this customer';
+COMMENT ON COLUMN stedi.pairing_quality.unpaired IS 'Readings with no phone reading of this customer within the pairing tolerance, or held back (the device is named by several)';
+COMMENT ON COLUMN stedi.pairing_quality.median_offset_ms IS 'Median absolute time difference of the pairs, in ms';
+COMMENT ON COLUMN stedi.pairing_quality.max_offset_ms IS 'Largest absolute time difference of the pairs, in ms';
+
+-- the pairing settings, with their defaults
+CREATE OR REPLACE VIEW stedi.settings AS
+SELECT d.name, coalesce(s.value, d.default_value) AS value, d.default_value,
+       s.value IS NULL AS is_default, s.set_at, s.set_by, d.description
+  FROM (VALUES
+        ('consent_policy', 'original',
+         'Which readings of a consenting customer the trusted zone keeps: original (all of them, as the original pipeline) or as_of (only those taken at or after the customer''s research consent date); set with stedi.set_consent_policy()'),
+        ('run_history_retention', '30 days',
+         'How long stedi.refresh_run and stedi.refresh_log keep a run (an interval)'),
+        ('pairing_tolerance', '00:00:00',
+         'How far apart in time a step trainer reading and a phone reading may be to pair (an interval of whole milliseconds, 0 to 1 hour; 0: the same millisecond)'),
+        ('pairing_mode', 'nearest',
+         'With a pairing tolerance above 0: nearest (the phone readings of the nearest millisecond; of two equally near, the earlier) or window (every phone reading within the tolerance)')
+       ) AS d(name, default_value, description)
+  LEFT JOIN stedi.setting AS s USING (name);
+COMMENT ON VIEW stedi.settings IS 'Every setting of the lakehouse: its value, its default and what it does';
 
 -- Identical readings counted once, ambiguous devices held back, and
 -- expectations (issue 14): the reading zones are made of candidates.
@@ -2316,6 +2545,10 @@ BEGIN
             END IF;
             method := choice.method;
             reason := choice.reason;
+            IF z.step = 5 AND work AND stedi.pairing_tolerance_ms() > 0 THEN
+                method := 'full';
+                reason := 'pairs within a tolerance are computed whole';
+            END IF;
             IF rebuild IS NOT NULL THEN
                 method := 'full';
                 reason := rebuild;
@@ -2460,6 +2693,8 @@ BEGIN
                                     THEN 'the consent policy changed'
                                     WHEN relation = 'stedi.expectation'::regclass
                                     THEN 'the expectations changed'
+                                    WHEN relation = 'curated.machine_learning_definition'::regclass
+                                    THEN 'the pairing settings changed'
                                     ELSE relation::text || ' changed by hand' END, ', ')
       INTO by_hand FROM consumed;
 
@@ -3116,6 +3351,14 @@ GRANT EXECUTE ON FUNCTION stedi.refresh(boolean, boolean),
                           stedi.customer_key(text, bytea),
                           stedi.fill_zone(regclass, regclass),
                           stedi.fill_zone(regclass, regclass, name),
-                          stedi.claimants_reading_at(text, timestamptz)
+                          stedi.claimants_reading_at(text, timestamptz),
+                          stedi.claimants_reading_near(text, timestamptz, integer),
+                          stedi.pairing_tolerance_ms()
       TO stedi_admin;
+-- what the pairing reports are made of: data scientists read them too
+GRANT SELECT ON stedi.pairing_quality TO stedi_analyst;
+GRANT EXECUTE ON FUNCTION stedi.pairing_bucket(timestamptz, integer),
+                          stedi.pairing_buckets(timestamptz, integer),
+                          stedi.pairing_offset(timestamptz, timestamptz)
+      TO stedi_analyst, stedi_admin;
 

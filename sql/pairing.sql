@@ -1,0 +1,74 @@
+-- Pairing within a tolerance: the settings, the two modes, ties, readings
+-- exactly at the tolerance, before the first and after the last phone
+-- reading, and stedi.pairing_quality.  (Uses public.load_file and
+-- public.load_customer from sql/duplicates.sql.)
+SELECT public.load_customer('customer/landing/pair-c.json', 'pia@pair.test', 'dev-pia') IS NOT NULL AS loaded;
+-- phone readings at .000, .100 (two), .350, .600, .800, .900 of one second
+SELECT public.load_file('accelerometer', 'accelerometer/landing/pair-a.json', $$
+    ('pia@pair.test', '2022-07-01 10:00:00.000+00'::timestamptz, 0.0::float8, 0.0::float8, 0.0::float8),
+    ('pia@pair.test', '2022-07-01 10:00:00.100+00', 1.0, 0.0, 0.0),
+    ('pia@pair.test', '2022-07-01 10:00:00.100+00', 2.0, 0.0, 0.0),
+    ('pia@pair.test', '2022-07-01 10:00:00.350+00', 3.0, 0.0, 0.0),
+    ('pia@pair.test', '2022-07-01 10:00:00.600+00', 4.0, 0.0, 0.0),
+    ('pia@pair.test', '2022-07-01 10:00:00.800+00', 5.0, 0.0, 0.0),
+    ('pia@pair.test', '2022-07-01 10:00:00.900+00', 6.0, 0.0, 0.0)$$) IS NOT NULL AS loaded;
+-- device readings (distance: the step's number)
+SELECT public.load_file('step_trainer', 'step_trainer/landing/pair-s.json', $$
+    ('2022-07-01 09:59:59.950+00'::timestamptz, 'dev-pia', 1),
+    ('2022-07-01 10:00:00.200+00', 'dev-pia', 2),
+    ('2022-07-01 10:00:00.250+00', 'dev-pia', 3),
+    ('2022-07-01 10:00:00.475+00', 'dev-pia', 4),
+    ('2022-07-01 10:00:00.500+00', 'dev-pia', 5),
+    ('2022-07-01 10:00:00.700+00', 'dev-pia', 6),
+    ('2022-07-01 10:00:01.000+00', 'dev-pia', 7),
+    ('2022-07-01 10:00:01.101+00', 'dev-pia', 8)$$) IS NOT NULL AS loaded;
+SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
+-- tolerance 0: the same millisecond only; no step reading here has one
+SELECT count(*) AS pairs FROM curated.machine_learning WHERE serial_number = 'dev-pia';
+
+-- the settings refuse what they cannot mean
+SELECT stedi.set_setting('pairing_tolerance', '0.5 milliseconds');
+SELECT stedi.set_setting('pairing_tolerance', '2 hours');
+SELECT stedi.set_setting('pairing_tolerance', '-1 second');
+SELECT stedi.set_setting('pairing_mode', 'closest');
+
+-- nearest, 100 ms: each step reading with the phone readings of the
+-- nearest millisecond within 100 ms (both readings at .100; of .600 and
+-- .800, equally near .700, the earlier); 4 (.475) and 8 (1.101) have none
+SELECT stedi.set_setting('pairing_tolerance', '100 milliseconds');
+SELECT value FROM stedi.settings WHERE name = 'pairing_tolerance';
+SELECT view, method, reason FROM stedi.refresh() WHERE view = 'curated.machine_learning'::regclass;
+SELECT distance_from_object AS step, x,
+       stedi.pairing_offset(reading_time, sensor_reading_time) AS offset_ms
+  FROM curated.machine_learning WHERE serial_number = 'dev-pia' ORDER BY 1, 2;
+SELECT step_readings, paired, unpaired, median_offset_ms, max_offset_ms
+  FROM stedi.pairing_quality WHERE serial_number = 'dev-pia';
+
+-- window: every phone reading within 100 ms (6 pairs with .600 and .800)
+SELECT stedi.set_setting('pairing_mode', 'window');
+SELECT view, method, reason FROM stedi.refresh() WHERE view = 'curated.machine_learning'::regclass;
+SELECT distance_from_object AS step, x,
+       stedi.pairing_offset(reading_time, sensor_reading_time) AS offset_ms
+  FROM curated.machine_learning WHERE serial_number = 'dev-pia' ORDER BY 1, 2;
+SELECT public.zones_differ() AS zones_differ;
+
+-- new readings refresh the pairs (computed whole with a tolerance)
+SELECT public.load_file('accelerometer', 'accelerometer/landing/pair-a2.json', $$
+    ('pia@pair.test', '2022-07-01 10:00:00.480+00'::timestamptz, 7.0::float8, 0.0::float8, 0.0::float8)$$) IS NOT NULL AS loaded;
+SELECT view, method, reason FROM stedi.refresh() WHERE view = 'curated.machine_learning'::regclass;
+SELECT distance_from_object AS step, x FROM curated.machine_learning
+ WHERE serial_number = 'dev-pia' AND distance_from_object IN (4, 5) ORDER BY 1, 2;
+SELECT public.zones_differ() AS zones_differ;
+
+-- back to the same millisecond: the training table as before
+SELECT stedi.set_setting('pairing_tolerance', NULL);
+SELECT stedi.set_setting('pairing_mode', NULL);
+SELECT view, method, reason FROM stedi.refresh() WHERE view = 'curated.machine_learning'::regclass;
+SELECT count(*) AS pairs FROM curated.machine_learning WHERE serial_number = 'dev-pia';
+SELECT public.zones_differ() AS zones_differ;
+-- the buckets: one millisecond at tolerance 0; at 100 ms, 201 ms wide
+SELECT stedi.pairing_bucket('2022-07-01 10:00:00.200+00', 0) - stedi.pairing_bucket('2022-07-01 10:00:00.199+00', 0) AS next_ms,
+       cardinality(stedi.pairing_buckets('2022-07-01 10:00:00.200+00', 0)) AS one,
+       cardinality(stedi.pairing_buckets('2022-07-01 10:00:00.200+00', 100)) BETWEEN 1 AND 2 AS one_or_two;
+SELECT stedi.pairing_bucket('infinity', 100);
+SELECT stedi.pairing_bucket(now(), -1);
