@@ -1055,16 +1055,20 @@ BEGIN
            AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
         RETURN;
     END IF;
+    -- (each step trainer reading once per bucket its window meets, in a
+    -- subquery kept whole: the join is then on customer and bucket
+    -- together, never on the customer alone)
     steps := format(
         'SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-                s.file_id, s.line_number, c.email, c.customer_key
+                s.file_id, s.line_number, c.email, c.customer_key, b.bucket
            FROM trusted.step_trainer AS s
+          CROSS JOIN LATERAL unnest(stedi.pairing_buckets(s.sensor_reading_time, %1$s)) AS b(bucket)
            JOIN (SELECT o.email, o.serial_number, stedi.customer_key(o.email, k.secret) AS customer_key
                    FROM trusted.customer AS o CROSS JOIN stedi.pseudonym_secret AS k
                  OFFSET 0) AS c ON c.serial_number = s.serial_number
           WHERE s.serial_number NOT IN (SELECT d.serial_number FROM trusted.customer AS d
                                          GROUP BY d.serial_number HAVING count(*) > 1)
-             OR stedi.claimants_reading_near(s.serial_number, s.sensor_reading_time, %s) < 2
+             OR stedi.claimants_reading_near(s.serial_number, s.sensor_reading_time, %1$s) < 2
          OFFSET 0', tolerance);
     EXECUTE format(
         'CREATE OR REPLACE VIEW curated.machine_learning_definition AS
@@ -1082,10 +1086,9 @@ BEGIN
                         a.line_number AS accelerometer_line_number,
                         %3$s AS nearness
                    FROM (%1$s) AS s
-                  CROSS JOIN LATERAL unnest(stedi.pairing_buckets(s.sensor_reading_time, %2$s)) AS b(bucket)
                    JOIN trusted.accelerometer AS a
                      ON a.user_email = s.email
-                    AND stedi.pairing_bucket(a.reading_time, %2$s) = b.bucket
+                    AND stedi.pairing_bucket(a.reading_time, %2$s) = s.bucket
                   WHERE abs(stedi.pairing_offset(a.reading_time, s.sensor_reading_time)) <= %2$s) AS p
           WHERE p.nearness = 1',
         steps, tolerance,

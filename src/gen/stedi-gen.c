@@ -22,7 +22,7 @@
  *	  among them), and the reading files interleave customers, so nothing
  *	  may assume one customer's lines are adjacent.
  *
- * Output depends only on --scale, --seed and --first-customer (customers
+ * Output depends only on --scale, --seed, --first-customer and --jitter (customers
  * are numbered from it; an email carries its number's round of 1,024, so
  * runs in other rounds add new customers rather than newer records of the
  * same ones): all randomness comes from our
@@ -1359,8 +1359,29 @@ typedef struct GenState
 	int64_t		prev_start;		/* previous session's start, or -1 */
 	int64_t		customers;		/* number of the next customer */
 	bool		shuffled;		/* combo[] holds a shuffled round */
+	int64_t		jitter_ms;		/* step trainer clock error bound (--jitter) */
 	KindWriter	out[STEDI_NKINDS];
 } GenState;
+
+/*
+ * How far the step trainer's clock is off for the reading it took at ts,
+ * in [-jitter_ms, jitter_ms]: a function of the device and the moment
+ * alone (no draw from the stream), so that --jitter changes no other
+ * value the generator writes, and the phone readings taken at ts stay the
+ * reading's true partners.
+ */
+static int64_t
+clock_error(const GenState *g, const char *serial, int64_t ts)
+{
+	uint64_t	x = (uint64_t) ts;
+	const char *c;
+
+	if (g->jitter_ms == 0)
+		return 0;
+	for (c = serial; *c; c++)
+		x = (x ^ (uint64_t) (unsigned char) *c) * UINT64_C(0x100000001B3);
+	return (int64_t) (splitmix64(&x) % (uint64_t) (2 * g->jitter_ms + 1)) - g->jitter_ms;
+}
 
 static void
 shuffle_combos(GenState *g)
@@ -1621,7 +1642,7 @@ flush_batch(GenState *g, const Session *batch, int n)
 					continue;
 				lb_reset(&lb);
 				lb_str(&lb, "{\"" F_SENSOR_READING_TIME "\":");
-				lb_int(&lb, r->ts);
+				lb_int(&lb, r->ts + clock_error(g, s->serial, r->ts));
 				lb_str(&lb, ",\"" F_SERIAL_NUMBER "\":\"");
 				lb_str(&lb, s->serial);
 				lb_str(&lb, "\",\"" F_DISTANCE "\":");
@@ -1685,7 +1706,7 @@ usage(void)
 	printf("%s generates synthetic STEDI Human Balance landing data.\n\n",
 		   PROGNAME);
 	printf("Usage:\n");
-	printf("  %s --scale N [--seed S] [--first-customer K] [--faults] FOLDER\n\n",
+	printf("  %s --scale N [--seed S] [--first-customer K] [--jitter MS] [--faults] FOLDER\n\n",
 		   PROGNAME);
 	printf("Options:\n");
 	printf("  -s, --scale=N    size; 1 is about 1,000 customers, 80,000\n"
@@ -1696,6 +1717,11 @@ usage(void)
 		   "                   2^40); a customer's email carries its number\n"
 		   "                   divided by 1,024 (nothing for 0), so runs with\n"
 		   "                   no such round in common share no email or device\n");
+	printf("      --jitter=MS  put each step trainer reading's time off by up to MS\n"
+		   "                   milliseconds either way (0 to 1000, default 0), as\n"
+		   "                   a device whose clock disagrees with the phone's;\n"
+		   "                   the phone readings and every other value stay\n"
+		   "                   those of a run without it\n");
 	printf("      --faults     also write bad lines of every kind the loader\n"
 		   "                   rejects (about 0.5%% of the lines), and blank\n"
 		   "                   lines, CRLF, byte order marks and unknown fields,\n"
@@ -1809,6 +1835,7 @@ main(int argc, char **argv)
 		{"seed", required_argument, NULL, 'S'},
 		{"faults", no_argument, NULL, 'F'},
 		{"first-customer", required_argument, NULL, 'C'},
+		{"jitter", required_argument, NULL, 'J'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -1816,6 +1843,7 @@ main(int argc, char **argv)
 	int64_t		scale = 0;
 	uint64_t	seed = 1;
 	uint64_t	first_customer = 0;
+	uint64_t	jitter_ms = 0;
 	bool		faults = false;
 	FaultState *fs = NULL;
 	int64_t		ncustomers;
@@ -1846,6 +1874,11 @@ main(int argc, char **argv)
 				if (!parse_seed(optarg, &first_customer) ||
 					first_customer >= (UINT64_C(1) << 40))
 					fatal("invalid first customer \"%s\": must be a non-negative integer below 2^40",
+						  optarg);
+				break;
+			case 'J':
+				if (!parse_seed(optarg, &jitter_ms) || jitter_ms > 1000)
+					fatal("invalid jitter \"%s\": must be a whole number of milliseconds from 0 to 1000",
 						  optarg);
 				break;
 			case 'h':
@@ -1887,6 +1920,7 @@ main(int argc, char **argv)
 	memset(g, 0, sizeof(GenState));
 	prng_seed(&g->rng, seed);
 	g->customers = (int64_t) first_customer;
+	g->jitter_ms = (int64_t) jitter_ms;
 	g->serial_key = prng_next(&g->rng);
 	if (faults)
 	{
