@@ -876,6 +876,62 @@ $$;
 COMMENT ON FUNCTION stedi.claimants_reading_near(text, timestamptz, integer) IS
     'How many trusted customers who name the device (serial number) have a trusted accelerometer reading within tolerance_ms of t (each at its millisecond); more than one holds the device''s reading at t back from the training table';
 
+-- The pairs within a tolerance of tolerance_ms > 0, as a query: every
+-- pair of the definition, or (restricted) those of the devices in $1,
+-- whose claimants' emails are $2.  (Each step trainer reading meets its
+-- buckets inside the step subquery, kept whole, so that the join is on
+-- customer and bucket together, never on the customer alone.)
+CREATE FUNCTION stedi.pairing_query(tolerance_ms integer, nearest boolean, restricted boolean)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format(
+        'SELECT p.sensor_reading_time, p.serial_number, p.distance_from_object,
+                p.customer_key,
+                p.reading_time, p.x, p.y, p.z,
+                p.step_trainer_file_id, p.step_trainer_line_number,
+                p.accelerometer_file_id, p.accelerometer_line_number
+           FROM (SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+                        s.customer_key,
+                        a.reading_time, a.x, a.y, a.z,
+                        s.file_id AS step_trainer_file_id,
+                        s.line_number AS step_trainer_line_number,
+                        a.file_id AS accelerometer_file_id,
+                        a.line_number AS accelerometer_line_number,
+                        %3$s AS nearness
+                   FROM (SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
+                                s.file_id, s.line_number, c.email, c.customer_key, b.bucket
+                           FROM trusted.step_trainer AS s
+                          CROSS JOIN LATERAL unnest(stedi.pairing_buckets(s.sensor_reading_time, %1$s)) AS b(bucket)
+                           JOIN (SELECT o.email, o.serial_number, stedi.customer_key(o.email, k.secret) AS customer_key
+                                   FROM trusted.customer AS o CROSS JOIN stedi.pseudonym_secret AS k
+                                  WHERE %2$s
+                                 OFFSET 0) AS c ON c.serial_number = s.serial_number
+                          WHERE (s.serial_number NOT IN (SELECT d.serial_number FROM trusted.customer AS d
+                                                          GROUP BY d.serial_number HAVING count(*) > 1)
+                                 OR stedi.claimants_reading_near(s.serial_number, s.sensor_reading_time, %1$s) < 2)
+                            AND %4$s
+                         OFFSET 0) AS s
+                   JOIN trusted.accelerometer AS a
+                     ON a.user_email = s.email
+                    AND stedi.pairing_bucket(a.reading_time, %1$s) = s.bucket
+                  WHERE abs(stedi.pairing_offset(a.reading_time, s.sensor_reading_time)) <= %1$s
+                    AND %5$s) AS p
+          WHERE p.nearness = 1',
+        tolerance_ms,
+        CASE WHEN restricted THEN 'o.serial_number = ANY ($1)' ELSE 'true' END,
+        CASE WHEN nearest
+             THEN 'rank() OVER (PARTITION BY s.file_id, s.line_number, s.email
+                                ORDER BY abs(stedi.pairing_offset(a.reading_time, s.sensor_reading_time)),
+                                         stedi.pairing_offset(a.reading_time, s.sensor_reading_time))'
+             ELSE '1' END,
+        CASE WHEN restricted THEN 's.serial_number = ANY ($1)' ELSE 'true' END,
+        CASE WHEN restricted THEN 'a.user_email = ANY ($2)' ELSE 'true' END)
+$$;
+COMMENT ON FUNCTION stedi.pairing_query(integer, boolean, boolean) IS
+    'The query of the training table''s pairs within a tolerance (ms, above 0), in nearest or window mode: all of them, or (restricted) those of the devices in $1 whose claimants'' emails are $2; the definition view and the incremental refresh both run it';
+
 -- Make the training table's definition view again from the pairing
 -- settings: the same-millisecond join for a tolerance of 0, else the
 -- bucket join of the chosen mode.  Called by stedi.set_setting when they
@@ -886,8 +942,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     tolerance integer := stedi.pairing_tolerance_ms();
-    nearest boolean := stedi.setting_value('pairing_mode') = 'nearest';
-    steps text;
 BEGIN
     IF tolerance = 0 THEN
         CREATE OR REPLACE VIEW curated.machine_learning_definition AS
@@ -913,48 +967,8 @@ BEGIN
            AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
         RETURN;
     END IF;
-    -- (each step trainer reading once per bucket its window meets, in a
-    -- subquery kept whole: the join is then on customer and bucket
-    -- together, never on the customer alone)
-    steps := format(
-        'SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-                s.file_id, s.line_number, c.email, c.customer_key, b.bucket
-           FROM trusted.step_trainer AS s
-          CROSS JOIN LATERAL unnest(stedi.pairing_buckets(s.sensor_reading_time, %1$s)) AS b(bucket)
-           JOIN (SELECT o.email, o.serial_number, stedi.customer_key(o.email, k.secret) AS customer_key
-                   FROM trusted.customer AS o CROSS JOIN stedi.pseudonym_secret AS k
-                 OFFSET 0) AS c ON c.serial_number = s.serial_number
-          WHERE s.serial_number NOT IN (SELECT d.serial_number FROM trusted.customer AS d
-                                         GROUP BY d.serial_number HAVING count(*) > 1)
-             OR stedi.claimants_reading_near(s.serial_number, s.sensor_reading_time, %1$s) < 2
-         OFFSET 0', tolerance);
-    EXECUTE format(
-        'CREATE OR REPLACE VIEW curated.machine_learning_definition AS
-         SELECT p.sensor_reading_time, p.serial_number, p.distance_from_object,
-                p.customer_key,
-                p.reading_time, p.x, p.y, p.z,
-                p.step_trainer_file_id, p.step_trainer_line_number,
-                p.accelerometer_file_id, p.accelerometer_line_number
-           FROM (SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-                        s.customer_key,
-                        a.reading_time, a.x, a.y, a.z,
-                        s.file_id AS step_trainer_file_id,
-                        s.line_number AS step_trainer_line_number,
-                        a.file_id AS accelerometer_file_id,
-                        a.line_number AS accelerometer_line_number,
-                        %3$s AS nearness
-                   FROM (%1$s) AS s
-                   JOIN trusted.accelerometer AS a
-                     ON a.user_email = s.email
-                    AND stedi.pairing_bucket(a.reading_time, %2$s) = s.bucket
-                  WHERE abs(stedi.pairing_offset(a.reading_time, s.sensor_reading_time)) <= %2$s) AS p
-          WHERE p.nearness = 1',
-        steps, tolerance,
-        CASE WHEN nearest
-             THEN 'rank() OVER (PARTITION BY s.file_id, s.line_number, s.email
-                                ORDER BY abs(stedi.pairing_offset(a.reading_time, s.sensor_reading_time)),
-                                         stedi.pairing_offset(a.reading_time, s.sensor_reading_time))'
-             ELSE '1' END);
+    EXECUTE 'CREATE OR REPLACE VIEW curated.machine_learning_definition AS '
+            || stedi.pairing_query(tolerance, stedi.setting_value('pairing_mode') = 'nearest', false);
 END
 $$;
 COMMENT ON FUNCTION stedi.define_pairing() IS 'Make curated.machine_learning_definition again from the settings pairing_tolerance and pairing_mode';
@@ -1997,6 +2011,8 @@ DECLARE
     last_time timestamptz;
     customers bigint;
     shared text[];           -- 5: devices that several trusted customers name
+    pair_devices text[];     -- 5, within a tolerance: devices whose pairs are computed again
+    claimants text[];        -- 5, within a tolerance: the customers who name them
     devices_named text[];    -- 5: devices of changed customer records
     hashagg text;
 BEGIN
@@ -2062,6 +2078,33 @@ BEGIN
                                                                  s.sensor_reading_time, policy));
         PERFORM set_config('enable_nestloop', 'on', true);
 
+    ELSIF stedi.pairing_tolerance_ms() > 0 THEN
+        -- Within a tolerance a pair depends on the readings near it (the
+        -- nearest) and on the device's other claimants' (held back): every
+        -- pair of each device the change touches is computed again, by the
+        -- definition's own query restricted to the device and the readings
+        -- of the customers who name it (through their indexes).  Devices:
+        -- of changed customer records, before and after; of customers whose
+        -- readings changed; of step trainer readings that changed.
+        pair_devices := ARRAY(SELECT m.serial_number FROM pg_temp.stedi_minus_1 AS m
+                              UNION SELECT p.serial_number FROM pg_temp.stedi_plus_1 AS p
+                              UNION SELECT c.serial_number FROM trusted.customer AS c
+                                     WHERE c.email IN (SELECT DISTINCT a.user_email FROM pg_temp.stedi_minus_2 AS a
+                                                       UNION SELECT DISTINCT a.user_email FROM pg_temp.stedi_plus_2 AS a)
+                              UNION SELECT s.serial_number FROM pg_temp.stedi_minus_4 AS s
+                              UNION SELECT s.serial_number FROM pg_temp.stedi_plus_4 AS s);
+        claimants := ARRAY(SELECT c.email FROM trusted.customer AS c
+                            WHERE c.serial_number = ANY (pair_devices));
+        INSERT INTO pg_temp.stedi_minus_5
+        SELECT m.*, m.ctid FROM curated.machine_learning AS m
+         WHERE m.serial_number = ANY (pair_devices);
+        -- (hash joins: never a nested loop over the readings)
+        PERFORM stedi.join_by_size(1, 0);
+        EXECUTE 'INSERT INTO pg_temp.stedi_plus_5 '
+                || stedi.pairing_query(stedi.pairing_tolerance_ms(),
+                                       stedi.setting_value('pairing_mode') = 'nearest', true)
+            USING pair_devices, claimants;
+        PERFORM stedi.join_by_size(NULL, NULL);
     ELSE
         -- pairs of rows gone from the zones (a pair found twice is deleted
         -- once), found through the training table's indexes when they are
@@ -2380,9 +2423,11 @@ DECLARE
                              -- sets of what changed say so, never the estimate)
 BEGIN
     IF first_refresh THEN
-        -- (a restored database has the user's expectations, and the
-        -- definitions its CREATE EXTENSION made, with the shipped ones only)
+        -- (a restored database has the user's expectations and pairing
+        -- settings, and the definitions its CREATE EXTENSION made, with the
+        -- shipped ones and the same-millisecond join only)
         PERFORM stedi.define_zone(r.zone) FROM stedi.reading_zones() AS r;
+        PERFORM stedi.define_pairing();
     END IF;
     IF first_refresh OR rebuild IS NOT NULL THEN
         -- every zone reads all of landing: plan it on what landing holds now
@@ -2548,10 +2593,6 @@ BEGIN
             END IF;
             method := choice.method;
             reason := choice.reason;
-            IF z.step = 5 AND work AND stedi.pairing_tolerance_ms() > 0 THEN
-                method := 'full';
-                reason := 'pairs within a tolerance are computed whole';
-            END IF;
             IF rebuild IS NOT NULL THEN
                 method := 'full';
                 reason := rebuild;

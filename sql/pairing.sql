@@ -52,7 +52,7 @@ SELECT distance_from_object AS step, x,
   FROM curated.machine_learning WHERE serial_number = 'dev-pia' ORDER BY 1, 2;
 SELECT public.zones_differ() AS zones_differ;
 
--- new readings refresh the pairs (computed whole with a tolerance)
+-- new readings: the pairs of their device are computed again, incrementally
 SELECT public.load_file('accelerometer', 'accelerometer/landing/pair-a2.json', $$
     ('pia@pair.test', '2022-07-01 10:00:00.480+00'::timestamptz, 7.0::float8, 0.0::float8, 0.0::float8)$$) IS NOT NULL AS loaded;
 SELECT view, method, reason FROM stedi.refresh() WHERE view = 'curated.machine_learning'::regclass;
