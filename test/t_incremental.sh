@@ -2,8 +2,8 @@
 # Incremental refresh is correct: after every step of a random (seeded,
 # reproducible) sequence of loads in any order, consent changes, erasures,
 # policy changes, resent readings, devices claimed by a second customer,
-# expectation changes and refreshes, every zone table equals its
-# definition computed from scratch.
+# expectation changes, pairing tolerance changes and refreshes, every zone
+# table equals its definition computed from scratch.
 source "$(dirname "$0")/lib.sh"
 
 seed=${STEDI_TEST_SEED:-42}
@@ -39,7 +39,7 @@ counts() { q $db "SELECT string_agg(rows::text, ',' ORDER BY view::text) FROM st
 batch=0
 extra=0
 for step in $(seq 1 "$steps"); do
-    action=$((RANDOM % 13))
+    action=$((RANDOM % 14))
     case $action in
     0|1|2|3)
         # a new batch, one kind of it (so kinds arrive in any order)
@@ -125,6 +125,13 @@ for step in $(seq 1 "$steps"); do
         *) q $db "SELECT count(stedi.unexpect(e.zone, e.name)) FROM stedi.expectation AS e WHERE NOT e.builtin" >/dev/null
            what="expectations removed";;
         esac;;
+    13)
+        # a pairing tolerance (0, 1 ms, 50 ms, or 2.5 s: past the next step
+        # trainer reading, so that the nearest must choose) and mode
+        tolerance=$(printf '%s\n' 0 '1 millisecond' '50 milliseconds' '2500 milliseconds' | sed -n "$((RANDOM % 4 + 1))p")
+        mode=$([ $((RANDOM % 2)) -eq 0 ] && echo nearest || echo window)
+        q $db "SELECT stedi.set_setting('pairing_tolerance', '$tolerance'), stedi.set_setting('pairing_mode', '$mode')" >/dev/null
+        what="pairing within $tolerance, $mode";;
     *)
         what="nothing new";;
     esac
@@ -132,8 +139,10 @@ for step in $(seq 1 "$steps"); do
     is "$(differences)" "" "step $step ($what; refresh: ${methods:-none}): every zone equals its definition [$(counts)]"
 done
 
-# (the rules of the sequence would keep rows of the tests below out)
+# (the rules of the sequence would keep rows of the tests below out; the
+# tests below are of the same-millisecond join)
 q $db "SELECT count(stedi.unexpect(e.zone, e.name)) FROM stedi.expectation AS e WHERE NOT e.builtin" >/dev/null
+q $db "SELECT stedi.set_setting('pairing_tolerance', NULL), stedi.set_setting('pairing_mode', NULL)" >/dev/null
 q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
 
 # Batches larger than the zones they go into.  A plan chosen for a trickle
