@@ -277,17 +277,6 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION stedi.set_consent_policy(policy text) RETURNS text
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM stedi.set_setting('consent_policy', policy);
-    RETURN stedi.setting_value('consent_policy');
-END
-$$;
-COMMENT ON FUNCTION stedi.set_consent_policy(text) IS
-    'as_of: the trusted zone keeps only readings taken at or after the customer''s research consent date; original (the default): every reading of a consenting customer.  Takes effect at the next refresh';
 COMMENT ON FUNCTION stedi.set_setting(text, text) IS 'Change a setting (NULL restores its default); the only way to change one, so every value is validated';
 COMMENT ON TABLE stedi.setting IS 'Settings of the lakehouse that differ from their defaults (see stedi.settings); written only by stedi.set_setting(), which validates each value';
 
