@@ -40,6 +40,8 @@ batch=0
 extra=0
 for step in $(seq 1 "$steps"); do
     action=$((RANDOM % 14))
+    # (a pairing change every 12 steps at least, whatever the seed draws)
+    [ $((step % 12)) -eq 6 ] && action=13
     case $action in
     0|1|2|3)
         # a new batch, one kind of it (so kinds arrive in any order)
