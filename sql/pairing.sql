@@ -22,6 +22,11 @@ SELECT public.load_file('step_trainer', 'step_trainer/landing/pair-s.json', $$
     ('2022-07-01 10:00:00.700+00', 'dev-pia', 6),
     ('2022-07-01 10:00:01.000+00', 'dev-pia', 7),
     ('2022-07-01 10:00:01.101+00', 'dev-pia', 8)$$) IS NOT NULL AS loaded;
+-- a customer whose phone sent nothing: not curated, so no reading of the
+-- device reaches trusted, whatever the tolerance
+SELECT public.load_customer('customer/landing/pair-c2.json', 'quinn@pair.test', 'dev-quinn') IS NOT NULL AS loaded;
+SELECT public.load_file('step_trainer', 'step_trainer/landing/pair-s2.json', $$
+    ('2022-07-01 10:00:00.100+00'::timestamptz, 'dev-quinn', 1)$$) IS NOT NULL AS loaded;
 SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
 -- tolerance 0: the same millisecond only; no step reading here has one
 SELECT count(*) AS pairs FROM curated.machine_learning WHERE serial_number = 'dev-pia';
@@ -43,6 +48,8 @@ SELECT distance_from_object AS step, x,
   FROM curated.machine_learning WHERE serial_number = 'dev-pia' ORDER BY 1, 2;
 SELECT step_readings, paired, unpaired, median_offset_ms, max_offset_ms
   FROM stedi.pairing_quality WHERE serial_number = 'dev-pia';
+SELECT (SELECT count(*) FROM trusted.step_trainer WHERE serial_number = 'dev-quinn') AS quinn_readings,
+       (SELECT count(*) FROM stedi.pairing_quality WHERE serial_number = 'dev-quinn') AS quinn_devices;
 
 -- window: every phone reading within 100 ms (6 pairs with .600 and .800)
 SELECT stedi.set_setting('pairing_mode', 'window');
