@@ -637,6 +637,9 @@ DECLARE
     policy_before text;
     pairing_before text;
 BEGIN
+    -- (after a refresh that runs, before the next: a refresh reads one
+    -- consent policy and one pairing tolerance throughout)
+    PERFORM stedi.lock_refresh('setting');
     LOCK TABLE stedi.setting IN SHARE ROW EXCLUSIVE MODE;
     policy_before := stedi.setting_value('consent_policy');
     pairing_before := stedi.pairing_tolerance_ms() || ' ' || stedi.setting_value('pairing_mode');
@@ -916,6 +919,7 @@ CREATE TABLE trusted.step_trainer (
 CREATE FUNCTION stedi.claimants_reading_at(serial_number text, t timestamptz) RETURNS bigint
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET enable_nestloop = on
 AS $$
     SELECT count(DISTINCT o.email)
       FROM trusted.customer AS o
@@ -1007,6 +1011,7 @@ CREATE FUNCTION stedi.claimants_reading_near(serial_number text, t timestamptz,
                                              tolerance_ms integer) RETURNS bigint
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET enable_nestloop = on
 AS $$
     SELECT count(DISTINCT o.email)
       FROM trusted.customer AS o
@@ -1539,12 +1544,13 @@ CREATE VIEW stedi.ambiguous_device AS
 SELECT d.serial_number, d.customers,
        (SELECT count(*) FROM trusted.step_trainer AS s
          WHERE s.serial_number = d.serial_number
-           AND stedi.claimants_reading_at(s.serial_number, s.sensor_reading_time) > 1) AS readings_held_back
+           AND stedi.claimants_reading_near(s.serial_number, s.sensor_reading_time,
+                                            stedi.pairing_tolerance_ms()) > 1) AS readings_held_back
   FROM (SELECT c.serial_number, count(*) AS customers FROM trusted.customer AS c
          GROUP BY c.serial_number HAVING count(*) > 1) AS d;
 COMMENT ON COLUMN stedi.ambiguous_device.customers IS 'Trusted customers whose latest record names the device';
-COMMENT ON COLUMN stedi.ambiguous_device.readings_held_back IS 'The device''s trusted readings in whose millisecond more than one of them has a trusted accelerometer reading: paired with no one';
-COMMENT ON VIEW stedi.ambiguous_device IS 'Devices (serial numbers) that several trusted customers name, with how many, and how many of the device''s trusted readings are held back from curated.machine_learning because more than one of those customers has a reading in that millisecond';
+COMMENT ON COLUMN stedi.ambiguous_device.readings_held_back IS 'The device''s trusted readings in whose millisecond (within the pairing tolerance, when one is set) more than one of them has a trusted accelerometer reading: paired with no one';
+COMMENT ON VIEW stedi.ambiguous_device IS 'Devices (serial numbers) that several trusted customers name, with how many, and how many of the device''s trusted readings are held back from curated.machine_learning because more than one of those customers has a reading in that millisecond (within the pairing tolerance, when one is set)';
 
 COMMENT ON VIEW stedi.expectation_status IS 'Each expectation with the rows its zone''s last refresh checked and found failing, and how many rows of the zone''s candidates fail it now (for warn and drop: what stedi.expectation_violation holds)';
 COMMENT ON COLUMN stedi.expectation_status.zone IS 'The reading zone the rule governs';

@@ -67,11 +67,36 @@ SELECT distance_from_object AS step, x FROM curated.machine_learning
  WHERE serial_number = 'dev-pia' AND distance_from_object IN (4, 5) ORDER BY 1, 2;
 SELECT public.zones_differ() AS zones_differ;
 
+-- a device two customers name: a step reading with both customers' phone
+-- readings within the tolerance is held back, and stedi.ambiguous_device
+-- counts it; one with only one customer's reading pairs with it
+SELECT public.load_customer('customer/landing/pair-c3.json', 'rui@pair.test', 'dev-two') IS NOT NULL AS loaded;
+SELECT public.load_customer('customer/landing/pair-c4.json', 'sol@pair.test', 'dev-two') IS NOT NULL AS loaded;
+SELECT public.load_file('accelerometer', 'accelerometer/landing/pair-a3.json', $$
+    ('rui@pair.test', '2022-07-02 10:00:00.000+00'::timestamptz, 1.0::float8, 0.0::float8, 0.0::float8),
+    ('sol@pair.test', '2022-07-02 10:00:00.050+00', 2.0, 0.0, 0.0),
+    ('rui@pair.test', '2022-07-02 10:00:00.480+00', 3.0, 0.0, 0.0)$$) IS NOT NULL AS loaded;
+SELECT public.load_file('step_trainer', 'step_trainer/landing/pair-s3.json', $$
+    ('2022-07-02 10:00:00.020+00'::timestamptz, 'dev-two', 1),
+    ('2022-07-02 10:00:00.500+00', 'dev-two', 2)$$) IS NOT NULL AS loaded;
+SELECT view, method FROM stedi.refresh() WHERE view = 'curated.machine_learning'::regclass;
+SELECT distance_from_object AS step, x FROM curated.machine_learning WHERE serial_number = 'dev-two' ORDER BY 1, 2;
+SELECT customers, readings_held_back FROM stedi.ambiguous_device WHERE serial_number = 'dev-two';
+SELECT public.zones_differ() AS zones_differ;
+-- (the claimants are looked up through the readings' index whatever join
+-- methods the refresh left on: a full scan of the phone readings per
+-- reading of a shared device otherwise)
+SELECT p.proname, p.proconfig FROM pg_proc AS p
+ WHERE p.oid IN ('stedi.claimants_reading_at(text, timestamptz)'::regprocedure,
+                 'stedi.claimants_reading_near(text, timestamptz, integer)'::regprocedure)
+ ORDER BY 1;
+
 -- back to the same millisecond: the training table as before
 SELECT stedi.set_setting('pairing_tolerance', NULL);
 SELECT stedi.set_setting('pairing_mode', NULL);
 SELECT view, method, reason FROM stedi.refresh() WHERE view = 'curated.machine_learning'::regclass;
 SELECT count(*) AS pairs FROM curated.machine_learning WHERE serial_number = 'dev-pia';
+SELECT customers, readings_held_back FROM stedi.ambiguous_device WHERE serial_number = 'dev-two';
 SELECT public.zones_differ() AS zones_differ;
 -- the buckets: one millisecond at tolerance 0; at 100 ms, 201 ms wide
 SELECT stedi.pairing_bucket('2022-07-01 10:00:00.200+00', 0) - stedi.pairing_bucket('2022-07-01 10:00:00.199+00', 0) AS next_ms,

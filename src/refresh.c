@@ -130,8 +130,10 @@ stedi_lock_refresh(LOCKMODE mode, bool wait, const char *purpose)
  *
  * Take the refresh lock for the rest of the transaction, before any table
  * (see stedi_lock_refresh).  purpose 'load' takes it in the mode loads
- * share with everything, and never waits; 'erasure', 'unload' and
- * 'expectation' (a change of the rules) take it as a refresh does, waiting (with a NOTICE after 1000 ms).  Only the
+ * share with everything, and never waits; 'erasure', 'unload',
+ * 'expectation' (a change of the rules) and 'setting' (a change of what
+ * the definitions read) take it as a refresh does, waiting (with a NOTICE
+ * after 1000 ms).  Only the
  * extension's owner may call it (the SECURITY DEFINER functions of stedi):
  * anyone else could hold it in an open transaction and stop every
  * refresh.  Errors: insufficient_privilege, invalid_parameter_value.
@@ -154,11 +156,13 @@ stedi_lock_refresh_sql(PG_FUNCTION_ARGS)
 		(void) stedi_lock_refresh(ShareUpdateExclusiveLock, true, "stedi.unload_file()");
 	else if (strcmp(purpose, "expectation") == 0)
 		(void) stedi_lock_refresh(ShareUpdateExclusiveLock, true, "stedi.expect()");
+	else if (strcmp(purpose, "setting") == 0)
+		(void) stedi_lock_refresh(ShareUpdateExclusiveLock, true, "stedi.set_setting()");
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown purpose \"%s\" for the refresh lock", purpose),
-				 errhint("Purposes are load, erasure, unload and expectation.")));
+				 errhint("Purposes are load, erasure, unload, expectation and setting.")));
 	PG_RETURN_VOID();
 }
 
