@@ -39,17 +39,6 @@ PG_FUNCTION_INFO_V1(stedi_pairing_offset);
 /* The largest tolerance, in milliseconds: one hour (set_setting's bound). */
 #define MAX_TOLERANCE_MS	3600000
 
-/* Floor division: -1 us lies in millisecond -1, not 0. */
-static inline int64
-millisecond_of(TimestampTz t)
-{
-	int64		ms = t / 1000;
-
-	if (t % 1000 < 0)
-		ms--;
-	return ms;
-}
-
 static inline int64
 floor_div(int64 a, int64 b)
 {
@@ -96,7 +85,7 @@ stedi_pairing_bucket(PG_FUNCTION_ARGS)
 	int64		width = bucket_width(fcinfo);
 
 	refuse_infinite(t);
-	PG_RETURN_INT64(floor_div(millisecond_of(t), width));
+	PG_RETURN_INT64(floor_div(stedi_millisecond_of(t), width));
 }
 
 /*
@@ -116,7 +105,7 @@ stedi_pairing_buckets(PG_FUNCTION_ARGS)
 	int			n = 1;
 
 	refuse_infinite(t);
-	ms = millisecond_of(t);
+	ms = stedi_millisecond_of(t);
 	buckets[0] = Int64GetDatum(floor_div(ms - tolerance, width));
 	if (floor_div(ms + tolerance, width) != DatumGetInt64(buckets[0]))
 		buckets[n++] = Int64GetDatum(floor_div(ms + tolerance, width));
@@ -139,5 +128,5 @@ stedi_pairing_offset(PG_FUNCTION_ARGS)
 
 	refuse_infinite(reading);
 	refuse_infinite(step);
-	PG_RETURN_INT64(millisecond_of(reading) - millisecond_of(step));
+	PG_RETURN_INT64(stedi_millisecond_of(reading) - stedi_millisecond_of(step));
 }

@@ -26,22 +26,13 @@
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
-/* Floor division: -1 us lies in millisecond -1, not 0. */
-static inline int64
-millisecond_of(TimestampTz t)
-{
-	int64		ms = t / 1000;
-
-	if (t % 1000 < 0)
-		ms--;
-	return ms;
-}
+#include "stedi.h"
 
 static inline int
 millisecond_cmp(FunctionCallInfo fcinfo)
 {
-	int64		a = millisecond_of(PG_GETARG_TIMESTAMPTZ(0));
-	int64		b = millisecond_of(PG_GETARG_TIMESTAMPTZ(1));
+	int64		a = stedi_millisecond_of(PG_GETARG_TIMESTAMPTZ(0));
+	int64		b = stedi_millisecond_of(PG_GETARG_TIMESTAMPTZ(1));
 
 	return (a > b) - (a < b);
 }
@@ -106,7 +97,7 @@ stedi_ms_cmp(PG_FUNCTION_ARGS)
 Datum
 stedi_ms_hash(PG_FUNCTION_ARGS)
 {
-	int64		ms = millisecond_of(PG_GETARG_TIMESTAMPTZ(0));
+	int64		ms = stedi_millisecond_of(PG_GETARG_TIMESTAMPTZ(0));
 
 	return DirectFunctionCall1(hashint8, Int64GetDatumFast(ms));
 }
@@ -114,7 +105,7 @@ stedi_ms_hash(PG_FUNCTION_ARGS)
 Datum
 stedi_ms_hash_extended(PG_FUNCTION_ARGS)
 {
-	int64		ms = millisecond_of(PG_GETARG_TIMESTAMPTZ(0));
+	int64		ms = stedi_millisecond_of(PG_GETARG_TIMESTAMPTZ(0));
 
 	return DirectFunctionCall2(hashint8extended, Int64GetDatumFast(ms),
 							   PG_GETARG_DATUM(1));

@@ -11,6 +11,7 @@
 #include "fmgr.h"
 #include "nodes/execnodes.h"
 #include "storage/lockdefs.h"
+#include "utils/timestamp.h"
 
 /* stedi.c */
 extern Oid	stedi_extension_owner(Oid *extoid);
@@ -36,6 +37,22 @@ extern int64 stedi_refresh_zones(bool scheduled, bool wait_for_lock,
 								 bool only_if_changed, bool full,
 								 ReturnSetInfo *rsinfo);
 extern void stedi_prune_run_history(void);
+
+/*
+ * The millisecond a time falls in, the resolution of the STEDI clocks:
+ * floor(microseconds / 1000), so -1 us lies in millisecond -1, not 0
+ * (the =# operators, same_millisecond.c, and the tolerance join,
+ * pairing.c).
+ */
+static inline int64
+stedi_millisecond_of(TimestampTz t)
+{
+	int64		ms = t / 1000;
+
+	if (t % 1000 < 0)
+		ms--;
+	return ms;
+}
 
 /* drop_guard.c */
 extern void stedi_drop_guard_install(void);
