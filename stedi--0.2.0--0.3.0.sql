@@ -792,27 +792,6 @@ $$;
 COMMENT ON FUNCTION stedi.claimants_reading_at(text, timestamptz) IS
     'How many trusted customers who name the device (serial number) have a trusted accelerometer reading in the millisecond of t; more than one holds the device''s reading at t back from the training table';
 
-CREATE OR REPLACE VIEW curated.machine_learning_definition AS
-SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-       s.customer_key,
-       a.reading_time, a.x, a.y, a.z,
-       s.file_id AS step_trainer_file_id,
-       s.line_number AS step_trainer_line_number,
-       a.file_id AS accelerometer_file_id,
-       a.line_number AS accelerometer_line_number
-  FROM (SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-               s.file_id, s.line_number, c.email, c.customer_key
-          FROM trusted.step_trainer AS s
-          JOIN (SELECT o.email, o.serial_number, stedi.customer_key(o.email, k.secret) AS customer_key
-                  FROM trusted.customer AS o CROSS JOIN stedi.pseudonym_secret AS k
-                OFFSET 0) AS c ON c.serial_number = s.serial_number
-         WHERE s.serial_number NOT IN (SELECT d.serial_number FROM trusted.customer AS d
-                                        GROUP BY d.serial_number HAVING count(*) > 1)
-            OR stedi.claimants_reading_at(s.serial_number, s.sensor_reading_time) < 2
-        OFFSET 0) AS s
-  JOIN trusted.accelerometer AS a
-    ON a.user_email = s.email
-   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
 
 ------------------------------------------------------------------------------
 -- Pairing within a tolerance (src/pairing.c)
@@ -1012,6 +991,8 @@ SELECT d.name, coalesce(s.value, d.default_value) AS value, d.default_value,
        ) AS d(name, default_value, description)
   LEFT JOIN stedi.setting AS s USING (name);
 COMMENT ON VIEW stedi.settings IS 'Every setting of the lakehouse: its value, its default and what it does';
+-- (the training table's definition: the same-millisecond join, the default)
+SELECT stedi.define_pairing();
 
 -- Identical readings counted once, ambiguous devices held back, and
 -- expectations (issue 14): the reading zones are made of candidates.

@@ -930,27 +930,6 @@ $$;
 COMMENT ON FUNCTION stedi.claimants_reading_at(text, timestamptz) IS
     'How many trusted customers who name the device (serial number) have a trusted accelerometer reading in the millisecond of t; more than one holds the device''s reading at t back from the training table';
 
-CREATE VIEW curated.machine_learning_definition AS
-SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-       s.customer_key,
-       a.reading_time, a.x, a.y, a.z,
-       s.file_id AS step_trainer_file_id,
-       s.line_number AS step_trainer_line_number,
-       a.file_id AS accelerometer_file_id,
-       a.line_number AS accelerometer_line_number
-  FROM (SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-               s.file_id, s.line_number, c.email, c.customer_key
-          FROM trusted.step_trainer AS s
-          JOIN (SELECT o.email, o.serial_number, stedi.customer_key(o.email, k.secret) AS customer_key
-                  FROM trusted.customer AS o CROSS JOIN stedi.pseudonym_secret AS k
-                OFFSET 0) AS c ON c.serial_number = s.serial_number
-         WHERE s.serial_number NOT IN (SELECT d.serial_number FROM trusted.customer AS d
-                                        GROUP BY d.serial_number HAVING count(*) > 1)
-            OR stedi.claimants_reading_at(s.serial_number, s.sensor_reading_time) < 2
-        OFFSET 0) AS s
-  JOIN trusted.accelerometer AS a
-    ON a.user_email = s.email
-   AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
 
 CREATE TABLE curated.machine_learning (
     sensor_reading_time       timestamptz NOT NULL,
@@ -1119,6 +1098,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stedi.define_pairing() IS 'Make curated.machine_learning_definition again from the settings pairing_tolerance and pairing_mode';
+-- (the training table's definition: the same-millisecond join, the default)
+SELECT stedi.define_pairing();
 
 -- How well pairing worked, device by device: per curated customer and the
 -- device it names, its step trainer readings, those paired, those with no
