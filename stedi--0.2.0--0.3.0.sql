@@ -803,19 +803,12 @@ COMMENT ON FUNCTION stedi.claimants_reading_at(text, timestamptz) IS
 -- millisecond (all readings of that millisecond; of two equally near, the
 -- earlier).  The readings of a device that several trusted customers name
 -- are held back when more than one of them has a reading within T.  The
--- join is a hash join on (customer, time bucket), buckets of 2T + 1 ms,
--- with the exact condition checked on what each probe finds.  With T = 0
--- it is the same-millisecond join above.
+-- join is a C operator hashing the phone readings on (customer, time
+-- bucket), buckets of 2T + 1 ms, each step trainer reading probing the
+-- buckets its window meets (stedi.pair_readings).  With T = 0 the
+-- definition is the same-millisecond join above.
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION stedi.pairing_bucket(t timestamptz, tolerance_ms integer) RETURNS bigint
-AS 'MODULE_PATHNAME', 'stedi_pairing_bucket' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION stedi.pairing_bucket(timestamptz, integer) IS
-    'The time bucket a phone reading at t lies in, for a pairing tolerance in ms: floor(ms(t) / (2 * tolerance + 1)); invalid_parameter_value for a tolerance outside 0 to 3,600,000 ms, datetime_value_out_of_range for an infinite t (src/pairing.c)';
-CREATE FUNCTION stedi.pairing_buckets(t timestamptz, tolerance_ms integer) RETURNS bigint[]
-AS 'MODULE_PATHNAME', 'stedi_pairing_buckets' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION stedi.pairing_buckets(timestamptz, integer) IS
-    'The one or two time buckets that the window [t - tolerance, t + tolerance] of a step trainer reading at t meets, ascending; errors as stedi.pairing_bucket (src/pairing.c)';
 CREATE FUNCTION stedi.pairing_offset(reading timestamptz, step timestamptz) RETURNS bigint
 AS 'MODULE_PATHNAME', 'stedi_pairing_offset' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION stedi.pairing_offset(timestamptz, timestamptz) IS
@@ -849,61 +842,24 @@ $$;
 COMMENT ON FUNCTION stedi.claimants_reading_near(text, timestamptz, integer) IS
     'How many trusted customers who name the device (serial number) have a trusted accelerometer reading within tolerance_ms of t (each at its millisecond); more than one holds the device''s reading at t back from the training table';
 
--- The pairs within a tolerance of tolerance_ms > 0, as a query: every
--- pair of the definition, or (restricted) those of the devices in $1,
--- whose claimants' emails are $2.  (Each step trainer reading meets its
--- buckets inside the step subquery, kept whole, so that the join is on
--- customer and bucket together, never on the customer alone.)
-CREATE FUNCTION stedi.pairing_query(tolerance_ms integer, nearest boolean, restricted boolean)
-RETURNS text
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT format(
-        'SELECT p.sensor_reading_time, p.serial_number, p.distance_from_object,
-                p.customer_key,
-                p.reading_time, p.x, p.y, p.z,
-                p.step_trainer_file_id, p.step_trainer_line_number,
-                p.accelerometer_file_id, p.accelerometer_line_number
-           FROM (SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-                        s.customer_key,
-                        a.reading_time, a.x, a.y, a.z,
-                        s.file_id AS step_trainer_file_id,
-                        s.line_number AS step_trainer_line_number,
-                        a.file_id AS accelerometer_file_id,
-                        a.line_number AS accelerometer_line_number,
-                        %3$s AS nearness
-                   FROM (SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
-                                s.file_id, s.line_number, c.email, c.customer_key, b.bucket
-                           FROM trusted.step_trainer AS s
-                          CROSS JOIN LATERAL unnest(stedi.pairing_buckets(s.sensor_reading_time, %1$s)) AS b(bucket)
-                           JOIN (SELECT o.email, o.serial_number, stedi.customer_key(o.email, k.secret) AS customer_key
-                                   FROM trusted.customer AS o CROSS JOIN stedi.pseudonym_secret AS k
-                                  WHERE %2$s
-                                 OFFSET 0) AS c ON c.serial_number = s.serial_number
-                          WHERE (s.serial_number NOT IN (SELECT d.serial_number FROM trusted.customer AS d
-                                                          GROUP BY d.serial_number HAVING count(*) > 1)
-                                 OR stedi.claimants_reading_near(s.serial_number, s.sensor_reading_time, %1$s) < 2)
-                            AND %4$s
-                         OFFSET 0) AS s
-                   JOIN trusted.accelerometer AS a
-                     ON a.user_email = s.email
-                    AND stedi.pairing_bucket(a.reading_time, %1$s) = s.bucket
-                  WHERE abs(stedi.pairing_offset(a.reading_time, s.sensor_reading_time)) <= %1$s
-                    AND %5$s) AS p
-          WHERE p.nearness = 1',
-        tolerance_ms,
-        CASE WHEN restricted THEN 'o.serial_number = ANY ($1)' ELSE 'true' END,
-        CASE WHEN nearest
-             THEN 'rank() OVER (PARTITION BY s.file_id, s.line_number, s.email
-                                ORDER BY abs(stedi.pairing_offset(a.reading_time, s.sensor_reading_time)),
-                                         stedi.pairing_offset(a.reading_time, s.sensor_reading_time))'
-             ELSE '1' END,
-        CASE WHEN restricted THEN 's.serial_number = ANY ($1)' ELSE 'true' END,
-        CASE WHEN restricted THEN 'a.user_email = ANY ($2)' ELSE 'true' END)
-$$;
-COMMENT ON FUNCTION stedi.pairing_query(integer, boolean, boolean) IS
-    'The query of the training table''s pairs within a tolerance (ms, above 0), in nearest or window mode: all of them, or (restricted) those of the devices in $1 whose claimants'' emails are $2; the definition view and the incremental refresh both run it';
+-- The pairs within a tolerance, found by a C operator (src/pairing.c):
+-- the phone readings hashed by (customer, time bucket of 2T + 1 ms), each
+-- step trainer reading looked up in the one or two buckets its window
+-- meets, the nearest chosen as they are found.  All pairs, or those of
+-- the given devices, whose claimants' emails come with them.  The secret
+-- is an argument so that the definition view reads it with its owner's
+-- rights; the tables are read with the caller's.
+CREATE FUNCTION stedi.pair_readings(tolerance_ms integer, nearest boolean, secret bytea,
+                                    devices text[] DEFAULT NULL, claimants text[] DEFAULT NULL)
+RETURNS TABLE (sensor_reading_time timestamptz, serial_number text, distance_from_object integer,
+               customer_key uuid, reading_time timestamptz, x double precision,
+               y double precision, z double precision,
+               step_trainer_file_id integer, step_trainer_line_number bigint,
+               accelerometer_file_id integer, accelerometer_line_number bigint)
+AS 'MODULE_PATHNAME', 'stedi_pair_readings' LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION stedi.pair_readings(integer, boolean, bytea, text[], text[]) IS
+    'The training table''s pairs within tolerance_ms (0 to 3,600,000 ms; invalid_parameter_value otherwise) in nearest mode (true) or window mode, customer keys made with the secret: all of them, or those of the devices given with their claimants'' emails; memory about work_mem * hash_mem_multiplier, larger inputs split into partitions written to temporary files (src/pairing.c)';
 
 -- Make the training table's definition view again from the pairing
 -- settings: the same-millisecond join for a tolerance of 0, else the
@@ -940,8 +896,10 @@ BEGIN
            AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
         RETURN;
     END IF;
-    EXECUTE 'CREATE OR REPLACE VIEW curated.machine_learning_definition AS '
-            || stedi.pairing_query(tolerance, stedi.setting_value('pairing_mode') = 'nearest', false);
+    EXECUTE format('CREATE OR REPLACE VIEW curated.machine_learning_definition AS
+                    SELECT p.* FROM stedi.pseudonym_secret AS k
+                     CROSS JOIN LATERAL stedi.pair_readings(%s, %L, k.secret) AS p',
+                   tolerance, stedi.setting_value('pairing_mode') = 'nearest');
 END
 $$;
 COMMENT ON FUNCTION stedi.define_pairing() IS 'Make curated.machine_learning_definition again from the settings pairing_tolerance and pairing_mode';
@@ -2074,13 +2032,11 @@ BEGIN
         INSERT INTO pg_temp.stedi_minus_5
         SELECT m.*, m.ctid FROM curated.machine_learning AS m
          WHERE m.serial_number = ANY (pair_devices);
-        -- (hash joins: never a nested loop over the readings)
-        PERFORM stedi.join_by_size(1, 0);
-        EXECUTE 'INSERT INTO pg_temp.stedi_plus_5 '
-                || stedi.pairing_query(stedi.pairing_tolerance_ms(),
-                                       stedi.setting_value('pairing_mode') = 'nearest', true)
-            USING pair_devices, claimants;
-        PERFORM stedi.join_by_size(NULL, NULL);
+        INSERT INTO pg_temp.stedi_plus_5
+        SELECT p.* FROM stedi.pseudonym_secret AS k
+         CROSS JOIN LATERAL stedi.pair_readings(stedi.pairing_tolerance_ms(),
+                                                stedi.setting_value('pairing_mode') = 'nearest',
+                                                k.secret, pair_devices, claimants) AS p;
     ELSE
         -- pairs of rows gone from the zones (a pair found twice is deleted
         -- once), found through the training table's indexes when they are
@@ -3377,8 +3333,9 @@ GRANT EXECUTE ON FUNCTION stedi.refresh(boolean, boolean),
       TO stedi_admin;
 -- what the pairing reports are made of: data scientists read them too
 GRANT SELECT ON stedi.pairing_quality TO stedi_analyst;
-GRANT EXECUTE ON FUNCTION stedi.pairing_bucket(timestamptz, integer),
-                          stedi.pairing_buckets(timestamptz, integer),
-                          stedi.pairing_offset(timestamptz, timestamptz)
+GRANT EXECUTE ON FUNCTION stedi.pairing_offset(timestamptz, timestamptz)
       TO stedi_analyst, stedi_admin;
+-- (admins read the training table's definition view, which calls it)
+GRANT EXECUTE ON FUNCTION stedi.pair_readings(integer, boolean, bytea, text[], text[])
+      TO stedi_admin;
 

@@ -98,9 +98,7 @@ SELECT view, method, reason FROM stedi.refresh() WHERE view = 'curated.machine_l
 SELECT count(*) AS pairs FROM curated.machine_learning WHERE serial_number = 'dev-pia';
 SELECT customers, readings_held_back FROM stedi.ambiguous_device WHERE serial_number = 'dev-two';
 SELECT public.zones_differ() AS zones_differ;
--- the buckets: one millisecond at tolerance 0; at 100 ms, 201 ms wide
-SELECT stedi.pairing_bucket('2022-07-01 10:00:00.200+00', 0) - stedi.pairing_bucket('2022-07-01 10:00:00.199+00', 0) AS next_ms,
-       cardinality(stedi.pairing_buckets('2022-07-01 10:00:00.200+00', 0)) AS one,
-       cardinality(stedi.pairing_buckets('2022-07-01 10:00:00.200+00', 100)) BETWEEN 1 AND 2 AS one_or_two;
-SELECT stedi.pairing_bucket('infinity', 100);
-SELECT stedi.pairing_bucket(now(), -1);
+-- the C join refuses a tolerance out of range and a null secret
+SELECT count(*) FROM stedi.pair_readings(-1, true, '\x00');
+SELECT count(*) FROM stedi.pair_readings(3600001, false, '\x00');
+SELECT count(*) FROM stedi.pair_readings(100, true, NULL);

@@ -54,6 +54,9 @@ stedi_millisecond_of(TimestampTz t)
 	return ms;
 }
 
+/* The largest pairing tolerance, in ms: one hour (set_setting's bound). */
+#define STEDI_MAX_TOLERANCE_MS	3600000
+
 /* drop_guard.c */
 extern void stedi_drop_guard_install(void);
 

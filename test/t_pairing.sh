@@ -2,8 +2,9 @@
 # Pairing within a tolerance, on generated data whose step trainer clocks
 # are off by known amounts (stedi-gen --jitter): nearest mode finds every
 # true partner and nothing else; window mode finds exactly the phone
-# readings within the tolerance; the plan joins on customer and bucket,
-# never by a nested loop over the readings; and, after batches loaded one
+# readings within the tolerance; the C join never runs a nested loop over
+# the readings, and pairs the same in little memory, its input split into
+# partitions on disk; and, after batches loaded one
 # by one, the incremental refresh and the full rebuild agree.
 source "$(dirname "$0")/lib.sh"
 
@@ -81,15 +82,38 @@ is "$(q $db "SELECT (SELECT count(*) FROM (SELECT step_trainer_file_id, step_tra
                                     GROUP BY 1, 2 HAVING count(DISTINCT reading_time) > 1) AS d) > 0")" t \
    "a 3 s window pairs some step trainer readings with phone readings of several moments"
 
-# the plan: a hash join on customer and bucket; no nested loop has the
-# phone readings below it
-plan=$(q $db "EXPLAIN (COSTS OFF) SELECT * FROM curated.machine_learning_definition")
-ok $(echo "$plan" | grep -q 'Hash Cond: ((a.user_email = s.email) AND (stedi.pairing_bucket(a.reading_time, 3000) = s.bucket))' && echo 0 || echo 1) \
-   "the plan hashes on customer and bucket together"
+# the plans: the definition runs the C join, and the queries it runs
+# inside (shown by auto_explain) read the phone readings in one scan, with
+# no nested loop over them
+plan=$(psql -X -q -At -v ON_ERROR_STOP=1 -d $db 2>&1 <<'SQL'
+LOAD 'auto_explain';
+SET auto_explain.log_min_duration = 0;
+SET auto_explain.log_nested_statements = on;
+SET client_min_messages = log;
+SELECT count(*) FROM curated.machine_learning_definition;
+SQL
+)
+ok $(echo "$plan" | grep -q 'Function Scan on pair_readings' && echo 0 || echo 1) \
+   "the definition pairs through the C join (stedi.pair_readings)"
+ok $(echo "$plan" | grep -q 'Seq Scan on accelerometer a' && echo 0 || echo 1) \
+   "the join reads the phone readings in one scan"
 nested=$(echo "$plan" | awk '/Nested Loop/ { depth = index($0, "N"); inside = 1; next }
                             inside && index($0, "->") > 0 && index($0, "->") <= depth { inside = 0 }
                             inside && /on accelerometer/ { n++ } END { print n + 0 }')
 is "$nested" 0 "no nested loop over the phone readings"
+small=$(psql -X -q -At -v ON_ERROR_STOP=1 -d $db 2>&1 <<'SQL'
+SET work_mem = '64kB';
+SET hash_mem_multiplier = 1;
+SET client_min_messages = debug1;
+SELECT 'differing: ' || count(*)
+  FROM ((TABLE curated.machine_learning EXCEPT ALL TABLE curated.machine_learning_definition)
+        UNION ALL (TABLE curated.machine_learning_definition EXCEPT ALL TABLE curated.machine_learning)) AS d;
+SQL
+)
+parts=$(echo "$small" | sed -n 's/.*stedi pairing: partition 1 of \([0-9]*\) .*/\1/p' | head -1)
+is "$(echo "$small" | grep '^differing: ') in ${parts:-?} partitions" "differing: 0 in ${parts:-?} partitions" \
+   "in 64 kB of memory, the readings split into partitions written to disk (${parts:-?}), the same pairs"
+ok $([ "${parts:-1}" -gt 1 ] && echo 0 || echo 1) "in 64 kB of memory, more than one partition"
 
 # batches one by one, each refresh incremental, in both modes: the zones
 # equal their definitions after each (the rebuild finds nothing to write)
