@@ -4,13 +4,13 @@
 
 EXTENSION = stedi
 MODULE_big = stedi
-OBJS = src/stedi.o src/consent.o src/pseudonym.o src/same_millisecond.o src/pairing.o src/loading.o \
+OBJS = src/stedi.o src/consent.o src/pseudonym.o src/same_millisecond.o src/pairing.o src/split.o src/loading.o \
        src/zone_fill.o src/drop_guard.o src/raw_line.o \
        src/refresh.o src/scheduler.o src/expectation.o
 DATA = $(wildcard stedi--*.sql)
 PGFILEDESC = "stedi - STEDI Human Balance lakehouse"
 
-REGRESS = install consent same_millisecond fill_zone zones refresh schedule ingest privacy identity unload roles security comments digest duplicates ambiguous pairing expectations drop
+REGRESS = install consent same_millisecond fill_zone zones refresh schedule ingest privacy identity unload roles security comments digest duplicates ambiguous pairing split expectations drop
 ISOLATION = refresh_concurrency drop_race erasure_refresh hand_writes consent_policy_race
 
 CLIENTS = src/load src/gen

@@ -613,7 +613,9 @@ SELECT d.name, coalesce(s.value, d.default_value) AS value, d.default_value,
         ('pairing_tolerance', '00:00:00',
          'How far apart in time a step trainer reading and a phone reading may be to pair (an interval of whole milliseconds, 0 to 1 hour; 0: the same millisecond)'),
         ('pairing_mode', 'nearest',
-         'With a pairing tolerance above 0: nearest (the phone readings of the nearest millisecond; of two equally near, the earlier) or window (every phone reading within the tolerance)')
+         'With a pairing tolerance above 0: nearest (the phone readings of the nearest millisecond; of two equally near, the earlier) or window (every phone reading within the tolerance)'),
+        ('split_proportions', '80/10/10',
+         'The shares of customers in the train, validation and test splits of the training table, in percent with at most two decimals, adding up to 100 (a customer''s split comes from their key: stedi.customer_split)')
        ) AS d(name, default_value, description)
   LEFT JOIN stedi.setting AS s USING (name);
 COMMENT ON VIEW stedi.settings IS 'Every setting of the lakehouse: its value, its default and what it does';
@@ -636,6 +638,7 @@ DECLARE
     -- change of the first would go without its rebuild)
     policy_before text;
     pairing_before text;
+    split_before text;
 BEGIN
     -- (after a refresh that runs, before the next: a refresh reads one
     -- consent policy and one pairing tolerance throughout)
@@ -643,6 +646,7 @@ BEGIN
     LOCK TABLE stedi.setting IN SHARE ROW EXCLUSIVE MODE;
     policy_before := stedi.setting_value('consent_policy');
     pairing_before := stedi.pairing_tolerance_ms() || ' ' || stedi.setting_value('pairing_mode');
+    split_before := stedi.split_bounds(stedi.setting_value('split_proportions'))::text;
     IF NOT EXISTS (SELECT FROM stedi.settings s WHERE s.name = set_setting.name) THEN
         RAISE EXCEPTION 'unknown stedi setting "%"', set_setting.name
               USING ERRCODE = 'undefined_object',
@@ -657,6 +661,10 @@ BEGIN
             PERFORM stedi.define_pairing();
             INSERT INTO stedi.landing_change (relation)
             VALUES ('curated.machine_learning_definition'::regclass);
+        END IF;
+        IF stedi.split_bounds(stedi.setting_value('split_proportions'))::text <> split_before THEN
+            INSERT INTO stedi.landing_change (relation)
+            VALUES ('curated.customer_definition'::regclass);
         END IF;
         RETURN;
     END IF;
@@ -675,6 +683,8 @@ BEGIN
                         DETAIL = 'The modes are nearest (the phone readings of the nearest millisecond within the tolerance) and window (every phone reading within it).',
                         HINT = 'SELECT stedi.set_setting(''pairing_mode'', ''window'');';
         END IF;
+    WHEN 'split_proportions' THEN
+        PERFORM stedi.split_bounds(value);
     WHEN 'pairing_tolerance' THEN
         BEGIN
             IF NOT value::interval BETWEEN interval '0' AND interval '1 hour'
@@ -721,6 +731,12 @@ BEGIN
         PERFORM stedi.define_pairing();
         INSERT INTO stedi.landing_change (relation)
         VALUES ('curated.machine_learning_definition'::regclass);
+    END IF;
+    IF stedi.split_bounds(stedi.setting_value('split_proportions'))::text <> split_before THEN
+        -- every customer's split may change: both curated tables are
+        -- compared whole next
+        INSERT INTO stedi.landing_change (relation)
+        VALUES ('curated.customer_definition'::regclass);
     END IF;
 END
 $$;
@@ -853,15 +869,33 @@ CREATE TABLE trusted.accelerometer (
     line_number  bigint NOT NULL
 );
 
+------------------------------------------------------------------------------
+-- The splits of the training table (src/split.c): each customer is in
+-- train, validation or test, from the first 32 bits of their key against
+-- the shares of the setting split_proportions, so that no customer's
+-- readings are in two splits.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION stedi.split_bounds(proportions text) RETURNS integer[]
+AS 'MODULE_PATHNAME', 'stedi_split_bounds' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stedi.split_bounds(text) IS
+    'The shares of train, validation and test in hundredths of a percent, of proportions written ''80/10/10'' (percentages with at most two decimals adding up to 100); invalid_parameter_value otherwise (src/split.c)';
+-- (no SET clause: it runs once per row of the curated tables, and its one
+-- query names everything by schema)
+CREATE FUNCTION stedi.customer_split(customer_key uuid) RETURNS text
+AS 'MODULE_PATHNAME', 'stedi_customer_split' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION stedi.customer_split(uuid) IS
+    'The split of the customer with this key, train, validation or test: the first 32 bits of the key as a fraction of 2^32, in hundredths of a percent, against the cumulated shares of the setting split_proportions (read once per statement) (src/split.c)';
+
 -- No name, email, phone or birthday: curated is what data scientists read.
 CREATE VIEW curated.customer_definition AS
-SELECT stedi.customer_key(c.email, k.secret) AS customer_key,
-       c.serial_number, c.registration_date, c.last_update_date,
+SELECT c.customer_key, c.serial_number, c.registration_date, c.last_update_date,
        c.share_with_research_as_of_date, c.share_with_public_as_of_date,
-       c.share_with_friends_as_of_date
-  FROM trusted.customer AS c
- CROSS JOIN stedi.pseudonym_secret AS k
- WHERE EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = c.email);
+       c.share_with_friends_as_of_date, stedi.customer_split(c.customer_key) AS split
+  FROM (SELECT c.*, stedi.customer_key(c.email, k.secret) AS customer_key
+          FROM trusted.customer AS c
+         CROSS JOIN stedi.pseudonym_secret AS k
+         WHERE EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = c.email)) AS c;
 
 CREATE TABLE curated.customer (
     customer_key                   uuid NOT NULL,
@@ -870,7 +904,8 @@ CREATE TABLE curated.customer (
     last_update_date               timestamptz,
     share_with_research_as_of_date timestamptz NOT NULL,
     share_with_public_as_of_date   timestamptz,
-    share_with_friends_as_of_date  timestamptz
+    share_with_friends_as_of_date  timestamptz,
+    split                          text NOT NULL
 );
 
 -- The step trainer zone's candidates, as trusted.accelerometer_candidate.
@@ -943,7 +978,8 @@ CREATE TABLE curated.machine_learning (
     step_trainer_file_id      integer NOT NULL,
     step_trainer_line_number  bigint NOT NULL,
     accelerometer_file_id     integer NOT NULL,
-    accelerometer_line_number bigint NOT NULL
+    accelerometer_line_number bigint NOT NULL,
+    split                     text NOT NULL
 );
 
 ------------------------------------------------------------------------------
@@ -1033,7 +1069,8 @@ BEGIN
                s.file_id AS step_trainer_file_id,
                s.line_number AS step_trainer_line_number,
                a.file_id AS accelerometer_file_id,
-               a.line_number AS accelerometer_line_number
+               a.line_number AS accelerometer_line_number,
+               stedi.customer_split(s.customer_key) AS split
           FROM (SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                        s.file_id, s.line_number, c.email, c.customer_key
                   FROM trusted.step_trainer AS s
@@ -1050,7 +1087,8 @@ BEGIN
         RETURN;
     END IF;
     EXECUTE format('CREATE OR REPLACE VIEW curated.machine_learning_definition AS
-                    SELECT p.* FROM stedi.pseudonym_secret AS k
+                    SELECT p.*, stedi.customer_split(p.customer_key) AS split
+                      FROM stedi.pseudonym_secret AS k
                      CROSS JOIN LATERAL stedi.pair_readings(%s, %L, k.secret) AS p',
                    tolerance, stedi.setting_value('pairing_mode') = 'nearest');
 END
@@ -2292,10 +2330,12 @@ BEGIN
         SELECT c.*, c.ctid FROM curated.customer AS c
          WHERE c.customer_key IN (SELECT stedi.customer_key(e, secret) FROM unnest(recompute) AS e);
         INSERT INTO pg_temp.stedi_plus_3
-        SELECT stedi.customer_key(c.email, secret), c.serial_number, c.registration_date,
+        SELECT c.customer_key, c.serial_number, c.registration_date,
                c.last_update_date, c.share_with_research_as_of_date,
-               c.share_with_public_as_of_date, c.share_with_friends_as_of_date
-          FROM trusted.customer AS c
+               c.share_with_public_as_of_date, c.share_with_friends_as_of_date,
+               stedi.customer_split(c.customer_key)
+          FROM (SELECT c.*, stedi.customer_key(c.email, secret) AS customer_key
+                  FROM trusted.customer AS c) AS c
          WHERE c.email = ANY (recompute)
            AND EXISTS (SELECT FROM trusted.accelerometer AS a WHERE a.user_email = c.email);
 
@@ -2341,7 +2381,7 @@ BEGIN
         SELECT m.*, m.ctid FROM curated.machine_learning AS m
          WHERE m.serial_number = ANY (pair_devices);
         INSERT INTO pg_temp.stedi_plus_5
-        SELECT p.* FROM stedi.pseudonym_secret AS k
+        SELECT p.*, stedi.customer_split(p.customer_key) FROM stedi.pseudonym_secret AS k
          CROSS JOIN LATERAL stedi.pair_readings(stedi.pairing_tolerance_ms(),
                                                 stedi.setting_value('pairing_mode') = 'nearest',
                                                 k.secret, pair_devices, claimants) AS p;
@@ -2446,7 +2486,8 @@ BEGIN
             INSERT INTO pg_temp.stedi_plus_5
             SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                    s.customer_key, a.reading_time, a.x, a.y, a.z,
-                   s.file_id, s.line_number, a.file_id, a.line_number
+                   s.file_id, s.line_number, a.file_id, a.line_number,
+                   stedi.customer_split(s.customer_key)
               FROM pg_temp.stedi_plus_2 AS a
               JOIN owned AS s
                 ON s.email = a.user_email
@@ -2459,7 +2500,8 @@ BEGIN
             INSERT INTO pg_temp.stedi_plus_5
             SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                    a.customer_key, a.reading_time, a.x, a.y, a.z,
-                   s.file_id, s.line_number, a.file_id, a.line_number
+                   s.file_id, s.line_number, a.file_id, a.line_number,
+                   stedi.customer_split(a.customer_key)
               FROM owned AS a
               JOIN trusted.step_trainer AS s
                 ON s.serial_number = a.serial_number
@@ -2503,7 +2545,8 @@ BEGIN
                             INSERT INTO pg_temp.stedi_plus_5
                             SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                                    s.customer_key, a.reading_time, a.x, a.y, a.z,
-                                   s.file_id, s.line_number, a.file_id, a.line_number
+                                   s.file_id, s.line_number, a.file_id, a.line_number,
+                                   stedi.customer_split(s.customer_key)
                               FROM owned AS s
                               JOIN trusted.accelerometer AS a
                                 ON a.user_email = s.email
@@ -2533,7 +2576,8 @@ BEGIN
             INSERT INTO pg_temp.stedi_plus_5
             SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                    a.customer_key, a.reading_time, a.x, a.y, a.z,
-                   s.file_id, s.line_number, a.file_id, a.line_number
+                   s.file_id, s.line_number, a.file_id, a.line_number,
+                   stedi.customer_split(a.customer_key)
               FROM owned AS a
               JOIN trusted.step_trainer AS s
                 ON s.serial_number = a.serial_number
@@ -2594,7 +2638,8 @@ BEGIN
             INSERT INTO pg_temp.stedi_plus_5
             SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                    o.customer_key, a.reading_time, a.x, a.y, a.z,
-                   s.file_id, s.line_number, a.file_id, a.line_number
+                   s.file_id, s.line_number, a.file_id, a.line_number,
+                   stedi.customer_split(o.customer_key)
               FROM trusted.step_trainer AS s
               JOIN (SELECT c.email, c.serial_number, stedi.customer_key(c.email, secret) AS customer_key
                       FROM trusted.customer AS c WHERE c.serial_number = ANY (shared)) AS o
@@ -2979,6 +3024,8 @@ BEGIN
                                     THEN 'the expectations changed'
                                     WHEN relation = 'curated.machine_learning_definition'::regclass
                                     THEN 'the pairing settings changed'
+                                    WHEN relation = 'curated.customer_definition'::regclass
+                                    THEN 'the split proportions changed'
                                     ELSE relation::text || ' changed by hand' END, ', ')
       INTO by_hand FROM consumed;
 
@@ -3838,6 +3885,7 @@ BEGIN
             ('share_with_public_as_of_date', 'JSON field "shareWithPublicAsOfDate": since when the customer shares with the public (NULL: never)'),
             ('share_with_research_as_of_date', 'JSON field "shareWithResearchAsOfDate": since when the customer shares data for research (NULL: never)'),
             ('size_bytes', 'File size in bytes'),
+            ('split', 'The training split of the customer: train, validation or test (stedi.customer_split)'),
             ('started_at', 'When it began'),
             ('status', 'running, succeeded, failed, or skipped (another refresh was running)'),
             ('step', 'Order of the zone in a refresh'),
