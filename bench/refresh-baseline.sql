@@ -46,7 +46,8 @@ CREATE MATERIALIZED VIEW bench.curated_customer AS
 SELECT stedi.customer_key(c.email, k.secret) AS customer_key,
        c.serial_number, c.registration_date, c.last_update_date,
        c.share_with_research_as_of_date, c.share_with_public_as_of_date,
-       c.share_with_friends_as_of_date
+       c.share_with_friends_as_of_date,
+       stedi.customer_split(stedi.customer_key(c.email, k.secret)) AS split
   FROM bench.trusted_customer AS c
  CROSS JOIN stedi.pseudonym_secret AS k
  WHERE EXISTS (SELECT FROM bench.trusted_accelerometer AS a WHERE a.user_email = c.email)
@@ -92,7 +93,8 @@ CREATE MATERIALIZED VIEW bench.curated_machine_learning AS
 SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object, s.customer_key,
        a.reading_time, a.x, a.y, a.z,
        s.file_id AS step_trainer_file_id, s.line_number AS step_trainer_line_number,
-       a.file_id AS accelerometer_file_id, a.line_number AS accelerometer_line_number
+       a.file_id AS accelerometer_file_id, a.line_number AS accelerometer_line_number,
+       stedi.customer_split(s.customer_key) AS split
   FROM (SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object, s.file_id, s.line_number,
                c.email, c.customer_key
           FROM bench.trusted_step_trainer AS s
@@ -156,7 +158,8 @@ BEGIN
     SELECT stedi.customer_key(c.email, k.secret) AS customer_key,
            c.serial_number, c.registration_date, c.last_update_date,
            c.share_with_research_as_of_date, c.share_with_public_as_of_date,
-           c.share_with_friends_as_of_date
+           c.share_with_friends_as_of_date,
+           stedi.customer_split(stedi.customer_key(c.email, k.secret)) AS split
       FROM bench.t_trusted_customer AS c
      CROSS JOIN stedi.pseudonym_secret AS k
      WHERE EXISTS (SELECT FROM bench.t_trusted_accelerometer AS a WHERE a.user_email = c.email);
@@ -184,7 +187,8 @@ BEGIN
     SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object, s.customer_key,
            a.reading_time, a.x, a.y, a.z,
            s.file_id AS step_trainer_file_id, s.line_number AS step_trainer_line_number,
-           a.file_id AS accelerometer_file_id, a.line_number AS accelerometer_line_number
+           a.file_id AS accelerometer_file_id, a.line_number AS accelerometer_line_number,
+           stedi.customer_split(s.customer_key) AS split
       FROM (SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object, s.file_id, s.line_number,
                    c.email, c.customer_key
               FROM bench.t_trusted_step_trainer AS s
