@@ -887,6 +887,29 @@ AS 'MODULE_PATHNAME', 'stedi_customer_split' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION stedi.customer_split(uuid) IS
     'The split of the customer with this key, train, validation or test: the first 32 bits of the key as a fraction of 2^32, in hundredths of a percent, against the cumulated shares of the setting split_proportions (read once per statement) (src/split.c)';
 
+-- What a training set read now reflects, for the manifest stedi-export
+-- writes: the extension's version, the last refresh that succeeded, and
+-- the settings that shaped the training table.  (Analysts read neither
+-- the run history nor the settings table themselves.)
+CREATE FUNCTION stedi.training_set_state() RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+        'extension_version', (SELECT e.extversion FROM pg_extension AS e WHERE e.extname = 'stedi'),
+        'last_refresh', (SELECT jsonb_build_object('run_id', r.run_id, 'trigger', r.trigger,
+                                                   'started_at', r.started_at, 'finished_at', r.finished_at)
+                           FROM stedi.refresh_run AS r
+                          WHERE r.status = 'succeeded'
+                          ORDER BY r.run_id DESC LIMIT 1),
+        'consent_policy', stedi.setting_value('consent_policy'),
+        'pairing_tolerance_ms', stedi.pairing_tolerance_ms(),
+        'pairing_mode', stedi.setting_value('pairing_mode'),
+        'split_proportions', stedi.setting_value('split_proportions'))
+$$;
+COMMENT ON FUNCTION stedi.training_set_state() IS
+    'What the training table reflects, as JSON: extension_version, last_refresh (run_id, trigger, started_at, finished_at of the last refresh that succeeded; null if none), consent_policy, pairing_tolerance_ms, pairing_mode, split_proportions';
+
 -- No name, email, phone or birthday: curated is what data scientists read.
 CREATE VIEW curated.customer_definition AS
 SELECT c.customer_key, c.serial_number, c.registration_date, c.last_update_date,
@@ -3682,7 +3705,8 @@ GRANT EXECUTE ON FUNCTION stedi.refresh(boolean, boolean),
       TO stedi_admin;
 -- what the pairing reports are made of: data scientists read them too
 GRANT SELECT ON stedi.pairing_quality TO stedi_analyst;
-GRANT EXECUTE ON FUNCTION stedi.pairing_offset(timestamptz, timestamptz)
+GRANT EXECUTE ON FUNCTION stedi.pairing_offset(timestamptz, timestamptz),
+                          stedi.training_set_state()
       TO stedi_analyst, stedi_admin;
 -- (admins read the training table's definition view, which calls it)
 GRANT EXECUTE ON FUNCTION stedi.pair_readings(integer, boolean, bytea, text[], text[])

@@ -36,12 +36,12 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "libpq-fe.h"
 
+#include "connect.h"
 #include "stedi_load.h"
 
 /* the other exit statuses are report_finish()'s */
@@ -66,13 +66,6 @@ exit_trouble(void)
 		report_json_error(last_error, EXIT_TROUBLE);
 	exit(EXIT_TROUBLE);
 }
-
-typedef enum PasswordPrompt
-{
-	PROMPT_AUTO,				/* when the server asks for one */
-	PROMPT_ALWAYS,				/* -W */
-	PROMPT_NEVER				/* -w */
-} PasswordPrompt;
 
 /* State kept across the files of one run. */
 typedef struct Loader
@@ -229,62 +222,6 @@ now_seconds(void)
 
 /* ---- connection ---- */
 
-/*
- * Read a password from the terminal without echoing it, as psql does.
- * Falls back to stdin/stderr when there is no terminal.
- */
-static char *
-prompt_password(const char *user)
-{
-	FILE	   *in = fopen("/dev/tty", "r");
-	FILE	   *out = fopen("/dev/tty", "w");
-	struct termios saved,
-				noecho;
-	bool		restore = false;
-	char		buf[1024];
-	size_t		len;
-
-	if (in == NULL || out == NULL)
-	{
-		if (in)
-			fclose(in);
-		if (out)
-			fclose(out);
-		in = stdin;
-		out = stderr;
-	}
-	if (tcgetattr(fileno(in), &saved) == 0)
-	{
-		noecho = saved;
-		noecho.c_lflag &= ~(tcflag_t) ECHO;
-		restore = tcsetattr(fileno(in), TCSAFLUSH, &noecho) == 0;
-	}
-	if (user != NULL && user[0] != '\0')
-		fprintf(out, "Password for user %s: ", user);
-	else
-		fprintf(out, "Password: ");
-	fflush(out);
-
-	if (fgets(buf, sizeof(buf), in) == NULL)
-		buf[0] = '\0';
-	len = strlen(buf);
-	if (len > 0 && buf[len - 1] == '\n')
-		buf[--len] = '\0';
-
-	if (restore)
-	{
-		tcsetattr(fileno(in), TCSAFLUSH, &saved);
-		fputc('\n', out);
-		fflush(out);
-	}
-	if (in != stdin)
-	{
-		fclose(in);
-		fclose(out);
-	}
-	return load_strdup(buf);
-}
-
 /* Print the first line of libpq's message, which is the one that matters. */
 static void
 report_connection_failure(PGconn *conn)
@@ -295,72 +232,15 @@ report_connection_failure(PGconn *conn)
 	load_error("%.*s", (int) len, msg);
 }
 
-/*
- * Connect the way psql does: dbname may be a connection string or URI, the
- * PG* environment variables fill in the rest, and the password is asked for
- * when the server wants one (unless -w).
- */
+/* Connect (see ../common/connect.c); a failure ends the run. */
 static PGconn *
 connect_database(const char *dbname, const char *host, const char *port,
-				 const char *user, PasswordPrompt prompt)
+				 const char *user, StediPasswordPrompt prompt)
 {
-	char	   *password = NULL;
-	PGconn	   *conn;
-	bool		retry;
+	PGconn	   *conn = stedi_connect(progname, dbname, host, port, user, prompt);
 
-	if (prompt == PROMPT_ALWAYS)
-		password = prompt_password(user);
-
-	do
-	{
-		const char *keywords[8];
-		const char *values[8];
-		int			n = 0;
-
-		/* dbname after the others, so a conninfo string wins, as in psql */
-		keywords[n] = "host";
-		values[n++] = host;
-		keywords[n] = "port";
-		values[n++] = port;
-		keywords[n] = "user";
-		values[n++] = user;
-		keywords[n] = "password";
-		values[n++] = password;
-		keywords[n] = "dbname";
-		values[n++] = dbname;
-		keywords[n] = "fallback_application_name";
-		values[n++] = progname;
-		/* we send text as UTF-8; the server converts if it must */
-		keywords[n] = "client_encoding";
-		values[n++] = "UTF8";
-		keywords[n] = NULL;
-		values[n] = NULL;
-
-		conn = PQconnectdbParams(keywords, values, 1);
-		if (conn == NULL)
-			load_fatal("out of memory");
-
-		retry = false;
-		if (PQstatus(conn) == CONNECTION_BAD &&
-			PQconnectionNeedsPassword(conn) &&
-			password == NULL &&
-			prompt != PROMPT_NEVER)
-		{
-			char	   *asked_user = load_strdup(PQuser(conn) ? PQuser(conn) : "");
-
-			PQfinish(conn);
-			password = prompt_password(asked_user);
-			free(asked_user);
-			retry = true;
-		}
-	} while (retry);
-
-	if (password != NULL)
-	{
-		memset(password, 0, strlen(password));
-		free(password);
-	}
-
+	if (conn == NULL)
+		load_fatal("out of memory");
 	if (PQstatus(conn) == CONNECTION_BAD)
 	{
 		report_connection_failure(conn);
@@ -1049,7 +929,7 @@ main(int argc, char **argv)
 	const char *host = NULL;
 	const char *port = NULL;
 	const char *user = NULL;
-	PasswordPrompt prompt = PROMPT_AUTO;
+	StediPasswordPrompt prompt = STEDI_PROMPT_AUTO;
 	int			forced_kind = -1;
 	FileList	list = {0};
 	Loader		ld = {0};
@@ -1099,10 +979,10 @@ main(int argc, char **argv)
 				user = optarg;
 				break;
 			case 'w':
-				prompt = PROMPT_NEVER;
+				prompt = STEDI_PROMPT_NEVER;
 				break;
 			case 'W':
-				prompt = PROMPT_ALWAYS;
+				prompt = STEDI_PROMPT_ALWAYS;
 				break;
 			case 'q':
 				ld.quiet = true;

@@ -154,13 +154,9 @@ extern int	kind_from_name(const char *name);
 extern bool is_gzip_name(const char *name);
 
 
-/* ---- digest.c ---- */
+/* ---- ../common/digest.c ---- */
 
-#define SHA256_BYTES		32
-
-extern bool file_sha256(int fd, unsigned char digest[SHA256_BYTES]);
-extern void sha256_hex(const unsigned char digest[SHA256_BYTES],
-					   char hex[2 * SHA256_BYTES + 1]);
+#include "digest.h"
 
 
 /* ---- report.c: what a person or a program sees of a run ---- */

@@ -1,6 +1,7 @@
 /*
  * digest.c
- *		The content hash that makes loading idempotent.
+ *		The content hash that makes loading idempotent (stedi-load), and
+ *		that a manifest gives of each file written (stedi-export).
  *
  * A file is known by the SHA-256 of its bytes, not by its name or its
  * modification time: a file copied, renamed or touched is the same file,
@@ -9,25 +10,25 @@
  * fraction of loading.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
-#include "stedi_load.h"
+#include "digest.h"
 
 #define READ_CHUNK	(1024 * 1024)
 
-/* Hash the whole file from its start; leaves the offset at the end. */
 bool
 file_sha256(int fd, unsigned char digest[SHA256_BYTES])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char *buf = load_malloc(READ_CHUNK);
+	unsigned char *buf = malloc(READ_CHUNK);
 	unsigned int len = 0;
 	bool		ok = false;
 	ssize_t		n;
 
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+	if (ctx == NULL || buf == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
 		goto done;
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		goto done;
