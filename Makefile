@@ -13,7 +13,7 @@ PGFILEDESC = "stedi - STEDI Human Balance lakehouse"
 REGRESS = install consent same_millisecond fill_zone zones refresh schedule ingest privacy identity unload roles security comments digest duplicates ambiguous pairing split expectations drop
 ISOLATION = refresh_concurrency drop_race erasure_refresh hand_writes consent_policy_race
 
-CLIENTS = src/load src/gen
+CLIENTS = src/load src/gen src/export
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
