@@ -1069,7 +1069,9 @@ RETURNS TABLE (sensor_reading_time timestamptz, serial_number text, distance_fro
                step_trainer_file_id integer, step_trainer_line_number bigint,
                accelerometer_file_id integer, accelerometer_line_number bigint)
 AS 'MODULE_PATHNAME', 'stedi_pair_readings' LANGUAGE C STABLE
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+-- (no plan of it printed where its caller could read the secret)
+SET debug_print_plan = off;
 COMMENT ON FUNCTION stedi.pair_readings(integer, boolean, bytea, text[], text[]) IS
     'The training table''s pairs within tolerance_ms (0 to 3,600,000 ms; invalid_parameter_value otherwise) in nearest mode (true) or window mode, customer keys made with the secret: all of them, or those of the devices given with their claimants'' emails; memory about work_mem * hash_mem_multiplier, larger inputs split into partitions written to temporary files (src/pairing.c)';
 
@@ -3635,6 +3637,9 @@ $$;
 -- may not touch the tables behind them.  Each pins its search_path.
 ALTER FUNCTION stedi.refresh(boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION stedi.refresh(boolean, boolean) SET intervalstyle = postgres;
+-- (the pseudonym secret is a constant in the plans of a refresh: none is
+-- printed where the admin who runs it could read it)
+ALTER FUNCTION stedi.refresh(boolean, boolean) SET debug_print_plan = off;
 ALTER FUNCTION stedi.begin_file(text, text, bigint, bytea, boolean) SECURITY DEFINER;
 ALTER FUNCTION stedi.finish_file(integer, bigint, bigint, bigint, bigint, jsonb) SECURITY DEFINER;
 ALTER FUNCTION stedi.log_ingest(bytea, text, text, bigint, text, timestamptz, text) SECURITY DEFINER;

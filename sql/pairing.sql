@@ -102,3 +102,22 @@ SELECT public.zones_differ() AS zones_differ;
 SELECT count(*) FROM stedi.pair_readings(-1, true, '\x00');
 SELECT count(*) FROM stedi.pair_readings(3600001, false, '\x00');
 SELECT count(*) FROM stedi.pair_readings(100, true, NULL);
+-- an email long enough to be stored apart from its row (TOAST, external):
+-- the C join reads the value, not the pointer to it (written into trusted
+-- by hand, and taken back)
+BEGIN;
+CREATE TEMP TABLE long_email AS
+SELECT string_agg(md5(i::text), '') || '@long.test' AS email FROM generate_series(1, 75) AS i;
+INSERT INTO trusted.customer (email, serial_number, share_with_research_as_of_date, file_id, line_number)
+SELECT email, 'dev-long', '2022-01-01', 0, 1 FROM long_email;
+INSERT INTO trusted.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
+SELECT email, '2022-07-01 10:00:00.000+00', 1, 2, 3, 0, 1 FROM long_email;
+INSERT INTO trusted.step_trainer VALUES ('2022-07-01 10:00:00.100+00', 'dev-long', 7, 0, 1);
+SELECT (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', reltoastrelid::regclass),
+                                            false, true, '')))[1]::text::int > 0 AS stored_apart,
+       (SELECT octet_length(email) FROM trusted.customer WHERE serial_number = 'dev-long')
+  FROM pg_class WHERE oid = 'trusted.customer'::regclass;
+SELECT serial_number, distance_from_object, reading_time
+  FROM stedi.pseudonym_secret AS k CROSS JOIN LATERAL stedi.pair_readings(500, true, k.secret) AS p
+ WHERE serial_number = 'dev-long';
+ROLLBACK;

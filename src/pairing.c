@@ -51,9 +51,9 @@ PG_FUNCTION_INFO_V1(stedi_pair_readings);
 PG_FUNCTION_INFO_V1(stedi_pairing_offset);
 
 /*
- * The most partitions: past it, one may outgrow the budget.  Each keeps
- * two temporary files, 16 kB of memory each at most (SPILL_KB in memory,
- * then a file buffer).
+ * The most partitions: past it (about 1.4 GB of readings at the default
+ * work_mem), partitions outgrow the budget.  Each partition written for
+ * later keeps two temporary files, about 24 kB of memory each.
  */
 #define MAX_PARTITIONS		256
 #define SPILL_KB			8
@@ -203,7 +203,7 @@ typedef struct PairingJoin
 	buckets_hash *buckets;
 	PhoneReading *chunk;		/* readings not yet used */
 	int			chunk_left;
-	int64		expected_buckets;	/* per partition, to size its table */
+	int64		expected_readings;	/* in the first partition */
 	int64		held;			/* phone readings held in this partition */
 	MemoryContext spill_cxt;	/* the temporary files */
 	Tuplestorestate **phone_spill;	/* per partition, the first unused */
@@ -245,7 +245,7 @@ email_of(PairingJoin *join, Datum d)
 	struct varlena *v = (struct varlena *) DatumGetPointer(d);
 	EmailKey	key;
 
-	if (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v))
+	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
 	{
 		MemoryContext old = MemoryContextSwitchTo(join->scratch_cxt);
 
@@ -283,16 +283,22 @@ partition_of(PairingJoin *join, Datum email)
 		% join->partitions;
 }
 
-/* Forget the readings held, to hold those of the next partition. */
+/*
+ * Forget the readings held, to hold those of the next partition: about
+ * this many, to size its table of buckets (at most a quarter of the
+ * budget: it grows if need be).
+ */
 static void
-start_partition(PairingJoin *join)
+start_partition(PairingJoin *join, int64 readings)
 {
 	MemoryContext old;
+	int64		room = get_hash_memory_limit() / 4 / sizeof(BucketEntry);
 
 	MemoryContextReset(join->partition_cxt);
 	old = MemoryContextSwitchTo(join->partition_cxt);
-	join->customers = customers_create(join->partition_cxt, 1024, NULL);
-	join->buckets = buckets_create(join->partition_cxt, join->expected_buckets, NULL);
+	join->customers = customers_create(join->partition_cxt, 64, NULL);
+	join->buckets = buckets_create(join->partition_cxt,
+								   Max(64, Min(readings, room)), NULL);
 	join->chunk = NULL;
 	join->chunk_left = 0;
 	join->held = 0;
@@ -516,6 +522,8 @@ read_input(PairingJoin *join, const char *sql, ParamListInfo params,
 static void
 report_partition(PairingJoin *join, int p)
 {
+	if (!message_level_is_interesting(DEBUG1))
+		return;
 	elog(DEBUG1, "stedi pairing: partition %d of %d holds %lld phone readings in %zu bytes (budget %zu)",
 		 p + 1, join->partitions, (long long) join->held,
 		 MemoryContextMemAllocated(join->partition_cxt, true),
@@ -528,9 +536,9 @@ join_spilled(PairingJoin *join, int p)
 {
 	TupleTableSlot *slot;
 
-	start_partition(join);
 	if (join->phone_spill[p] == NULL || join->step_spill[p] == NULL)
 		return;					/* nothing pairs */
+	start_partition(join, tuplestore_tuple_count(join->phone_spill[p]));
 	slot = MakeSingleTupleTableSlot(join->phone_desc, &TTSOpsMinimalTuple);
 	while (tuplestore_gettupleslot(join->phone_spill[p], true, false, slot))
 	{
@@ -564,7 +572,11 @@ input_params(FunctionCallInfo fcinfo)
 		ParamExternData *prm = &params->params[i];
 
 		prm->ptype = types[i];
-		prm->pflags = PARAM_FLAG_CONST;
+		/*
+		 * Constants for the planner, but the secret: a constant shows in a
+		 * plan, which a user may have printed (debug_print_plan).
+		 */
+		prm->pflags = types[i] == BYTEAOID ? 0 : PARAM_FLAG_CONST;
 		prm->isnull = PG_ARGISNULL(args[i]);
 		prm->value = prm->isnull ? (Datum) 0 : PG_GETARG_DATUM(args[i]);
 	}
@@ -598,7 +610,7 @@ stedi_pair_readings(PG_FUNCTION_ARGS)
 	PairingJoin join = {0};
 	MemoryContext call_cxt = CurrentMemoryContext;
 	ParamListInfo params;
-	int64		table_bytes;
+	int64		input_bytes;
 	size_t		budget = get_hash_memory_limit();
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -633,31 +645,37 @@ stedi_pair_readings(PG_FUNCTION_ARGS)
 	 * As many partitions as the readings take budgets of memory.  A reading
 	 * held takes about 4/3 of its row on disk, its bucket included (136
 	 * bytes for a row of 102 at scale 100, in the DEBUG1 report); counted
-	 * here as 3/2.  The table's size is read from its files, not from
-	 * statistics, which may not count the rows loaded since the last
-	 * ANALYZE.  Each partition's table of buckets starts at the size its
-	 * share of the readings needs, at most a quarter of the budget.
+	 * here as 3/2.  The readings of the claimants given are counted
+	 * (through the index on user_email); all readings are sized from the
+	 * table's files: never from statistics, which may not count the rows
+	 * loaded since the last ANALYZE.
 	 */
 	{
 		bool		isnull;
+		int			rc;
 
-		if (SPI_execute("SELECT pg_catalog.pg_relation_size('trusted.accelerometer')",
-						true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "could not read the size of trusted.accelerometer");
-		table_bytes = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+		if (PG_ARGISNULL(4))
+			rc = SPI_execute("SELECT pg_catalog.pg_relation_size('trusted.accelerometer')",
+							 true, 1);
+		else
+			rc = SPI_execute_with_args("SELECT count(*) * " CppAsString2(TABLE_BYTES_PER_READING)
+									   "  FROM trusted.accelerometer WHERE user_email = ANY ($1)",
+									   1, (Oid[]) {TEXTARRAYOID},
+									   (Datum[]) {PG_GETARG_DATUM(4)}, NULL, true, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not size the phone readings to pair");
+		input_bytes = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1,
 												  &isnull));
 	}
-	join.partitions = Min(MAX_PARTITIONS, table_bytes / 2 * 3 / budget + 1);
-	join.expected_buckets = Max(1024,
-								Min(table_bytes / TABLE_BYTES_PER_READING / join.partitions,
-									(int64) (budget / 4 / sizeof(BucketEntry))));
+	join.partitions = Min(MAX_PARTITIONS, input_bytes / 2 * 3 / budget + 1);
+	join.expected_readings = input_bytes / TABLE_BYTES_PER_READING / join.partitions;
 	join.phone_spill = MemoryContextAllocZero(call_cxt,
 											  join.partitions * sizeof(Tuplestorestate *));
 	join.step_spill = MemoryContextAllocZero(call_cxt,
 											 join.partitions * sizeof(Tuplestorestate *));
 
-	start_partition(&join);
+	start_partition(&join, join.expected_readings);
 	read_input(&join, phone_sql, params, true);
 	report_partition(&join, 0);
 	read_input(&join, step_sql, params, false);

@@ -114,6 +114,41 @@ parts=$(echo "$small" | sed -n 's/.*stedi pairing: partition 1 of \([0-9]*\) .*/
 is "$(echo "$small" | grep '^differing: ') in ${parts:-?} partitions" "differing: 0 in ${parts:-?} partitions" \
    "in 64 kB of memory, the readings split into partitions written to disk (${parts:-?}), the same pairs"
 ok $([ "${parts:-1}" -gt 1 ] && echo 0 || echo 1) "in 64 kB of memory, more than one partition"
+# the pairs of one device (an incremental refresh's call) take memory for
+# its claimants' readings, not for the whole table
+device=$(q $db "SELECT serial_number FROM curated.customer ORDER BY 1 LIMIT 1")
+one=$(psql -X -q -At -v ON_ERROR_STOP=1 -d $db 2>&1 <<SQL
+SET work_mem = '64kB';
+SET hash_mem_multiplier = 1;
+SET client_min_messages = debug1;
+SELECT 'pairs: ' || count(*)
+  FROM stedi.pseudonym_secret AS k
+ CROSS JOIN LATERAL stedi.pair_readings(3000, false, k.secret, ARRAY['$device'],
+                                        ARRAY(SELECT email FROM trusted.customer WHERE serial_number = '$device')) AS p;
+SQL
+)
+is "$(echo "$one" | sed -n 's/.*stedi pairing: \(partition [0-9]* of [0-9]*\) .*/\1/p' | tr '\n' ' ')$(echo "$one" | grep '^pairs: ')" \
+   "partition 1 of 1 pairs: $(q $db "SELECT count(*) FROM curated.machine_learning WHERE serial_number = '$device'")" \
+   "one device's pairs, in 64 kB: one partition, sized from its claimants' readings, the same pairs"
+
+# the pseudonym secret shows in no plan an admin may have printed, of the
+# C join or of a refresh
+pw=stedi-test-password
+q postgres "DROP ROLE IF EXISTS test_pairing_admin" >/dev/null 2>&1
+q postgres "CREATE ROLE test_pairing_admin LOGIN PASSWORD '$pw' IN ROLE stedi_admin"
+secret=$(q $db "SELECT string_agg((CASE WHEN b > 127 THEN b - 256 ELSE b END)::text, ' ' ORDER BY i)
+                  FROM stedi.pseudonym_secret, LATERAL (SELECT i, get_byte(secret, i) AS b FROM generate_series(0, 7) AS i) AS x")
+printed=$(PGUSER=test_pairing_admin PGPASSWORD=$pw psql -X -q -At -d $db 2>&1 <<'SQL'
+SET debug_print_plan = on;
+SET client_min_messages = log;
+SELECT count(*) FROM curated.machine_learning_definition;
+SELECT count(*) FROM stedi.refresh(full => true);
+SQL
+)
+ok $(echo "$printed" | grep -q ':constvalue' && echo 0 || echo 1) "an admin with debug_print_plan on sees plans printed"
+# (the plans wrap their lines: joined, they are searched as one)
+is "$(echo "$printed" | tr -s ' \n\t' '   ' | grep -o -- "$secret" | wc -l)" 0 \
+   "none of them holds the pseudonym secret (its first bytes: $secret)"
 
 # batches one by one, each refresh incremental, in both modes: the zones
 # equal their definitions after each (the rebuild finds nothing to write)
