@@ -684,7 +684,9 @@ BEGIN
                         HINT = 'SELECT stedi.set_setting(''pairing_mode'', ''window'');';
         END IF;
     WHEN 'split_proportions' THEN
-        PERFORM stedi.split_bounds(value);
+        -- (stored in one spelling: 80/10/10, 33.33/33.33/33.34)
+        value := array_to_string(ARRAY(SELECT trim_scale(share / 100.0)
+                                         FROM unnest(stedi.split_bounds(value)) AS share), '/');
     WHEN 'pairing_tolerance' THEN
         BEGIN
             IF NOT value::interval BETWEEN interval '0' AND interval '1 hour'
@@ -887,28 +889,47 @@ AS 'MODULE_PATHNAME', 'stedi_customer_split' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION stedi.customer_split(uuid) IS
     'The split of the customer with this key, train, validation or test: the first 32 bits of the key as a fraction of 2^32, in hundredths of a percent, against the cumulated shares of the setting split_proportions (read once per statement) (src/split.c)';
 
--- What a training set read now reflects, for the manifest stedi-export
--- writes: the extension's version, the last refresh that succeeded, and
--- the settings that shaped the training table.  (Analysts read neither
--- the run history nor the settings table themselves.)
-CREATE FUNCTION stedi.training_set_state() RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER
+-- The settings that shape the zones, as a refresh applies them: recorded
+-- with each refresh (stedi.refresh_run.settings), so that what a training
+-- set reflects is known even when a setting changed since.
+CREATE FUNCTION stedi.settings_in_force() RETURNS jsonb
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT jsonb_build_object(
-        'extension_version', (SELECT e.extversion FROM pg_extension AS e WHERE e.extname = 'stedi'),
-        'last_refresh', (SELECT jsonb_build_object('run_id', r.run_id, 'trigger', r.trigger,
-                                                   'started_at', r.started_at, 'finished_at', r.finished_at)
-                           FROM stedi.refresh_run AS r
-                          WHERE r.status = 'succeeded'
-                          ORDER BY r.run_id DESC LIMIT 1),
         'consent_policy', stedi.setting_value('consent_policy'),
         'pairing_tolerance_ms', stedi.pairing_tolerance_ms(),
         'pairing_mode', stedi.setting_value('pairing_mode'),
         'split_proportions', stedi.setting_value('split_proportions'))
 $$;
+COMMENT ON FUNCTION stedi.settings_in_force() IS
+    'The settings that shape the zones, as JSON: consent_policy, pairing_tolerance_ms, pairing_mode, split_proportions; each refresh records them in stedi.refresh_run.settings';
+
+-- What a training set read now reflects, for the manifest stedi-export
+-- writes: the extension's version, the last refresh that succeeded, and
+-- the settings it applied (those changed since apply at the next refresh).
+-- (Analysts read neither the run history nor the settings themselves.)
+CREATE FUNCTION stedi.training_set_state() RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH last_run AS (
+        SELECT r.run_id, r.trigger, r.started_at, r.finished_at, r.settings
+          FROM stedi.refresh_run AS r
+         WHERE r.status = 'succeeded'
+         ORDER BY r.run_id DESC LIMIT 1)
+    SELECT jsonb_build_object(
+               'extension_version', (SELECT e.extversion FROM pg_extension AS e WHERE e.extname = 'stedi'),
+               'last_refresh', (SELECT jsonb_build_object('run_id', l.run_id, 'trigger', l.trigger,
+                                                          'started_at', l.started_at, 'finished_at', l.finished_at)
+                                  FROM last_run AS l))
+           || coalesce((SELECT l.settings FROM last_run AS l), stedi.settings_in_force())
+           || jsonb_build_object('settings_changed_since',
+                                 (SELECT l.settings IS DISTINCT FROM stedi.settings_in_force()
+                                    FROM last_run AS l WHERE l.settings IS NOT NULL))
+$$;
 COMMENT ON FUNCTION stedi.training_set_state() IS
-    'What the training table reflects, as JSON: extension_version, last_refresh (run_id, trigger, started_at, finished_at of the last refresh that succeeded; null if none), consent_policy, pairing_tolerance_ms, pairing_mode, split_proportions';
+    'What the training table reflects, as JSON: extension_version; last_refresh (run_id, trigger, started_at, finished_at of the last refresh that succeeded; null if none); the settings that refresh applied (consent_policy, pairing_tolerance_ms, pairing_mode, split_proportions; the current ones if it recorded none); settings_changed_since (true when a setting changed after it, applied by the next refresh; null when unknown)';
 
 -- No name, email, phone or birthday: curated is what data scientists read.
 CREATE VIEW curated.customer_definition AS
@@ -3162,11 +3183,13 @@ CREATE TABLE stedi.refresh_run (
     finished_at timestamptz,
     status      text NOT NULL DEFAULT 'running'
                 CHECK (status IN ('running', 'succeeded', 'failed', 'skipped')),
-    message     text
+    message     text,
+    settings    jsonb
 );
 CREATE INDEX ON stedi.refresh_run (started_at);
 COMMENT ON TABLE stedi.refresh_run IS 'One row per refresh of the zones, manual or scheduled; pruned after the run_history_retention setting';
 COMMENT ON COLUMN stedi.refresh_run.message IS 'Why a run failed (the error) or was skipped';
+COMMENT ON COLUMN stedi.refresh_run.settings IS 'The settings a run that succeeded applied (stedi.settings_in_force()): what the zones it left reflect';
 
 -- No foreign key to stedi.refresh_run: pg_restore -j loads an extension's
 -- tables in parallel, in any order, and the log would fail to load before
@@ -3713,8 +3736,9 @@ GRANT SELECT ON stedi.pairing_quality TO stedi_analyst;
 GRANT EXECUTE ON FUNCTION stedi.pairing_offset(timestamptz, timestamptz),
                           stedi.training_set_state()
       TO stedi_analyst, stedi_admin;
--- (admins read the training table's definition view, which calls it)
-GRANT EXECUTE ON FUNCTION stedi.pair_readings(integer, boolean, bytea, text[], text[])
+-- (admins read the curated definition views, which call them)
+GRANT EXECUTE ON FUNCTION stedi.pair_readings(integer, boolean, bytea, text[], text[]),
+                          stedi.customer_split(uuid)
       TO stedi_admin;
 
 ------------------------------------------------------------------------------

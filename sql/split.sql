@@ -12,6 +12,7 @@ SELECT stedi.split_bounds('33.333/33.333/33.334');
 SELECT stedi.split_bounds('-10/60/50');
 SELECT stedi.split_bounds('eighty/10/10');
 SELECT stedi.split_bounds('');
+SELECT stedi.split_bounds('80./10/10');
 
 -- the edges: 0.8 * 2^32 = 0xcccccccc.cc and 0.9 * 2^32 = 0xe6666666.66
 SELECT k, stedi.customer_split(k::uuid)
@@ -50,6 +51,14 @@ SELECT public.zones_differ() AS zones_differ;
 -- the same proportions written otherwise change nothing
 SELECT stedi.set_setting('split_proportions', '50.00/25/25.0');
 SELECT count(*) AS runs_needed FROM stedi.landing_change;
+-- (and are stored in one spelling)
+SELECT value FROM stedi.settings WHERE name = 'split_proportions';
+-- what the last refresh applied, and that nothing changed since
+SELECT stedi.training_set_state() - 'last_refresh' - 'extension_version' AS state;
+SELECT stedi.set_setting('split_proportions', '70/15/15');
+SELECT stedi.training_set_state() ->> 'split_proportions' AS applied,
+       stedi.training_set_state() -> 'settings_changed_since' AS changed_since;
+SELECT stedi.set_setting('split_proportions', '50/25/25');
 -- back to the default
 SELECT stedi.set_setting('split_proportions', NULL);
 SELECT view, method, reason LIKE 'the split proportions changed;%' AS split_changed FROM stedi.refresh()

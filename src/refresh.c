@@ -364,7 +364,8 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 
 	run_id_datum = Int64GetDatum(run_id);
 	if (SPI_execute_with_args("UPDATE stedi.refresh_run "
-							  "SET finished_at = pg_catalog.clock_timestamp(), status = 'succeeded' "
+							  "SET finished_at = pg_catalog.clock_timestamp(), status = 'succeeded', "
+							  "    settings = stedi.settings_in_force() "
 							  "WHERE run_id OPERATOR(pg_catalog.=) $1",
 							  1, &run_id_type, &run_id_datum, NULL, false, 0)
 		!= SPI_OK_UPDATE)

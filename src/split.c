@@ -64,6 +64,8 @@ parse_proportions(const char *proportions, int shares[3])
 		if (*p == '.')
 		{
 			p++;
+			if (!(*p >= '0' && *p <= '9'))
+				goto invalid;	/* "80." */
 			for (int d = 0; d < 2; d++)
 			{
 				decimals *= 10;

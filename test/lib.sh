@@ -57,7 +57,7 @@ digest_of()
     local db=$1 t sql=""
     shift
     for t in "$@"; do
-        sql+="${sql:+ UNION ALL }SELECT '$t', count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM $t x"
+        sql+="${sql:+ UNION ALL }SELECT '$t', count(*), md5(string_agg(zone_row::text, ',' ORDER BY zone_row::text)) FROM $t AS zone_row"
     done
     q "$db" "SELECT string_agg(format('%s %s %s', t, n, d), ' | ' ORDER BY t) FROM ($sql) AS f(t, n, d)"
 }

@@ -81,13 +81,34 @@ import('@duckdb/node-api').then(async ({ DuckDBInstance }) => {
 manifest=$tmp/parquet/manifest.json
 is "$(node -e "const m = require('$manifest'); console.log([m.reflects.extension_version, m.reflects.last_refresh.run_id,
       m.reflects.consent_policy, m.reflects.pairing_tolerance_ms, m.reflects.pairing_mode, m.reflects.split_proportions,
-      m.format, m.columns.length, m.files.map((f) => f.split + ':' + f.rows).join(',')].join(' '))")" \
-   "0.3.0 $(q $db "SELECT max(run_id) FROM stedi.refresh_run WHERE status = 'succeeded'") original 0 nearest 80/10/10 parquet 13 $(q $db "SELECT string_agg(s || ':' || (SELECT count(*) FROM curated.machine_learning WHERE split = s), ',' ORDER BY o) FROM unnest(ARRAY['train', 'validation', 'test']) WITH ORDINALITY AS u(s, o)")" \
+      m.reflects.settings_changed_since, m.format, m.columns.length, m.files.map((f) => f.split + ':' + f.rows).join(',')].join(' '))")" \
+   "0.3.0 $(q $db "SELECT max(run_id) FROM stedi.refresh_run WHERE status = 'succeeded'") original 0 nearest 80/10/10 false parquet 13 $(q $db "SELECT string_agg(s || ':' || (SELECT count(*) FROM curated.machine_learning WHERE split = s), ',' ORDER BY o) FROM unnest(ARRAY['train', 'validation', 'test']) WITH ORDINALITY AS u(s, o)")" \
    "the manifest: version, last refresh, consent policy, pairing and split settings, format, columns, rows per split"
 
-# one split asked for
-export_as -q --split test "$tmp/test-only"
-is "$(ls "$tmp/test-only" | tr '\n' ' ')" "manifest.json test.parquet " "--split test: only test.parquet"
+# settings changed since the last refresh: the manifest gives those the
+# files were made with, and says that others are pending
+q $db "SELECT stedi.set_setting('split_proportions', '50/25/25')" >/dev/null
+export_as -q --split test "$tmp/pending"
+is "$(node -e "const m = require('$tmp/pending/manifest.json'); console.log(m.reflects.split_proportions, m.reflects.settings_changed_since)")" \
+   "80/10/10 true" "a setting changed, not yet refreshed: the manifest names the proportions the files were made with, and the change"
+is "$(node -e "const m = require('$tmp/pending/manifest.json'); console.log(m.files[0].rows)")" \
+   "$(q $db "SELECT count(*) FROM curated.machine_learning WHERE split = 'test'")" "those files hold the splits of the last refresh"
+q $db "SELECT stedi.set_setting('split_proportions', NULL)" >/dev/null
+
+# one split asked for, into a folder of an earlier export of every split:
+# the files the new export does not write are removed
+export_as -q "$tmp/again"
+export_as -q --split test "$tmp/again"
+is "$(ls "$tmp/again" | tr '\n' ' ')" "manifest.json test.parquet " "--split test over an earlier export: only test.parquet and the manifest are left"
+export_as -q --format csv "$tmp/again"
+is "$(ls "$tmp/again" | tr '\n' ' ')" "manifest.json test.csv train.csv validation.csv " "CSV over an earlier Parquet export: only the CSV files are left"
+
+# two exports into one folder at once: the second refuses
+( flock -x "$tmp/again/.stedi-export.lock" sleep 3 ) &
+sleep 0.5
+out=$(export_as -q "$tmp/again" 2>&1)
+is "$? $out" "2 stedi-export: another stedi-export is writing $tmp/again" "a folder another export is writing: exit status 2, and why"
+wait
 
 # an empty split: every customer in train
 q $db "SELECT stedi.set_setting('split_proportions', '100/0/0')" >/dev/null
@@ -103,6 +124,8 @@ q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
 # refusals
 out=$(PGUSER=test_outsider PGPASSWORD=$pw stedi-export -d $db "$tmp/outsider" 2>&1)
 is "$? $(echo "$out" | grep -c 'permission denied')" "2 1" "a role outside stedi_analyst: exit status 2, permission denied"
+is "$(ls -A "$tmp/outsider" | grep -v '^.stedi-export.lock$' | tr '\n' ' ')" "" "and nothing is left in its folder but the lock (no temporary file)"
+is "$(stedi-export -? | head -1)" "stedi-export writes the STEDI training table, split by split, as Parquet or CSV" "-? shows the help"
 out=$(export_as --split holdout "$tmp/bad" 2>&1)
 is "$? $out" '2 stedi-export: invalid split "holdout": must be train, validation or test' "an unknown split: exit status 2"
 out=$(export_as --json --format xml "$tmp/bad" 2>/dev/null)

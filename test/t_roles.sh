@@ -30,6 +30,11 @@ ok $(as_q loader "SELECT * FROM stedi.refresh()" | grep -q 'permission denied'; 
 ok $(as_q analyst "SELECT * FROM stedi.refresh()" | grep -q 'permission denied'; echo $?) \
    "stedi_analyst: cannot refresh"
 is "$(as_q admin "SELECT count(*) FROM stedi.refresh()")" 5 "stedi_admin: refreshes the five views"
+is "$(as_q admin "SELECT (SELECT count(*) FROM ((TABLE curated.customer EXCEPT ALL TABLE curated.customer_definition)
+                                        UNION ALL (TABLE curated.customer_definition EXCEPT ALL TABLE curated.customer)) AS d)
+                     + (SELECT count(*) FROM ((TABLE curated.machine_learning EXCEPT ALL TABLE curated.machine_learning_definition)
+                                        UNION ALL (TABLE curated.machine_learning_definition EXCEPT ALL TABLE curated.machine_learning)) AS d)")" 0 \
+   "stedi_admin: reads the curated definition views whole (splits included) and finds them equal to the zones"
 ok $([ "$(as_q analyst "SELECT count(*) FROM curated.machine_learning")" -gt 0 ]; echo $?) \
    "stedi_analyst: reads the training table"
 ok $(as_q analyst "SELECT count(*) FROM trusted.accelerometer" | grep -q 'permission denied'; echo $?) \

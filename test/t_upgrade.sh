@@ -92,7 +92,8 @@ zones_kept()
     local t sql=""
     for t in trusted.customer trusted.accelerometer curated.customer trusted.step_trainer curated.machine_learning; do
         sql+="${sql:+ UNION ALL }SELECT '$t', count(*),
-                  md5(string_agg((to_jsonb(x) - 'split')::text, ',' ORDER BY (to_jsonb(x) - 'split')::text)) FROM $t x"
+                  md5(string_agg((to_jsonb(zone_row) - 'split')::text, ',' ORDER BY (to_jsonb(zone_row) - 'split')::text))
+                  FROM $t AS zone_row"
     done
     q "$1" "SELECT string_agg(format('%s %s %s', t, n, d), ' | ' ORDER BY t) FROM ($sql) AS f(t, n, d)"
 }

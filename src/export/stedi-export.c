@@ -10,9 +10,12 @@
  * Parquet, csv for CSV) inside one REPEATABLE READ READ ONLY transaction,
  * so a refresh that commits meanwhile is either wholly in the files or
  * wholly out of them, and the manifest says which refresh they reflect.
- * Files are written under temporary names and renamed when all are
- * complete, the manifest last: a crash leaves the previous export, or
- * the new one whole.
+ * Files are written under temporary names and renamed into place when all
+ * are complete, then the manifest, then files of splits or formats this
+ * export did not write are removed: a file under its own name is always
+ * whole, and the manifest lists, with their SHA-256, the files of the
+ * last export that completed.  A lock on OUTDIR keeps two exports from
+ * writing it at once; an export that fails removes its temporary files.
  *
  * Memory: for Parquet, one row group of values (--row-group-size, 32 MB by
  * default) and one compressed page of it at a time; for CSV, a row and
@@ -31,7 +34,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -92,7 +97,28 @@ typedef struct Export
 	ExportFile	files[NSPLITS];
 	int			nfiles;
 	double		last_draw;
+	char		exported_at[32];
 } Export;
+
+/* the temporary files being written, removed if the export fails */
+static char *partials[NSPLITS + 1];
+static int	npartials;
+
+static void
+remove_partials(void)
+{
+	for (int i = 0; i < npartials; i++)
+		if (partials[i] != NULL)
+			unlink(partials[i]);
+}
+
+static void
+remove_partials_and_die(int sig)
+{
+	remove_partials();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 /* ---- reporting ---- */
 
@@ -457,7 +483,7 @@ write_parquet(Export *ex, ExportFile *f, FILE *out)
 	}
 	w = parquet_open(out, columns, ex->ncolumns,
 					 ex->gzip ? PARQUET_GZIP : PARQUET_UNCOMPRESSED,
-					 ex->row_group_bytes, "stedi-export " STEDI_EXPORT_VERSION);
+					 ex->row_group_bytes, "stedi-export version " STEDI_EXPORT_VERSION);
 	if (w == NULL)
 		fail("could not write %s: %s", f->partial, strerror(errno));
 	start_copy(ex, f, "FORMAT binary");
@@ -506,6 +532,7 @@ write_csv(Export *ex, ExportFile *f, FILE *out)
 			fail("could not write %s: %s", f->partial, strerror(errno));
 	}
 	start_copy(ex, f, "FORMAT csv, HEADER");
+	f->rows = -1;				/* the header comes first */
 	while ((n = PQgetCopyData(ex->conn, &buf, 0)) > 0)
 	{
 		bool		ok = gz ? gzwrite(gz, buf, n) == n : fwrite(buf, 1, n, out) == (size_t) n;
@@ -513,7 +540,7 @@ write_csv(Export *ex, ExportFile *f, FILE *out)
 		PQfreemem(buf);
 		if (!ok)
 			fail("could not write %s: %s", f->partial, strerror(errno));
-		/* every line but the header is a row (rows are one message each) */
+		/* every message is a line, the header or a row */
 		f->rows++;
 		if ((f->rows & 0xFFF) == 0)
 			draw_progress(ex, f, false);
@@ -521,7 +548,6 @@ write_csv(Export *ex, ExportFile *f, FILE *out)
 	if (n == -2)
 		fail_server(ex->conn, "could not read the training table");
 	finish_copy(ex);
-	f->rows--;					/* the header */
 	if (gz != NULL && gzclose(gz) != Z_OK)
 		fail("could not write %s", f->partial);
 }
@@ -560,12 +586,9 @@ export_file(Export *ex, ExportFile *f)
 static void
 write_manifest(Export *ex, FILE *out)
 {
-	time_t		now = time(NULL);
-	char		stamp[32];
 	int64_t		total = 0;
 
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	fprintf(out, "{\n  \"exported_at\": \"%s\",\n", stamp);
+	fprintf(out, "{\n  \"exported_at\": \"%s\",\n", ex->exported_at);
 	fprintf(out, "  \"exported_by\": \"stedi-export %s\",\n", STEDI_EXPORT_VERSION);
 	fprintf(out, "  \"table\": \"curated.machine_learning\",\n");
 	fprintf(out, "  \"format\": \"%s\",\n", ex->parquet ? "parquet" : "csv");
@@ -606,8 +629,11 @@ publish(Export *ex)
 {
 	char	   *manifest = path_in(ex->outdir, "manifest.json");
 	char	   *partial = path_in(ex->outdir, ".manifest.json.partial");
-	FILE	   *out = fopen(partial, "w");
+	FILE	   *out;
 	int			dir;
+
+	partials[npartials++] = partial;
+	out = fopen(partial, "w");
 
 	if (out == NULL)
 		fail("could not create %s: %s", partial, strerror(errno));
@@ -619,6 +645,29 @@ publish(Export *ex)
 			fail("could not rename %s: %s", ex->files[i].partial, strerror(errno));
 	if (rename(partial, manifest) != 0)
 		fail("could not rename %s: %s", partial, strerror(errno));
+	npartials = 0;				/* all in place */
+	/* what an earlier export wrote and this one did not */
+	for (int s = 0; s < NSPLITS; s++)
+	{
+		static const char *const suffixes[] = {"parquet", "csv", "csv.gz"};
+
+		for (int k = 0; k < 3; k++)
+		{
+			char		name[64];
+			bool		written = false;
+			char	   *path;
+
+			snprintf(name, sizeof(name), "%s.%s", split_names[s], suffixes[k]);
+			for (int i = 0; i < ex->nfiles; i++)
+				written |= strcmp(ex->files[i].name, name) == 0;
+			if (written)
+				continue;
+			path = path_in(ex->outdir, name);
+			if (unlink(path) != 0 && errno != ENOENT)
+				fail("could not remove %s, of an earlier export: %s", path, strerror(errno));
+			free(path);
+		}
+	}
 	dir = open(ex->outdir, O_RDONLY);
 	if (dir < 0 || fsync(dir) != 0)
 		fail("could not sync %s: %s", ex->outdir, strerror(errno));
@@ -693,8 +742,18 @@ main(int argc, char **argv)
 	ex.parquet = true;
 	ex.row_group_bytes = (size_t) 32 << 20;
 	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		if (strcmp(argv[i], "--json") == 0)
+	{
+		size_t		n = strlen(argv[i]);
+
+		/* (getopt_long takes any unambiguous prefix of a long option) */
+		if (n >= 4 && strncmp(argv[i], "--json", n) == 0)
 			json_output = true;
+		if (strcmp(argv[i], "-?") == 0)
+		{
+			help();
+			return 0;
+		}
+	}
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":d:h:p:U:wWqV?", long_options, NULL)) != -1)
@@ -751,7 +810,8 @@ main(int argc, char **argv)
 				ex.gzip = true;
 				break;
 			case 5:
-				break;			/* json_output, set before */
+				json_output = true; /* (already, from the scan above) */
+				break;
 			case 6:
 				{
 					char	   *end;
@@ -768,7 +828,7 @@ main(int argc, char **argv)
 					help();
 					return 0;
 				}
-				if (optopt)
+				if (optopt > ' ' && optopt < 127)
 					fail("invalid option -- '%c'; try \"%s --help\"", optopt, progname);
 				fail("invalid option \"%s\"; try \"%s --help\"", argv[optind - 1], progname);
 			case ':':
@@ -796,14 +856,35 @@ main(int argc, char **argv)
 		f->partial = xmalloc(strlen(ex.outdir) + strlen(f->name) + 16);
 		sprintf(f->partial, "%s/.%s.partial", ex.outdir, f->name);
 	}
-	if (mkdir(ex.outdir, 0777) != 0 && errno != EEXIST)
-		fail("could not create %s: %s", ex.outdir, strerror(errno));
-
 	ex.conn = stedi_connect(progname, dbname, host, port, user, prompt);
 	if (ex.conn == NULL)
 		fail("out of memory");
 	if (PQstatus(ex.conn) == CONNECTION_BAD)
 		fail_server(ex.conn, "could not connect");
+
+	if (mkdir(ex.outdir, 0777) != 0 && errno != EEXIST)
+		fail("could not create %s: %s", ex.outdir, strerror(errno));
+	{
+		char	   *lock = path_in(ex.outdir, ".stedi-export.lock");
+		int			fd = open(lock, O_RDWR | O_CREAT, 0666);
+
+		if (fd < 0)
+			fail("could not create %s: %s", lock, strerror(errno));
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+			fail("another stedi-export is writing %s", ex.outdir);
+		free(lock);				/* (the lock lasts as long as the program) */
+	}
+	for (int i = 0; i < ex.nfiles; i++)
+		partials[npartials++] = ex.files[i].partial;
+	atexit(remove_partials);
+	signal(SIGINT, remove_partials_and_die);
+	signal(SIGTERM, remove_partials_and_die);
+	signal(SIGHUP, remove_partials_and_die);
+	{
+		time_t		now = time(NULL);
+
+		strftime(ex.exported_at, sizeof(ex.exported_at), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	}
 
 	/*
 	 * One snapshot for everything read, the manifest's facts included; and
