@@ -364,12 +364,27 @@ stedi_refresh_zones(bool scheduled, bool wait_for_lock, bool only_if_changed,
 
 	run_id_datum = Int64GetDatum(run_id);
 	if (SPI_execute_with_args("UPDATE stedi.refresh_run "
-							  "SET finished_at = pg_catalog.clock_timestamp(), status = 'succeeded', "
-							  "    settings = stedi.settings_in_force() "
+							  "SET finished_at = pg_catalog.clock_timestamp(), status = 'succeeded' "
 							  "WHERE run_id OPERATOR(pg_catalog.=) $1",
 							  1, &run_id_type, &run_id_datum, NULL, false, 0)
 		!= SPI_OK_UPDATE)
 		elog(ERROR, "stedi: could not update stedi.refresh_run");
+
+	/*
+	 * The settings the run applied, what the zones it leaves reflect (from
+	 * 0.3.0 on: a database at an older version, while it is updated step by
+	 * step with this library, has no such column yet).
+	 */
+	if (SPI_execute("SELECT FROM pg_catalog.pg_proc "
+					"WHERE oid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('stedi.settings_in_force()')",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "stedi: could not look for stedi.settings_in_force()");
+	if (SPI_processed == 1 &&
+		SPI_execute_with_args("UPDATE stedi.refresh_run SET settings = stedi.settings_in_force() "
+							  "WHERE run_id OPERATOR(pg_catalog.=) $1",
+							  1, &run_id_type, &run_id_datum, NULL, false, 0)
+		!= SPI_OK_UPDATE)
+		elog(ERROR, "stedi: could not record the settings of the run");
 
 	stedi_prune_run_history();
 	SPI_finish();

@@ -134,6 +134,12 @@ is "$(export_as --json -q "$tmp/json" | node -e "let s = ''; process.stdin.on('d
       const d = JSON.parse(s); console.log(d.status, d.manifest.files.length, d.manifest.rows); })")" \
    "0 3 $(q $db "SELECT count(*) FROM curated.machine_learning")" "--json: the status and the manifest"
 
+# a progress bar on a terminal (script(1) gives it one), none elsewhere
+out=$(PGUSER=test_exporter PGPASSWORD=$pw script -qec "stedi-export -d $db $tmp/tty" /dev/null | tr '\r' '\n')
+is "$(echo "$out" | grep -cE '^(train|validation|test) +[0-9]+ of [0-9]+ rows \(100%\)')" 3 \
+   "on a terminal: a progress bar per split, to 100%"
+is "$(export_as "$tmp/notty" 2>&1 | grep -c '%)')" 0 "not on a terminal: no progress bar"
+
 # exports while refreshes commit: each export is of one snapshot, so its
 # total is the training table's at the refresh its manifest names
 q $db "CREATE TABLE public.rows_at_run AS SELECT max(run_id) AS run_id, (SELECT count(*) FROM curated.machine_learning) AS n

@@ -46,12 +46,15 @@ transplant()
 # what an update keeps: every table of state(), quarantined lines by the
 # columns every version has (0.3.0 adds the email and serial number they
 # carry), owner maps by normalized email (0.3.0 folds them) and file (0.3.0
-# adds the span of reading times), every sequence that was used
+# adds the span of reading times), refresh runs by the columns every
+# version has (0.3.0 adds the settings each applied), every sequence that
+# was used
 kept()
 {
     digest_of "$1" landing.source_file landing.customer landing.accelerometer \
         landing.step_trainer stedi.ingest_log stedi.setting stedi.refresh_job \
-        stedi.refresh_run "(SELECT run_id, step, view, method, rows, duration FROM stedi.refresh_log)" \
+        "(SELECT run_id, trigger, started_at, finished_at, status, message FROM stedi.refresh_run)" \
+        "(SELECT run_id, step, view, method, rows, duration FROM stedi.refresh_log)" \
         stedi.erasure_log stedi.pseudonym_secret \
         "(SELECT serial_number, file_id FROM stedi.step_trainer_file_serial)" \
         "(SELECT kind, file_id, line_number, byte_offset, reason, raw_line FROM landing.rejected)" \
