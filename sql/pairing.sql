@@ -110,8 +110,8 @@ CREATE TEMP TABLE long_email AS
 SELECT string_agg(md5(i::text), '') || '@long.test' AS email FROM generate_series(1, 75) AS i;
 INSERT INTO trusted.customer (email, serial_number, share_with_research_as_of_date, file_id, line_number)
 SELECT email, 'dev-long', '2022-01-01', 0, 1 FROM long_email;
-INSERT INTO trusted.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
-SELECT email, '2022-07-01 10:00:00.000+00', 1, 2, 3, 0, 1 FROM long_email;
+INSERT INTO trusted.accelerometer (user_email, reading_time, x, y, z, file_id, line_number, serial_number)
+SELECT email, '2022-07-01 10:00:00.000+00', 1, 2, 3, 0, 1, 'dev-long' FROM long_email;
 INSERT INTO trusted.step_trainer VALUES ('2022-07-01 10:00:00.100+00', 'dev-long', 7, 0, 1);
 SELECT (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', reltoastrelid::regclass),
                                             false, true, '')))[1]::text::int > 0 AS stored_apart,

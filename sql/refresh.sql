@@ -65,7 +65,7 @@ ROLLBACK;
 -- A part only the zone has, one of three:
 BEGIN;
 INSERT INTO trusted.accelerometer
-SELECT user_email, reading_time, x, y, z, 999999, line_number
+SELECT user_email, reading_time, x, y, z, 999999, line_number, serial_number
   FROM trusted.accelerometer ORDER BY file_id, line_number LIMIT 2;
 SELECT view, method, inserted, deleted, reason FROM stedi.refresh(full => true);
 SELECT count(*) AS readings_of_file_999999 FROM trusted.accelerometer WHERE file_id = 999999;
@@ -81,7 +81,7 @@ DELETE FROM trusted.accelerometer
  WHERE (file_id, line_number) = (SELECT file_id, line_number FROM trusted.accelerometer
                                   ORDER BY file_id DESC, line_number DESC LIMIT 1);
 INSERT INTO trusted.accelerometer
-SELECT user_email, reading_time, x, y, z, 999999, line_number
+SELECT user_email, reading_time, x, y, z, 999999, line_number, serial_number
   FROM trusted.accelerometer ORDER BY file_id, line_number LIMIT 1;
 DELETE FROM curated.customer WHERE customer_key = (SELECT min(customer_key::text)::uuid FROM curated.customer);
 UPDATE trusted.step_trainer SET distance_from_object = distance_from_object + 1

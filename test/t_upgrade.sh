@@ -89,13 +89,17 @@ is "$(stedi-load -q -d $old "$tmp/data" 2>&1; echo "exit $?")" \
    "stedi-load: extension \"stedi\" in database \"$old\" is version $oldest, older than this stedi-load
 stedi-load: hint: Run ALTER EXTENSION stedi UPDATE; in that database first.
 exit 2" "stedi-load refuses an extension older than its loading protocol, saying what to do"
-# every zone's rows, without the split column that 0.3.0 adds
+# every zone's rows, without the columns that 0.3.0 adds (the split, and
+# the device of the phone readings)
 zones_kept()
 {
-    local t sql=""
+    local t added sql=""
     for t in trusted.customer trusted.accelerometer curated.customer trusted.step_trainer curated.machine_learning; do
+        added="'{split}'"
+        [ $t = trusted.accelerometer ] && added="'{split,serial_number}'"
         sql+="${sql:+ UNION ALL }SELECT '$t', count(*),
-                  md5(string_agg((to_jsonb(zone_row) - 'split')::text, ',' ORDER BY (to_jsonb(zone_row) - 'split')::text))
+                  md5(string_agg((to_jsonb(zone_row) - $added::text[])::text, ','
+                                 ORDER BY (to_jsonb(zone_row) - $added::text[])::text))
                   FROM $t AS zone_row"
     done
     q "$1" "SELECT string_agg(format('%s %s %s', t, n, d), ' | ' ORDER BY t) FROM ($sql) AS f(t, n, d)"

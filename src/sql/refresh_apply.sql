@@ -37,7 +37,7 @@ DECLARE
     read_rows bigint;
     new_rows bigint;         -- rows the loader counted in the new files of the zone's kind
     changed text[];          -- 1: emails whose latest record may differ
-    consent_changed text[];  -- 2: customers who came, went or changed consent date
+    consent_changed text[];  -- 2: customers who came, went or changed consent date or device
     recompute text[];        -- 3: customers whose curated row may differ
     devices text[];          -- 4: devices whose curated owners changed
     readmitted text[];       -- 2: those of consent_changed in trusted now
@@ -118,13 +118,17 @@ BEGIN
                 choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
             ELSIF z.step = 2 THEN
                 SELECT array_agg(DISTINCT x.email) INTO consent_changed
-                  FROM ((SELECT m.email, m.share_with_research_as_of_date FROM pg_temp.stedi_minus_1 AS m
+                  FROM ((SELECT m.email, m.share_with_research_as_of_date, m.serial_number
+                           FROM pg_temp.stedi_minus_1 AS m
                          EXCEPT
-                         SELECT p.email, p.share_with_research_as_of_date FROM pg_temp.stedi_plus_1 AS p)
+                         SELECT p.email, p.share_with_research_as_of_date, p.serial_number
+                           FROM pg_temp.stedi_plus_1 AS p)
                         UNION ALL
-                        (SELECT p.email, p.share_with_research_as_of_date FROM pg_temp.stedi_plus_1 AS p
+                        (SELECT p.email, p.share_with_research_as_of_date, p.serial_number
+                           FROM pg_temp.stedi_plus_1 AS p
                          EXCEPT
-                         SELECT m.email, m.share_with_research_as_of_date FROM pg_temp.stedi_minus_1 AS m)) AS x;
+                         SELECT m.email, m.share_with_research_as_of_date, m.serial_number
+                           FROM pg_temp.stedi_minus_1 AS m)) AS x;
                 -- only those in trusted now have rows to read again
                 SELECT array_agg(c.email) INTO readmitted
                   FROM trusted.customer AS c WHERE c.email = ANY (consent_changed);

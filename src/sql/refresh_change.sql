@@ -95,7 +95,7 @@ BEGIN
          WHERE a.user_email = ANY (consent_changed) AND NOT a.file_id = ANY (files);
         PERFORM set_config('enable_nestloop', (measured_rows <= 10000)::text, true);
         INSERT INTO pg_temp.stedi_plus_2
-        SELECT c.email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number
+        SELECT c.email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number, c.serial_number
           FROM landing.accelerometer AS a
           JOIN trusted.customer AS c ON c.email = stedi.normalize_email(a.user_email)
          WHERE a.file_id = ANY (accelerometer_files || owner_files)
@@ -275,7 +275,8 @@ BEGIN
                AND s.sensor_reading_time OPERATOR(stedi.=#) a.reading_time;
         ELSE
             WITH owned AS MATERIALIZED (
-                SELECT a.*, o.serial_number, o.customer_key
+                SELECT a.user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number,
+                       o.serial_number, o.customer_key
                   FROM pg_temp.stedi_plus_2 AS a
                   JOIN pg_temp.stedi_owners AS o ON o.email = a.user_email)
             INSERT INTO pg_temp.stedi_plus_5
@@ -350,7 +351,8 @@ BEGIN
             owner_keys := ARRAY(SELECT DISTINCT o.serial_number FROM pg_temp.stedi_owners AS o
                                  WHERE o.email = ANY (serial_changed));
             WITH owned AS MATERIALIZED (
-                SELECT a.*, o.serial_number, o.customer_key
+                SELECT a.user_email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number,
+                       o.serial_number, o.customer_key
                   FROM trusted.accelerometer AS a
                   JOIN pg_temp.stedi_owners AS o ON o.email = a.user_email
                  WHERE a.user_email = ANY (serial_changed))

@@ -86,7 +86,10 @@ COMMENT ON FUNCTION stedi.fill_zone(regclass, regclass, name) IS 'Append every r
 -- refresh compares a zone part by part first (stedi.compare_zone); the
 -- split names the part of a row: the file of a reading (a batch of new
 -- files, or a file changed by hand, differs only in its own parts), and
--- for customers a 1,024th of them by a hash of the key.
+-- for customers a 1,024th of them by a hash of the key.  Each key ends
+-- with the zone's distribution column, the device (serial_number): a
+-- unique index that lacks it could not be kept on a zone hash-partitioned
+-- or distributed by device (docs/scale-out.md; sql/distribution.sql).
 CREATE OR REPLACE FUNCTION stedi.zones(OUT step integer, OUT zone regclass, OUT definition regclass,
                             OUT key text[], OUT key_name text,
                             OUT lookup text, OUT lookup_name text, OUT owner name,
@@ -96,21 +99,21 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     VALUES (1, 'trusted.customer'::regclass, 'trusted.customer_definition'::regclass,
-            '{email}'::text[], 'customer_key', '(serial_number)', 'customer_serial_number_idx',
+            '{email,serial_number}'::text[], 'customer_key', '(serial_number)', 'customer_serial_number_idx',
             NULL::name, 'pg_catalog.hashtext(email) & 1023'),
            (2, 'trusted.accelerometer', 'trusted.accelerometer_definition',
-            '{file_id,line_number}', 'accelerometer_key',
+            '{file_id,line_number,serial_number}', 'accelerometer_key',
             '(user_email, reading_time stedi.timestamptz_ms_ops)', 'accelerometer_user_time_idx',
             NULL, 'file_id'),
            (3, 'curated.customer', 'curated.customer_definition',
-            '{customer_key}', 'customer_key', '(serial_number)', 'customer_serial_number_idx',
+            '{customer_key,serial_number}', 'customer_key', '(serial_number)', 'customer_serial_number_idx',
             NULL, 'pg_catalog.uuid_hash(customer_key) & 1023'),
            (4, 'trusted.step_trainer', 'trusted.step_trainer_definition',
-            '{file_id,line_number}', 'step_trainer_key',
+            '{file_id,line_number,serial_number}', 'step_trainer_key',
             '(serial_number, sensor_reading_time stedi.timestamptz_ms_ops)', 'step_trainer_serial_time_idx',
             'serial_number', 'file_id'),
            (5, 'curated.machine_learning', 'curated.machine_learning_definition',
-            '{accelerometer_file_id,accelerometer_line_number,step_trainer_file_id,step_trainer_line_number}',
+            '{accelerometer_file_id,accelerometer_line_number,step_trainer_file_id,step_trainer_line_number,serial_number}',
             'machine_learning_key',
             '(serial_number, step_trainer_file_id, step_trainer_line_number)', 'machine_learning_device_idx',
             'serial_number', 'accelerometer_file_id')

@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS trusted.customer (
 -- file was loaded, is there for the expectations' checks.
 CREATE OR REPLACE VIEW trusted.accelerometer_candidate AS
 SELECT stedi.normalize_email(a.user_email) AS user_email, a.reading_time, a.x, a.y, a.z,
-       a.file_id, a.line_number, f.loaded_at
+       a.file_id, a.line_number, f.loaded_at, c.serial_number
   FROM landing.accelerometer AS a
   JOIN trusted.customer AS c ON c.email = stedi.normalize_email(a.user_email)
   JOIN landing.source_file AS f ON f.file_id = a.file_id
@@ -74,8 +74,10 @@ CREATE TABLE IF NOT EXISTS trusted.accelerometer (
     y            double precision NOT NULL,
     z            double precision NOT NULL,
     file_id      integer NOT NULL,
-    line_number  bigint NOT NULL
+    line_number  bigint NOT NULL,
+    serial_number text NOT NULL
 );
+COMMENT ON COLUMN trusted.accelerometer.serial_number IS 'The device the reading''s customer names in their trusted record: the column the zones are distributed by (docs/scale-out.md)';
 
 
 -- No name, email, phone or birthday: curated is what data scientists read.

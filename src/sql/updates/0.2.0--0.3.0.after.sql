@@ -37,6 +37,14 @@ ALTER TABLE curated.customer ALTER COLUMN split SET NOT NULL;
 UPDATE curated.machine_learning SET split = stedi.customer_split(customer_key);
 ALTER TABLE curated.machine_learning ALTER COLUMN split SET NOT NULL;
 
+-- the phone readings carry their customer's device (a reading with no
+-- trusted customer, which 0.2.0 did not keep, goes; the full refresh
+-- below would remove it)
+UPDATE trusted.accelerometer AS a SET serial_number = c.serial_number
+  FROM trusted.customer AS c WHERE c.email = a.user_email;
+DELETE FROM trusted.accelerometer AS a WHERE a.serial_number IS NULL;
+ALTER TABLE trusted.accelerometer ALTER COLUMN serial_number SET NOT NULL;
+
 -- zones that 0.2.0 filled hold emails in other spellings, identical
 -- readings twice, readings the shipped expectations keep out, and pairs of
 -- readings now held back: the next refresh compares every zone whole with
@@ -55,21 +63,16 @@ BEGIN
         IF to_regclass(format('%I.%I', schema, z.key_name)) IS NOT NULL THEN
             EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.key_name,
                            'Key of ' || z.zone::text || ': one row per key, and how a refresh finds the rows it deletes');
-            -- the training table's key led with the step trainer reading:
-            -- it leads with the accelerometer reading now, and the device
-            -- index finds step trainer readings.  The old key is dropped
+            -- every key ends with the device now, and the training
+            -- table's leads with the accelerometer reading (its device
+            -- index finds step trainer readings).  The old key is dropped
             -- once the new one is built: dropping locks readers out until
-            -- this update commits, building does not.
-            IF z.step = 5 THEN
-                EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', schema, z.key_name,
-                               z.key_name || '_0_2_0');
-            END IF;
-            -- a filled zone gets the lookup index 0.3.0 adds (the training
-            -- table's, by device)
+            -- this update commits, building does not.  A filled zone gets
+            -- the lookup index 0.3.0 adds (the training table's, by device).
+            EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', schema, z.key_name,
+                           z.key_name || '_0_2_0');
             PERFORM stedi.index_zone(z.zone);
-            IF z.step = 5 THEN
-                EXECUTE format('DROP INDEX %I.%I', schema, z.key_name || '_0_2_0');
-            END IF;
+            EXECUTE format('DROP INDEX %I.%I', schema, z.key_name || '_0_2_0');
         END IF;
         IF to_regclass(format('%I.%I', schema, z.lookup_name)) IS NOT NULL THEN
             EXECUTE format('COMMENT ON INDEX %I.%I IS %L', schema, z.lookup_name,

@@ -188,3 +188,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA curated, stedi FROM stedi_analyst, stedi_admi
 REVOKE ALL ON SCHEMA stedi FROM stedi_loader, stedi_admin;
 REVOKE ALL ON SCHEMA landing FROM stedi_loader, stedi_admin;
 REVOKE ALL ON SCHEMA curated FROM stedi_analyst, stedi_admin;
+
+-- Every zone carries the device it is distributed by (docs/scale-out.md):
+-- the phone readings that of their customer (filled after)
+ALTER TABLE trusted.accelerometer ADD COLUMN serial_number text;
