@@ -44,28 +44,17 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
 
-#include "stedi_common.h"
+#include "gen.h"
 
-#define PROGNAME			"stedi-gen"
 #define GEN_VERSION			"0.3.0"
 
-/* Exit code for usage and I/O errors alike. */
-#define EXIT_FAILURE_GEN	2
-
-/* The real set splits its files at 10,000 lines. */
-#define MAX_LINES_PER_FILE	10000
+static void try_help(void) __attribute__((noreturn));
 
 /*
  * Distinct customers per unit of scale.  With the repeated records added
@@ -89,10 +78,6 @@
 #define COHORT_GAP_MS		INT64_C(86400000)
 #define BASE_EPOCH_MS		INT64_C(1655560000000)	/* 2022-06-18 13:46 UTC */
 
-/* One step trainer session: fixed count, fixed spacing per customer. */
-#define STEPS_PER_SESSION	30
-#define MAX_ACCEL_PER_STEP	3
-
 /*
  * Readings are written for a batch of customers at a time, each reading
  * in one of several passes over the batch, so that, as in the real files,
@@ -101,8 +86,6 @@
 #define BATCH_SIZE			32
 #define ACCEL_PASSES		8
 #define STEP_PASSES			6
-
-#define IO_BUFFER_SIZE		(1024 * 1024)
 
 /* Probabilities, in units of 1/10000. */
 #define P_SHARE				5000	/* each share* field present */
@@ -151,10 +134,6 @@ static const char *const last_names[] = {
 #define N_FIRST		((int) (sizeof(first_names) / sizeof(first_names[0])))
 #define N_LAST		((int) (sizeof(last_names) / sizeof(last_names[0])))
 #define N_COMBOS	(N_FIRST * N_LAST)
-
-/* Accelerometer axis values as the app writes them. */
-static const char *const axis_text[] = {"-1.0", "0.0", "1.0"};
-
 /*
  * Piecewise-linear inverse CDFs: (cumulative share in 1/1000, value in ms).
  */
@@ -195,138 +174,18 @@ static const CurvePoint session_end_curve[] = {
 
 #define CURVE_LEN(c)	((int) (sizeof(c) / sizeof((c)[0])))
 
-/* How a repeated customer record changes the research consent. */
-typedef enum UpdateKind
-{
-	UPDATE_NONE = 0,
-	UPDATE_GIVE,				/* consent given in the later record */
-	UPDATE_WITHDRAW_ABSENT,		/* withdrawn: field left out */
-	UPDATE_WITHDRAW_NULL		/* withdrawn: field written as null */
-} UpdateKind;
-
-typedef struct Customer
-{
-	char		name[48];
-	char		email[80];
-	char		phone[16];
-	char		birthday[16];
-	char		serial[40];
-	int64_t		registered;
-	int64_t		updated;
-	bool		share_research;
-	bool		share_public;
-	bool		share_friends;
-	UpdateKind	update;
-	int64_t		update_at;		/* lastUpdateDate of the later record */
-} Customer;
-
-typedef struct AccelReading
-{
-	int64_t		ts;
-	uint8_t		x;				/* indexes into axis_text */
-	uint8_t		y;
-	uint8_t		z;
-	uint8_t		pass;
-} AccelReading;
-
-typedef struct StepReading
-{
-	int64_t		ts;
-	int32_t		distance;
-	uint8_t		pass;
-} StepReading;
-
-/* One customer's session, waiting in the batch to be written. */
-typedef struct Session
-{
-	const char *email;			/* points into the batch's Customer */
-	const char *serial;
-	int			naccel;
-	int			nstep;
-	AccelReading accel[STEPS_PER_SESSION * MAX_ACCEL_PER_STEP];
-	StepReading step[STEPS_PER_SESSION];
-} Session;
-
-/* A line under construction; every line we write is far shorter. */
-typedef struct LineBuf
-{
-	char		data[512];
-	size_t		len;
-} LineBuf;
-
-typedef struct Prng
-{
-	uint64_t	s[4];
-} Prng;
-
-/*
- * What --faults mixes in: kinds of bad line, in the order they are
- * reported, each named as the loader's reason would classify it.
- */
-typedef enum FaultKind
-{
-	FAULT_MALFORMED_JSON = 0,	/* not JSON, and not a prefix of it */
-	FAULT_CUT_OFF,				/* a prefix of a record */
-	FAULT_NOT_OBJECT,			/* an array, string or number */
-	FAULT_MISSING_FIELD,		/* a required field absent or null */
-	FAULT_WRONG_TYPE,			/* a field of the wrong JSON type */
-	FAULT_OUT_OF_RANGE,			/* a number beyond its column's type */
-	FAULT_INVALID_UTF8,			/* invalid UTF-8 inside a string */
-	FAULT_NUL_BYTE,				/* a raw NUL byte inside a string */
-	FAULT_DUPLICATE_KEY,		/* a key twice in one object */
-	FAULT_TOO_DEEP,				/* arrays nested beyond the loader's limit */
-	FAULT_TOO_LONG,				/* a line beyond the loader's limit */
-	NFAULTS
-} FaultKind;
-
 static const char *const fault_name[NFAULTS] = {
 	"malformed_json", "cut_off", "not_object", "missing_field", "wrong_type",
 	"out_of_range", "invalid_utf8", "nul_byte", "duplicate_key", "too_deep",
 	"too_long"
 };
 
-/* State and counts of --faults, shared by the three writers. */
-typedef struct FaultState
-{
-	Prng		rng;			/* apart from the data's, which it never
-								 * touches */
-	int64_t		count[NFAULTS];
-	int64_t		crlf;			/* good records ending in CRLF */
-	int64_t		bom;			/* files starting with a BOM */
-	int64_t		blank;			/* blank lines */
-	int64_t		extra_fields;	/* good records with an unknown field */
-} FaultState;
-
-/* Output of one kind: a sequence of numbered files in its landing folder. */
-typedef struct KindWriter
-{
-	const char *kind;
-	StediKind	kindno;
-	char	   *dir;
-	char	   *path;			/* current file, for error messages */
-	FILE	   *fp;
-	char	   *buffer;
-	int			nfiles;
-	int			lines_in_file;	/* good records in the current file */
-	int64_t		lines;			/* non-blank lines, faulty ones included */
-
-	/* with --faults only */
-	FaultState *faults;			/* NULL without --faults */
-	int64_t		records;		/* good records written */
-	int64_t		faulty;			/* faulty lines written */
-	LineBuf		last;			/* the last good record written */
-} KindWriter;
-
-static void fatal(const char *fmt,...)
-			__attribute__((format(printf, 1, 2), noreturn));
-static void try_help(void) __attribute__((noreturn));
-
 
 /*
  * Report an error and exit.  Output already written is left in place: it
  * is incomplete but clearly so, and a rerun refuses to mix into it.
  */
-static void
+void
 fatal(const char *fmt,...)
 {
 	va_list		ap;
@@ -340,7 +199,7 @@ fatal(const char *fmt,...)
 	exit(EXIT_FAILURE_GEN);
 }
 
-static void *
+void *
 xmalloc(size_t size)
 {
 	void	   *p = malloc(size);
@@ -349,306 +208,6 @@ xmalloc(size_t size)
 		fatal("out of memory");
 	return p;
 }
-
-static char *
-path_join(const char *a, const char *b)
-{
-	size_t		la = strlen(a);
-	size_t		lb = strlen(b);
-	char	   *p = xmalloc(la + lb + 2);
-
-	memcpy(p, a, la);
-	/* avoid "dir//x" when the user gave a trailing slash */
-	if (la == 0 || a[la - 1] != '/')
-		p[la++] = '/';
-	memcpy(p + la, b, lb + 1);
-	return p;
-}
-
-
-/* ---- random numbers ---------------------------------------------------- */
-
-static uint64_t
-splitmix64(uint64_t *x)
-{
-	uint64_t	z = (*x += UINT64_C(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
-static void
-prng_seed(Prng *p, uint64_t seed)
-{
-	int			i;
-
-	/* splitmix64 never yields an all-zero xoshiro state */
-	for (i = 0; i < 4; i++)
-		p->s[i] = splitmix64(&seed);
-}
-
-static inline uint64_t
-rotl64(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256** */
-static inline uint64_t
-prng_next(Prng *p)
-{
-	uint64_t   *s = p->s;
-	uint64_t	result = rotl64(s[1] * 5, 7) * 9;
-	uint64_t	t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl64(s[3], 45);
-	return result;
-}
-
-/* Uniform in [0, n), without modulo bias (Lemire's method). */
-static uint32_t
-prng_below(Prng *p, uint32_t n)
-{
-	uint64_t	m = (prng_next(p) >> 32) * (uint64_t) n;
-	uint32_t	low = (uint32_t) m;
-
-	if (low < n)
-	{
-		uint32_t	threshold = (uint32_t) (-n) % n;
-
-		while (low < threshold)
-		{
-			m = (prng_next(p) >> 32) * (uint64_t) n;
-			low = (uint32_t) m;
-		}
-	}
-	return (uint32_t) (m >> 32);
-}
-
-/* Uniform in [lo, hi]; ranges here are far below 2^32. */
-static int64_t
-prng_range(Prng *p, int64_t lo, int64_t hi)
-{
-	return lo + (int64_t) prng_below(p, (uint32_t) (hi - lo + 1));
-}
-
-static bool
-prng_chance(Prng *p, uint32_t per10000)
-{
-	return prng_below(p, 10000) < per10000;
-}
-
-
-/* ---- line formatting --------------------------------------------------- */
-
-static inline void
-lb_reset(LineBuf *lb)
-{
-	lb->len = 0;
-}
-
-static inline void
-lb_str(LineBuf *lb, const char *s)
-{
-	size_t		n = strlen(s);
-
-	memcpy(lb->data + lb->len, s, n);
-	lb->len += n;
-}
-
-static inline void
-lb_int(LineBuf *lb, int64_t v)
-{
-	char		tmp[24];
-	int			n = 0;
-	uint64_t	u;
-
-	if (v < 0)
-	{
-		lb->data[lb->len++] = '-';
-		u = (uint64_t) 0 - (uint64_t) v;
-	}
-	else
-		u = (uint64_t) v;
-	do
-	{
-		tmp[n++] = (char) ('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	while (n > 0)
-		lb->data[lb->len++] = tmp[--n];
-}
-
-
-/* ---- output files ------------------------------------------------------ */
-
-/*
- * mkdir -p: create each missing component.  An existing directory is fine;
- * anything else in the way is an error.
- */
-static void
-make_dirs(const char *path)
-{
-	char	   *buf = xmalloc(strlen(path) + 1);
-	char	   *p;
-
-	strcpy(buf, path);
-	p = buf;
-	for (;;)
-	{
-		char		saved;
-		struct stat st;
-
-		while (*p == '/')
-			p++;
-		while (*p != '\0' && *p != '/')
-			p++;
-		saved = *p;
-		*p = '\0';
-		if (mkdir(buf, 0777) != 0)
-		{
-			int			save_errno = errno;
-
-			if (save_errno != EEXIST || stat(buf, &st) != 0 ||
-				!S_ISDIR(st.st_mode))
-				fatal("could not create directory \"%s\": %s", buf,
-					  strerror(save_errno == EEXIST ? ENOTDIR : save_errno));
-		}
-		*p = saved;
-		if (saved == '\0')
-			break;
-	}
-	free(buf);
-}
-
-static bool
-has_json_suffix(const char *name)
-{
-	size_t		len = strlen(name);
-	size_t		slen = strlen(STEDI_FILE_SUFFIX);
-
-	return len >= slen && strcmp(name + len - slen, STEDI_FILE_SUFFIX) == 0;
-}
-
-/* Refuse to write where data of an earlier run (or real data) already is. */
-static void
-check_empty_landing(const char *dir)
-{
-	DIR		   *d = opendir(dir);
-	struct dirent *de;
-
-	if (d == NULL)
-	{
-		/* not there yet (or blocked by a file, which mkdir will report) */
-		if (errno == ENOENT || errno == ENOTDIR)
-			return;
-		fatal("could not open directory \"%s\": %s", dir, strerror(errno));
-	}
-	errno = 0;
-	while ((de = readdir(d)) != NULL)
-	{
-		if (has_json_suffix(de->d_name))
-			fatal("\"%s\" already contains *%s files; refusing to mix data sets",
-				  dir, STEDI_FILE_SUFFIX);
-		errno = 0;
-	}
-	if (errno != 0)
-		fatal("could not read directory \"%s\": %s", dir, strerror(errno));
-	closedir(d);
-}
-
-static void
-writer_init(KindWriter *w, const char *folder, StediKind kind)
-{
-	char	   *kind_dir = path_join(folder, stedi_kind_name[kind]);
-
-	memset(w, 0, sizeof(*w));
-	w->kind = stedi_kind_name[kind];
-	w->kindno = kind;
-	w->dir = path_join(kind_dir, STEDI_LANDING_DIR);
-	w->buffer = xmalloc(IO_BUFFER_SIZE);
-	free(kind_dir);
-}
-
-static void
-writer_write(KindWriter *w, const char *data, size_t len)
-{
-	if (fwrite(data, 1, len, w->fp) != len)
-		fatal("could not write \"%s\": %s", w->path, strerror(errno));
-}
-
-static void faults_file_start(KindWriter *w);
-static void faults_file_end(KindWriter *w);
-static void faults_put_record(KindWriter *w, const LineBuf *lb);
-
-static void
-writer_close_file(KindWriter *w)
-{
-	if (w->fp == NULL)
-		return;
-	if (w->faults != NULL)
-		faults_file_end(w);
-	if (fclose(w->fp) != 0)
-		fatal("could not write \"%s\": %s", w->path, strerror(errno));
-	w->fp = NULL;
-}
-
-static void
-writer_open_next(KindWriter *w)
-{
-	char		name[64];
-
-	writer_close_file(w);
-	w->nfiles++;
-	/* zero-padded, so that name order is the order the files were written */
-	snprintf(name, sizeof(name), "%s-%06d%s", w->kind, w->nfiles,
-			 STEDI_FILE_SUFFIX);
-	free(w->path);
-	w->path = path_join(w->dir, name);
-
-	/* "x": never overwrite, even if a file appeared since the check */
-	w->fp = fopen(w->path, "wx");
-	if (w->fp == NULL)
-		fatal("could not create \"%s\": %s", w->path, strerror(errno));
-	if (setvbuf(w->fp, w->buffer, _IOFBF, IO_BUFFER_SIZE) != 0)
-		fatal("could not set up buffering for \"%s\"", w->path);
-	w->lines_in_file = 0;
-	if (w->faults != NULL)
-		faults_file_start(w);
-}
-
-/*
- * Write a good record.  Files are split by good records only, so that with
- * --faults the same records land in the same files as without.
- */
-static void
-writer_put(KindWriter *w, const LineBuf *lb)
-{
-	if (w->fp == NULL || w->lines_in_file >= MAX_LINES_PER_FILE)
-		writer_open_next(w);
-	if (w->faults != NULL)
-		faults_put_record(w, lb);
-	else
-		writer_write(w, lb->data, lb->len);
-	w->lines_in_file++;
-	w->lines++;
-}
-
-static void
-writer_finish(KindWriter *w)
-{
-	writer_close_file(w);
-	free(w->buffer);
-	w->buffer = NULL;
-}
-
-
 /* ---- faults (--faults) ------------------------------------------------- */
 
 /*
@@ -711,9 +270,6 @@ static const char *const bad_utf8[] = {
 
 /* Blank lines: the loader skips them (and does not count them). */
 static const char *const blank_lines[] = {"\n", "  \n", "\t\n", " \r\n", "\r\n"};
-
-#define LENGTHOF(a)	((int) (sizeof(a) / sizeof((a)[0])))
-
 /* A faulty line under construction. */
 typedef struct TextBuf
 {
@@ -1182,7 +738,7 @@ put_fault(KindWriter *w, FaultKind fault, const char *s, size_t len,
 }
 
 /* A file may start with a byte order mark; the first customer file does. */
-static void
+void
 faults_file_start(KindWriter *w)
 {
 	if ((w->kindno == STEDI_CUSTOMER && w->nfiles == 1) ||
@@ -1197,7 +753,7 @@ faults_file_start(KindWriter *w)
  * A file may end in a line cut off without a newline, as if the writer had
  * died; the first accelerometer file does.
  */
-static void
+void
 faults_file_end(KindWriter *w)
 {
 	if (w->lines_in_file == 0)
@@ -1211,7 +767,7 @@ faults_file_end(KindWriter *w)
  * Write good record lb, maybe with CRLF or an unknown field, then maybe a
  * blank line and faulty lines.
  */
-static void
+void
 faults_put_record(KindWriter *w, const LineBuf *lb)
 {
 	FaultState *fs = w->faults;
@@ -1537,56 +1093,6 @@ make_customer(GenState *g, int64_t cohort_base, int pos, Customer *c,
 	}
 }
 
-static void
-put_share(LineBuf *lb, const char *field, bool present, int64_t at)
-{
-	if (!present)
-		return;
-	lb_str(lb, ", \"");
-	lb_str(lb, field);
-	lb_str(lb, "\": ");
-	lb_int(lb, at);
-}
-
-/*
- * Write a customer record; "later" writes the repeated record with the
- * changed research consent instead of the original one.
- */
-static void
-write_customer(KindWriter *w, const Customer *c, bool later)
-{
-	LineBuf		lb;
-	int64_t		updated = later ? c->update_at : c->updated;
-
-	lb_reset(&lb);
-	lb_str(&lb, "{\"" F_CUSTOMER_NAME "\": \"");
-	lb_str(&lb, c->name);
-	lb_str(&lb, "\", \"" F_EMAIL "\": \"");
-	lb_str(&lb, c->email);
-	lb_str(&lb, "\", \"" F_PHONE "\": \"");
-	lb_str(&lb, c->phone);
-	lb_str(&lb, "\", \"" F_BIRTH_DAY "\": \"");
-	lb_str(&lb, c->birthday);
-	lb_str(&lb, "\", \"" F_SERIAL_NUMBER "\": \"");
-	lb_str(&lb, c->serial);
-	lb_str(&lb, "\", \"" F_REGISTRATION_DATE "\": ");
-	lb_int(&lb, c->registered);
-	lb_str(&lb, ", \"" F_LAST_UPDATE_DATE "\": ");
-	lb_int(&lb, updated);
-
-	/* share dates are as of the record's last update, as the app sets them */
-	if (!later)
-		put_share(&lb, F_SHARE_RESEARCH, c->share_research, c->updated);
-	else if (c->update == UPDATE_GIVE)
-		put_share(&lb, F_SHARE_RESEARCH, true, c->update_at);
-	else if (c->update == UPDATE_WITHDRAW_NULL)
-		lb_str(&lb, ", \"" F_SHARE_RESEARCH "\": null");
-	put_share(&lb, F_SHARE_PUBLIC, c->share_public, c->updated);
-	put_share(&lb, F_SHARE_FRIENDS, c->share_friends, c->updated);
-	lb_str(&lb, "}\n");
-	writer_put(w, &lb);
-}
-
 /*
  * Write the batch's readings: pass by pass, customer by customer, newest
  * first within a run, which is how the real files are laid out.
@@ -1594,7 +1100,6 @@ write_customer(KindWriter *w, const Customer *c, bool later)
 static void
 flush_batch(GenState *g, const Session *batch, int n)
 {
-	LineBuf		lb;
 	int			pass;
 	int			b;
 	int			i;
@@ -1607,23 +1112,9 @@ flush_batch(GenState *g, const Session *batch, int n)
 
 			for (i = s->naccel - 1; i >= 0; i--)
 			{
-				const AccelReading *a = &s->accel[i];
-
-				if (a->pass != pass)
-					continue;
-				lb_reset(&lb);
-				lb_str(&lb, "{\"" F_USER "\":\"");
-				lb_str(&lb, s->email);
-				lb_str(&lb, "\",\"" F_TIMESTAMP "\":");
-				lb_int(&lb, a->ts);
-				lb_str(&lb, ",\"" F_X "\":");
-				lb_str(&lb, axis_text[a->x]);
-				lb_str(&lb, ",\"" F_Y "\":");
-				lb_str(&lb, axis_text[a->y]);
-				lb_str(&lb, ",\"" F_Z "\":");
-				lb_str(&lb, axis_text[a->z]);
-				lb_str(&lb, "}\n");
-				writer_put(&g->out[STEDI_ACCELEROMETER], &lb);
+				if (s->accel[i].pass == pass)
+					write_accel(&g->out[STEDI_ACCELEROMETER], s->email,
+								&s->accel[i]);
 			}
 		}
 	}
@@ -1638,22 +1129,14 @@ flush_batch(GenState *g, const Session *batch, int n)
 			{
 				const StepReading *r = &s->step[i];
 
-				if (r->pass != pass)
-					continue;
-				lb_reset(&lb);
-				lb_str(&lb, "{\"" F_SENSOR_READING_TIME "\":");
-				lb_int(&lb, r->ts + clock_error(g, s->serial, r->ts));
-				lb_str(&lb, ",\"" F_SERIAL_NUMBER "\":\"");
-				lb_str(&lb, s->serial);
-				lb_str(&lb, "\",\"" F_DISTANCE "\":");
-				lb_int(&lb, r->distance);
-				lb_str(&lb, "}\n");
-				writer_put(&g->out[STEDI_STEP_TRAINER], &lb);
+				if (r->pass == pass)
+					write_step(&g->out[STEDI_STEP_TRAINER], s->serial,
+							   r->ts + clock_error(g, s->serial, r->ts),
+							   r->distance);
 			}
 		}
 	}
 }
-
 static void
 generate(GenState *g, int64_t ncustomers)
 {
@@ -1933,15 +1416,7 @@ main(int argc, char **argv)
 		prng_seed(&fs->rng, seed ^ UINT64_C(0x6661756C7473));
 	}
 
-	/* check all three before creating anything, so a refusal leaves no trace */
-	for (k = 0; k < STEDI_NKINDS; k++)
-	{
-		writer_init(&g->out[k], folder, (StediKind) k);
-		g->out[k].faults = fs;
-		check_empty_landing(g->out[k].dir);
-	}
-	for (k = 0; k < STEDI_NKINDS; k++)
-		make_dirs(g->out[k].dir);
+	writers_init(g->out, folder, fs);
 
 	generate(g, ncustomers);
 
@@ -1954,11 +1429,6 @@ main(int argc, char **argv)
 	if (fflush(stdout) != 0 || ferror(stdout))
 		fatal("could not write to standard output: %s", strerror(errno));
 
-	for (k = 0; k < STEDI_NKINDS; k++)
-	{
-		free(g->out[k].dir);
-		free(g->out[k].path);
-	}
 	free(fs);
 	free(g);
 	return 0;
