@@ -209,6 +209,11 @@ extern void write_step(KindWriter *w, const char *serial, int64_t ts,
 					   int32_t distance);
 
 
+/* faults.c: what --faults adds, and where */
+
+/* The state of --faults for seed, its counts all zero; never NULL. */
+extern FaultState *faults_create(uint64_t seed);
+
 /*
  * The writer calls these with --faults: as a file starts, before it ends,
  * and to write good record lb (its data ending in a newline) with whatever
@@ -217,5 +222,22 @@ extern void write_step(KindWriter *w, const char *serial, int64_t ts,
 extern void faults_file_start(KindWriter *w);
 extern void faults_file_end(KindWriter *w);
 extern void faults_put_record(KindWriter *w, const LineBuf *lb);
+
+/* Print the count of each kind of fault and of each quirk to stdout. */
+extern void faults_print_summary(const FaultState *fs);
+
+
+/* badline.c: the faulty lines */
+
+/*
+ * Write a faulty line of the given kind made from good record s (len bytes,
+ * no newline), and count it; at_eof: as the file's last line, without a
+ * newline (only for FAULT_CUT_OFF).
+ */
+extern void put_fault(KindWriter *w, FaultKind fault, const char *s,
+					  size_t len, bool at_eof);
+
+/* Write good record s (len bytes, no newline) with an unknown field added. */
+extern void put_extra_field(KindWriter *w, const char *s, size_t len);
 
 #endif							/* STEDI_GEN_H */
