@@ -164,6 +164,23 @@ extern void fatal(const char *fmt,...)
 extern void *xmalloc(size_t size);
 
 
+/* model.c: the records, made in order */
+
+/* Everything the generator keeps from one customer to the next. */
+typedef struct GenState GenState;
+
+/*
+ * A generator for the data of seed, numbering its customers from
+ * first_customer, putting the step trainer's clock off by up to jitter_ms,
+ * and writing to out[STEDI_NKINDS]; free it with free().
+ */
+extern GenState *gen_create(uint64_t seed, int64_t first_customer,
+							int64_t jitter_ms, KindWriter *out);
+
+/* Make and write ncustomers customers and all their readings; call once. */
+extern void generate(GenState *g, int64_t ncustomers);
+
+
 /* prng.c: xoshiro256**, seeded by splitmix64; the same on every platform */
 
 /* the next splitmix64 value of the sequence at *x, advancing it */
