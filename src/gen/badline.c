@@ -148,19 +148,6 @@ find_field(const char *s, size_t len, const char *name)
 	fatal("internal error: no field \"%s\" in a generated record", name);
 }
 
-/* Customer records are written with spaces after ',' and ':', readings not. */
-static const char *
-item_sep(const KindWriter *w)
-{
-	return w->kindno == STEDI_CUSTOMER ? ", " : ",";
-}
-
-static const char *
-key_sep(const KindWriter *w)
-{
-	return w->kindno == STEDI_CUSTOMER ? ": " : ":";
-}
-
 /* s with the value of field "name" replaced */
 static void
 replace_value(TextBuf *tb, const char *s, size_t len, const char *name,

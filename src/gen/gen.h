@@ -215,6 +215,10 @@ extern void writer_finish(KindWriter *w);
 /* Write len bytes of data to the current file; fatal if that fails. */
 extern void writer_write(KindWriter *w, const char *data, size_t len);
 
+/* What separates the fields of w's records, and a key from its value. */
+extern const char *item_sep(const KindWriter *w);
+extern const char *key_sep(const KindWriter *w);
+
 /*
  * Write one good record of each kind.  "later" writes the customer's
  * repeated record, with the changed research consent, instead of the first.

@@ -4,9 +4,9 @@
  *		The output of stedi-gen: the landing folders, the numbered files of
  *		each kind of data, and the JSON lines of its records.
  *
- * Records are written as the app and the devices write them: customer
- * records with a space after each ',' and ':', readings without.  With
- * --faults, faults.c adds to what is written around each record.
+ * Records are written as the app and the devices write them, field by
+ * field in a fixed order.  With --faults, faults.c adds to what is written
+ * around each record.
  *
  * IDENTIFICATION
  *		src/gen/writer.c
@@ -264,54 +264,104 @@ lb_int(LineBuf *lb, int64_t v)
 		lb->data[lb->len++] = tmp[--n];
 }
 
-static void
-put_share(LineBuf *lb, const char *field, bool present, int64_t at)
+/*
+ * Customer records are written as the app writes them, with a space after
+ * ',' and ':'; the readings as the devices do, without.
+ */
+const char *
+item_sep(const KindWriter *w)
 {
-	if (!present)
-		return;
-	lb_str(lb, ", \"");
-	lb_str(lb, field);
-	lb_str(lb, "\": ");
-	lb_int(lb, at);
+	return w->kindno == STEDI_CUSTOMER ? ", " : ",";
 }
 
-/*
- * Write a customer record; "later" writes the repeated record with the
- * changed research consent instead of the original one.
- */
+const char *
+key_sep(const KindWriter *w)
+{
+	return w->kindno == STEDI_CUSTOMER ? ": " : ":";
+}
+
+/* Start field "key" of the record in lb: '{' or a separator, then the key. */
+static void
+put_key(const KindWriter *w, LineBuf *lb, const char *key)
+{
+	lb_str(lb, lb->len == 0 ? "{" : item_sep(w));
+	lb_str(lb, "\"");
+	lb_str(lb, key);
+	lb_str(lb, "\"");
+	lb_str(lb, key_sep(w));
+}
+
+/* A string field; our strings hold nothing that JSON would escape. */
+static void
+put_text(const KindWriter *w, LineBuf *lb, const char *key, const char *value)
+{
+	put_key(w, lb, key);
+	lb_str(lb, "\"");
+	lb_str(lb, value);
+	lb_str(lb, "\"");
+}
+
+/* A field whose value is written as it is: a number or null. */
+static void
+put_json(const KindWriter *w, LineBuf *lb, const char *key, const char *json)
+{
+	put_key(w, lb, key);
+	lb_str(lb, json);
+}
+
+static void
+put_int(const KindWriter *w, LineBuf *lb, const char *key, int64_t value)
+{
+	put_key(w, lb, key);
+	lb_int(lb, value);
+}
+
+/* A share* field, which is there only if that sharing was agreed to. */
+static void
+put_share(const KindWriter *w, LineBuf *lb, const char *key, bool present,
+		  int64_t at)
+{
+	if (present)
+		put_int(w, lb, key, at);
+}
+
+/* End the record in lb and write it. */
+static void
+put_record(KindWriter *w, LineBuf *lb)
+{
+	lb_str(lb, "}\n");
+	writer_put(w, lb);
+}
+
 void
 write_customer(KindWriter *w, const Customer *c, bool later)
 {
+	const char *const text[][2] = {
+		{F_CUSTOMER_NAME, c->name},
+		{F_EMAIL, c->email},
+		{F_PHONE, c->phone},
+		{F_BIRTH_DAY, c->birthday},
+		{F_SERIAL_NUMBER, c->serial}
+	};
 	LineBuf		lb;
-	int64_t		updated = later ? c->update_at : c->updated;
+	int			i;
 
 	lb_reset(&lb);
-	lb_str(&lb, "{\"" F_CUSTOMER_NAME "\": \"");
-	lb_str(&lb, c->name);
-	lb_str(&lb, "\", \"" F_EMAIL "\": \"");
-	lb_str(&lb, c->email);
-	lb_str(&lb, "\", \"" F_PHONE "\": \"");
-	lb_str(&lb, c->phone);
-	lb_str(&lb, "\", \"" F_BIRTH_DAY "\": \"");
-	lb_str(&lb, c->birthday);
-	lb_str(&lb, "\", \"" F_SERIAL_NUMBER "\": \"");
-	lb_str(&lb, c->serial);
-	lb_str(&lb, "\", \"" F_REGISTRATION_DATE "\": ");
-	lb_int(&lb, c->registered);
-	lb_str(&lb, ", \"" F_LAST_UPDATE_DATE "\": ");
-	lb_int(&lb, updated);
+	for (i = 0; i < LENGTHOF(text); i++)
+		put_text(w, &lb, text[i][0], text[i][1]);
+	put_int(w, &lb, F_REGISTRATION_DATE, c->registered);
+	put_int(w, &lb, F_LAST_UPDATE_DATE, later ? c->update_at : c->updated);
 
 	/* share dates are as of the record's last update, as the app sets them */
 	if (!later)
-		put_share(&lb, F_SHARE_RESEARCH, c->share_research, c->updated);
+		put_share(w, &lb, F_SHARE_RESEARCH, c->share_research, c->updated);
 	else if (c->update == UPDATE_GIVE)
-		put_share(&lb, F_SHARE_RESEARCH, true, c->update_at);
+		put_share(w, &lb, F_SHARE_RESEARCH, true, c->update_at);
 	else if (c->update == UPDATE_WITHDRAW_NULL)
-		lb_str(&lb, ", \"" F_SHARE_RESEARCH "\": null");
-	put_share(&lb, F_SHARE_PUBLIC, c->share_public, c->updated);
-	put_share(&lb, F_SHARE_FRIENDS, c->share_friends, c->updated);
-	lb_str(&lb, "}\n");
-	writer_put(w, &lb);
+		put_json(w, &lb, F_SHARE_RESEARCH, "null");
+	put_share(w, &lb, F_SHARE_PUBLIC, c->share_public, c->updated);
+	put_share(w, &lb, F_SHARE_FRIENDS, c->share_friends, c->updated);
+	put_record(w, &lb);
 }
 
 void
@@ -320,18 +370,12 @@ write_accel(KindWriter *w, const char *email, const AccelReading *a)
 	LineBuf		lb;
 
 	lb_reset(&lb);
-	lb_str(&lb, "{\"" F_USER "\":\"");
-	lb_str(&lb, email);
-	lb_str(&lb, "\",\"" F_TIMESTAMP "\":");
-	lb_int(&lb, a->ts);
-	lb_str(&lb, ",\"" F_X "\":");
-	lb_str(&lb, axis_text[a->x]);
-	lb_str(&lb, ",\"" F_Y "\":");
-	lb_str(&lb, axis_text[a->y]);
-	lb_str(&lb, ",\"" F_Z "\":");
-	lb_str(&lb, axis_text[a->z]);
-	lb_str(&lb, "}\n");
-	writer_put(w, &lb);
+	put_text(w, &lb, F_USER, email);
+	put_int(w, &lb, F_TIMESTAMP, a->ts);
+	put_json(w, &lb, F_X, axis_text[a->x]);
+	put_json(w, &lb, F_Y, axis_text[a->y]);
+	put_json(w, &lb, F_Z, axis_text[a->z]);
+	put_record(w, &lb);
 }
 
 void
@@ -340,12 +384,8 @@ write_step(KindWriter *w, const char *serial, int64_t ts, int32_t distance)
 	LineBuf		lb;
 
 	lb_reset(&lb);
-	lb_str(&lb, "{\"" F_SENSOR_READING_TIME "\":");
-	lb_int(&lb, ts);
-	lb_str(&lb, ",\"" F_SERIAL_NUMBER "\":\"");
-	lb_str(&lb, serial);
-	lb_str(&lb, "\",\"" F_DISTANCE "\":");
-	lb_int(&lb, distance);
-	lb_str(&lb, "}\n");
-	writer_put(w, &lb);
+	put_int(w, &lb, F_SENSOR_READING_TIME, ts);
+	put_text(w, &lb, F_SERIAL_NUMBER, serial);
+	put_int(w, &lb, F_DISTANCE, distance);
+	put_record(w, &lb);
 }
