@@ -63,6 +63,24 @@ typedef struct TextBuf
 	size_t		len;
 } TextBuf;
 
+/*
+ * A change to the value of a field (NULL: one of x, y and z, at random):
+ * replaced by value, quoted, or with ".5" after it.
+ */
+typedef enum EditHow
+{
+	EDIT_REPLACE,
+	EDIT_QUOTE,
+	EDIT_FRACTION
+} EditHow;
+
+typedef struct ValueEdit
+{
+	const char *field;
+	EditHow		how;
+	const char *value;			/* EDIT_REPLACE only */
+} ValueEdit;
+
 /* Where one field of a record is: "key": value */
 typedef struct FieldSpan
 {
@@ -269,13 +287,21 @@ make_not_object(KindWriter *w, TextBuf *tb, const char *s, size_t len)
 	}
 }
 
+/* One of the fields the loader requires, at random. */
+static FieldSpan
+some_required_field(KindWriter *w, const char *s, size_t len)
+{
+	const char *name = required_fields[w->kindno]
+		[fault_below(w, (uint32_t) n_required_fields[w->kindno])];
+
+	return find_field(s, len, name);
+}
+
 /* A required field left out, or set to null. */
 static void
 make_missing_field(KindWriter *w, TextBuf *tb, const char *s, size_t len)
 {
-	const char *name = required_fields[w->kindno]
-		[fault_below(w, (uint32_t) n_required_fields[w->kindno])];
-	FieldSpan	f = find_field(s, len, name);
+	FieldSpan	f = some_required_field(w, s, len);
 	size_t		from = f.key;
 	size_t		to = f.end;
 	size_t		k = f.end;
@@ -305,79 +331,76 @@ make_missing_field(KindWriter *w, TextBuf *tb, const char *s, size_t len)
 	tb_splice(tb, s, len, from, to, "", 0);
 }
 
+/*
+ * Wrong types: a number or a boolean where a string goes, a string where a
+ * number goes, a fraction where an integer goes, a string not a date.
+ */
+static const ValueEdit wrong_type[STEDI_NKINDS][4] = {
+	[STEDI_CUSTOMER] = {
+		{F_EMAIL, EDIT_REPLACE, "42"},
+		{F_BIRTH_DAY, EDIT_REPLACE, "\"not a date\""},
+		{F_REGISTRATION_DATE, EDIT_QUOTE},
+		{F_SERIAL_NUMBER, EDIT_REPLACE, "false"}
+	},
+	[STEDI_ACCELEROMETER] = {
+		{NULL, EDIT_QUOTE},
+		{F_TIMESTAMP, EDIT_FRACTION},
+		{F_USER, EDIT_REPLACE, "42"},
+		{NULL, EDIT_REPLACE, "true"}
+	},
+	[STEDI_STEP_TRAINER] = {
+		{F_DISTANCE, EDIT_QUOTE},
+		{F_SENSOR_READING_TIME, EDIT_FRACTION},
+		{F_SENSOR_READING_TIME, EDIT_QUOTE},
+		{F_SERIAL_NUMBER, EDIT_REPLACE, "12345"}
+	}
+};
+
+/*
+ * Out of range: times beyond timestamptz either way, axis values beyond
+ * float8, distances beyond int4.
+ */
+static const ValueEdit out_of_range[STEDI_NKINDS][3] = {
+	[STEDI_CUSTOMER] = {
+		{F_REGISTRATION_DATE, EDIT_REPLACE, "99999999999999999"},
+		{F_LAST_UPDATE_DATE, EDIT_REPLACE, "-99999999999999999"},
+		{F_LAST_UPDATE_DATE, EDIT_REPLACE, "-99999999999999999"}
+	},
+	[STEDI_ACCELEROMETER] = {
+		{F_TIMESTAMP, EDIT_REPLACE, "99999999999999999"},
+		{NULL, EDIT_REPLACE, "1e999"},
+		{NULL, EDIT_REPLACE, "-1e999"}
+	},
+	[STEDI_STEP_TRAINER] = {
+		{F_SENSOR_READING_TIME, EDIT_REPLACE, "99999999999999999"},
+		{F_DISTANCE, EDIT_REPLACE, "3000000000"},
+		{F_DISTANCE, EDIT_REPLACE, "-3000000000"}
+	}
+};
+
+/* s with edit e made to one of its fields */
+static void
+edit_value(KindWriter *w, TextBuf *tb, const char *s, size_t len,
+		   const ValueEdit *e)
+{
+	const char *name = e->field ? e->field : axis_fields[fault_below(w, 3)];
+
+	if (e->how == EDIT_REPLACE)
+		replace_value(tb, s, len, name, e->value);
+	else
+		retype_value(tb, s, len, name, e->how == EDIT_QUOTE);
+}
+
 static void
 make_wrong_type(KindWriter *w, TextBuf *tb, const char *s, size_t len)
 {
-	uint32_t	v = fault_below(w, 4);
-
-	switch (w->kindno)
-	{
-		case STEDI_CUSTOMER:
-			if (v == 0)
-				replace_value(tb, s, len, F_EMAIL, "42");
-			else if (v == 1)
-				replace_value(tb, s, len, F_BIRTH_DAY, "\"not a date\"");
-			else if (v == 2)
-				retype_value(tb, s, len, F_REGISTRATION_DATE, true);
-			else
-				replace_value(tb, s, len, F_SERIAL_NUMBER, "false");
-			break;
-		case STEDI_ACCELEROMETER:
-			if (v == 0)
-				retype_value(tb, s, len, axis_fields[fault_below(w, 3)], true);
-			else if (v == 1)
-				retype_value(tb, s, len, F_TIMESTAMP, false);
-			else if (v == 2)
-				replace_value(tb, s, len, F_USER, "42");
-			else
-				replace_value(tb, s, len, axis_fields[fault_below(w, 3)],
-							  "true");
-			break;
-		default:
-			if (v == 0)
-				retype_value(tb, s, len, F_DISTANCE, true);
-			else if (v == 1)
-				retype_value(tb, s, len, F_SENSOR_READING_TIME, false);
-			else if (v == 2)
-				retype_value(tb, s, len, F_SENSOR_READING_TIME, true);
-			else
-				replace_value(tb, s, len, F_SERIAL_NUMBER, "12345");
-			break;
-	}
+	edit_value(w, tb, s, len, &wrong_type[w->kindno][fault_below(w, 4)]);
 }
 
 static void
 make_out_of_range(KindWriter *w, TextBuf *tb, const char *s, size_t len)
 {
-	uint32_t	v = fault_below(w, 3);
-
-	switch (w->kindno)
-	{
-		case STEDI_CUSTOMER:
-			/* beyond timestamptz either way */
-			if (v == 0)
-				replace_value(tb, s, len, F_REGISTRATION_DATE,
-							  "99999999999999999");
-			else
-				replace_value(tb, s, len, F_LAST_UPDATE_DATE,
-							  "-99999999999999999");
-			break;
-		case STEDI_ACCELEROMETER:
-			if (v == 0)
-				replace_value(tb, s, len, F_TIMESTAMP, "99999999999999999");
-			else
-				replace_value(tb, s, len, axis_fields[fault_below(w, 3)],
-							  v == 1 ? "1e999" : "-1e999");
-			break;
-		default:
-			if (v == 0)
-				replace_value(tb, s, len, F_SENSOR_READING_TIME,
-							  "99999999999999999");
-			else
-				replace_value(tb, s, len, F_DISTANCE,
-							  v == 1 ? "3000000000" : "-3000000000");
-			break;
-	}
+	edit_value(w, tb, s, len, &out_of_range[w->kindno][fault_below(w, 3)]);
 }
 
 /* A string field of the kind, for bytes that do not belong in one. */
@@ -393,9 +416,7 @@ some_string_field(KindWriter *w)
 static void
 make_duplicate_key(KindWriter *w, TextBuf *tb, const char *s, size_t len)
 {
-	const char *name = required_fields[w->kindno]
-		[fault_below(w, (uint32_t) n_required_fields[w->kindno])];
-	FieldSpan	f = find_field(s, len, name);
+	FieldSpan	f = some_required_field(w, s, len);
 	char		field[128];
 
 	snprintf(field, sizeof(field), "%s%.*s", item_sep(w),
@@ -445,62 +466,53 @@ put_too_long(KindWriter *w, const char *s, size_t len)
 	writer_write(w, "\"}\n", 3);
 }
 
+static void
+make_invalid_utf8(KindWriter *w, TextBuf *tb, const char *s, size_t len)
+{
+	const char *bad = bad_utf8[fault_below(w, LENGTHOF(bad_utf8))];
+
+	insert_in_string(w, tb, s, len, some_string_field(w), bad, strlen(bad));
+}
+
+static void
+make_nul_byte(KindWriter *w, TextBuf *tb, const char *s, size_t len)
+{
+	insert_in_string(w, tb, s, len, some_string_field(w), "", 1);
+}
+
 /*
- * Write one faulty line made from good record s (len bytes, no newline);
- * at_eof: the file's last line, without a newline (only for cut-off ones).
+ * How each kind of faulty line is made from good record s (len bytes, no
+ * newline).  Over-long lines are too big for a TextBuf: put_too_long
+ * writes them.
  */
+typedef void (*MakeLine) (KindWriter *w, TextBuf *tb, const char *s,
+						  size_t len);
+
+static const MakeLine make_line[NFAULTS] = {
+	[FAULT_MALFORMED_JSON] = make_malformed,
+	[FAULT_CUT_OFF] = make_cut_off,
+	[FAULT_NOT_OBJECT] = make_not_object,
+	[FAULT_MISSING_FIELD] = make_missing_field,
+	[FAULT_WRONG_TYPE] = make_wrong_type,
+	[FAULT_OUT_OF_RANGE] = make_out_of_range,
+	[FAULT_INVALID_UTF8] = make_invalid_utf8,
+	[FAULT_NUL_BYTE] = make_nul_byte,
+	[FAULT_DUPLICATE_KEY] = make_duplicate_key,
+	[FAULT_TOO_DEEP] = make_too_deep,
+};
+
 void
 put_fault(KindWriter *w, FaultKind fault, const char *s, size_t len,
 		  bool at_eof)
 {
-	TextBuf		tb;
-
-	tb.len = 0;
-	switch (fault)
-	{
-		case FAULT_MALFORMED_JSON:
-			make_malformed(w, &tb, s, len);
-			break;
-		case FAULT_CUT_OFF:
-			make_cut_off(w, &tb, s, len);
-			break;
-		case FAULT_NOT_OBJECT:
-			make_not_object(w, &tb, s, len);
-			break;
-		case FAULT_MISSING_FIELD:
-			make_missing_field(w, &tb, s, len);
-			break;
-		case FAULT_WRONG_TYPE:
-			make_wrong_type(w, &tb, s, len);
-			break;
-		case FAULT_OUT_OF_RANGE:
-			make_out_of_range(w, &tb, s, len);
-			break;
-		case FAULT_INVALID_UTF8:
-			{
-				const char *bad = bad_utf8[fault_below(w, LENGTHOF(bad_utf8))];
-
-				insert_in_string(w, &tb, s, len, some_string_field(w),
-								 bad, strlen(bad));
-			}
-			break;
-		case FAULT_NUL_BYTE:
-			insert_in_string(w, &tb, s, len, some_string_field(w), "", 1);
-			break;
-		case FAULT_DUPLICATE_KEY:
-			make_duplicate_key(w, &tb, s, len);
-			break;
-		case FAULT_TOO_DEEP:
-			make_too_deep(w, &tb, s, len);
-			break;
-		case FAULT_TOO_LONG:
-		case NFAULTS:
-			break;
-	}
 	if (fault == FAULT_TOO_LONG)
 		put_too_long(w, s, len);
 	else
 	{
+		TextBuf		tb;
+
+		tb.len = 0;
+		make_line[fault] (w, &tb, s, len);
 		if (!at_eof)
 			tb_put(&tb, "\n", 1);
 		writer_write(w, tb.data, tb.len);
