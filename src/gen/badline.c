@@ -63,10 +63,7 @@ typedef struct TextBuf
 	size_t		len;
 } TextBuf;
 
-/*
- * A change to the value of a field (NULL: one of x, y and z, at random):
- * replaced by value, quoted, or with ".5" after it.
- */
+/* A change to the value of one field: replaced, quoted, or given a ".5". */
 typedef enum EditHow
 {
 	EDIT_REPLACE,
@@ -76,9 +73,9 @@ typedef enum EditHow
 
 typedef struct ValueEdit
 {
-	const char *field;
+	const char *field;			/* NULL: one of x, y and z, at random */
 	EditHow		how;
-	const char *value;			/* EDIT_REPLACE only */
+	const char *value;			/* the new value, for EDIT_REPLACE */
 } ValueEdit;
 
 /* Where one field of a record is: "key": value */
@@ -357,8 +354,9 @@ static const ValueEdit wrong_type[STEDI_NKINDS][4] = {
 };
 
 /*
- * Out of range: times beyond timestamptz either way, axis values beyond
- * float8, distances beyond int4.
+ * Out of range: times beyond timestamptz either way (a customer's last
+ * update twice as often as the registration), axis values beyond float8,
+ * distances beyond int4.
  */
 static const ValueEdit out_of_range[STEDI_NKINDS][3] = {
 	[STEDI_CUSTOMER] = {
@@ -394,13 +392,17 @@ edit_value(KindWriter *w, TextBuf *tb, const char *s, size_t len,
 static void
 make_wrong_type(KindWriter *w, TextBuf *tb, const char *s, size_t len)
 {
-	edit_value(w, tb, s, len, &wrong_type[w->kindno][fault_below(w, 4)]);
+	uint32_t	v = fault_below(w, LENGTHOF(wrong_type[0]));
+
+	edit_value(w, tb, s, len, &wrong_type[w->kindno][v]);
 }
 
 static void
 make_out_of_range(KindWriter *w, TextBuf *tb, const char *s, size_t len)
 {
-	edit_value(w, tb, s, len, &out_of_range[w->kindno][fault_below(w, 3)]);
+	uint32_t	v = fault_below(w, LENGTHOF(out_of_range[0]));
+
+	edit_value(w, tb, s, len, &out_of_range[w->kindno][v]);
 }
 
 /* A string field of the kind, for bytes that do not belong in one. */

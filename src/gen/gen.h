@@ -185,7 +185,10 @@ extern void generate(GenState *g, int64_t ncustomers);
 
 /* the next splitmix64 value of the sequence at *x, advancing it */
 extern uint64_t splitmix64(uint64_t *x);
+/* start stream p from seed, any value (0 included) */
 extern void prng_seed(Prng *p, uint64_t seed);
+
+/* the next 64 random bits of stream p */
 extern uint64_t prng_next(Prng *p);
 
 /* uniform in [0, n), n > 0 */

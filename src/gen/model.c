@@ -79,8 +79,8 @@ static const char *const last_names[] = {
 	"Rossi", "Santos", "Schmidt", "Silva", "Tanaka", "Walker", "Weber", "Young"
 };
 
-#define N_FIRST		((int) (sizeof(first_names) / sizeof(first_names[0])))
-#define N_LAST		((int) (sizeof(last_names) / sizeof(last_names[0])))
+#define N_FIRST		LENGTHOF(first_names)
+#define N_LAST		LENGTHOF(last_names)
 #define N_COMBOS	(N_FIRST * N_LAST)
 
 /*
@@ -120,9 +120,6 @@ static const CurvePoint session_end_curve[] = {
 	{750, 72900},
 	{1000, 74100}
 };
-
-#define CURVE_LEN(c)	((int) (sizeof(c) / sizeof((c)[0])))
-
 
 /*
  * A bijection on 48-bit integers (xorshifts and odd multipliers are each
@@ -207,7 +204,7 @@ struct GenState
 	int64_t		customers;		/* number of the next customer */
 	bool		shuffled;		/* combo[] holds a shuffled round */
 	int64_t		jitter_ms;		/* step trainer clock error bound (--jitter) */
-	KindWriter *out;		/* the writer of each kind */
+	KindWriter *out;			/* the writer of each kind */
 };
 
 GenState *
@@ -304,7 +301,7 @@ make_customer(GenState *g, int64_t cohort_base, int pos, Customer *c,
 	make_serial(rng, (uint64_t) index, g->serial_key, c->serial);
 
 	c->registered = cohort_base +
-		curve_sample(rng, reg_curve, CURVE_LEN(reg_curve));
+		curve_sample(rng, reg_curve, LENGTHOF(reg_curve));
 	c->updated = c->registered;
 	if (prng_chance(rng, P_LATE_UPDATE))
 	{
@@ -354,7 +351,7 @@ make_customer(GenState *g, int64_t cohort_base, int pos, Customer *c,
 	 */
 	spacing = 2000 + (int32_t) prng_range(rng, 1, 60) * 100 / 3;
 	start = c->registered +
-		curve_sample(rng, session_end_curve, CURVE_LEN(session_end_curve)) -
+		curve_sample(rng, session_end_curve, LENGTHOF(session_end_curve)) -
 		(int64_t) spacing * (STEPS_PER_SESSION - 1);
 	if (g->prev_start >= 0 &&
 		(pos == 1 || prng_chance(rng, P_SAME_START)))
