@@ -4,9 +4,11 @@
 
 EXTENSION = stedi
 MODULE_big = stedi
-OBJS = src/stedi.o src/consent.o src/pseudonym.o src/same_millisecond.o src/pairing.o src/split.o src/loading.o \
+OBJS = src/stedi.o src/consent.o src/pseudonym.o src/same_millisecond.o src/pairing.o src/split.o \
+       src/loading.o src/loading_file.o src/loading_row.o src/loading_by_hand.o \
        src/zone_fill.o src/drop_guard.o src/raw_line.o \
-       src/refresh.o src/scheduler.o src/expectation.o
+       src/refresh.o src/scheduler.o src/scheduler_launcher.o src/scheduler_worker.o \
+       src/expectation.o
 # The SQL: src/sql holds each object once, in files by concern, each
 # statement one that can run again (CREATE OR REPLACE, IF NOT EXISTS).  The
 # install script of the current version is those files in this order; the

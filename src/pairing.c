@@ -530,32 +530,40 @@ report_partition(PairingJoin *join, int p)
 		 get_hash_memory_limit());
 }
 
+/*
+ * Read back the rows of partition p written to one input's temporary file:
+ * the phone readings are held, the step readings probe them.
+ */
+static void
+read_spilled(PairingJoin *join, int p, bool phone)
+{
+	Tuplestorestate *spill = phone ? join->phone_spill[p] : join->step_spill[p];
+	TupleTableSlot *slot;
+
+	slot = MakeSingleTupleTableSlot(phone ? join->phone_desc : join->step_desc,
+									&TTSOpsMinimalTuple);
+	while (tuplestore_gettupleslot(spill, true, false, slot))
+	{
+		next_row(join);
+		slot_getallattrs(slot);
+		if (phone)
+			hold_reading(join, slot->tts_values);
+		else
+			probe_step(join, slot->tts_values);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
 /* Join one of the partitions written to temporary files. */
 static void
 join_spilled(PairingJoin *join, int p)
 {
-	TupleTableSlot *slot;
-
 	if (join->phone_spill[p] == NULL || join->step_spill[p] == NULL)
 		return;					/* nothing pairs */
 	start_partition(join, tuplestore_tuple_count(join->phone_spill[p]));
-	slot = MakeSingleTupleTableSlot(join->phone_desc, &TTSOpsMinimalTuple);
-	while (tuplestore_gettupleslot(join->phone_spill[p], true, false, slot))
-	{
-		next_row(join);
-		slot_getallattrs(slot);
-		hold_reading(join, slot->tts_values);
-	}
-	ExecDropSingleTupleTableSlot(slot);
+	read_spilled(join, p, true);
 	report_partition(join, p);
-	slot = MakeSingleTupleTableSlot(join->step_desc, &TTSOpsMinimalTuple);
-	while (tuplestore_gettupleslot(join->step_spill[p], true, false, slot))
-	{
-		next_row(join);
-		slot_getallattrs(slot);
-		probe_step(join, slot->tts_values);
-	}
-	ExecDropSingleTupleTableSlot(slot);
+	read_spilled(join, p, false);
 }
 
 /* the arguments of the inputs' queries, $1 to $4 */

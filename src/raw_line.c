@@ -61,6 +61,64 @@ hex4(const char *s, size_t len)
 }
 
 /*
+ * The character that a JSON escape of one letter (\" \\ \/ \b \f \n \r \t)
+ * stands for, given its letter; '\0' for any other letter.
+ */
+static char
+unescaped(char letter)
+{
+	static const char letters[] = "\"\\/bfnrt";
+	static const char chars[] = "\"\\/\b\f\n\r\t";
+	const char *at = memchr(letters, letter, sizeof(letters) - 1);
+
+	return at ? chars[at - letters] : '\0';
+}
+
+/*
+ * Decode the escape \uXXXX whose backslash is at p[*pos] into buf, with
+ * the \uXXXX of the low surrogate that must follow a high one; *pos ends
+ * after them.  Returns false for \u0000, a lone surrogate or fewer than
+ * four hex digits (then *pos ends after the \u, or after the first
+ * \uXXXX).
+ */
+static bool
+decode_u_escape(const char *p, size_t len, size_t *pos, StringInfo buf)
+{
+	size_t		i = *pos + 2;	/* the first hex digit */
+	int			cp = hex4(p + i, len - i);
+	int			lo;
+	unsigned char utf8[8];
+
+	if (cp < 0)
+	{
+		*pos = i;
+		return false;
+	}
+	i += 4;
+	if (cp >= 0xD800 && cp <= 0xDBFF)
+	{
+		lo = (i + 5 < len && p[i] == '\\' && p[i + 1] == 'u') ?
+			hex4(p + i + 2, len - i - 2) : -1;
+		if (lo < 0xDC00 || lo > 0xDFFF)
+		{
+			*pos = i;
+			return false;
+		}
+		i += 6;
+		cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+	}
+	else if ((cp >= 0xDC00 && cp <= 0xDFFF) || cp == 0)
+	{
+		*pos = i;
+		return false;
+	}
+	unicode_to_utf8((pg_wchar) cp, utf8);
+	appendBinaryStringInfo(buf, (const char *) utf8, pg_utf_mblen(utf8));
+	*pos = i;
+	return true;
+}
+
+/*
  * Decode the JSON string literal whose opening quote is at p[*pos] into
  * buf; *pos ends after its closing quote.  Returns false for a string cut
  * off at the end of the line (*pos = len) or one that holds an invalid
@@ -75,9 +133,7 @@ decode_string(const char *p, size_t len, size_t *pos, StringInfo buf)
 	resetStringInfo(buf);
 	while (i < len && p[i] != '"')
 	{
-		int			cp;
-		int			lo;
-		unsigned char utf8[8];
+		char		c;
 
 		if (p[i] != '\\')
 		{
@@ -89,60 +145,17 @@ decode_string(const char *p, size_t len, size_t *pos, StringInfo buf)
 			i = len;
 			break;
 		}
-		switch (p[i + 1])
+		if (p[i + 1] == 'u')
 		{
-			case '"':
-			case '\\':
-			case '/':
-				appendStringInfoChar(buf, p[i + 1]);
-				break;
-			case 'b':
-				appendStringInfoChar(buf, '\b');
-				break;
-			case 'f':
-				appendStringInfoChar(buf, '\f');
-				break;
-			case 'n':
-				appendStringInfoChar(buf, '\n');
-				break;
-			case 'r':
-				appendStringInfoChar(buf, '\r');
-				break;
-			case 't':
-				appendStringInfoChar(buf, '\t');
-				break;
-			case 'u':
-				cp = hex4(p + i + 2, len - i - 2);
-				if (cp < 0)
-				{
-					ok = false;
-					break;
-				}
-				i += 4;
-				if (cp >= 0xD800 && cp <= 0xDBFF)
-				{
-					lo = (i + 7 < len && p[i + 2] == '\\' && p[i + 3] == 'u') ?
-						hex4(p + i + 4, len - i - 4) : -1;
-					if (lo < 0xDC00 || lo > 0xDFFF)
-					{
-						ok = false;
-						break;
-					}
-					i += 6;
-					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-				}
-				else if ((cp >= 0xDC00 && cp <= 0xDFFF) || cp == 0)
-				{
-					ok = false;
-					break;
-				}
-				unicode_to_utf8((pg_wchar) cp, utf8);
-				appendBinaryStringInfo(buf, (const char *) utf8, pg_utf_mblen(utf8));
-				break;
-			default:
+			if (!decode_u_escape(p, len, &i, buf))
 				ok = false;
-				break;
+			continue;
 		}
+		c = unescaped(p[i + 1]);
+		if (c == '\0')
+			ok = false;
+		else
+			appendStringInfoChar(buf, c);
 		i += 2;
 	}
 	if (i >= len)

@@ -5,10 +5,12 @@
  *
  * The module's SQL-callable functions live in one file per concern:
  * consent.c (the research-consent filter), same_millisecond.c (the
- * timestamp join operator and its operator families), loading.c (the
- * loading protocol's record of the files a transaction loads), refresh.c
- * (stedi.refresh()), scheduler.c (the background worker that refreshes
- * on a schedule) and drop_guard.c (what may drop the landing zone).
+ * timestamp join operator and its operator families), loading.c with
+ * loading_file.c, loading_row.c and loading_by_hand.c (the loading
+ * protocol's record of the files a transaction loads), refresh.c
+ * (stedi.refresh()), scheduler.c with scheduler_launcher.c and
+ * scheduler_worker.c (the background workers that refresh on a schedule)
+ * and drop_guard.c (what may drop the landing zone).
  *
  *-------------------------------------------------------------------------
  */

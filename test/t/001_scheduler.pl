@@ -5,52 +5,16 @@
 # DATABASE and shutdown.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use StediTest;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('scheduler');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'stedi'
-max_worker_processes = 16
-});
-$node->start;
-
-my $gen = "$PostgreSQL::Test::Utils::tmp_check/gen";
-for my $seed (1 .. 5)
-{
-	command_ok([ 'stedi-gen', '--scale', '0.02', '--seed', $seed, "$gen/$seed" ],
-		"generate batch $seed");
-}
-
-sub load
-{
-	my ($db, $batch) = @_;
-	command_ok([ 'stedi-load', '-q', '-d', $node->connstr($db), "$gen/$batch" ],
-		"load batch $batch into $db");
-}
-
-my $counts = q{
-	SELECT string_agg(n::text, ',' ORDER BY o) FROM (
-		SELECT 1 AS o, count(*) AS n FROM trusted.customer
-		UNION ALL SELECT 2, count(*) FROM trusted.accelerometer
-		UNION ALL SELECT 3, count(*) FROM curated.customer
-		UNION ALL SELECT 4, count(*) FROM trusted.step_trainer
-		UNION ALL SELECT 5, count(*) FROM curated.machine_learning) AS c};
-
-# What the zones must hold: the same batches loaded into a database that is
-# refreshed by hand.
-sub expected_after
-{
-	my (@batches) = @_;
-	$node->safe_psql('postgres', 'DROP DATABASE IF EXISTS reference');
-	$node->safe_psql('postgres', 'CREATE DATABASE reference');
-	$node->safe_psql('reference', 'CREATE EXTENSION stedi');
-	load('reference', $_) for @batches;
-	$node->safe_psql('reference', 'SELECT count(*) FROM stedi.refresh()');
-	return $node->safe_psql('reference', $counts);
-}
+my $t = StediTest->new('scheduler', gen => 'gen', batches => 5);
+my $node = $t->node;
+my $counts = $StediTest::zone_counts;
 
 sub scheduled_runs
 {
@@ -59,18 +23,29 @@ sub scheduled_runs
 		"SELECT count(*) FROM stedi.refresh_run WHERE trigger = 'scheduled' AND status = '$status'");
 }
 
-my $launcher_pid = $node->safe_psql('postgres',
-	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'stedi scheduler'");
+# Waits for $n runs in database stedi that ended with $status, then checks
+# what the latest of them says.
+sub runs_ended
+{
+	my ($status, $n, $recorded, $message, $says) = @_;
+	ok($node->poll_query_until('stedi',
+		"SELECT count(*) >= $n FROM stedi.refresh_run WHERE status = '$status'"),
+		$recorded);
+	like($node->safe_psql('stedi',
+		"SELECT message FROM stedi.refresh_run WHERE status = '$status' ORDER BY run_id DESC LIMIT 1"),
+		$message, $says);
+}
+
+my $launcher_pid = $t->launcher_pid;
 like($launcher_pid, qr/^\d+$/, 'the scheduler runs, connected to no database');
 
-$node->safe_psql('postgres', 'CREATE DATABASE stedi');
-$node->safe_psql('stedi', 'CREATE EXTENSION stedi');
+$t->create_database('stedi');
 is($node->safe_psql('stedi', "SELECT every FROM stedi.schedule_refresh('1 second')"),
 	'00:00:01', 'schedule a refresh every second');
 
 # 1. Loaded data reaches curated on its own.
-load('stedi', 1);
-my $expected = expected_after(1);
+$t->load('stedi', 1);
+my $expected = $t->expected_after(1);
 ok($node->poll_query_until('stedi', $counts, $expected),
 	"curated counts follow the load ($expected)");
 cmp_ok(scheduled_runs('stedi', 'succeeded'), '>=', 1, 'scheduled runs are recorded as succeeded');
@@ -90,21 +65,16 @@ is($node->safe_psql('stedi', 'SELECT count(*) FROM stedi.refresh_run'), $runs,
 
 # 3. The schedule survives a restart.
 $node->restart;
-load('stedi', 2);
-$expected = expected_after(1, 2);
+$t->load('stedi', 2);
+$expected = $t->expected_after(1, 2);
 ok($node->poll_query_until('stedi', $counts, $expected),
 	"after a restart, counts follow the next load ($expected)");
 
 # 4. A failing refresh is recorded, retried with backoff, and recovers.
-$launcher_pid = $node->safe_psql('postgres',
-	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'stedi scheduler'");
+$launcher_pid = $t->launcher_pid;
 $node->safe_psql('stedi', 'ALTER TABLE curated.machine_learning RENAME TO ml_away');
-load('stedi', 3);
-ok($node->poll_query_until('stedi',
-	"SELECT count(*) >= 2 FROM stedi.refresh_run WHERE status = 'failed'"),
-	'failed runs are recorded');
-like($node->safe_psql('stedi',
-	"SELECT message FROM stedi.refresh_run WHERE status = 'failed' ORDER BY run_id DESC LIMIT 1"),
+$t->load('stedi', 3);
+runs_ended('failed', 2, 'failed runs are recorded',
 	qr/machine_learning/, 'with the error text');
 ok($node->safe_psql('stedi', q{
 	SELECT consecutive_failures >= 2
@@ -113,11 +83,9 @@ ok($node->safe_psql('stedi', q{
 is($node->safe_psql('stedi', q{
 	SELECT last_run_status FROM stedi.zone_status WHERE step = 1}), 'failed',
 	'zone_status shows the failure');
-is($node->safe_psql('postgres',
-	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'stedi scheduler'"),
-	$launcher_pid, 'the scheduler keeps running');
+is($t->launcher_pid, $launcher_pid, 'the scheduler keeps running');
 $node->safe_psql('stedi', 'ALTER TABLE curated.ml_away RENAME TO machine_learning');
-$expected = expected_after(1, 2, 3);
+$expected = $t->expected_after(1, 2, 3);
 ok($node->poll_query_until('stedi', $counts, $expected),
 	"once fixed, the next retry catches up ($expected)");
 is($node->safe_psql('stedi', 'SELECT consecutive_failures FROM stedi.refresh_job'), '0',
@@ -127,19 +95,15 @@ is($node->safe_psql('stedi', 'SELECT consecutive_failures FROM stedi.refresh_job
 my $manual = $node->background_psql('stedi');
 $manual->query_safe('BEGIN');
 $manual->query_safe('SELECT count(*) FROM stedi.refresh()');
-load('stedi', 4);
-ok($node->poll_query_until('stedi',
-	"SELECT count(*) > 0 FROM stedi.refresh_run WHERE status = 'skipped'"),
-	'a scheduled run beside a manual refresh is skipped');
-like($node->safe_psql('stedi',
-	"SELECT message FROM stedi.refresh_run WHERE status = 'skipped' LIMIT 1"),
+$t->load('stedi', 4);
+runs_ended('skipped', 1, 'a scheduled run beside a manual refresh is skipped',
 	qr/another refresh/, 'and says why');
 is($node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'stedi refresh' AND wait_event_type = 'Lock'"),
 	'0', 'no scheduled refresh waits in line');
 $manual->query_safe('COMMIT');
 $manual->quit;
-$expected = expected_after(1, 2, 3, 4);
+$expected = $t->expected_after(1, 2, 3, 4);
 ok($node->poll_query_until('stedi', $counts, $expected),
 	"after the manual refresh, the schedule catches up ($expected)");
 is($node->safe_psql('stedi', q{
@@ -147,11 +111,9 @@ is($node->safe_psql('stedi', q{
 	'2', 'manual and scheduled runs share one history');
 
 # 6. A database that installs the extension later is picked up.
-$node->safe_psql('postgres', 'CREATE DATABASE later');
-$node->safe_psql('later', 'CREATE EXTENSION stedi');
-$node->safe_psql('later', "SELECT stedi.schedule_refresh('1 second')");
-load('later', 1);
-$expected = expected_after(1);
+$t->create_scheduled_database('later');
+$t->load('later', 1);
+$expected = $t->expected_after(1);
 ok($node->poll_query_until('later', $counts, $expected),
 	"a database scheduled later is refreshed too ($expected)");
 
@@ -163,9 +125,7 @@ ok($node->poll_query_until('postgres', q{
 $node->safe_psql('postgres', 'DROP DATABASE later');
 pass('DROP DATABASE of a database that had a schedule');
 
-$node->safe_psql('postgres', 'CREATE DATABASE dropme');
-$node->safe_psql('dropme', 'CREATE EXTENSION stedi');
-$node->safe_psql('dropme', "SELECT stedi.schedule_refresh('1 second')");
+$t->create_scheduled_database('dropme');
 ok($node->poll_query_until('dropme',
 	"SELECT count(*) > 0 FROM stedi.refresh_run WHERE trigger = 'scheduled'"),
 	'a schedule runs in dropme');
@@ -193,7 +153,7 @@ ok($node->poll_query_until('stedi', q{
 
 # 9. unschedule stops the runs.
 is($node->safe_psql('stedi', 'SELECT stedi.unschedule_refresh()'), 't', 'unschedule');
-load('stedi', 5);
+$t->load('stedi', 5);
 sleep 3;
 is($node->safe_psql('stedi', 'SELECT landing_changed_since FROM stedi.zone_status WHERE step = 1'),
 	't', 'unscheduled: the new load waits for a manual refresh');

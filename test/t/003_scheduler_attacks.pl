@@ -5,53 +5,17 @@
 # refresh still keeps the zones fresh in the trapped database.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use StediTest;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('attacks');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'stedi'
-max_worker_processes = 16
-max_prepared_transactions = 2
-});
-$node->start;
-
-my $gen = "$PostgreSQL::Test::Utils::tmp_check/gen_attacks";
-for my $seed (1 .. 4)
-{
-	command_ok([ 'stedi-gen', '--scale', '0.02', '--seed', 100 + $seed, "$gen/$seed" ],
-		"generate batch $seed");
-}
-
-sub load
-{
-	my ($db, $batch) = @_;
-	command_ok([ 'stedi-load', '-q', '-d', $node->connstr($db), "$gen/$batch" ],
-		"load batch $batch into $db");
-}
-
-# (schema-qualified: the test's own superuser sessions must not spring the
-# traps either)
-my $counts = q{
-	SELECT pg_catalog.string_agg(n::text, ',' ORDER BY o) FROM (
-		SELECT 1 AS o, pg_catalog.count(*) AS n FROM trusted.customer
-		UNION ALL SELECT 2, pg_catalog.count(*) FROM trusted.accelerometer
-		UNION ALL SELECT 3, pg_catalog.count(*) FROM curated.customer
-		UNION ALL SELECT 4, pg_catalog.count(*) FROM trusted.step_trainer
-		UNION ALL SELECT 5, pg_catalog.count(*) FROM curated.machine_learning) AS c};
-
-sub expected_after
-{
-	my (@batches) = @_;
-	$node->safe_psql('postgres', 'DROP DATABASE IF EXISTS reference');
-	$node->safe_psql('postgres', 'CREATE DATABASE reference');
-	$node->safe_psql('reference', 'CREATE EXTENSION stedi');
-	load('reference', $_) for @batches;
-	$node->safe_psql('reference', 'SELECT count(*) FROM stedi.refresh()');
-	return $node->safe_psql('reference', $counts);
-}
+my $t = StediTest->new('attacks', gen => 'gen_attacks', batches => 4,
+	first_seed => 101, conf => "max_prepared_transactions = 2\n");
+my $node = $t->node;
+my $counts = $StediTest::zone_counts;
 
 # ---------------------------------------------------------------------------
 # 1. A database owner who is not superuser plants traps for the worker.
@@ -68,8 +32,7 @@ $node->safe_psql('postgres', 'CREATE ROLE trap_loader LOGIN IN ROLE stedi_loader
 sub load_trapdb
 {
 	my ($batch) = @_;
-	command_ok([ 'stedi-load', '-q', '-d', $node->connstr('trapdb'), '-U', 'trap_loader', "$gen/$batch" ],
-		"load batch $batch into trapdb, as a loader");
+	$t->load('trapdb', $batch, '-U', 'trap_loader');
 }
 
 # Every trap records that it ran, and makes mallory superuser if it runs as one.
@@ -123,11 +86,11 @@ $node->safe_psql('trapdb', "SELECT stedi.schedule_refresh('1 second')",
 is($node->safe_psql('trapdb', 'SELECT run_as FROM stedi.refresh_job'), 'mallory',
 	'the schedule runs as mallory, who made it');
 load_trapdb(1);
-my $expected = expected_after(1);
+my $expected = $t->expected_after(1);
 ok($node->poll_query_until('trapdb', $counts, $expected),
 	"the trapped database is refreshed on schedule ($expected)");
 load_trapdb(2);
-$expected = expected_after(1, 2);
+$expected = $t->expected_after(1, 2);
 ok($node->poll_query_until('trapdb', $counts, $expected),
 	"and keeps being refreshed ($expected)");
 sleep 2;
@@ -155,7 +118,7 @@ for (1 .. 180)
 }
 ok($seen, 'a role that lost the right to refresh: the run fails, and is not done as anyone else');
 $node->safe_psql('postgres', 'GRANT stedi_admin TO mallory');
-$expected = expected_after(1, 2, 3);
+$expected = $t->expected_after(1, 2, 3);
 ok($node->poll_query_until('trapdb', $counts, $expected),
 	"given back the right, the schedule catches up ($expected)");
 $node->safe_psql('trapdb', 'SELECT stedi.unschedule_refresh()');
@@ -179,9 +142,7 @@ like($err, qr/permission denied for table refresh_job/, 'nor lock it');
 # ---------------------------------------------------------------------------
 # 2. Workers that cannot even start are retried with a backoff, not in a loop.
 # ---------------------------------------------------------------------------
-$node->safe_psql('postgres', 'CREATE DATABASE closed');
-$node->safe_psql('closed', 'CREATE EXTENSION stedi');
-$node->safe_psql('closed', "SELECT stedi.schedule_refresh('1 second')");
+$t->create_scheduled_database('closed');
 ok($node->poll_query_until('closed',
 	'SELECT last_checked_at IS NOT NULL FROM stedi.refresh_job'),
 	'a worker has run for the schedule');
@@ -197,24 +158,22 @@ like($closed_log, qr/next try in 20 s/, 'the wait doubles');
 $node->safe_psql('postgres', 'ALTER DATABASE closed ALLOW_CONNECTIONS true');
 
 # A database that defaults to read-only transactions: the worker sets its own.
-$node->safe_psql('postgres', 'CREATE DATABASE readonly');
-$node->safe_psql('readonly', 'CREATE EXTENSION stedi');
+$t->create_database('readonly');
 $node->safe_psql('postgres', 'ALTER DATABASE readonly SET default_transaction_read_only = on');
 $node->safe_psql('readonly', "SET default_transaction_read_only = off; SELECT stedi.schedule_refresh('1 second')");
 {
 	local $ENV{PGOPTIONS} = '-c default_transaction_read_only=off';
-	load('readonly', 1);
+	$t->load('readonly', 1);
 }
-$expected = expected_after(1);
+$expected = $t->expected_after(1);
 ok($node->poll_query_until('readonly', $counts, $expected),
 	"a database that defaults to read-only is still refreshed on schedule ($expected)");
 
 # ---------------------------------------------------------------------------
 # 3. A schedule changed while a run is in progress is not lost.
 # ---------------------------------------------------------------------------
-$node->safe_psql('postgres', 'CREATE DATABASE changing');
-$node->safe_psql('changing', 'CREATE EXTENSION stedi');
-load('changing', 1);
+$t->create_database('changing');
+$t->load('changing', 1);
 my $blocker = $node->background_psql('changing');
 $blocker->query_safe('BEGIN');
 $blocker->query_safe('LOCK TABLE curated.machine_learning IN ACCESS EXCLUSIVE MODE');
@@ -233,8 +192,8 @@ is($node->safe_psql('changing', q{
 	SELECT every = interval '1 second' AND next_run_at < now() + interval '1 minute'
 	  FROM stedi.refresh_job}), 't',
 	'the change made during the run stands: every second, not an hour from now');
-load('changing', 2);
-$expected = expected_after(1, 2);
+$t->load('changing', 2);
+$expected = $t->expected_after(1, 2);
 ok($node->poll_query_until('changing', $counts, $expected),
 	"the next load is refreshed within seconds ($expected)");
 
@@ -257,8 +216,8 @@ is($node->safe_psql('changing', 'SELECT every FROM stedi.refresh_job'), '00:00:0
 my $analyze = $node->background_psql('changing');
 $analyze->query_safe('BEGIN');
 $analyze->query_safe('LOCK TABLE stedi.refresh_run IN SHARE UPDATE EXCLUSIVE MODE');
-load('changing', 3);
-$expected = expected_after(1, 2, 3);
+$t->load('changing', 3);
+$expected = $t->expected_after(1, 2, 3);
 ok($node->poll_query_until('changing', $counts, $expected),
 	"with ANALYZE's lock held on the run history, the scheduled refresh runs ($expected)");
 is($node->safe_psql('changing', "SELECT count(*) FROM stedi.refresh_run WHERE status = 'skipped'"),
@@ -280,7 +239,7 @@ is($node->safe_psql('changing', q{
 ($rc, $out, $err) = $node->psql('changing',
 	"SELECT pg_advisory_lock(1398031684, 1), pg_advisory_lock(1)");
 is($rc, 0, 'the advisory locks 0.2.0 might have used are free to take');
-load('changing', 4);
+$t->load('changing', 4);
 ok($node->poll_query_until('changing',
 	"SELECT count(*) > 0 FROM stedi.refresh_run WHERE status = 'skipped'"),
 	'a scheduled run beside a refresh in progress is skipped');
