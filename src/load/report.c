@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json_out.h"
 #include "stedi_load.h"
 
 #define EXIT_ALL_LOADED		0
@@ -289,29 +290,6 @@ report_file(Report *r, const LoadFile *f, const FileResult *result)
 
 /* ---- the end ---- */
 
-static void
-json_string(const char *s)
-{
-	const unsigned char *p;
-
-	if (s == NULL)
-	{
-		fputs("null", stdout);
-		return;
-	}
-	putchar('"');
-	for (p = (const unsigned char *) s; *p; p++)
-	{
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
-}
-
 /*
  * --json, for a run ended before its report (a usage, file or connection
  * error): the document holds the message and the exit status.
@@ -322,7 +300,7 @@ report_json_error(const char *message, int status)
 	char	   *text = path_text(message);	/* UTF-8, one line */
 
 	fputs("{\"error\": ", stdout);
-	json_string(text);
+	json_out_string(stdout, text);
 	printf(", \"exit_status\": %d}\n", status);
 	fflush(stdout);
 	free(text);
@@ -358,11 +336,11 @@ print_json(Report *r, const FileResult *totals, int nloaded, int nskipped,
 		else
 			printf("null");
 		printf(", \"path\": ");
-		json_string(p->display);
+		json_out_string(stdout, p->display);
 		printf(", \"reason\": ");
-		json_string(p->reason);
+		json_out_string(stdout, p->reason);
 		printf(", \"did_you_mean\": ");
-		json_string(p->hint);
+		json_out_string(stdout, p->hint);
 		putchar('}');
 	}
 	printf("%s],\n \"files\": [", r->npassed > 0 ? "\n " : "");
@@ -372,7 +350,7 @@ print_json(Report *r, const FileResult *totals, int nloaded, int nskipped,
 
 		printf("%s\n  {\"kind\": \"%s\", \"path\": ", i > 0 ? "," : "",
 			   stedi_kind_name[r->files[i]->kind]);
-		json_string(r->files[i]->display);
+		json_out_string(stdout, r->files[i]->display);
 		printf(", \"outcome\": \"%s\", \"sha256\": \"%s\", \"file_id\": ",
 			   outcome_name[res->outcome], res->sha256);
 		if (res->file_id > 0)
@@ -387,7 +365,7 @@ print_json(Report *r, const FileResult *totals, int nloaded, int nskipped,
 			   (long long) res->extra_fields,
 			   res->unknown_json != NULL ? res->unknown_json : "null",
 			   res->seconds);
-		json_string(res->message);
+		json_out_string(stdout, res->message);
 		putchar('}');
 	}
 	printf("\n ],\n \"totals\": {\"files\": %d, \"loaded_files\": %d, "
