@@ -41,7 +41,7 @@
 
 #include "libpq-fe.h"
 
-#include "connect.h"
+#include "options.h"
 #include "stedi_load.h"
 
 /* the other exit statuses are report_finish()'s */
@@ -189,17 +189,9 @@ help(void)
 		   "                           outside KIND/landing/)\n");
 	printf("      --force              load files whose content was loaded before\n"
 		   "                           (they are skipped otherwise)\n");
-	printf("      --json               print one JSON document instead of text\n");
-	printf("  -q, --quiet              print errors only (and no progress bar)\n");
-	printf("  -V, --version            output version information, then exit\n");
-	printf("  -?, --help               show this help, then exit\n");
+	stedi_client_help();
 	printf("\nConnection options:\n");
-	printf("  -d, --dbname=DBNAME      database name or connection string\n");
-	printf("  -h, --host=HOSTNAME      database server host or socket directory\n");
-	printf("  -p, --port=PORT          database server port\n");
-	printf("  -U, --username=USERNAME  database user name\n");
-	printf("  -w, --no-password        never prompt for password\n");
-	printf("  -W, --password           force password prompt\n");
+	stedi_connect_help("");
 	printf("\nThe PG* environment variables (PGHOST, PGDATABASE, ...) apply as in psql.\n");
 	printf("\nA file is known by the SHA-256 of its content: one loaded before is\n"
 		   "skipped.  Each file is loaded in a transaction of its own, whole or not at\n"
@@ -234,10 +226,10 @@ report_connection_failure(PGconn *conn)
 
 /* Connect (see ../common/connect.c); a failure ends the run. */
 static PGconn *
-connect_database(const char *dbname, const char *host, const char *port,
-				 const char *user, StediPasswordPrompt prompt)
+connect_database(const StediClientOptions *opts)
 {
-	PGconn	   *conn = stedi_connect(progname, dbname, host, port, user, prompt);
+	PGconn	   *conn = stedi_connect(progname, opts->dbname, opts->host,
+									 opts->port, opts->user, opts->prompt);
 
 	if (conn == NULL)
 		load_fatal("out of memory");
@@ -911,29 +903,15 @@ int
 main(int argc, char **argv)
 {
 	static const struct option long_options[] = {
-		{"dbname", required_argument, NULL, 'd'},
-		{"host", required_argument, NULL, 'h'},
-		{"port", required_argument, NULL, 'p'},
-		{"username", required_argument, NULL, 'U'},
-		{"no-password", no_argument, NULL, 'w'},
-		{"password", no_argument, NULL, 'W'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 2},
+		STEDI_CLIENT_LONG_OPTIONS,
 		{"kind", required_argument, NULL, 1},
-		{"force", no_argument, NULL, 3},
-		{"json", no_argument, NULL, 4},
+		{"force", no_argument, NULL, 2},
 		{NULL, 0, NULL, 0}
 	};
-	const char *dbname = NULL;
-	const char *host = NULL;
-	const char *port = NULL;
-	const char *user = NULL;
-	StediPasswordPrompt prompt = STEDI_PROMPT_AUTO;
+	StediClientOptions opts = {0};
 	int			forced_kind = -1;
 	FileList	list = {0};
 	Loader		ld = {0};
-	bool		json = false;
 	bool		stopped = false;
 	int			status;
 	int			c;
@@ -948,7 +926,7 @@ main(int argc, char **argv)
 	if (argc > 1 &&
 		(strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
 	{
-		printf("%s (stedi) %s\n", progname, STEDI_LOAD_VERSION);
+		stedi_print_version(progname, STEDI_LOAD_VERSION);
 		exit(0);
 	}
 
@@ -961,35 +939,15 @@ main(int argc, char **argv)
 
 	/* report bad options ourselves, named "stedi-load" and not argv[0] */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":d:h:p:U:wWqV?", long_options,
-							NULL)) != -1)
+	while ((c = getopt_long(argc, argv, STEDI_CLIENT_SHORT_OPTIONS,
+							long_options, NULL)) != -1)
 	{
+		/* (--json: json_output is set before) */
+		if (stedi_client_option(&opts, c, optarg, progname,
+								STEDI_LOAD_VERSION, help))
+			continue;
 		switch (c)
 		{
-			case 'd':
-				dbname = optarg;
-				break;
-			case 'h':
-				host = optarg;
-				break;
-			case 'p':
-				port = optarg;
-				break;
-			case 'U':
-				user = optarg;
-				break;
-			case 'w':
-				prompt = STEDI_PROMPT_NEVER;
-				break;
-			case 'W':
-				prompt = STEDI_PROMPT_ALWAYS;
-				break;
-			case 'q':
-				ld.quiet = true;
-				break;
-			case 'V':
-				printf("%s (stedi) %s\n", progname, STEDI_LOAD_VERSION);
-				exit(0);
 			case 1:
 				forced_kind = kind_from_name(optarg);
 				if (forced_kind < 0)
@@ -1000,13 +958,7 @@ main(int argc, char **argv)
 				}
 				break;
 			case 2:
-				help();
-				exit(0);
-			case 3:
 				ld.force = true;
-				break;
-			case 4:
-				json = true;	/* and json_output, set before */
 				break;
 			case ':':
 				load_error("option \"%s\" needs a value", argv[optind - 1]);
@@ -1044,11 +996,12 @@ main(int argc, char **argv)
 	if (!order_files(&list))
 		exit_trouble();
 
-	ld.conn = connect_database(dbname, host, port, user, prompt);
+	ld.quiet = opts.quiet;
+	ld.conn = connect_database(&opts);
 	check_extension(ld.conn);
 
 	ld.unknown = unknown_fields_create();
-	ld.report = report_start(&list, ld.quiet, json, true);
+	ld.report = report_start(&list, ld.quiet, opts.json, true);
 	for (i = 0; i < list.nfiles && !stopped; i++)
 		stopped = !load_file(&ld, &list.files[i]);
 	status = report_finish(ld.report, stopped);
