@@ -536,20 +536,6 @@ epoch_ms_to_timestamptz(int64_t ms, int64_t *result)
 
 /* ---- memory for a line ---- */
 
-/* Make *buf hold at least need bytes; what it held is kept. */
-static void
-reserve_bytes(char **buf, size_t *cap, size_t need)
-{
-	size_t		newcap = *cap > 0 ? *cap : 4096;
-
-	if (*cap >= need)
-		return;
-	while (newcap < need)
-		newcap *= 2;
-	*buf = load_realloc(*buf, newcap);
-	*cap = newcap;
-}
-
 /* YAJL allocates through these, so that running out of memory exits. */
 static void *
 json_malloc(void *ctx, size_t size)
@@ -750,7 +736,7 @@ fix_surrogates(RecordParser *p, const char *s, size_t len)
 		{
 			if (fixed == NULL)
 			{
-				reserve_bytes(&p->fixed, &p->fixed_cap, len + 1);
+				load_reserve(&p->fixed, &p->fixed_cap, len + 1);
 				fixed = p->fixed;
 				memcpy(fixed, s, len);
 				fixed[len] = '\0';
@@ -892,7 +878,7 @@ slow:
 		copy = local;
 	else
 	{
-		reserve_bytes(&p->scratch, &p->scratch_cap, len + 1);
+		load_reserve(&p->scratch, &p->scratch_cap, len + 1);
 		copy = p->scratch;
 	}
 	memcpy(copy, s, len);
@@ -957,20 +943,6 @@ find_field(RecordParser *p, const char *key, size_t len)
 	return -1;
 }
 
-static inline uint32_t
-key_hash(uint32_t object, const char *key, size_t len)
-{
-	uint32_t	h = (UINT32_C(2166136261) ^ object) * UINT32_C(16777619);
-	size_t		i;
-
-	for (i = 0; i < len; i++)
-	{
-		h ^= (unsigned char) key[i];
-		h *= UINT32_C(16777619);
-	}
-	return h;
-}
-
 /* Double the key table, keeping this line's entries. */
 static void
 keys_grow(RecordParser *p)
@@ -1001,7 +973,7 @@ keys_grow(RecordParser *p)
 static bool
 key_insert(RecordParser *p, uint32_t object, const char *key, size_t len)
 {
-	uint32_t	h = key_hash(object, key, len);
+	uint32_t	h = load_hash(object, key, len);
 	uint32_t	i;
 	KeyEntry   *e;
 
@@ -1823,7 +1795,7 @@ record_parse(RecordParser *parser, const Line *line, int32_t file_id,
 	{
 		text = fix_surrogates(p, line->data, line->len);
 		/* room for every string YAJL decodes */
-		reserve_bytes(&p->arena, &p->arena_cap, line->len);
+		load_reserve(&p->arena, &p->arena_cap, line->len);
 	}
 	start_line(p, text, line->len);
 
@@ -2050,7 +2022,7 @@ unknown_fields_add(UnknownFields *u, const char *key, size_t keylen)
 {
 	char		name[UNKNOWN_NAME_BYTES];
 	size_t		len = unknown_name(key, keylen, name);
-	uint32_t	h = key_hash(0, name, len);
+	uint32_t	h = load_hash(0, name, len);
 	uint32_t	i;
 	UnknownName *e;
 
@@ -2075,7 +2047,7 @@ unknown_fields_add(UnknownFields *u, const char *key, size_t keylen)
 		u->left_out++;
 		return;
 	}
-	reserve_bytes(&u->names, &u->names_cap, u->names_len + len + 1);
+	load_reserve(&u->names, &u->names_cap, u->names_len + len + 1);
 	memcpy(u->names + u->names_len, name, len);
 	e = &u->entry[u->nentries];
 	e->name = u->names_len;

@@ -19,7 +19,6 @@
 
 #define EXIT_ALL_LOADED		0
 #define EXIT_REJECTED		1		/* or passed over */
-#define EXIT_TROUBLE		2
 
 #define REDRAW_SECONDS		0.2
 
@@ -59,15 +58,6 @@ struct Report
 	int			npassed;
 };
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 Report *
 report_start(const FileList *list, bool quiet, bool json, bool progress)
 {
@@ -78,7 +68,7 @@ report_start(const FileList *list, bool quiet, bool json, bool progress)
 	r->quiet = quiet;
 	r->json = json;
 	r->progress = progress && !quiet && isatty(STDERR_FILENO);
-	r->started = now_seconds();
+	r->started = load_now_seconds();
 	r->nfiles = list->nfiles;
 	for (i = 0; i < list->nfiles; i++)
 		r->total_bytes += list->files[i].size_bytes;
@@ -185,7 +175,7 @@ report_progress(Report *r, int64_t file_bytes_done, int64_t file_rows)
 	r->file_rows = file_rows;
 	if ((++r->calls & 1023) != 0)
 		return;
-	now = now_seconds();
+	now = load_now_seconds();
 	if (now - r->last_draw >= REDRAW_SECONDS)
 		draw_progress(r, now);
 }
@@ -285,7 +275,7 @@ report_file(Report *r, const LoadFile *f, const FileResult *result)
 	}
 	fflush(stdout);
 	if (r->progress)
-		draw_progress(r, now_seconds());
+		draw_progress(r, load_now_seconds());
 }
 
 /* ---- the end ---- */
@@ -391,7 +381,7 @@ report_finish(Report *r, bool stopped)
 {
 	FileResult	totals;
 	int			counts[3] = {0, 0, 0};
-	double		elapsed = now_seconds() - r->started;
+	double		elapsed = load_now_seconds() - r->started;
 	int			status;
 	int			i;
 

@@ -44,29 +44,6 @@
 #include "options.h"
 #include "stedi_load.h"
 
-/* the other exit statuses are report_finish()'s */
-#define EXIT_TROUBLE		2
-
-static const char *progname = "stedi-load";
-
-/*
- * With --json, every exit prints one JSON document: one that ends the run
- * before its report (a usage, file or connection error) holds the last
- * message printed.
- */
-static bool json_output = false;
-static char last_error[1024];
-
-static void exit_trouble(void) LOAD_NORETURN;
-
-static void
-exit_trouble(void)
-{
-	if (json_output)
-		report_json_error(last_error, EXIT_TROUBLE);
-	exit(EXIT_TROUBLE);
-}
-
 /* State kept across the files of one run. */
 typedef struct Loader
 {
@@ -93,77 +70,11 @@ typedef struct FileCounts
 } FileCounts;
 
 
-/* ---- messages and memory ---- */
-
-static void print_message(const char *fmt, va_list ap) LOAD_PRINTF(1, 0);
-
-static void
-print_message(const char *fmt, va_list ap)
-{
-	va_list		again;
-
-	va_copy(again, ap);
-	vsnprintf(last_error, sizeof(last_error), fmt, again);
-	va_end(again);
-	fprintf(stderr, "%s: ", progname);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
-void
-load_error(const char *fmt,...)
-{
-	va_list		ap;
-
-	va_start(ap, fmt);
-	print_message(fmt, ap);
-	va_end(ap);
-}
-
-void
-load_fatal(const char *fmt,...)
-{
-	va_list		ap;
-
-	va_start(ap, fmt);
-	print_message(fmt, ap);
-	va_end(ap);
-	exit_trouble();
-}
-
-void *
-load_malloc(size_t size)
-{
-	void	   *p = malloc(size > 0 ? size : 1);
-
-	if (p == NULL)
-		load_fatal("out of memory");
-	return p;
-}
-
-void *
-load_realloc(void *ptr, size_t size)
-{
-	void	   *p = realloc(ptr, size > 0 ? size : 1);
-
-	if (p == NULL)
-		load_fatal("out of memory");
-	return p;
-}
-
-char *
-load_strdup(const char *s)
-{
-	size_t		len = strlen(s) + 1;
-
-	return memcpy(load_malloc(len), s, len);
-}
-
 static void
 usage_hint(void)
 {
 	fprintf(stderr, "%s: hint: Try \"%s --help\" for more information.\n",
-			progname, progname);
+			load_progname, load_progname);
 }
 
 static void
@@ -171,9 +82,9 @@ help(void)
 {
 	printf("%s loads STEDI landing files (one JSON record a line) into the landing\n"
 		   "tables of the stedi extension, one transaction per file.\n\n",
-		   progname);
+		   load_progname);
 	printf("Usage:\n");
-	printf("  %s [OPTION]... PATH...\n\n", progname);
+	printf("  %s [OPTION]... PATH...\n\n", load_progname);
 	printf("PATH is the root of the layout customer/landing/, accelerometer/landing/,\n"
 		   "step_trainer/landing/, or one KIND or KIND/landing folder of it, or a single\n"
 		   "file.  A landing folder is read with its sub-folders; its files named\n"
@@ -202,16 +113,6 @@ help(void)
 		   "folders were passed over, 2 on a usage, connection, file or server error.\n");
 }
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-
 /* ---- connection ---- */
 
 /* Print the first line of libpq's message, which is the one that matters. */
@@ -228,7 +129,7 @@ report_connection_failure(PGconn *conn)
 static PGconn *
 connect_database(const StediClientOptions *opts)
 {
-	PGconn	   *conn = stedi_connect(progname, opts->dbname, opts->host,
+	PGconn	   *conn = stedi_connect(load_progname, opts->dbname, opts->host,
 									 opts->port, opts->user, opts->prompt);
 
 	if (conn == NULL)
@@ -237,7 +138,7 @@ connect_database(const StediClientOptions *opts)
 	{
 		report_connection_failure(conn);
 		PQfinish(conn);
-		exit_trouble();
+		load_exit_trouble();
 	}
 	return conn;
 }
@@ -265,17 +166,17 @@ check_extension(PGconn *conn)
 		report_connection_failure(conn);
 		PQclear(res);
 		PQfinish(conn);
-		exit_trouble();
+		load_exit_trouble();
 	}
 	if (PQntuples(res) != 1)
 	{
 		load_error("extension \"stedi\" is not installed in database \"%s\"",
 				   PQdb(conn));
 		fprintf(stderr, "%s: hint: Run CREATE EXTENSION stedi; in that database first.\n",
-				progname);
+				load_progname);
 		PQclear(res);
 		PQfinish(conn);
-		exit_trouble();
+		load_exit_trouble();
 	}
 	if (sscanf(PQgetvalue(res, 0, 0), "%d.%d", &major, &minor) != 2 ||
 		major < PROTOCOL_SINCE_MAJOR ||
@@ -284,10 +185,10 @@ check_extension(PGconn *conn)
 		load_error("extension \"stedi\" in database \"%s\" is version %s, older than this stedi-load",
 				   PQdb(conn), PQgetvalue(res, 0, 0));
 		fprintf(stderr, "%s: hint: Run ALTER EXTENSION stedi UPDATE; in that database first.\n",
-				progname);
+				load_progname);
 		PQclear(res);
 		PQfinish(conn);
-		exit_trouble();
+		load_exit_trouble();
 	}
 	PQclear(res);
 
@@ -306,7 +207,7 @@ check_extension(PGconn *conn)
 		report_connection_failure(conn);
 		PQclear(res);
 		PQfinish(conn);
-		exit_trouble();
+		load_exit_trouble();
 	}
 	PQclear(res);
 }
@@ -328,7 +229,7 @@ report_server_error(const LoadFile *f, PGconn *conn, PGresult *res)
 		msg = PQerrorMessage(conn);
 	len = strlen(msg);
 	fprintf(stderr, "%s: could not load \"%s\" (rolled back): %s%s",
-			progname, f->display, msg,
+			load_progname, f->display, msg,
 			len == 0 || msg[len - 1] != '\n' ? "\n" : "");
 
 	free(last_server_error);
@@ -699,7 +600,7 @@ static bool
 load_file(Loader *ld, const LoadFile *f)
 {
 	PGconn	   *conn = ld->conn;
-	double		started = now_seconds();
+	double		started = load_now_seconds();
 	FileResult	result;
 	FileCounts	counts = {0};
 	LineReader *reader = NULL;
@@ -817,7 +718,7 @@ load_file(Loader *ld, const LoadFile *f)
 		result.outcome = FILE_SKIPPED;
 		result.file_id = log_attempt(ld, f, result.sha256, size_text,
 									 "skipped", started_text, NULL);
-		result.seconds = now_seconds() - started;
+		result.seconds = load_now_seconds() - started;
 		report_file(ld->report, f, &result);
 		ok = true;
 		goto done;
@@ -876,7 +777,7 @@ load_file(Loader *ld, const LoadFile *f)
 	result.extra_fields = unknown_fields_total(ld->unknown);
 	result.unknown = ld->unknown;
 	result.unknown_json = ld->unknown_json.data;
-	result.seconds = now_seconds() - started;
+	result.seconds = load_now_seconds() - started;
 	report_file(ld->report, f, &result);
 
 done:
@@ -888,7 +789,7 @@ done:
 		(void) log_attempt(ld, f, result.sha256, size_text, "failed",
 						   started_text[0] ? started_text : "now",
 						   result.message);
-		result.seconds = now_seconds() - started;
+		result.seconds = load_now_seconds() - started;
 		report_file(ld->report, f, &result);
 	}
 	line_reader_free(reader);
@@ -926,15 +827,20 @@ main(int argc, char **argv)
 	if (argc > 1 &&
 		(strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
 	{
-		stedi_print_version(progname, STEDI_LOAD_VERSION);
+		stedi_print_version(load_progname, STEDI_LOAD_VERSION);
 		exit(0);
 	}
 
-	/* so that a usage error before --json is told in JSON too */
+	/*
+	 * With --json, every exit prints one JSON document: one that ends the
+	 * run before its report (a usage, file or connection error) holds the
+	 * last message printed.  Looked for first, so that a usage error before
+	 * --json is told in JSON too.
+	 */
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
 	{
 		if (strcmp(argv[i], "--json") == 0)
-			json_output = true;
+			load_set_trouble_hook(report_json_error);
 	}
 
 	/* report bad options ourselves, named "stedi-load" and not argv[0] */
@@ -942,8 +848,8 @@ main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, STEDI_CLIENT_SHORT_OPTIONS,
 							long_options, NULL)) != -1)
 	{
-		/* (--json: json_output is set before) */
-		if (stedi_client_option(&opts, c, optarg, progname,
+		/* (--json: the trouble hook is set before) */
+		if (stedi_client_option(&opts, c, optarg, load_progname,
 								STEDI_LOAD_VERSION, help))
 			continue;
 		switch (c)
@@ -954,7 +860,7 @@ main(int argc, char **argv)
 				{
 					load_error("invalid kind \"%s\": must be customer, accelerometer or step_trainer",
 							   optarg);
-					exit_trouble();
+					load_exit_trouble();
 				}
 				break;
 			case 2:
@@ -963,7 +869,7 @@ main(int argc, char **argv)
 			case ':':
 				load_error("option \"%s\" needs a value", argv[optind - 1]);
 				usage_hint();
-				exit_trouble();
+				load_exit_trouble();
 			default:
 				/* getopt returns '?' for -? too, leaving optopt alone */
 				if (optopt == 0 && strcmp(argv[optind - 1], "-?") == 0)
@@ -976,7 +882,7 @@ main(int argc, char **argv)
 				else
 					load_error("invalid option \"%s\"", argv[optind - 1]);
 				usage_hint();
-				exit_trouble();
+				load_exit_trouble();
 		}
 	}
 
@@ -984,17 +890,17 @@ main(int argc, char **argv)
 	{
 		load_error("no PATH given: name the files or folders to load");
 		usage_hint();
-		exit_trouble();
+		load_exit_trouble();
 	}
 
 	/* find every file, and check it can be read, before touching the database */
 	for (i = optind; i < argc; i++)
 	{
 		if (!collect_path(&list, argv[i], i, forced_kind))
-			exit_trouble();
+			load_exit_trouble();
 	}
 	if (!order_files(&list))
-		exit_trouble();
+		load_exit_trouble();
 
 	ld.quiet = opts.quiet;
 	ld.conn = connect_database(&opts);

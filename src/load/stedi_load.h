@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "stedi_common.h"
+#include "util.h"
 
 #define STEDI_LOAD_VERSION	"0.3.0"
 
@@ -37,25 +38,6 @@
 
 /* Size of the chunks handed to PQputCopyData. */
 #define COPY_CHUNK_BYTES	(32 * 1024)
-
-#if defined(__GNUC__) || defined(__clang__)
-#define LOAD_PRINTF(f, a)	__attribute__((format(printf, f, a)))
-#define LOAD_NORETURN		__attribute__((noreturn))
-#else
-#define LOAD_PRINTF(f, a)
-#define LOAD_NORETURN
-#endif
-
-/*
- * stedi-load.c: messages to stderr, prefixed "stedi-load: ", and allocation
- * that cannot fail (it exits instead)
- */
-extern void *load_malloc(size_t size);
-extern void *load_realloc(void *ptr, size_t size);
-extern char *load_strdup(const char *s);
-extern void load_error(const char *fmt,...) LOAD_PRINTF(1, 2);
-extern void load_fatal(const char *fmt,...) LOAD_PRINTF(1, 2) LOAD_NORETURN;
-
 
 /* ---- files.c ---- */
 
