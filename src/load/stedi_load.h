@@ -25,8 +25,6 @@
 #include "stedi_common.h"
 #include "util.h"
 
-#define STEDI_LOAD_VERSION	"0.3.0"
-
 /*
  * A line longer than this is rejected without being parsed.  It bounds the
  * reader's buffer, and so the memory stedi-load needs, whatever the input.
@@ -35,9 +33,6 @@
 
 /* How much of a rejected line is kept in landing.rejected.raw_line. */
 #define MAX_RAW_BYTES		8192
-
-/* Size of the chunks handed to PQputCopyData. */
-#define COPY_CHUNK_BYTES	(32 * 1024)
 
 /* ---- files.c ---- */
 
