@@ -3,7 +3,13 @@
 # What the Makefiles of the libpq client programs (src/load, src/export)
 # share: built with PGXS as client programs (see contrib/oid2name for the
 # model), with libpq and the headers of src/common, no server headers.
-# Include it after setting PROGRAM, OBJS and PG_LIBS.
+# Include it after setting PROGRAM and PG_LIBS.
+
+# the program is every C file of its folder, and what src/common gives
+# both: connecting and the shared options, SHA-256, JSON strings
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard *.c))) \
+	../common/connect.o ../common/options.o ../common/digest.o \
+	../common/json_out.o
 
 PG_CPPFLAGS = -I$(libpq_srcdir) -I../common
 
