@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "options.h"
 
@@ -13,31 +14,25 @@ stedi_client_option(StediClientOptions *opts, int c, const char *arg,
 					const char *progname, const char *version,
 					void (*help) (void))
 {
+	/* the options that take a value, and where each goes */
+	static const char valued[] = "dhpU";
+	const char **value[] = {&opts->dbname, &opts->host, &opts->port,
+	&opts->user};
+	const char *which = c > 0 && c < 0x100 ? strchr(valued, c) : NULL;
+
+	if (which != NULL)
+	{
+		*value[which - valued] = arg;
+		return true;
+	}
 	switch (c)
 	{
-		case 'd':
-			opts->dbname = arg;
-			return true;
-		case 'h':
-			opts->host = arg;
-			return true;
-		case 'p':
-			opts->port = arg;
-			return true;
-		case 'U':
-			opts->user = arg;
-			return true;
 		case 'w':
-			opts->prompt = STEDI_PROMPT_NEVER;
-			return true;
 		case 'W':
-			opts->prompt = STEDI_PROMPT_ALWAYS;
+			opts->prompt = c == 'w' ? STEDI_PROMPT_NEVER : STEDI_PROMPT_ALWAYS;
 			return true;
 		case 'q':
 			opts->quiet = true;
-			return true;
-		case STEDI_OPTION_JSON:
-			opts->json = true;
 			return true;
 		case 'V':
 			stedi_print_version(progname, version);
@@ -45,6 +40,9 @@ stedi_client_option(StediClientOptions *opts, int c, const char *arg,
 		case STEDI_OPTION_HELP:
 			help();
 			exit(0);
+		case STEDI_OPTION_JSON:
+			opts->json = true;
+			return true;
 	}
 	return false;
 }

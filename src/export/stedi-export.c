@@ -141,6 +141,16 @@ count_rows(Export *ex)
 
 /* ---- main ---- */
 
+/* stedi-export's own options, after those of every client (options.h) */
+static const struct option long_options[] = {
+	STEDI_CLIENT_LONG_OPTIONS,
+	{"split", required_argument, NULL, 1},
+	{"format", required_argument, NULL, 2},
+	{"gzip", no_argument, NULL, 3},
+	{"row-group-size", required_argument, NULL, 4},
+	{NULL, 0, NULL, 0}
+};
+
 static void
 help(void)
 {
@@ -167,14 +177,6 @@ help(void)
 int
 main(int argc, char **argv)
 {
-	static const struct option long_options[] = {
-		STEDI_CLIENT_LONG_OPTIONS,
-		{"split", required_argument, NULL, 1},
-		{"format", required_argument, NULL, 2},
-		{"gzip", no_argument, NULL, 3},
-		{"row-group-size", required_argument, NULL, 4},
-		{NULL, 0, NULL, 0}
-	};
 	Export		ex = {0};
 	StediClientOptions opts = {0};
 	bool		wanted[NSPLITS] = {false};

@@ -25,6 +25,14 @@
 
 #define STEDI_LOAD_VERSION	"0.3.0"
 
+/* stedi-load's own options, after those of every client (options.h) */
+static const struct option long_options[] = {
+	STEDI_CLIENT_LONG_OPTIONS,
+	{"kind", required_argument, NULL, 1},
+	{"force", no_argument, NULL, 2},
+	{NULL, 0, NULL, 0}
+};
+
 static void
 usage_hint(void)
 {
@@ -74,12 +82,6 @@ help(void)
 int
 main(int argc, char **argv)
 {
-	static const struct option long_options[] = {
-		STEDI_CLIENT_LONG_OPTIONS,
-		{"kind", required_argument, NULL, 1},
-		{"force", no_argument, NULL, 2},
-		{NULL, 0, NULL, 0}
-	};
 	StediClientOptions opts = {0};
 	int			forced_kind = -1;
 	FileList	list = {0};
