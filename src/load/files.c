@@ -67,84 +67,108 @@ kind_conflict(int forced_kind, int kind, const char *arg)
 }
 
 /*
- * The entries of KIND folder dir (shown as display): read its landing/
- * (unless --kind names another kind), leave out Glue's trusted/ and
- * curated/ without a word, and name everything else as passed over, with a
- * hint for a landing folder spelled in another case (Landing/).  False,
- * with the errno in *err, if dir cannot be read.
+ * An entry of a KIND folder: its landing/ is read (unless --kind, *arg,
+ * names another kind), Glue's trusted/ and curated/ are left out without a
+ * word, and everything else is passed over, with a hint for a landing
+ * folder spelled in another case (Landing/).
+ */
+static void
+visit_kind_entry(FileList *list, FolderEntry *e, void *arg)
+{
+	int			forced_kind = *(const int *) arg;
+	struct stat st;
+	int			err;
+
+	if (stat(e->path, &st) != 0)
+	{
+		struct stat lst;
+
+		e->reason = errno == ENOENT && lstat(e->path, &lst) == 0 ?
+			"a symbolic link to nothing" : unreadable_reason(errno);
+	}
+	else if ((e->folder = S_ISDIR(st.st_mode)) &&
+			 strcmp(e->name, STEDI_LANDING_DIR) == 0)
+	{
+		if (forced_kind >= 0 && forced_kind != e->kind)
+		{
+			char	   *r = load_malloc(64);
+
+			snprintf(r, 64, "not %s data (--kind %s)",
+					 stedi_kind_name[forced_kind],
+					 stedi_kind_name[forced_kind]);
+			e->reason = r;
+		}
+		else if (!add_landing(list, e->path, e->shown, (StediKind) e->kind,
+							  e->argno, &err))
+			e->reason = unreadable_reason(err);
+	}
+	else if (e->folder && (strcmp(e->name, "trusted") == 0 ||
+						   strcmp(e->name, "curated") == 0))
+	{
+		/* Glue's zones beside landing/: not landing data */
+	}
+	else if (e->name[0] == '.')
+		e->reason = e->folder ? "a hidden folder" : "a hidden file";
+	else if (e->folder)
+	{
+		e->reason = "not a landing folder (only KIND/landing/ is read)";
+		if (strcasecmp(e->name, STEDI_LANDING_DIR) == 0)
+			e->hint = STEDI_LANDING_DIR "/";
+	}
+	else if (S_ISREG(st.st_mode) && is_data_name(e->name))
+		e->reason = "a data file outside KIND/landing/";
+	else
+		e->reason = "a file outside KIND/landing/";
+}
+
+/*
+ * The entries of KIND folder dir (shown as display); see visit_kind_entry.
+ * False, with the errno in *err, if dir cannot be read.
  */
 static bool
 collect_kind_folder(FileList *list, const char *dir, const char *display,
 					StediKind k, int argno, int forced_kind, int *err)
 {
-	char	  **names;
-	int			n = 0;
-	int			i;
+	return read_folder(list, dir, display, (int) k, argno, err,
+					   visit_kind_entry, &forced_kind);
+}
 
-	names = list_folder(dir, &n, err);
-	if (names == NULL)
-		return false;
-	for (i = 0; i < n; i++)
+/*
+ * An entry of the root of a layout: a kind folder is read; a folder that
+ * is no kind's, and a data file, are passed over; other files (a README)
+ * and hidden ones are not data by any name, and are left out.  *arg is
+ * --kind, or -1.
+ */
+static void
+visit_root_entry(FileList *list, FolderEntry *e, void *arg)
+{
+	int			forced_kind = *(const int *) arg;
+	struct stat st;
+	int			k = kind_from_name(e->name);
+	int			err;
+
+	if (e->name[0] == '.' || stat(e->path, &st) != 0)
 	{
-		const char *name = names[i];
-		char	   *path = join_path(dir, name);
-		char	   *shown = join_path(display, name);
-		struct stat st;
-		const char *reason = NULL;
-		const char *hint = NULL;
-		bool		folder = false;
-		int			e;
-
-		if (stat(path, &st) != 0)
-		{
-			struct stat lst;
-
-			reason = errno == ENOENT && lstat(path, &lst) == 0 ?
-				"a symbolic link to nothing" : unreadable_reason(errno);
-		}
-		else if ((folder = S_ISDIR(st.st_mode)) &&
-				 strcmp(name, STEDI_LANDING_DIR) == 0)
-		{
-			if (forced_kind >= 0 && forced_kind != (int) k)
-			{
-				char	   *r = load_malloc(64);
-
-				snprintf(r, 64, "not %s data (--kind %s)",
-						 stedi_kind_name[forced_kind],
-						 stedi_kind_name[forced_kind]);
-				reason = r;
-			}
-			else if (!add_landing(list, path, shown, k, argno, &e))
-				reason = unreadable_reason(e);
-		}
-		else if (folder && (strcmp(name, "trusted") == 0 ||
-							strcmp(name, "curated") == 0))
-		{
-			/* Glue's zones beside landing/: not landing data */
-		}
-		else if (name[0] == '.')
-			reason = folder ? "a hidden folder" : "a hidden file";
-		else if (folder)
-		{
-			reason = "not a landing folder (only KIND/landing/ is read)";
-			if (strcasecmp(name, STEDI_LANDING_DIR) == 0)
-				hint = STEDI_LANDING_DIR "/";
-		}
-		else if (S_ISREG(st.st_mode) && is_data_name(name))
-			reason = "a data file outside KIND/landing/";
-		else
-			reason = "a file outside KIND/landing/";
-
-		if (reason != NULL)
-		{
-			pass_over(list, (int) k, argno, shown, path, folder, reason, hint);
-			shown = path = NULL;
-		}
-		free(path);
-		free(shown);
+		/* hidden, or a dangling link: not data by any name */
 	}
-	free_names(names, n);
-	return true;
+	else if (S_ISDIR(st.st_mode) && k >= 0)
+	{
+		if (!collect_kind_folder(list, e->path, e->shown, (StediKind) k,
+								 e->argno, forced_kind, &err))
+		{
+			e->kind = k;
+			e->folder = true;
+			e->reason = unreadable_reason(err);
+		}
+	}
+	else if (S_ISDIR(st.st_mode))
+	{
+		e->folder = true;
+		e->reason = "not a kind folder";
+		e->hint = kind_hint(kind_near_miss(e->name));
+	}
+	else if (S_ISREG(st.st_mode) && is_data_name(e->name))
+		e->reason = "a data file outside KIND/landing/";
 }
 
 /*
@@ -183,45 +207,9 @@ collect_root(FileList *list, const char *arg, const char *rp, int argno,
 		free(path);
 	}
 
-	for (i = 0; i < n && result == 1; i++)
-	{
-		const char *name = names[i];
-		char	   *path = join_path(rp, name);
-		struct stat st;
-		int			k = kind_from_name(name);
-
-		if (name[0] == '.' || stat(path, &st) != 0)
-		{
-			/* hidden, or a dangling link: not data by any name */
-		}
-		else if (S_ISDIR(st.st_mode) && k >= 0)
-		{
-			char	   *display = join_path(arg, name);
-
-			if (!collect_kind_folder(list, path, display, (StediKind) k,
-									 argno, forced_kind, &err))
-			{
-				pass_over(list, k, argno, display, path, true,
-						  unreadable_reason(err), NULL);
-				display = path = NULL;
-			}
-			free(display);
-		}
-		else if (S_ISDIR(st.st_mode))
-		{
-			add_passed(list, -1, argno, join_folder(arg, name), path,
-					   "not a kind folder", kind_hint(kind_near_miss(name)));
-			path = NULL;
-		}
-		else if (S_ISREG(st.st_mode) && is_data_name(name))
-		{
-			add_passed(list, -1, argno, join_path(arg, name), path,
-					   "a data file outside KIND/landing/", NULL);
-			path = NULL;
-		}
-		free(path);
-	}
-
+	if (result == 1)
+		visit_entries(list, names, n, rp, arg, -1, argno, visit_root_entry,
+					  &forced_kind);
 	free_names(names, n);
 	return result;
 }

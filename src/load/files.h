@@ -79,6 +79,42 @@ extern bool collect_path(FileList *list, const char *arg, int argno,
 extern bool add_landing(FileList *list, const char *dir, const char *display,
 						StediKind kind, int argno, int *err);
 
+/* An entry of a folder, for an EntryVisit to decide about. */
+typedef struct FolderEntry
+{
+	const char *name;
+	char	   *path;			/* the folder's path, then name */
+	char	   *shown;			/* the same as the user would write it */
+	int			kind;			/* of the data it would be, or -1 */
+	int			argno;
+	bool		folder;			/* is one: shown with a "/" after it */
+	const char *reason;			/* why it is passed over; NULL: it is not */
+	const char *hint;			/* what its name looks like it means */
+} FolderEntry;
+
+/*
+ * What to do with an entry: set its reason to pass it over (maybe its
+ * kind, folder and hint too), or take its path and shown (setting them to
+ * NULL) for the list, or neither to leave it out without a word.
+ */
+typedef void (*EntryVisit) (FileList *list, FolderEntry *entry, void *arg);
+
+/*
+ * Hand each of the n names in folder dir (shown to the user as display) to
+ * visit, as an entry of the given kind, and name what it passes over.
+ */
+extern void visit_entries(FileList *list, char **names, int n,
+						  const char *dir, const char *display, int kind,
+						  int argno, EntryVisit visit, void *arg);
+
+/*
+ * visit_entries for every name in folder dir; false, with the errno in
+ * *err, if dir cannot be read.
+ */
+extern bool read_folder(FileList *list, const char *dir, const char *display,
+						int kind, int argno, int *err, EntryVisit visit,
+						void *arg);
+
 /*
  * The names in folder dir but "." and "..", sorted bytewise; NULL with the
  * errno in *err if it cannot be read.  free_names frees them.
@@ -104,7 +140,6 @@ extern bool is_gzip_name(const char *name);
 extern bool is_data_name(const char *name);
 extern char *path_text(const char *raw);
 extern char *join_path(const char *a, const char *b);
-extern char *join_folder(const char *a, const char *b);
 extern void path_component(const char *rp, int up, char *name,
 						   size_t namesize);
 

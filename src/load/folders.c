@@ -166,75 +166,96 @@ free_names(char **names, int n)
 	free(names);
 }
 
-/*
- * Add the data files of landing folder dir (shown to the user as display),
- * and of its sub-folders, as files of the given kind; name everything else
- * in it as passed over, what cannot be read included.  False, with the
- * errno in *err, if dir itself cannot be read (nothing is added then).
- */
-static bool
-add_folder(FileList *list, FolderSet *seen, const char *dir,
-		   const char *display, StediKind kind, int argno, int *err)
+void
+visit_entries(FileList *list, char **names, int n, const char *dir,
+			  const char *display, int kind, int argno, EntryVisit visit,
+			  void *arg)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		FolderEntry e;
+
+		memset(&e, 0, sizeof(e));
+		e.name = names[i];
+		e.path = join_path(dir, names[i]);
+		e.shown = join_path(display, names[i]);
+		e.kind = kind;
+		e.argno = argno;
+		visit(list, &e, arg);
+		if (e.reason != NULL)
+			pass_over(list, e.kind, argno, e.shown, e.path, e.folder,
+					  e.reason, e.hint);
+		else
+		{
+			free(e.path);
+			free(e.shown);
+		}
+	}
+}
+
+bool
+read_folder(FileList *list, const char *dir, const char *display, int kind,
+			int argno, int *err, EntryVisit visit, void *arg)
 {
 	char	  **names;
 	int			n = 0;
-	int			i;
 
 	names = list_folder(dir, &n, err);
 	if (names == NULL)
 		return false;
-	for (i = 0; i < n; i++)
-	{
-		const char *name = names[i];
-		char	   *path = join_path(dir, name);
-		char	   *shown = join_path(display, name);
-		struct stat lst;
-		struct stat st;
-		const char *reason = NULL;
-		bool		folder = false;
-		int			e;
-
-		if (lstat(path, &lst) != 0)
-			reason = unreadable_reason(errno);
-		else if (S_ISLNK(lst.st_mode) && stat(path, &st) != 0)
-			reason = errno == ENOENT ? "a symbolic link to nothing" :
-				unreadable_reason(errno);
-		else
-		{
-			if (!S_ISLNK(lst.st_mode))
-				st = lst;
-			folder = S_ISDIR(st.st_mode);
-			if (name[0] == '.')
-				reason = folder ? "a hidden folder" : "a hidden file";
-			else if (folder)
-			{
-				if (!folder_set_add(seen, &st))
-					reason = "a folder read already (a link loop, or a second link to it)";
-				else if (!add_folder(list, seen, path, shown, kind, argno, &e))
-					reason = unreadable_reason(e);
-			}
-			else if (!S_ISREG(st.st_mode))
-				reason = special_file_reason(st.st_mode);
-			else if (!is_data_name(name))
-				reason = "its name does not end in .json, .jsonl or .ndjson (or one of those and .gz)";
-			else if ((e = check_readable(path)) != 0)
-				reason = unreadable_reason(e);
-			else
-			{
-				add_file(list, kind, argno, shown, path, &st);
-				shown = path = NULL;	/* the list owns them now */
-			}
-		}
-		if (reason != NULL)
-		{
-			pass_over(list, kind, argno, shown, path, folder, reason, NULL);
-			shown = path = NULL;
-		}
-		free(path);
-		free(shown);
-	}
+	visit_entries(list, names, n, dir, display, kind, argno, visit, arg);
 	free_names(names, n);
 	return true;
+}
+
+/*
+ * An entry of landing folder dir: a data file is added, a sub-folder read
+ * in turn, anything else passed over.  arg is the FolderSet of the PATH
+ * argument.
+ */
+static void
+visit_landing_entry(FileList *list, FolderEntry *e, void *arg)
+{
+	FolderSet  *seen = arg;
+	struct stat lst;
+	struct stat st;
+	int			err;
+
+	if (lstat(e->path, &lst) != 0)
+		e->reason = unreadable_reason(errno);
+	else if (S_ISLNK(lst.st_mode) && stat(e->path, &st) != 0)
+		e->reason = errno == ENOENT ? "a symbolic link to nothing" :
+			unreadable_reason(errno);
+	else
+	{
+		if (!S_ISLNK(lst.st_mode))
+			st = lst;
+		e->folder = S_ISDIR(st.st_mode);
+		if (e->name[0] == '.')
+			e->reason = e->folder ? "a hidden folder" : "a hidden file";
+		else if (e->folder)
+		{
+			if (!folder_set_add(seen, &st))
+				e->reason = "a folder read already (a link loop, or a second link to it)";
+			else if (!read_folder(list, e->path, e->shown, e->kind, e->argno,
+								  &err, visit_landing_entry, seen))
+				e->reason = unreadable_reason(err);
+		}
+		else if (!S_ISREG(st.st_mode))
+			e->reason = special_file_reason(st.st_mode);
+		else if (!is_data_name(e->name))
+			e->reason = "its name does not end in .json, .jsonl or .ndjson (or one of those and .gz)";
+		else if ((err = check_readable(e->path)) != 0)
+			e->reason = unreadable_reason(err);
+		else
+		{
+			add_file(list, (StediKind) e->kind, e->argno, e->shown, e->path,
+					 &st);
+			e->shown = e->path = NULL;	/* the list owns them now */
+		}
+	}
 }
 
 /*
@@ -251,7 +272,8 @@ add_landing(FileList *list, const char *dir, const char *display,
 
 	if (stat(dir, &st) == 0)
 		(void) folder_set_add(&seen, &st);
-	ok = add_folder(list, &seen, dir, display, kind, argno, err);
+	ok = read_folder(list, dir, display, kind, argno, err,
+					 visit_landing_entry, &seen);
 	folder_set_free(&seen);
 	return ok;
 }

@@ -257,18 +257,6 @@ kind_near_miss(const char *name)
 }
 
 
-/* "a/b/" for a folder named b in a */
-char *
-join_folder(const char *a, const char *b)
-{
-	char	   *joined = join_path(a, b);
-	char	   *result = load_malloc(strlen(joined) + 2);
-
-	sprintf(result, "%s/", joined);
-	free(joined);
-	return result;
-}
-
 
 /* "customer/": what a hint says */
 const char *
