@@ -416,7 +416,7 @@ load_file(Loader *ld, const LoadFile *f)
 	file_id = (int32_t) strtol(value, NULL, 10);
 
 	snprintf(sql, sizeof(sql), "COPY landing.%s (%s) FROM STDIN (FORMAT binary)",
-			 stedi_kind_name[f->kind], record_copy_columns(f->kind));
+			 stedi_kind_name[f->kind], fields_copy_columns(f->kind));
 	if (!start_copy(conn, f, sql))
 		goto done;
 	if (!stream_lines(ld, f, reader, file_id, &counts))

@@ -5,15 +5,21 @@
 #ifndef LOAD_LOAD_FILE_H
 #define LOAD_LOAD_FILE_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 #include "libpq-fe.h"
 
-#include "stedi_load.h"
+#include "copy_binary.h"
+#include "files.h"
+#include "record.h"
+#include "report.h"
+#include "unknown_fields.h"
 
 /* State kept across the files of one run. */
 typedef struct Loader
 {
 	PGconn	   *conn;
-	bool		quiet;
 	RecordParser *parser[STEDI_NKINDS]; /* made when a kind is first seen */
 	CopyBuf		rows;			/* tuples for landing.<kind> */
 	CopyBuf		rejects;		/* tuples for landing.rejected */

@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "json_out.h"
-#include "stedi_load.h"
+#include "report.h"
+#include "util.h"
 
 #define EXIT_ALL_LOADED		0
 #define EXIT_REJECTED		1		/* or passed over */

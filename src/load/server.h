@@ -7,8 +7,9 @@
 
 #include "libpq-fe.h"
 
+#include "copy_binary.h"
+#include "files.h"
 #include "options.h"
-#include "stedi_load.h"
 
 /*
  * Connect (see ../common/connect.c) as the options say.  A failure is

@@ -175,12 +175,11 @@ main(int argc, char **argv)
 	if (!order_files(&list))
 		load_exit_trouble();
 
-	ld.quiet = opts.quiet;
 	ld.conn = connect_database(&opts);
 	check_extension(ld.conn);
 
 	ld.unknown = unknown_fields_create();
-	ld.report = report_start(&list, ld.quiet, opts.json, true);
+	ld.report = report_start(&list, opts.quiet, opts.json, true);
 	for (i = 0; i < list.nfiles && !stopped; i++)
 		stopped = !load_file(&ld, &list.files[i]);
 	status = report_finish(ld.report, stopped);
