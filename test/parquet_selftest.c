@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_out.h"
 #include "parquet.h"
 
 static const ParquetColumn columns[] = {
@@ -39,22 +40,6 @@ static const int64_t times[] = {
 	1656669600123456,			/* 2022-07-01 10:00:00.123456 */
 };
 #define NTIMES ((int) (sizeof(times) / sizeof(times[0])))
-
-static void
-json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-	{
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
 
 /* one file of n rows; returns 0 when written */
 static int
@@ -111,7 +96,7 @@ write_file(const char *dir, const char *name, int n, ParquetCodec codec,
 		if (r % 11 == 3)
 			parquet_put_null(w, 3), fprintf(expected, "null");
 		else
-			parquet_put_bytes(w, 3, s, strlen(s)), json_string(expected, s);
+			parquet_put_bytes(w, 3, s, strlen(s)), json_out_string(expected, s);
 		if (r % 11 == 4)
 			parquet_put_null(w, 4), fprintf(expected, ", \"u\": null");
 		else

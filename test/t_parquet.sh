@@ -9,8 +9,8 @@ source "$(dirname "$0")/lib.sh"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cc -Wall -Werror -O2 -I"$top/src/export" -o "$tmp/parquet_selftest" "$top/test/parquet_selftest.c" \
-    "$top/src/export/parquet.c" "$top/src/export/thrift_compact.c" -lz
+cc -Wall -Werror -O2 -I"$top/src/export" -I"$top/src/common" -o "$tmp/parquet_selftest" "$top/test/parquet_selftest.c" \
+    "$top/src/export/parquet.c" "$top/src/export/thrift_compact.c" "$top/src/common/json_out.c" -lz
 ok $? "the writer and its self-test build without a warning"
 "$tmp/parquet_selftest" "$tmp"
 ok $? "the self-test writes its files"

@@ -80,28 +80,19 @@ stedi_connect(const char *progname, const char *dbname, const char *host,
 
 	do
 	{
-		const char *keywords[8];
-		const char *values[8];
-		int			n = 0;
-
 		/* dbname after the others, so a conninfo string wins, as in psql */
-		keywords[n] = "host";
-		values[n++] = host;
-		keywords[n] = "port";
-		values[n++] = port;
-		keywords[n] = "user";
-		values[n++] = user;
-		keywords[n] = "password";
-		values[n++] = password;
-		keywords[n] = "dbname";
-		values[n++] = dbname;
-		keywords[n] = "fallback_application_name";
-		values[n++] = progname;
+		static const char *const keywords[] = {
+			"host", "port", "user", "password", "dbname",
+			"fallback_application_name",
+			"client_encoding", NULL
+		};
+
 		/* text goes both ways as UTF-8; the server converts if it must */
-		keywords[n] = "client_encoding";
-		values[n++] = "UTF8";
-		keywords[n] = NULL;
-		values[n] = NULL;
+		const char *const values[] = {
+			host, port, user, password, dbname,
+			progname,
+			"UTF8", NULL
+		};
 
 		conn = PQconnectdbParams(keywords, values, 1);
 		if (conn == NULL)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "digest.h"
+#include "json_out.h"
 #include "libpq-fe.h"
 #include "parquet.h"
 
@@ -68,7 +69,6 @@ extern char *partials[NSPLITS + 1];
 extern int	npartials;
 
 /* report.c */
-extern void json_string(FILE *out, const char *s);
 extern void fail(const char *fmt,...) __attribute__((format(printf, 1, 2), noreturn));
 extern void *xmalloc(size_t n);
 extern char *xstrdup(const char *s);

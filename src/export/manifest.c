@@ -32,9 +32,9 @@ write_manifest(Export *ex, FILE *out)
 		ExportColumn *c = &ex->columns[i];
 
 		fprintf(out, "%s\n    {\"name\": ", i ? "," : "");
-		json_string(out, c->name);
+		json_out_string(out, c->name);
 		fprintf(out, ", \"type\": ");
-		json_string(out, c->sql_type);
+		json_out_string(out, c->sql_type);
 		if (ex->parquet)
 			fprintf(out, ", \"parquet_type\": \"%s\"", c->parquet_name);
 		fprintf(out, ", \"nullable\": %s}", c->nullable ? "true" : "false");
@@ -45,7 +45,7 @@ write_manifest(Export *ex, FILE *out)
 		ExportFile *f = &ex->files[i];
 
 		fprintf(out, "%s\n    {\"split\": \"%s\", \"file\": ", i ? "," : "", f->split);
-		json_string(out, f->name);
+		json_out_string(out, f->name);
 		fprintf(out, ", \"rows\": %" PRId64 ", \"bytes\": %" PRId64 ", \"sha256\": \"%s\"}",
 				f->rows, f->bytes, f->sha256);
 		total += f->rows;

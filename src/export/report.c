@@ -12,22 +12,6 @@
 
 #include "export.h"
 
-void
-json_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-	{
-		if (*p == '"' || *p == '\\')
-			fprintf(out, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(out, "\\u%04x", *p);
-		else
-			fputc(*p, out);
-	}
-	fputc('"', out);
-}
-
 /* Report trouble and exit 2: on stderr, and as JSON with --json. */
 void
 fail(const char *fmt,...)
@@ -42,7 +26,7 @@ fail(const char *fmt,...)
 	if (json_output)
 	{
 		printf("{\"status\": %d, \"error\": ", EXIT_TROUBLE);
-		json_string(stdout, message);
+		json_out_string(stdout, message);
 		printf("}\n");
 	}
 	exit(EXIT_TROUBLE);

@@ -38,8 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "connect.h"
 #include "export.h"
+#include "options.h"
 
 const char *const progname = "stedi-export";
 const char *const split_names[NSPLITS] = {"train", "validation", "test"};
@@ -141,6 +141,16 @@ count_rows(Export *ex)
 
 /* ---- main ---- */
 
+/* stedi-export's own options, after those of every client (options.h) */
+static const struct option long_options[] = {
+	STEDI_CLIENT_LONG_OPTIONS,
+	{"split", required_argument, NULL, 1},
+	{"format", required_argument, NULL, 2},
+	{"gzip", no_argument, NULL, 3},
+	{"row-group-size", required_argument, NULL, 4},
+	{NULL, 0, NULL, 0}
+};
+
 static void
 help(void)
 {
@@ -154,17 +164,10 @@ help(void)
 	printf("      --gzip               compress: gzip CSV files (.csv.gz), GZIP Parquet pages\n");
 	printf("      --row-group-size=MB  Parquet row groups of about MB megabytes (1 to 1024,\n"
 		   "                           default 32): the memory the export takes\n");
-	printf("      --json               print one JSON document instead of text\n");
-	printf("  -q, --quiet              print errors only (and no progress bar)\n");
-	printf("  -V, --version            output version information, then exit\n");
-	printf("  -?, --help               show this help, then exit\n\n");
-	printf("Connection options (as psql's; the PG* environment variables apply):\n");
-	printf("  -d, --dbname=DBNAME      database name or connection string\n");
-	printf("  -h, --host=HOSTNAME      database server host or socket directory\n");
-	printf("  -p, --port=PORT          database server port\n");
-	printf("  -U, --username=USERNAME  database user name (a member of stedi_analyst)\n");
-	printf("  -w, --no-password        never prompt for password\n");
-	printf("  -W, --password           force password prompt\n\n");
+	stedi_client_help();
+	printf("\nConnection options (as psql's; the PG* environment variables apply):\n");
+	stedi_connect_help(" (a member of stedi_analyst)");
+	printf("\n");
 	printf("Writes OUTDIR/SPLIT.parquet (or SPLIT.csv, SPLIT.csv.gz) and\n"
 		   "OUTDIR/manifest.json.  Exit status: 0 when every split was written, 1 when\n"
 		   "one of them has no rows, 2 on trouble.  On a terminal a progress bar shows\n"
@@ -174,29 +177,8 @@ help(void)
 int
 main(int argc, char **argv)
 {
-	static struct option long_options[] = {
-		{"dbname", required_argument, NULL, 'd'},
-		{"host", required_argument, NULL, 'h'},
-		{"port", required_argument, NULL, 'p'},
-		{"username", required_argument, NULL, 'U'},
-		{"no-password", no_argument, NULL, 'w'},
-		{"password", no_argument, NULL, 'W'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 1},
-		{"split", required_argument, NULL, 2},
-		{"format", required_argument, NULL, 3},
-		{"gzip", no_argument, NULL, 4},
-		{"json", no_argument, NULL, 5},
-		{"row-group-size", required_argument, NULL, 6},
-		{NULL, 0, NULL, 0}
-	};
 	Export		ex = {0};
-	const char *dbname = NULL,
-			   *host = NULL,
-			   *port = NULL,
-			   *user = NULL;
-	StediPasswordPrompt prompt = STEDI_PROMPT_AUTO;
+	StediClientOptions opts = {0};
 	bool		wanted[NSPLITS] = {false};
 	bool		any_split = false;
 	int			status = 0;
@@ -219,38 +201,17 @@ main(int argc, char **argv)
 	}
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":d:h:p:U:wWqV?", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, STEDI_CLIENT_SHORT_OPTIONS, long_options, NULL)) != -1)
 	{
+		if (stedi_client_option(&opts, c, optarg, progname, STEDI_EXPORT_VERSION, help))
+		{
+			/* (already, from the scan above, unless abbreviated further) */
+			json_output = json_output || opts.json;
+			continue;
+		}
 		switch (c)
 		{
-			case 'd':
-				dbname = optarg;
-				break;
-			case 'h':
-				host = optarg;
-				break;
-			case 'p':
-				port = optarg;
-				break;
-			case 'U':
-				user = optarg;
-				break;
-			case 'w':
-				prompt = STEDI_PROMPT_NEVER;
-				break;
-			case 'W':
-				prompt = STEDI_PROMPT_ALWAYS;
-				break;
-			case 'q':
-				ex.quiet = true;
-				break;
-			case 'V':
-				printf("%s (stedi) %s\n", progname, STEDI_EXPORT_VERSION);
-				return 0;
 			case 1:
-				help();
-				return 0;
-			case 2:
 				{
 					int			s;
 
@@ -261,7 +222,7 @@ main(int argc, char **argv)
 					wanted[s] = any_split = true;
 					break;
 				}
-			case 3:
+			case 2:
 				if (strcmp(optarg, "parquet") == 0)
 					ex.parquet = true;
 				else if (strcmp(optarg, "csv") == 0)
@@ -269,13 +230,10 @@ main(int argc, char **argv)
 				else
 					fail("invalid format \"%s\": must be parquet or csv", optarg);
 				break;
-			case 4:
+			case 3:
 				ex.gzip = true;
 				break;
-			case 5:
-				json_output = true; /* (already, from the scan above) */
-				break;
-			case 6:
+			case 4:
 				{
 					char	   *end;
 					long		mb = strtol(optarg, &end, 10);
@@ -303,6 +261,7 @@ main(int argc, char **argv)
 	if (argc - optind != 1)
 		fail("one output folder (OUTDIR) expected; try \"%s --help\"", progname);
 	ex.outdir = argv[optind];
+	ex.quiet = opts.quiet;
 	ex.progress = !ex.quiet && !json_output && isatty(fileno(stderr));
 
 	for (int s = 0; s < NSPLITS; s++)
@@ -319,7 +278,8 @@ main(int argc, char **argv)
 		f->partial = xmalloc(strlen(ex.outdir) + strlen(f->name) + 16);
 		sprintf(f->partial, "%s/.%s.partial", ex.outdir, f->name);
 	}
-	ex.conn = stedi_connect(progname, dbname, host, port, user, prompt);
+	ex.conn = stedi_connect(progname, opts.dbname, opts.host, opts.port,
+							opts.user, opts.prompt);
 	if (ex.conn == NULL)
 		fail("out of memory");
 	if (PQstatus(ex.conn) == CONNECTION_BAD)

@@ -25,12 +25,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <zlib.h>
 
-#include "stedi_load.h"
+#include "lines.h"
+#include "util.h"
 
 #define READ_CHUNK_BYTES	(256 * 1024)
 

@@ -14,11 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "stedi_load.h"
+#include "json_out.h"
+#include "report.h"
+#include "util.h"
 
 #define EXIT_ALL_LOADED		0
 #define EXIT_REJECTED		1		/* or passed over */
-#define EXIT_TROUBLE		2
 
 #define REDRAW_SECONDS		0.2
 
@@ -58,15 +59,6 @@ struct Report
 	int			npassed;
 };
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 Report *
 report_start(const FileList *list, bool quiet, bool json, bool progress)
 {
@@ -77,7 +69,7 @@ report_start(const FileList *list, bool quiet, bool json, bool progress)
 	r->quiet = quiet;
 	r->json = json;
 	r->progress = progress && !quiet && isatty(STDERR_FILENO);
-	r->started = now_seconds();
+	r->started = load_now_seconds();
 	r->nfiles = list->nfiles;
 	for (i = 0; i < list->nfiles; i++)
 		r->total_bytes += list->files[i].size_bytes;
@@ -184,7 +176,7 @@ report_progress(Report *r, int64_t file_bytes_done, int64_t file_rows)
 	r->file_rows = file_rows;
 	if ((++r->calls & 1023) != 0)
 		return;
-	now = now_seconds();
+	now = load_now_seconds();
 	if (now - r->last_draw >= REDRAW_SECONDS)
 		draw_progress(r, now);
 }
@@ -284,33 +276,10 @@ report_file(Report *r, const LoadFile *f, const FileResult *result)
 	}
 	fflush(stdout);
 	if (r->progress)
-		draw_progress(r, now_seconds());
+		draw_progress(r, load_now_seconds());
 }
 
 /* ---- the end ---- */
-
-static void
-json_string(const char *s)
-{
-	const unsigned char *p;
-
-	if (s == NULL)
-	{
-		fputs("null", stdout);
-		return;
-	}
-	putchar('"');
-	for (p = (const unsigned char *) s; *p; p++)
-	{
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
-}
 
 /*
  * --json, for a run ended before its report (a usage, file or connection
@@ -322,7 +291,7 @@ report_json_error(const char *message, int status)
 	char	   *text = path_text(message);	/* UTF-8, one line */
 
 	fputs("{\"error\": ", stdout);
-	json_string(text);
+	json_out_string(stdout, text);
 	printf(", \"exit_status\": %d}\n", status);
 	fflush(stdout);
 	free(text);
@@ -358,11 +327,11 @@ print_json(Report *r, const FileResult *totals, int nloaded, int nskipped,
 		else
 			printf("null");
 		printf(", \"path\": ");
-		json_string(p->display);
+		json_out_string(stdout, p->display);
 		printf(", \"reason\": ");
-		json_string(p->reason);
+		json_out_string(stdout, p->reason);
 		printf(", \"did_you_mean\": ");
-		json_string(p->hint);
+		json_out_string(stdout, p->hint);
 		putchar('}');
 	}
 	printf("%s],\n \"files\": [", r->npassed > 0 ? "\n " : "");
@@ -372,7 +341,7 @@ print_json(Report *r, const FileResult *totals, int nloaded, int nskipped,
 
 		printf("%s\n  {\"kind\": \"%s\", \"path\": ", i > 0 ? "," : "",
 			   stedi_kind_name[r->files[i]->kind]);
-		json_string(r->files[i]->display);
+		json_out_string(stdout, r->files[i]->display);
 		printf(", \"outcome\": \"%s\", \"sha256\": \"%s\", \"file_id\": ",
 			   outcome_name[res->outcome], res->sha256);
 		if (res->file_id > 0)
@@ -387,7 +356,7 @@ print_json(Report *r, const FileResult *totals, int nloaded, int nskipped,
 			   (long long) res->extra_fields,
 			   res->unknown_json != NULL ? res->unknown_json : "null",
 			   res->seconds);
-		json_string(res->message);
+		json_out_string(stdout, res->message);
 		putchar('}');
 	}
 	printf("\n ],\n \"totals\": {\"files\": %d, \"loaded_files\": %d, "
@@ -413,7 +382,7 @@ report_finish(Report *r, bool stopped)
 {
 	FileResult	totals;
 	int			counts[3] = {0, 0, 0};
-	double		elapsed = now_seconds() - r->started;
+	double		elapsed = load_now_seconds() - r->started;
 	int			status;
 	int			i;
 
