@@ -29,20 +29,23 @@ COMMENT ON FUNCTION stedi.check_expectation(regclass, text) IS
 CREATE OR REPLACE FUNCTION stedi.reading_zones(OUT step integer, OUT zone regclass,
                                     OUT candidate regclass, OUT owner name,
                                     OUT reading_time name, OUT reading text[],
-                                    OUT owner_files regclass)
+                                    OUT owner_files regclass, OUT landing regclass,
+                                    OUT landing_owner text)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     VALUES (2, 'trusted.accelerometer'::regclass, 'trusted.accelerometer_candidate'::regclass,
             'user_email'::name, 'reading_time'::name, '{reading_time,user_email,x,y,z}'::text[],
-            'stedi.accelerometer_file_user'::regclass),
+            'stedi.accelerometer_file_user'::regclass, 'landing.accelerometer'::regclass,
+            'stedi.normalize_email(l.user_email)'),
            (4, 'trusted.step_trainer', 'trusted.step_trainer_candidate',
             'serial_number', 'sensor_reading_time',
             '{sensor_reading_time,serial_number,distance_from_object}',
-            'stedi.step_trainer_file_serial')
+            'stedi.step_trainer_file_serial', 'landing.step_trainer',
+            'l.serial_number')
 $$;
-COMMENT ON FUNCTION stedi.reading_zones() IS 'The zones readings come into: the zone''s step, its candidate view (rows before expectations and duplicates), the column of the reading''s owner (customer or device) and its time, the columns that make two readings identical (the time first: sorting on it all but never compares the others), and the table of which files hold whose readings';
+COMMENT ON FUNCTION stedi.reading_zones() IS 'The zones readings come into: the zone''s step, its candidate view (rows before expectations and duplicates), the column of the reading''s owner (customer or device) and its time, the columns that make two readings identical (the time first: sorting on it all but never compares the others), the table of which files hold whose readings, the landing table of its readings (whose time column has the zone''s name) and the owner of a landing row l as the zone and that table have it (an SQL expression over l)';
 
 CREATE TABLE IF NOT EXISTS stedi.expectation (
     zone         regclass NOT NULL
