@@ -29,20 +29,23 @@ COMMENT ON FUNCTION stedi.check_expectation(regclass, text) IS
 CREATE OR REPLACE FUNCTION stedi.reading_zones(OUT step integer, OUT zone regclass,
                                     OUT candidate regclass, OUT owner name,
                                     OUT reading_time name, OUT reading text[],
-                                    OUT owner_files regclass)
+                                    OUT owner_files regclass, OUT landing regclass,
+                                    OUT landing_owner text)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     VALUES (2, 'trusted.accelerometer'::regclass, 'trusted.accelerometer_candidate'::regclass,
             'user_email'::name, 'reading_time'::name, '{reading_time,user_email,x,y,z}'::text[],
-            'stedi.accelerometer_file_user'::regclass),
+            'stedi.accelerometer_file_user'::regclass, 'landing.accelerometer'::regclass,
+            'stedi.normalize_email(l.user_email)'),
            (4, 'trusted.step_trainer', 'trusted.step_trainer_candidate',
             'serial_number', 'sensor_reading_time',
             '{sensor_reading_time,serial_number,distance_from_object}',
-            'stedi.step_trainer_file_serial')
+            'stedi.step_trainer_file_serial', 'landing.step_trainer',
+            'l.serial_number')
 $$;
-COMMENT ON FUNCTION stedi.reading_zones() IS 'The zones readings come into: the zone''s step, its candidate view (rows before expectations and duplicates), the column of the reading''s owner (customer or device) and its time, the columns that make two readings identical (the time first: sorting on it all but never compares the others), and the table of which files hold whose readings';
+COMMENT ON FUNCTION stedi.reading_zones() IS 'The zones readings come into: the zone''s step, its candidate view (rows before expectations and duplicates), the column of the reading''s owner (customer or device) and its time, the columns that make two readings identical (the time first: sorting on it all but never compares the others), the table of which files hold whose readings, the landing table of its readings (whose time column has the zone''s name) and the owner of a landing row l as the zone and that table have it (an SQL expression over l)';
 
 CREATE TABLE IF NOT EXISTS stedi.expectation (
     zone         regclass NOT NULL
@@ -103,11 +106,6 @@ COMMENT ON COLUMN stedi.expectation_violation.on_violation IS 'warn: the row is 
 COMMENT ON COLUMN stedi.expectation_violation.found_at IS 'When the refresh that recorded it ran';
 COMMENT ON COLUMN stedi.expectation_violation.owner IS 'The reading''s customer (normalized email) or device (serial number): how a refresh finds the violations of a customer or device it recomputes, and an erasure removes them';
 
--- The settings that decide what a check's text means are pinned (time
--- zone, date and interval styles, float and bytea output), here, where the
--- definition binds the check's constants, in stedi.check_zone, which reads
--- the same text again, and in stedi.expect, which validates it: the same
--- check means the same in every session.
 -- The definition of a reading zone, made again from its expectations:
 -- the candidates for which no drop rule's check is false, and of
 -- identical readings the first loaded (lowest file, then line), which
@@ -118,12 +116,6 @@ COMMENT ON COLUMN stedi.expectation_violation.owner IS 'The reading''s customer 
 CREATE OR REPLACE FUNCTION stedi.define_zone(zone regclass) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-SET standard_conforming_strings = on
-SET timezone = 'UTC'
-SET datestyle = 'ISO, YMD'
-SET intervalstyle = 'postgres'
-SET extra_float_digits = 1
-SET bytea_output = 'hex'
 AS $$
 DECLARE
     r record;
@@ -146,8 +138,6 @@ END
 $$;
 COMMENT ON FUNCTION stedi.define_zone(regclass) IS 'Make a reading zone''s definition view again from its drop expectations: its candidates that meet them, identical readings once (the first loaded)';
 
-SELECT stedi.define_zone(z.zone) FROM stedi.reading_zones() AS z;
-
 -- Declare an expectation, or change one (same zone and name); the next
 -- refresh computes every zone again, in full.
 CREATE OR REPLACE FUNCTION stedi.expect(zone regclass, name text, "check" text,
@@ -155,12 +145,6 @@ CREATE OR REPLACE FUNCTION stedi.expect(zone regclass, name text, "check" text,
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-SET standard_conforming_strings = on
-SET timezone = 'UTC'
-SET datestyle = 'ISO, YMD'
-SET intervalstyle = 'postgres'
-SET extra_float_digits = 1
-SET bytea_output = 'hex'
 AS $$
 DECLARE
     r record;
@@ -297,12 +281,6 @@ CREATE OR REPLACE FUNCTION stedi.check_zone(zone regclass, rows regclass, files 
                                  OUT checked bigint, OUT passed bigint)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-SET standard_conforming_strings = on
-SET timezone = 'UTC'
-SET datestyle = 'ISO, YMD'
-SET intervalstyle = 'postgres'
-SET extra_float_digits = 1
-SET bytea_output = 'hex'
 AS $$
 DECLARE
     r record;
@@ -428,6 +406,31 @@ END
 $$;
 COMMENT ON FUNCTION stedi.check_zone(regclass, regclass, integer[], text[]) IS
     'Check the expectations of a reading zone on the rows of a change table (those of files and owners it recomputes), or on all the zone''s candidates when rows is NULL; records the rows failing warn and drop rules, deletes those failing drop rules from the change table, raises check_violation for a fail rule; returns the rows checked and those that fail no drop rule';
+
+-- The settings that decide what a check's text means are pinned (time
+-- zone, date and interval styles, float and bytea output), in
+-- stedi.define_zone, where the definition binds the check's constants, in
+-- stedi.check_zone, which reads the same text again, and in stedi.expect,
+-- which validates it: the same check means the same in every session.
+-- (After each CREATE OR REPLACE, which sets only the search path, so that
+-- an update pins them in the same order as an install.)
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOREACH f IN ARRAY ARRAY['stedi.define_zone(regclass)',
+                             'stedi.expect(regclass, text, text, text)',
+                             'stedi.check_zone(regclass, regclass, integer[], text[])']::regprocedure[] LOOP
+        EXECUTE format($a$ALTER FUNCTION %s
+                            SET standard_conforming_strings = on SET timezone = 'UTC'
+                            SET datestyle = 'ISO, YMD' SET intervalstyle = 'postgres'
+                            SET extra_float_digits = 1 SET bytea_output = 'hex'$a$, f);
+    END LOOP;
+END
+$$;
+
+-- (made with the settings pinned)
+SELECT stedi.define_zone(z.zone) FROM stedi.reading_zones() AS z;
 
 -- The incremental way's last word on a reading zone's change, once its
 -- rows are computed (pg_temp.stedi_minus_N: the zone's rows it recomputes,

@@ -86,6 +86,7 @@ AS $$
 DECLARE
     f landing.source_file;
     written record;
+    r record;
 BEGIN
     -- only a file begun in this transaction; its rows as the server counted them
     written := stedi.close_file(finish_file.file_id);
@@ -129,38 +130,30 @@ BEGIN
     INSERT INTO stedi.pending_file (file_id, kind) VALUES (f.file_id, f.kind)
     ON CONFLICT DO NOTHING;
     -- whose readings it holds: the emails, or the devices' serial numbers,
-    -- each with the span of its readings' times (NULL: more than the
-    -- server keeps in memory; read from the file's rows).  (A refresh that
-    -- repaired the maps in this transaction, before the file's last rows,
-    -- may have added its entries with narrower spans: they are widened.)
-    IF f.kind = 'accelerometer' THEN
-        INSERT INTO stedi.accelerometer_file_user AS m (user_email, file_id, first_time, last_time)
-        SELECT stedi.normalize_email(o.owner), f.file_id, min(o.first_time), max(o.last_time)
-          FROM unnest(written.owners, written.first_times, written.last_times)
-               AS o(owner, first_time, last_time)
-         GROUP BY 1
-        UNION ALL
-        SELECT stedi.normalize_email(a.user_email), f.file_id, min(a.reading_time), max(a.reading_time)
-          FROM landing.accelerometer AS a
-         WHERE written.owners IS NULL AND a.file_id = f.file_id
-         GROUP BY 1
-        ON CONFLICT ON CONSTRAINT accelerometer_file_user_pkey DO UPDATE
-           SET first_time = least(m.first_time, excluded.first_time),
-               last_time = greatest(m.last_time, excluded.last_time);
-    ELSIF f.kind = 'step_trainer' THEN
-        INSERT INTO stedi.step_trainer_file_serial AS m (serial_number, file_id, first_time, last_time)
-        SELECT o.owner, f.file_id, min(o.first_time), max(o.last_time)
-          FROM unnest(written.owners, written.first_times, written.last_times)
-               AS o(owner, first_time, last_time)
-         GROUP BY 1
-        UNION ALL
-        SELECT s.serial_number, f.file_id, min(s.sensor_reading_time), max(s.sensor_reading_time)
-          FROM landing.step_trainer AS s
-         WHERE written.owners IS NULL AND s.file_id = f.file_id
-         GROUP BY 1
-        ON CONFLICT ON CONSTRAINT step_trainer_file_serial_pkey DO UPDATE
-           SET first_time = least(m.first_time, excluded.first_time),
-               last_time = greatest(m.last_time, excluded.last_time);
+    -- each with the span of its readings' times, as the loader saw them
+    -- (read as the landing rows they come from), or when it kept none (more
+    -- than the server keeps in memory) read from the file's rows.  (A
+    -- refresh that repaired the maps in this transaction, before the file's
+    -- last rows, may have added its entries with narrower spans: they are
+    -- widened.)
+    SELECT * INTO r FROM stedi.reading_zones() AS z
+     WHERE z.landing = format('landing.%I', f.kind)::regclass;
+    IF FOUND THEN
+        EXECUTE format($m$
+            INSERT INTO %1$s AS m (%2$I, file_id, first_time, last_time)
+            SELECT %3$s, $1, min(l.first_time), max(l.last_time)
+              FROM unnest($2, $3, $4) AS l(%2$I, first_time, last_time)
+             GROUP BY 1
+            UNION ALL
+            SELECT %3$s, $1, min(l.%4$I), max(l.%4$I)
+              FROM %5$s AS l
+             WHERE $2 IS NULL AND l.file_id = $1
+             GROUP BY 1
+            ON CONFLICT (%2$I, file_id) DO UPDATE
+               SET first_time = least(m.first_time, excluded.first_time),
+                   last_time = greatest(m.last_time, excluded.last_time)$m$,
+                r.owner_files, r.owner, r.landing_owner, r.reading_time, r.landing)
+        USING f.file_id, written.owners, written.first_times, written.last_times;
     END IF;
 END
 $$;

@@ -20,6 +20,7 @@ DECLARE
     why text;
     nestloop text;
     memory text;
+    r record;
 BEGIN
     INSERT INTO stedi.pseudonym_secret (secret)
     SELECT stedi.random_secret()
@@ -103,38 +104,26 @@ BEGIN
         PERFORM set_config('work_mem', '128MB', true);
         -- (a row by hand may move a span: the map's row is then updated;
         -- the delete and the update touch different rows)
-        WITH landed AS MATERIALIZED (
-            SELECT stedi.normalize_email(a.user_email) AS user_email, a.file_id,
-                   min(a.reading_time) AS first_time, max(a.reading_time) AS last_time
-              FROM landing.accelerometer AS a
-             GROUP BY 1, 2),
-        gone AS (
-            DELETE FROM stedi.accelerometer_file_user AS m
-             WHERE NOT EXISTS (SELECT FROM landed AS n
-                                WHERE n.user_email = m.user_email AND n.file_id = m.file_id))
-        INSERT INTO stedi.accelerometer_file_user
-        SELECT n.user_email, n.file_id, n.first_time, n.last_time FROM landed AS n
-         WHERE NOT EXISTS (SELECT FROM stedi.accelerometer_file_user AS m
-                            WHERE m.user_email = n.user_email AND m.file_id = n.file_id
-                              AND m.first_time = n.first_time AND m.last_time = n.last_time)
-        ON CONFLICT (user_email, file_id) DO UPDATE
-           SET first_time = excluded.first_time, last_time = excluded.last_time;
-        WITH landed AS MATERIALIZED (
-            SELECT s.serial_number, s.file_id,
-                   min(s.sensor_reading_time) AS first_time, max(s.sensor_reading_time) AS last_time
-              FROM landing.step_trainer AS s
-             GROUP BY 1, 2),
-        gone AS (
-            DELETE FROM stedi.step_trainer_file_serial AS m
-             WHERE NOT EXISTS (SELECT FROM landed AS n
-                                WHERE n.serial_number = m.serial_number AND n.file_id = m.file_id))
-        INSERT INTO stedi.step_trainer_file_serial
-        SELECT n.serial_number, n.file_id, n.first_time, n.last_time FROM landed AS n
-         WHERE NOT EXISTS (SELECT FROM stedi.step_trainer_file_serial AS m
-                            WHERE m.serial_number = n.serial_number AND m.file_id = n.file_id
-                              AND m.first_time = n.first_time AND m.last_time = n.last_time)
-        ON CONFLICT (serial_number, file_id) DO UPDATE
-           SET first_time = excluded.first_time, last_time = excluded.last_time;
+        FOR r IN SELECT * FROM stedi.reading_zones() LOOP
+            EXECUTE format($m$
+                WITH landed AS MATERIALIZED (
+                    SELECT %1$s AS owner, l.file_id,
+                           min(l.%2$I) AS first_time, max(l.%2$I) AS last_time
+                      FROM %3$s AS l
+                     GROUP BY 1, 2),
+                gone AS (
+                    DELETE FROM %4$s AS m
+                     WHERE NOT EXISTS (SELECT FROM landed AS n
+                                        WHERE n.owner = m.%5$I AND n.file_id = m.file_id))
+                INSERT INTO %4$s
+                SELECT n.owner, n.file_id, n.first_time, n.last_time FROM landed AS n
+                 WHERE NOT EXISTS (SELECT FROM %4$s AS m
+                                    WHERE m.%5$I = n.owner AND m.file_id = n.file_id
+                                      AND m.first_time = n.first_time AND m.last_time = n.last_time)
+                ON CONFLICT (%5$I, file_id) DO UPDATE
+                   SET first_time = excluded.first_time, last_time = excluded.last_time$m$,
+                r.landing_owner, r.reading_time, r.landing, r.owner_files, r.owner);
+        END LOOP;
         PERFORM set_config('enable_nestloop', nestloop, true);
         PERFORM set_config('work_mem', memory, true);
         ANALYZE stedi.accelerometer_file_user, stedi.step_trainer_file_serial;

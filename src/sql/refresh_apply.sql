@@ -1,7 +1,34 @@
 -- Applying a refresh's changes zone by zone, each incrementally or in
 -- full as costs less (stedi.apply_zone_changes).
 
--- loaded, customers erased and files unloaded since the last refresh.
+-- The owners (values of column owner) whose rows in the zone of step came,
+-- went or changed in columns, as this refresh's change tables of that
+-- zone say (pg_temp.stedi_minus_N, stedi_plus_N): the customers, or the
+-- devices, whose readings may change zone downstream.
+CREATE OR REPLACE FUNCTION stedi.owners_changed(step integer, owner name, columns name[])
+RETURNS text[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    list text := (SELECT string_agg(quote_ident(c), ', ') FROM unnest(columns) AS c);
+    changed text[];
+BEGIN
+    EXECUTE format('SELECT array_agg(DISTINCT x.%1$I)
+                      FROM ((SELECT %2$s FROM pg_temp.stedi_minus_%3$s
+                             EXCEPT SELECT %2$s FROM pg_temp.stedi_plus_%3$s)
+                            UNION ALL
+                            (SELECT %2$s FROM pg_temp.stedi_plus_%3$s
+                             EXCEPT SELECT %2$s FROM pg_temp.stedi_minus_%3$s)) AS x',
+                   owner, list, step)
+       INTO changed;
+    RETURN changed;
+END
+$$;
+COMMENT ON FUNCTION stedi.owners_changed(integer, name, name[]) IS
+    'The owners (values of column owner) whose rows in the zone of step came, went or changed in columns, by this refresh''s change tables of that zone; NULL when none';
+
+-- The files loaded, customers erased and files unloaded since the last refresh.
 -- rebuild, when not NULL, says why every zone must be compared whole with
 -- its definition.  Returns one row per zone, in order.
 CREATE OR REPLACE FUNCTION stedi.apply_zone_changes(customer_files integer[],
@@ -45,6 +72,13 @@ DECLARE
     devices_gone text[];     -- 4: devices no curated customer has any more
     serial_changed text[];   -- 5: customers with another device
     owner_files integer[];   -- files holding readings of those customers or devices
+    reading record;          -- 2, 4: the reading zone (stedi.reading_zones)
+    owners text[];           -- 2, 4: consent_changed or devices
+    owners_kept text[];      -- 2, 4: readmitted or devices_kept
+    new_files integer[];     -- 2, 4: the new files of the zone's kind
+    upstream_owner name;     -- 2, 4: the owner's column upstream (trusted.customer, curated.customer)
+    owners_rows bigint;      -- 2, 4: upstream rows of owners before this refresh
+    upstream_rows bigint;    -- 2, 4: upstream rows before this refresh
     analyzed boolean;        -- the change tables' statistics are current
     checked record;          -- 2, 4 in full: the candidates checked, and those kept
     work boolean;            -- something upstream changed what this zone holds (the
@@ -116,43 +150,6 @@ BEGIN
                 read_rows := 2 * coalesce(cardinality(changed), 0);
                 work := changed IS NOT NULL;
                 choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
-            ELSIF z.step = 2 THEN
-                SELECT array_agg(DISTINCT x.email) INTO consent_changed
-                  FROM ((SELECT m.email, m.share_with_research_as_of_date, m.serial_number
-                           FROM pg_temp.stedi_minus_1 AS m
-                         EXCEPT
-                         SELECT p.email, p.share_with_research_as_of_date, p.serial_number
-                           FROM pg_temp.stedi_plus_1 AS p)
-                        UNION ALL
-                        (SELECT p.email, p.share_with_research_as_of_date, p.serial_number
-                           FROM pg_temp.stedi_plus_1 AS p
-                         EXCEPT
-                         SELECT m.email, m.share_with_research_as_of_date, m.serial_number
-                           FROM pg_temp.stedi_minus_1 AS m)) AS x;
-                -- only those in trusted now have rows to read again
-                SELECT array_agg(c.email) INTO readmitted
-                  FROM trusted.customer AS c WHERE c.email = ANY (consent_changed);
-                SELECT array_agg(DISTINCT o.file_id) INTO owner_files
-                  FROM stedi.accelerometer_file_user AS o WHERE o.user_email = ANY (readmitted);
-                new_rows := (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
-                              WHERE f.file_id = ANY (accelerometer_files));
-                read_rows := new_rows + coalesce(cardinality(unloaded_files), 0)
-                             + (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
-                                 WHERE f.file_id = ANY (owner_files)
-                                   AND f.file_id <> ALL (coalesce(accelerometer_files, '{}')))
-                             -- (the rows of those who were trusted: as many as
-                             -- an average customer's, an estimate, which
-                             -- costs no read)
-                             + (SELECT count(*) FROM pg_temp.stedi_minus_1 AS m
-                                 WHERE m.email = ANY (consent_changed)) * zone_rows
-                               -- (trusted customers before this refresh)
-                               / greatest(1, (SELECT s.rows FROM stedi.zone_state AS s
-                                               WHERE s.view = 'trusted.customer'::regclass)
-                                             + (SELECT count(*) FROM pg_temp.stedi_minus_1)
-                                             - (SELECT count(*) FROM pg_temp.stedi_plus_1));
-                work := accelerometer_files IS NOT NULL OR unloaded_files IS NOT NULL
-                        OR consent_changed IS NOT NULL;
-                choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
             ELSIF z.step = 3 THEN
                 -- (UNION: a hash of the few customers, not a sort of every row)
                 -- A customer who only got new readings (no trusted record
@@ -171,40 +168,56 @@ BEGIN
                 choice := stedi.choose_method(read_rows,
                                               zone_rows + (SELECT s.rows FROM stedi.zone_state AS s
                                                             WHERE s.view = 'trusted.customer'::regclass));
-            ELSIF z.step = 4 THEN
-                SELECT array_agg(DISTINCT x.serial_number) INTO devices
-                  FROM ((SELECT m.customer_key, m.serial_number, m.share_with_research_as_of_date
-                           FROM pg_temp.stedi_minus_3 AS m
-                         EXCEPT
-                         SELECT p.customer_key, p.serial_number, p.share_with_research_as_of_date
-                           FROM pg_temp.stedi_plus_3 AS p)
-                        UNION ALL
-                        (SELECT p.customer_key, p.serial_number, p.share_with_research_as_of_date
-                           FROM pg_temp.stedi_plus_3 AS p
-                         EXCEPT
-                         SELECT m.customer_key, m.serial_number, m.share_with_research_as_of_date
-                           FROM pg_temp.stedi_minus_3 AS m)) AS x;
-                -- only those still curated through someone have rows to read again
-                SELECT array_agg(DISTINCT c.serial_number) INTO devices_kept
-                  FROM curated.customer AS c WHERE c.serial_number = ANY (devices);
-                SELECT array_agg(d) INTO devices_gone
-                  FROM unnest(devices) AS d WHERE d <> ALL (coalesce(devices_kept, '{}'));
-                SELECT array_agg(DISTINCT o.file_id) INTO owner_files
-                  FROM stedi.step_trainer_file_serial AS o WHERE o.serial_number = ANY (devices_kept);
+            ELSIF z.step IN (2, 4) THEN
+                -- the owners (customers, devices) who came, went or changed
+                -- upstream; only those still there have readings to read
+                -- again; and how many rows upstream had them, and in all,
+                -- before this refresh
+                IF z.step = 2 THEN
+                    consent_changed := stedi.owners_changed(1, 'email',
+                                                            '{email,share_with_research_as_of_date,serial_number}');
+                    SELECT array_agg(c.email) INTO readmitted
+                      FROM trusted.customer AS c WHERE c.email = ANY (consent_changed);
+                    owners := consent_changed;
+                    owners_kept := readmitted;
+                    new_files := accelerometer_files;
+                    upstream_owner := 'email';
+                ELSE
+                    devices := stedi.owners_changed(3, 'serial_number',
+                                                    '{customer_key,serial_number,share_with_research_as_of_date}');
+                    SELECT array_agg(DISTINCT c.serial_number) INTO devices_kept
+                      FROM curated.customer AS c WHERE c.serial_number = ANY (devices);
+                    SELECT array_agg(d) INTO devices_gone
+                      FROM unnest(devices) AS d WHERE d <> ALL (coalesce(devices_kept, '{}'));
+                    owners := devices;
+                    owners_kept := devices_kept;
+                    new_files := step_trainer_files;
+                    upstream_owner := 'serial_number';
+                END IF;
+                SELECT * INTO reading FROM stedi.reading_zones() AS r WHERE r.step = z.step;
+                EXECUTE format('SELECT array_agg(DISTINCT o.file_id) FROM %s AS o WHERE o.%I = ANY ($1)',
+                               reading.owner_files, reading.owner)
+                   INTO owner_files USING owners_kept;
+                -- the upstream rows of those owners, and all upstream rows,
+                -- before this refresh
+                EXECUTE format('SELECT (SELECT count(*) FROM pg_temp.stedi_minus_%1$s AS m WHERE m.%2$I = ANY ($1)),
+                                       (SELECT s.rows FROM stedi.zone_state AS s WHERE s.view = $2)
+                                       + (SELECT count(*) FROM pg_temp.stedi_minus_%1$s)
+                                       - (SELECT count(*) FROM pg_temp.stedi_plus_%1$s)',
+                               z.step - 1, upstream_owner)
+                   INTO owners_rows, upstream_rows
+                  USING owners, (SELECT u.zone FROM stedi.zones() AS u WHERE u.step = z.step - 1);
                 new_rows := (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
-                              WHERE f.file_id = ANY (step_trainer_files));
+                              WHERE f.file_id = ANY (new_files));
                 read_rows := new_rows + coalesce(cardinality(unloaded_files), 0)
                              + (SELECT coalesce(sum(f.rows_loaded), 0)::bigint FROM landing.source_file AS f
                                  WHERE f.file_id = ANY (owner_files)
-                                   AND f.file_id <> ALL (coalesce(step_trainer_files, '{}')))
-                             + (SELECT count(*) FROM pg_temp.stedi_minus_3 AS m
-                                 WHERE m.serial_number = ANY (devices)) * zone_rows
-                               / greatest(1, (SELECT s.rows FROM stedi.zone_state AS s
-                                               WHERE s.view = 'curated.customer'::regclass)
-                                             + (SELECT count(*) FROM pg_temp.stedi_minus_3)
-                                             - (SELECT count(*) FROM pg_temp.stedi_plus_3));
-                work := step_trainer_files IS NOT NULL OR unloaded_files IS NOT NULL
-                        OR devices IS NOT NULL;
+                                   AND f.file_id <> ALL (coalesce(new_files, '{}')))
+                             -- (the rows of those who were upstream: as many
+                             -- as an average owner's, an estimate, which
+                             -- costs no read)
+                             + owners_rows * zone_rows / greatest(1, upstream_rows);
+                work := new_files IS NOT NULL OR unloaded_files IS NOT NULL OR owners IS NOT NULL;
                 choice := stedi.choose_method(read_rows, landing_rows + zone_rows);
             ELSE
                 SELECT array_agg(DISTINCT p.email) INTO serial_changed
@@ -261,18 +274,14 @@ BEGIN
                                                   changed, consent_changed, recompute, devices,
                                                   serial_changed, owner_files, read_rows, secret, policy,
                                                   readmitted, devices_kept, devices_gone, zone_rows);
-                IF z.step = 2 THEN
+                IF z.step IN (2, 4) THEN
+                    -- (the zone's rows per owner: over the owners upstream now)
                     duplicates := stedi.settle_readings(
-                        2, coalesce(accelerometer_files, '{}') || coalesce(unloaded_files, '{}'),
-                        consent_changed, unloaded_files,
+                        z.step, coalesce(new_files, '{}') || coalesce(unloaded_files, '{}'),
+                        owners, unloaded_files,
                         zone_rows / greatest(1, (SELECT s.rows FROM stedi.zone_state AS s
-                                                  WHERE s.view = 'trusted.customer'::regclass)));
-                ELSIF z.step = 4 THEN
-                    duplicates := stedi.settle_readings(
-                        4, coalesce(step_trainer_files, '{}') || coalesce(unloaded_files, '{}'),
-                        devices, unloaded_files,
-                        zone_rows / greatest(1, (SELECT s.rows FROM stedi.zone_state AS s
-                                                  WHERE s.view = 'curated.customer'::regclass)));
+                                                   JOIN stedi.zones() AS u ON u.zone = s.view
+                                                  WHERE u.step = z.step - 1)));
                 END IF;
                 PERFORM stedi.analyze_change(z.step);
                 IF stedi.cancel_unchanged(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,

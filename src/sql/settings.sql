@@ -52,6 +52,7 @@ DECLARE
     policy_before text;
     pairing_before text;
     split_before text;
+    bounds record;           -- of an interval setting
 BEGIN
     -- (after a refresh that runs, before the next: a refresh reads one
     -- consent policy and one pairing tolerance throughout)
@@ -67,76 +68,60 @@ BEGIN
     END IF;
     IF value IS NULL THEN
         DELETE FROM stedi.setting s WHERE s.name = set_setting.name;
-        IF stedi.setting_value('consent_policy') IS DISTINCT FROM policy_before THEN
-            INSERT INTO stedi.landing_change (relation) VALUES ('stedi.setting'::regclass);
-        END IF;
-        IF stedi.pairing_tolerance_ms() || ' ' || stedi.setting_value('pairing_mode') <> pairing_before THEN
-            PERFORM stedi.define_pairing();
-            INSERT INTO stedi.landing_change (relation)
-            VALUES ('curated.machine_learning_definition'::regclass);
-        END IF;
-        IF stedi.split_bounds(stedi.setting_value('split_proportions'))::text <> split_before THEN
-            INSERT INTO stedi.landing_change (relation)
-            VALUES ('curated.customer_definition'::regclass);
-        END IF;
-        RETURN;
+    ELSE
+        CASE name
+        WHEN 'consent_policy' THEN
+            IF value NOT IN ('original', 'as_of') THEN
+                RAISE EXCEPTION 'invalid consent policy "%"', value
+                      USING ERRCODE = 'invalid_parameter_value',
+                            DETAIL = 'The policies are original (every reading of a consenting customer) and as_of (only readings taken at or after the consent date).',
+                            HINT = 'SELECT stedi.set_consent_policy(''as_of'');';
+            END IF;
+        WHEN 'pairing_mode' THEN
+            IF value NOT IN ('nearest', 'window') THEN
+                RAISE EXCEPTION 'invalid pairing mode "%"', value
+                      USING ERRCODE = 'invalid_parameter_value',
+                            DETAIL = 'The modes are nearest (the phone readings of the nearest millisecond within the tolerance) and window (every phone reading within it).',
+                            HINT = 'SELECT stedi.set_setting(''pairing_mode'', ''window'');';
+            END IF;
+        WHEN 'split_proportions' THEN
+            -- (stored in one spelling: 80/10/10, 33.33/33.33/33.34)
+            value := array_to_string(ARRAY(SELECT trim_scale(share / 100.0)
+                                             FROM unnest(stedi.split_bounds(value)) AS share), '/');
+        WHEN 'pairing_tolerance', 'run_history_retention' THEN
+            -- read and stored in one IntervalStyle (this function's), so that
+            -- the value means the same in every session that reads it
+            SELECT * INTO bounds
+              FROM (VALUES ('pairing_tolerance', interval '0', interval '1 hour', true,
+                            'It must be an interval of whole milliseconds from 0 to 1 hour.',
+                            '500 milliseconds'),
+                           ('run_history_retention', interval '1 minute', interval '100 years', false,
+                            'It must be an interval from 1 minute to 100 years.', '14 days'))
+                   AS b(name, low, high, whole_ms, detail, example)
+             WHERE b.name = set_setting.name;
+            BEGIN
+                IF NOT value::interval BETWEEN bounds.low AND bounds.high
+                   OR bounds.whole_ms
+                      AND (date_part('microseconds', value::interval)::bigint % 1000 <> 0
+                           OR date_part('month', value::interval) <> 0
+                           OR date_part('day', value::interval) <> 0) THEN
+                    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value';
+                END IF;
+                value := value::interval::text;
+            EXCEPTION WHEN invalid_parameter_value OR invalid_datetime_format
+                           OR datetime_field_overflow OR interval_field_overflow
+                           OR syntax_error THEN
+                RAISE EXCEPTION 'invalid value for %: "%"', name, value
+                      USING ERRCODE = 'invalid_parameter_value',
+                            DETAIL = bounds.detail,
+                            HINT = format('For example: SELECT stedi.set_setting(%L, %L);', name, bounds.example);
+            END;
+        END CASE;
+        INSERT INTO stedi.setting AS s (name, value, set_by)
+        VALUES (set_setting.name, set_setting.value, session_user)
+        ON CONFLICT ON CONSTRAINT setting_pkey DO UPDATE
+           SET value = EXCLUDED.value, set_at = now(), set_by = EXCLUDED.set_by;
     END IF;
-    CASE name
-    WHEN 'consent_policy' THEN
-        IF value NOT IN ('original', 'as_of') THEN
-            RAISE EXCEPTION 'invalid consent policy "%"', value
-                  USING ERRCODE = 'invalid_parameter_value',
-                        DETAIL = 'The policies are original (every reading of a consenting customer) and as_of (only readings taken at or after the consent date).',
-                        HINT = 'SELECT stedi.set_consent_policy(''as_of'');';
-        END IF;
-    WHEN 'pairing_mode' THEN
-        IF value NOT IN ('nearest', 'window') THEN
-            RAISE EXCEPTION 'invalid pairing mode "%"', value
-                  USING ERRCODE = 'invalid_parameter_value',
-                        DETAIL = 'The modes are nearest (the phone readings of the nearest millisecond within the tolerance) and window (every phone reading within it).',
-                        HINT = 'SELECT stedi.set_setting(''pairing_mode'', ''window'');';
-        END IF;
-    WHEN 'split_proportions' THEN
-        -- (stored in one spelling: 80/10/10, 33.33/33.33/33.34)
-        value := array_to_string(ARRAY(SELECT trim_scale(share / 100.0)
-                                         FROM unnest(stedi.split_bounds(value)) AS share), '/');
-    WHEN 'pairing_tolerance' THEN
-        BEGIN
-            IF NOT value::interval BETWEEN interval '0' AND interval '1 hour'
-               OR date_part('microseconds', value::interval)::bigint % 1000 <> 0
-               OR date_part('month', value::interval) <> 0 OR date_part('day', value::interval) <> 0 THEN
-                RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value';
-            END IF;
-            value := value::interval::text;
-        EXCEPTION WHEN invalid_parameter_value OR invalid_datetime_format
-                       OR datetime_field_overflow OR interval_field_overflow
-                       OR syntax_error THEN
-            RAISE EXCEPTION 'invalid value for pairing_tolerance: "%"', value
-                  USING ERRCODE = 'invalid_parameter_value',
-                        DETAIL = 'It must be an interval of whole milliseconds from 0 to 1 hour.',
-                        HINT = 'For example: SELECT stedi.set_setting(''pairing_tolerance'', ''500 milliseconds'');';
-        END;
-    WHEN 'run_history_retention' THEN
-        -- read and stored in one IntervalStyle (this function's), so that
-        -- the value means the same in every session that reads it
-        BEGIN
-            IF NOT value::interval BETWEEN interval '1 minute' AND interval '100 years' THEN
-                RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value';
-            END IF;
-            value := value::interval::text;
-        EXCEPTION WHEN invalid_parameter_value OR invalid_datetime_format
-                       OR datetime_field_overflow OR interval_field_overflow
-                       OR syntax_error THEN
-            RAISE EXCEPTION 'invalid value for run_history_retention: "%"', value
-                  USING ERRCODE = 'invalid_parameter_value',
-                        DETAIL = 'It must be an interval from 1 minute to 100 years.',
-                        HINT = 'For example: SELECT stedi.set_setting(''run_history_retention'', ''14 days'');';
-        END;
-    END CASE;
-    INSERT INTO stedi.setting AS s (name, value, set_by)
-    VALUES (set_setting.name, set_setting.value, session_user)
-    ON CONFLICT ON CONSTRAINT setting_pkey DO UPDATE
-       SET value = EXCLUDED.value, set_at = now(), set_by = EXCLUDED.set_by;
     IF stedi.setting_value('consent_policy') IS DISTINCT FROM policy_before THEN
         -- every reading may change zone: the next refresh is a full one
         INSERT INTO stedi.landing_change (relation) VALUES ('stedi.setting'::regclass);
