@@ -194,6 +194,19 @@ for z in trusted.customer trusted.accelerometer curated.customer trusted.step_tr
        00 "upgraded: $z equals its definition"
 done
 
+# every statement of the current install script runs again over an
+# installed extension, as an update runs them (src/sql/guard.sql): in one
+# transaction, rolled back (pg_extension_config_dump runs only inside
+# CREATE EXTENSION)
+{ echo 'BEGIN;'
+  sed -e '/^\\echo/d' -e "s|MODULE_PATHNAME|\$libdir/stedi|g" \
+      -e '/pg_extension_config_dump/d' "$top/stedi--0.3.0.sql"
+  echo 'ROLLBACK;'; } >"$tmp/again.sql"
+psql -X -q -v ON_ERROR_STOP=1 -d $new -f "$tmp/again.sql" >"$tmp/again.out" 2>&1
+rc=$?
+sed 's/^/# /' "$tmp/again.out" | grep -i error | head -5
+is "$rc" 0 "the install script runs again, statement by statement, over an installed extension"
+
 # an update to 0.3.0 stops, changing nothing, while landing holds a value
 # 0.3.0 refuses (0.2.0 accepted a blank serial number), and says so
 bad=stedi_upgrade_bad

@@ -99,7 +99,7 @@ CREATE TABLE IF NOT EXISTS landing.source_file (
 CREATE INDEX IF NOT EXISTS source_file_sha256_idx ON landing.source_file (sha256);
 -- The database itself refuses a second load of the same content that is
 -- not forced, whatever the loader's isolation level.
-CREATE UNIQUE INDEX source_file_sha256_once ON landing.source_file (sha256) WHERE NOT forced;
+CREATE UNIQUE INDEX IF NOT EXISTS source_file_sha256_once ON landing.source_file (sha256) WHERE NOT forced;
 COMMENT ON TABLE landing.source_file IS 'One row per JSON-lines file loaded into the landing zone; file_id is the lineage of every landing row';
 COMMENT ON COLUMN landing.source_file.sha256 IS 'SHA-256 of the file''s bytes: a file whose content is here already is skipped by stedi-load (unless --force)';
 COMMENT ON COLUMN landing.source_file.forced IS 'Loaded with --force although the same content had been loaded before';

@@ -22,23 +22,41 @@ $$;
 COMMENT ON FUNCTION stedi.change_trusted_customer(text[]) IS
     'Incremental refresh, step 1: the trusted customers of these (normalized) emails, as the zone holds them (pg_temp.stedi_minus_1) and as the definition has them now (pg_temp.stedi_plus_1)';
 
+-- A reading zone's rows that its change recomputes, into
+-- pg_temp.stedi_minus_N (N its step): those of these files, and every row
+-- of these owners (customers or devices, stedi.reading_zones().owner).
+-- (Rows of a new file are in the zone only if a full refresh read it while
+-- it committed: then they cancel out.)
+CREATE OR REPLACE FUNCTION stedi.reading_rows_recomputed(step integer, files integer[], owners text[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    SELECT * INTO r FROM stedi.reading_zones() AS v WHERE v.step = reading_rows_recomputed.step;
+    EXECUTE format('INSERT INTO pg_temp.stedi_minus_%s
+                    SELECT z.*, z.ctid FROM %s AS z WHERE z.file_id = ANY ($1)', step, r.zone)
+        USING files;
+    EXECUTE format('INSERT INTO pg_temp.stedi_minus_%s
+                    SELECT z.*, z.ctid FROM %s AS z WHERE z.%I = ANY ($2) AND NOT z.file_id = ANY ($1)',
+                   step, r.zone, r.owner)
+        USING files, owners;
+END
+$$;
+COMMENT ON FUNCTION stedi.reading_rows_recomputed(integer, integer[], text[]) IS
+    'Incremental refresh of a reading zone (step 2 or 4): into pg_temp.stedi_minus_N the zone''s rows of these files and every row of these owners (customers or devices)';
+
 -- 2 trusted.accelerometer: rows of new and unloaded files; every row of
 -- customers who came, went, or changed consent date or device.
 CREATE OR REPLACE FUNCTION stedi.change_trusted_accelerometer(unloaded_files integer[], accelerometer_files integer[], consent_changed text[], owner_files integer[], readmitted text[], measured_rows bigint, policy text) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    files integer[];         -- the zone's rows of these files are recomputed
 BEGIN
-    -- (rows of a new file are in the zone only if a full refresh read
-    -- it while it committed: then they cancel out)
-    files := unloaded_files || coalesce(accelerometer_files, '{}');
-    INSERT INTO pg_temp.stedi_minus_2
-    SELECT a.*, a.ctid FROM trusted.accelerometer AS a WHERE a.file_id = ANY (files);
-    INSERT INTO pg_temp.stedi_minus_2
-    SELECT a.*, a.ctid FROM trusted.accelerometer AS a
-     WHERE a.user_email = ANY (consent_changed) AND NOT a.file_id = ANY (files);
+    PERFORM stedi.reading_rows_recomputed(2, unloaded_files || coalesce(accelerometer_files, '{}'),
+                                          consent_changed);
     PERFORM set_config('enable_nestloop', (measured_rows <= 10000)::text, true);
     INSERT INTO pg_temp.stedi_plus_2
     SELECT c.email, a.reading_time, a.x, a.y, a.z, a.file_id, a.line_number, c.serial_number
@@ -88,15 +106,9 @@ CREATE OR REPLACE FUNCTION stedi.change_trusted_step_trainer(unloaded_files inte
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    files integer[];         -- the zone's rows of these files are recomputed
 BEGIN
-    files := unloaded_files || coalesce(step_trainer_files, '{}');
-    INSERT INTO pg_temp.stedi_minus_4
-    SELECT s.*, s.ctid FROM trusted.step_trainer AS s WHERE s.file_id = ANY (files);
-    INSERT INTO pg_temp.stedi_minus_4
-    SELECT s.*, s.ctid FROM trusted.step_trainer AS s
-     WHERE s.serial_number = ANY (devices) AND NOT s.file_id = ANY (files);
+    PERFORM stedi.reading_rows_recomputed(4, unloaded_files || coalesce(step_trainer_files, '{}'),
+                                          devices);
     PERFORM set_config('enable_nestloop', (measured_rows <= 10000)::text, true);
     INSERT INTO pg_temp.stedi_plus_4
     SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
