@@ -453,10 +453,6 @@ CREATE OR REPLACE FUNCTION stedi.settle_readings(step integer, files integer[], 
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
-SET jit = off
-SET work_mem = '64MB'
-SET hash_mem_multiplier = 2
 AS $$
 DECLARE
     r record;

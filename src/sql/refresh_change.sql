@@ -512,9 +512,7 @@ COMMENT ON FUNCTION stedi.change_pairs_of_shared_devices(bytea) IS
 -- an index when the change holds under a tenth of the zone's rows
 -- (counted), else whole by a hash join, whose hash holds at most 128 MB
 -- (work_mem 64 MB times hash_mem_multiplier 2) before it spills to disk.
--- No JIT: these statements are
--- priced by the zones' size, and compiling them took longer than running
--- them (0.2 to 1 s each, at scale 100).
+-- (Its settings are pinned below.)
 CREATE OR REPLACE FUNCTION stedi.compute_zone_change(step integer,
                                           customer_files integer[],
                                           accelerometer_files integer[],
@@ -536,10 +534,6 @@ CREATE OR REPLACE FUNCTION stedi.compute_zone_change(step integer,
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
-SET jit = off
-SET work_mem = '64MB'
-SET hash_mem_multiplier = 2
 AS $$
 BEGIN
     unloaded_files := coalesce(unloaded_files, '{}');
@@ -569,3 +563,20 @@ COMMENT ON FUNCTION stedi.compute_zone_change(integer, integer[], integer[], int
     'Incremental refresh of one zone (step 1 to 5): the rows the change upstream can touch, as the zone holds them (into pg_temp.stedi_minus_N) and as its definition has them now (pg_temp.stedi_plus_N)';
 
 -- Everything a refresh does to the zones, given what changed: files
+
+-- The two functions that run the incremental way's statements, this one
+-- and stedi.settle_readings, pin in one place:
+-- custom plans, for this run's values; no JIT (priced by the zones' size,
+-- compiling took longer than running them, 0.2 to 1 s each at scale 100);
+-- hashes of at most 128 MB before they spill.
+DO $$
+DECLARE
+    f text;
+BEGIN
+    FOREACH f IN ARRAY ARRAY['stedi.compute_zone_change', 'stedi.settle_readings'] LOOP
+        EXECUTE format($a$ALTER FUNCTION %s
+                            SET plan_cache_mode = force_custom_plan SET jit = off
+                            SET work_mem = '64MB' SET hash_mem_multiplier = 2$a$, f);
+    END LOOP;
+END
+$$;
