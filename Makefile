@@ -26,7 +26,7 @@ DATA = stedi--0.1.0.sql stedi--0.1.0--0.2.0.sql
 DATA_built = stedi--$(EXTVERSION).sql stedi--0.2.0--$(EXTVERSION).sql
 PGFILEDESC = "stedi - STEDI Human Balance lakehouse"
 
-REGRESS = install consent same_millisecond fill_zone zones refresh schedule ingest privacy identity unload roles security comments digest duplicates ambiguous pairing split distribution expectations drop
+REGRESS = helpers install consent same_millisecond fill_zone zones refresh schedule ingest privacy identity unload roles security comments digest duplicates ambiguous pairing split distribution expectations drop
 ISOLATION = refresh_concurrency drop_race erasure_refresh hand_writes consent_policy_race
 
 CLIENTS = src/load src/gen src/export

@@ -2,7 +2,7 @@
 -- The original STEDI website gave one serial number to many customers:
 -- when several trusted customers name a device and more than one of them
 -- has a reading in the millisecond of one of its readings, that reading is
--- held back.  (Helpers from sql/duplicates.sql.)
+-- held back.  (Helpers from sql/helpers.sql.)
 SET timezone = 'UTC';
 SELECT public.load_customer('customer/landing/amb-ann.json', 'ann@amb.test', 'dev-amb') IS NOT NULL AS ann,
        public.load_customer('customer/landing/amb-ben.json', 'ben@amb.test', 'dev-amb') IS NOT NULL AS ben;

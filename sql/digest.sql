@@ -78,8 +78,6 @@ UPDATE landing.accelerometer SET x = x + 1
 SELECT view, method, inserted = cardinality(:'lines'::bigint[]) AS all_inserted,
        deleted = cardinality(:'lines'::bigint[]) AS all_deleted
   FROM stedi.refresh() WHERE view = 'trusted.accelerometer'::regclass;
-SELECT count(*) AS accelerometer_differs
-  FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trusted.accelerometer_definition)
-        UNION ALL (TABLE trusted.accelerometer_definition EXCEPT ALL TABLE trusted.accelerometer)) d;
+SELECT public.rows_differ('trusted.accelerometer', 'trusted.accelerometer_definition') AS accelerometer_differs;
 ROLLBACK;
 SELECT setval('landing.source_file_file_id_seq', :file_id_last, :'file_id_called') > 0 AS file_id_given_back;

@@ -6,49 +6,7 @@
 SET timezone = 'UTC';
 SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
 
--- Helpers for this test and the next two (ambiguous, expectations): a
--- file loaded through the loading protocol (so that refreshes are
--- incremental), its rows given as SQL VALUES in the landing table's
--- column order, and the rows in which the zones differ from their
--- definitions.
-CREATE FUNCTION public.load_file(kind text, name text, rows_sql text) RETURNS integer
-LANGUAGE plpgsql AS $$
-DECLARE
-    f integer;
-    n bigint;
-BEGIN
-    f := stedi.begin_file(kind, name, 1, sha256(convert_to(name, 'UTF8')));
-    EXECUTE format('INSERT INTO landing.%I SELECT v.*, %s, row_number() OVER () FROM (VALUES %s) AS v',
-                   kind, f, rows_sql);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    PERFORM stedi.finish_file(f, n, n, 0, 0);
-    RETURN f;
-END
-$$;
-CREATE FUNCTION public.load_customer(name text, email text, serial text) RETURNS integer
-LANGUAGE sql AS $$
-    SELECT public.load_file('customer', name,
-                            format('(%L, %L, NULL, NULL::date, %L, NULL::timestamptz, %L::timestamptz, %L::timestamptz, NULL::timestamptz, NULL::timestamptz)',
-                                   email, email, serial, '2022-06-01', '2022-06-01'))
-$$;
-CREATE FUNCTION public.zones_differ() RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    z record;
-    n bigint;
-    result text := '';
-BEGIN
-    FOR z IN SELECT * FROM stedi.zones() ORDER BY step LOOP
-        EXECUTE format('SELECT count(*) FROM ((TABLE %1$s EXCEPT ALL TABLE %2$s) UNION ALL (TABLE %2$s EXCEPT ALL TABLE %1$s)) AS d',
-                       z.zone, z.definition) INTO n;
-        IF n > 0 THEN
-            result := result || format('%s: %s rows; ', z.zone, n);
-        END IF;
-    END LOOP;
-    RETURN coalesce(nullif(result, ''), 'none');
-END
-$$;
-
+-- (load_file, load_customer and zones_differ: sql/helpers.sql)
 SELECT public.load_customer('customer/landing/dup-c.json', 'dora@dup.test', 'dev-dora') IS NOT NULL AS loaded;
 -- a file with a reading twice, and a step trainer file with one twice
 SELECT public.load_file('accelerometer', 'accelerometer/landing/dup-a1.json', $$

@@ -1,7 +1,7 @@
 -- Data-quality expectations of the reading zones: declared in SQL,
 -- validated when declared, checked incrementally, with warn, drop and
 -- fail; the shipped rules keep impossible readings out.  (Helpers from
--- sql/duplicates.sql.)
+-- sql/helpers.sql.)
 SET timezone = 'UTC';
 SELECT zone, name, "check", on_violation, builtin FROM stedi.expectation_status ORDER BY zone, name;
 
@@ -200,5 +200,6 @@ SELECT public.zones_differ() AS zones_differ;
 SELECT stedi.unexpect('trusted.accelerometer', 'x not negative');
 SELECT stedi.unexpect('trusted.accelerometer', 'commented');
 SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
-DROP FUNCTION public.load_file(text, text, text), public.load_customer(text, text, text),
+DROP FUNCTION public.load_file(text, text, text), public.load_customer(text, text, text, text, text, text),
+              public.rows_differ(regclass, regclass),
               public.zones_differ();

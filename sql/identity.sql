@@ -5,21 +5,8 @@
 -- Runs on the data the earlier tests left behind.
 SET timezone = 'UTC';
 
--- Zones equal to their definitions: rows in one and not the other.
-CREATE FUNCTION pg_temp.zones_differ() RETURNS bigint LANGUAGE sql AS $$
-SELECT (SELECT count(*) FROM ((TABLE trusted.customer EXCEPT ALL TABLE trusted.customer_definition)
-                              UNION ALL (TABLE trusted.customer_definition EXCEPT ALL TABLE trusted.customer)) d)
-     + (SELECT count(*) FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trusted.accelerometer_definition)
-                              UNION ALL (TABLE trusted.accelerometer_definition EXCEPT ALL TABLE trusted.accelerometer)) d)
-     + (SELECT count(*) FROM ((TABLE curated.customer EXCEPT ALL TABLE curated.customer_definition)
-                              UNION ALL (TABLE curated.customer_definition EXCEPT ALL TABLE curated.customer)) d)
-     + (SELECT count(*) FROM ((TABLE trusted.step_trainer EXCEPT ALL TABLE trusted.step_trainer_definition)
-                              UNION ALL (TABLE trusted.step_trainer_definition EXCEPT ALL TABLE trusted.step_trainer)) d)
-     + (SELECT count(*) FROM ((TABLE curated.machine_learning EXCEPT ALL TABLE curated.machine_learning_definition)
-                              UNION ALL (TABLE curated.machine_learning_definition EXCEPT ALL TABLE curated.machine_learning)) d)
-$$;
 SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
-SELECT pg_temp.zones_differ() AS differ_before;
+SELECT public.zones_differ() AS differ_before;
 
 -- How erasure reads a quarantined line's raw text: the value of its
 -- "email", "user" or "serialNumber" field, escapes decoded, whatever else
@@ -45,24 +32,14 @@ SELECT stedi.normalize_email('Ada.Quill@Example.TEST') AS folded,
 -- step trainer reads at the moment her phone does.  Loaded through the
 -- loading protocol, so the refresh is incremental.
 BEGIN;
-SELECT stedi.begin_file('customer', 'customer/landing/ada-1.json', 1,
-                        decode(repeat('a1', 32), 'hex')) AS f \gset
-INSERT INTO landing.customer (customer_name, email, serial_number, last_update_date,
-                              share_with_research_as_of_date, phone, file_id, line_number)
-VALUES ('Ada', 'Ada.Quill@Example.test', 'SQ', '2022-07-01', '2022-07-01', '111', :f, 1);
-SELECT stedi.finish_file(:f, 1, 1, 0, 0);
-SELECT stedi.begin_file('accelerometer', 'accelerometer/landing/ada-1.json', 1,
-                        decode(repeat('a2', 32), 'hex')) AS f \gset
-INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
-VALUES ('ada.quill@example.test', '2022-07-02 10:00:00.001+00', 1, 1, 1, :f, 1),
-       ('ADA.QUILL@EXAMPLE.TEST', '2022-07-02 10:00:00.002+00', 2, 2, 2, :f, 2);
-SELECT stedi.finish_file(:f, 2, 2, 0, 0);
-SELECT stedi.begin_file('step_trainer', 'step_trainer/landing/ada-1.json', 1,
-                        decode(repeat('a3', 32), 'hex')) AS f \gset
-INSERT INTO landing.step_trainer (sensor_reading_time, serial_number, distance_from_object, file_id, line_number)
-VALUES ('2022-07-02 10:00:00.001+00', 'SQ', 10, :f, 1),
-       ('2022-07-02 10:00:00.002+00', 'SQ', 20, :f, 2);
-SELECT stedi.finish_file(:f, 2, 2, 0, 0);
+SELECT public.load_customer('customer/landing/ada-1.json', 'Ada.Quill@Example.test', 'SQ',
+                            updated => '2022-07-01', consent => '2022-07-01', phone => '111') IS NOT NULL AS customer;
+SELECT public.load_file('accelerometer', 'accelerometer/landing/ada-1.json', $$
+    ('ada.quill@example.test', '2022-07-02 10:00:00.001+00'::timestamptz, 1::float8, 1::float8, 1::float8),
+    ('ADA.QUILL@EXAMPLE.TEST', '2022-07-02 10:00:00.002+00', 2, 2, 2)$$) IS NOT NULL AS readings;
+SELECT public.load_file('step_trainer', 'step_trainer/landing/ada-1.json', $$
+    ('2022-07-02 10:00:00.001+00'::timestamptz, 'SQ', 10),
+    ('2022-07-02 10:00:00.002+00', 'SQ', 20)$$) IS NOT NULL AS steps;
 COMMIT;
 SELECT view, method FROM stedi.refresh() WHERE view = 'trusted.customer'::regclass;
 -- one customer, every reading hers, paired, under one key
@@ -74,24 +51,18 @@ SELECT m.distance_from_object, m.x,
  WHERE m.serial_number = 'SQ' ORDER BY 1;
 SELECT count(*) AS ada_curated FROM curated.customer WHERE serial_number = 'SQ';
 SELECT user_email FROM stedi.accelerometer_file_user WHERE user_email ILIKE 'ada.quill@%';
-SELECT pg_temp.zones_differ() AS differ_incremental;
+SELECT public.zones_differ() AS differ_incremental;
 
 -- A later record in a third spelling: the latest record wins, still one
 -- customer (not a second one), with the same key.
-BEGIN;
-SELECT stedi.begin_file('customer', 'customer/landing/ada-2.json', 1,
-                        decode(repeat('a4', 32), 'hex')) AS f \gset
-INSERT INTO landing.customer (customer_name, email, serial_number, last_update_date,
-                              share_with_research_as_of_date, phone, file_id, line_number)
-VALUES ('Ada', 'ADA.quill@example.TEST', 'SQ', '2022-07-03', '2022-07-01', '222', :f, 1);
-SELECT stedi.finish_file(:f, 1, 1, 0, 0);
-COMMIT;
+SELECT public.load_customer('customer/landing/ada-2.json', 'ADA.quill@example.TEST', 'SQ',
+                            updated => '2022-07-03', consent => '2022-07-01', phone => '222') IS NOT NULL AS customer;
 SELECT view, method FROM stedi.refresh() WHERE view = 'trusted.customer'::regclass;
 SELECT email, phone FROM trusted.customer WHERE email ILIKE 'ada.quill@%';
 SELECT count(*) AS pairs FROM curated.machine_learning WHERE serial_number = 'SQ';
-SELECT pg_temp.zones_differ() AS differ_incremental;
+SELECT public.zones_differ() AS differ_incremental;
 SELECT count(*) > 0 AS rebuilt FROM stedi.refresh(full => true);
-SELECT pg_temp.zones_differ() AS differ_full;
+SELECT public.zones_differ() AS differ_full;
 SELECT email, phone FROM trusted.customer WHERE email ILIKE 'ada.quill@%';
 
 -- Quarantined lines of Ada: one stedi-load kept her email of (its raw
@@ -136,11 +107,8 @@ INSERT INTO landing.rejected (kind, file_id, line_number, byte_offset, reason, r
 VALUES ('customer', :f, 1, 0, 'birthDay is not a date YYYY-MM-DD',
         '{"email":"ADA.QUILL@example.test","serialNumber":"SQX","birthDay":"1985-02-30"}', 'ADA.QUILL@example.test', 'SQX');
 SELECT stedi.finish_file(:f, 1, 0, 1, 0);
-SELECT stedi.begin_file('step_trainer', 'step_trainer/landing/ada-2.json', 1,
-                        decode(repeat('a8', 32), 'hex')) AS f \gset
-INSERT INTO landing.step_trainer (sensor_reading_time, serial_number, distance_from_object, file_id, line_number)
-VALUES ('2022-07-02 10:00:00.005+00', 'SQX', 50, :f, 1);
-SELECT stedi.finish_file(:f, 1, 1, 0, 0);
+SELECT public.load_file('step_trainer', 'step_trainer/landing/ada-2.json', $$
+    ('2022-07-02 10:00:00.005+00'::timestamptz, 'SQX', 50)$$) IS NOT NULL AS steps;
 COMMIT;
 
 -- Erasure by a fourth spelling removes every record of every spelling, and
@@ -161,7 +129,7 @@ SELECT (SELECT count(*) FROM landing.customer WHERE email ILIKE 'ada.quill@examp
 SELECT line_number, raw_line FROM landing.rejected
  WHERE file_id IN (SELECT file_id FROM landing.source_file WHERE path LIKE '%/ada-bad.json')
  ORDER BY kind, line_number;
-SELECT pg_temp.zones_differ() AS differ_after_erasure;
+SELECT public.zones_differ() AS differ_after_erasure;
 
 -- Bounds, for writes by hand as well: an email of 255 bytes, a blank
 -- serial number, an accelerometer user of 3,000 bytes, a step trainer
@@ -207,4 +175,4 @@ SELECT (SELECT count(*) FROM landing.customer WHERE file_id = :f) AS customers_o
 ROLLBACK;
 SELECT rows_removed FROM stedi.unload_file(:f);
 SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
-SELECT pg_temp.zones_differ() AS differ_at_end;
+SELECT public.zones_differ() AS differ_at_end;

@@ -1,7 +1,7 @@
 -- Pairing within a tolerance: the settings, the two modes, ties, readings
 -- exactly at the tolerance, before the first and after the last phone
 -- reading, and stedi.pairing_quality.  (Uses public.load_file and
--- public.load_customer from sql/duplicates.sql.)
+-- public.load_customer from sql/helpers.sql.)
 SELECT public.load_customer('customer/landing/pair-c.json', 'pia@pair.test', 'dev-pia') IS NOT NULL AS loaded;
 -- phone readings at .000, .100 (two), .350, .600, .800, .900 of one second
 SELECT public.load_file('accelerometer', 'accelerometer/landing/pair-a.json', $$

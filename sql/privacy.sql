@@ -28,27 +28,31 @@ SELECT stedi.reading_has_research_consent(NULL, now(), 'as_of') AS no_consent,
 SELECT stedi.reading_has_research_consent(now(), now(), 'sometimes');
 SELECT stedi.set_consent_policy('sometimes');
 
+-- Frank's rows in the zones: his phone's readings, his device's (SF) and
+-- their pairs, each with the columns of its zone.
+CREATE TEMPORARY VIEW frank_rows AS
+SELECT 'trusted.accelerometer' AS zone, NULL::timestamptz AS sensor_reading_time,
+       reading_time, NULL::integer AS distance_from_object, x
+  FROM trusted.accelerometer WHERE user_email = 'frank@test.com'
+UNION ALL
+SELECT 'trusted.step_trainer', sensor_reading_time, NULL, distance_from_object, NULL
+  FROM trusted.step_trainer WHERE serial_number = 'SF'
+UNION ALL
+SELECT 'curated.machine_learning', sensor_reading_time, reading_time, distance_from_object, x
+  FROM curated.machine_learning WHERE serial_number = 'SF';
+
 -- The default keeps the original pipeline's rule.
 SELECT value, is_default FROM stedi.settings WHERE name = 'consent_policy';
 SELECT view, rows FROM stedi.refresh();
-SELECT a.user_email, a.reading_time FROM trusted.accelerometer a
- WHERE a.user_email = 'frank@test.com' ORDER BY 2;
-SELECT sensor_reading_time, distance_from_object FROM trusted.step_trainer
- WHERE serial_number = 'SF' ORDER BY 1;
-SELECT sensor_reading_time, reading_time, x FROM curated.machine_learning
- WHERE serial_number = 'SF' ORDER BY 1;
+SELECT * FROM frank_rows ORDER BY 1, 2, 3, 4, 5;
 
 -- as_of: frank's reading before his consent goes, from every zone; so does
 -- the step trainer reading and the training pair of that moment.
 SELECT stedi.set_consent_policy('as_of');
 SELECT landing_changed_since FROM stedi.zone_status WHERE step = 1;
 SELECT view, rows FROM stedi.refresh();
-SELECT a.user_email, a.reading_time FROM trusted.accelerometer a
- WHERE a.user_email = 'frank@test.com' ORDER BY 2;
-SELECT sensor_reading_time, distance_from_object FROM trusted.step_trainer
- WHERE serial_number = 'SF' ORDER BY 1;
-SELECT sensor_reading_time, reading_time, x FROM curated.machine_learning
- WHERE serial_number = 'SF' ORDER BY 1;
+SELECT * FROM frank_rows ORDER BY 1, 2, 3, 4, 5;
+DROP VIEW frank_rows;
 SELECT count(*) AS readings_before_consent
   FROM trusted.accelerometer a JOIN trusted.customer c ON c.email = a.user_email
  WHERE a.reading_time < c.share_with_research_as_of_date;

@@ -58,9 +58,7 @@ UPDATE trusted.accelerometer SET z = z - 1
  WHERE (file_id, line_number) = (SELECT file_id, line_number FROM trusted.accelerometer
                                   ORDER BY file_id DESC, line_number LIMIT 1);
 SELECT view, method, inserted, deleted, reason FROM stedi.refresh(full => true);
-SELECT count(*) AS accelerometer_differs
-  FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trusted.accelerometer_definition)
-        UNION ALL (TABLE trusted.accelerometer_definition EXCEPT ALL TABLE trusted.accelerometer)) d;
+SELECT public.rows_differ('trusted.accelerometer', 'trusted.accelerometer_definition') AS accelerometer_differs;
 ROLLBACK;
 -- A part only the zone has, one of three:
 BEGIN;
@@ -90,17 +88,7 @@ UPDATE trusted.step_trainer SET distance_from_object = distance_from_object + 1
 DELETE FROM curated.machine_learning
  WHERE step_trainer_line_number = (SELECT max(step_trainer_line_number) FROM curated.machine_learning);
 SELECT view, method, inserted, deleted, reason FROM stedi.refresh(full => true);
-SELECT (SELECT count(*) FROM ((TABLE trusted.customer EXCEPT ALL TABLE trusted.customer_definition)
-                              UNION ALL (TABLE trusted.customer_definition EXCEPT ALL TABLE trusted.customer)) d)
-     + (SELECT count(*) FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trusted.accelerometer_definition)
-                              UNION ALL (TABLE trusted.accelerometer_definition EXCEPT ALL TABLE trusted.accelerometer)) d)
-     + (SELECT count(*) FROM ((TABLE curated.customer EXCEPT ALL TABLE curated.customer_definition)
-                              UNION ALL (TABLE curated.customer_definition EXCEPT ALL TABLE curated.customer)) d)
-     + (SELECT count(*) FROM ((TABLE trusted.step_trainer EXCEPT ALL TABLE trusted.step_trainer_definition)
-                              UNION ALL (TABLE trusted.step_trainer_definition EXCEPT ALL TABLE trusted.step_trainer)) d)
-     + (SELECT count(*) FROM ((TABLE curated.machine_learning EXCEPT ALL TABLE curated.machine_learning_definition)
-                              UNION ALL (TABLE curated.machine_learning_definition EXCEPT ALL TABLE curated.machine_learning)) d)
-       AS zones_differ;
+SELECT public.zones_differ() AS zones_differ;
 ROLLBACK;
 
 -- A landing table changed by hand: the next refresh rebuilds every zone,
@@ -144,22 +132,19 @@ SELECT count(*) AS runs FROM stedi.refresh_run;
 
 -- The training table's plan: hash or merge on the owner and =#, never a
 -- nested loop.
+CREATE TEMPORARY VIEW training_join AS
+SELECT s.sensor_reading_time, a.x
+  FROM trusted.step_trainer s
+  JOIN trusted.customer c ON c.serial_number = s.serial_number
+  JOIN trusted.accelerometer a
+    ON a.user_email = c.email AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
 SET enable_nestloop = off;
-EXPLAIN (COSTS OFF)
-SELECT s.sensor_reading_time, a.x
-  FROM trusted.step_trainer s
-  JOIN trusted.customer c ON c.serial_number = s.serial_number
-  JOIN trusted.accelerometer a
-    ON a.user_email = c.email AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
+EXPLAIN (COSTS OFF) SELECT * FROM training_join;
 SET enable_hashjoin = off;
-EXPLAIN (COSTS OFF)
-SELECT s.sensor_reading_time, a.x
-  FROM trusted.step_trainer s
-  JOIN trusted.customer c ON c.serial_number = s.serial_number
-  JOIN trusted.accelerometer a
-    ON a.user_email = c.email AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time;
+EXPLAIN (COSTS OFF) SELECT * FROM training_join;
 RESET enable_hashjoin;
 RESET enable_nestloop;
+DROP VIEW training_join;
 
 -- Incremental or full, by cost: a zone whose incremental way would read
 -- more than half as many rows as a rebuild is rebuilt, and says why.
@@ -234,11 +219,7 @@ SELECT max(array_length(histogram_bounds::text::text[], 1)) > 2 AS statistics_ke
   FROM pg_stats WHERE schemaname = 'landing' AND tablename = 'accelerometer';
 SELECT stedi.set_setting('consent_policy', NULL);  -- back to the default
 SELECT DISTINCT method, reason FROM stedi.refresh();
-SELECT (SELECT count(*) FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trusted.accelerometer_definition)
-                              UNION ALL (TABLE trusted.accelerometer_definition EXCEPT ALL TABLE trusted.accelerometer)) d)
-     + (SELECT count(*) FROM ((TABLE curated.machine_learning EXCEPT ALL TABLE curated.machine_learning_definition)
-                              UNION ALL (TABLE curated.machine_learning_definition EXCEPT ALL TABLE curated.machine_learning)) d)
-       AS zones_differ;
+SELECT public.zones_differ() AS zones_differ;
 -- Setting the policy in force again, by name or back to the default,
 -- changes no zone: the next refresh rebuilds nothing.
 SELECT stedi.set_consent_policy('original');

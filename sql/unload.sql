@@ -4,18 +4,6 @@
 -- Runs on the data the earlier tests left behind.
 SET timezone = 'UTC';
 
-CREATE FUNCTION pg_temp.zones_differ() RETURNS bigint LANGUAGE sql AS $$
-SELECT (SELECT count(*) FROM ((TABLE trusted.customer EXCEPT ALL TABLE trusted.customer_definition)
-                              UNION ALL (TABLE trusted.customer_definition EXCEPT ALL TABLE trusted.customer)) d)
-     + (SELECT count(*) FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trusted.accelerometer_definition)
-                              UNION ALL (TABLE trusted.accelerometer_definition EXCEPT ALL TABLE trusted.accelerometer)) d)
-     + (SELECT count(*) FROM ((TABLE curated.customer EXCEPT ALL TABLE curated.customer_definition)
-                              UNION ALL (TABLE curated.customer_definition EXCEPT ALL TABLE curated.customer)) d)
-     + (SELECT count(*) FROM ((TABLE trusted.step_trainer EXCEPT ALL TABLE trusted.step_trainer_definition)
-                              UNION ALL (TABLE trusted.step_trainer_definition EXCEPT ALL TABLE trusted.step_trainer)) d)
-     + (SELECT count(*) FROM ((TABLE curated.machine_learning EXCEPT ALL TABLE curated.machine_learning_definition)
-                              UNION ALL (TABLE curated.machine_learning_definition EXCEPT ALL TABLE curated.machine_learning)) d)
-$$;
 -- Zone row counts of one customer (by normalized email) and device.
 CREATE FUNCTION pg_temp.zone_rows(person text, serial text,
     OUT customer bigint, OUT readings bigint, OUT curated bigint,
@@ -31,18 +19,10 @@ SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
 -- Uma: an old customer record, a newer one; two accelerometer files (one
 -- with a quarantined line), a step trainer file.
 BEGIN;
-SELECT stedi.begin_file('customer', 'customer/landing/uma-1.json', 1,
-                        decode(repeat('b1', 32), 'hex')) AS c1 \gset
-INSERT INTO landing.customer (customer_name, email, serial_number, last_update_date,
-                              share_with_research_as_of_date, phone, file_id, line_number)
-VALUES ('Uma', 'uma@example.test', 'SU', '2022-08-01', '2022-08-01', 'old', :c1, 1);
-SELECT stedi.finish_file(:c1, 1, 1, 0, 0);
-SELECT stedi.begin_file('customer', 'customer/landing/uma-2.json', 1,
-                        decode(repeat('b2', 32), 'hex')) AS c2 \gset
-INSERT INTO landing.customer (customer_name, email, serial_number, last_update_date,
-                              share_with_research_as_of_date, phone, file_id, line_number)
-VALUES ('Uma', 'Uma@Example.test', 'SU', '2022-08-02', '2022-08-01', 'new', :c2, 1);
-SELECT stedi.finish_file(:c2, 1, 1, 0, 0);
+SELECT public.load_customer('customer/landing/uma-1.json', 'uma@example.test', 'SU',
+                            updated => '2022-08-01', consent => '2022-08-01', phone => 'old') AS c1,
+       public.load_customer('customer/landing/uma-2.json', 'Uma@Example.test', 'SU',
+                            updated => '2022-08-02', consent => '2022-08-01', phone => 'new') AS c2 \gset
 SELECT stedi.begin_file('accelerometer', 'accelerometer/landing/uma-1.json', 1,
                         decode(repeat('b3', 32), 'hex')) AS a1 \gset
 INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
@@ -51,17 +31,11 @@ VALUES ('uma@example.test', '2022-08-03 10:00:00.001+00', 1, 1, 1, :a1, 1),
 INSERT INTO landing.rejected (kind, file_id, line_number, byte_offset, reason, raw_line, email)
 VALUES ('accelerometer', :a1, 3, 100, '"x" must be a number, got string', '{"user":"uma@example.test","x":"?"}', 'uma@example.test');
 SELECT stedi.finish_file(:a1, 3, 2, 1, 0);
-SELECT stedi.begin_file('accelerometer', 'accelerometer/landing/uma-2.json', 1,
-                        decode(repeat('b4', 32), 'hex')) AS a2 \gset
-INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
-VALUES ('UMA@example.test', '2022-08-03 10:00:00.003+00', 3, 3, 3, :a2, 1);
-SELECT stedi.finish_file(:a2, 1, 1, 0, 0);
-SELECT stedi.begin_file('step_trainer', 'step_trainer/landing/uma-1.json', 1,
-                        decode(repeat('b5', 32), 'hex')) AS s1 \gset
-INSERT INTO landing.step_trainer (sensor_reading_time, serial_number, distance_from_object, file_id, line_number)
-VALUES ('2022-08-03 10:00:00.001+00', 'SU', 10, :s1, 1),
-       ('2022-08-03 10:00:00.003+00', 'SU', 30, :s1, 2);
-SELECT stedi.finish_file(:s1, 2, 2, 0, 0);
+SELECT public.load_file('accelerometer', 'accelerometer/landing/uma-2.json', $$
+    ('UMA@example.test', '2022-08-03 10:00:00.003+00'::timestamptz, 3::float8, 3::float8, 3::float8)$$) AS a2,
+       public.load_file('step_trainer', 'step_trainer/landing/uma-1.json', $$
+    ('2022-08-03 10:00:00.001+00'::timestamptz, 'SU', 10),
+    ('2022-08-03 10:00:00.003+00', 'SU', 30)$$) AS s1 \gset
 COMMIT;
 SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
 SELECT * FROM pg_temp.zone_rows('uma@example.test', 'SU');
@@ -109,21 +83,21 @@ SELECT (SELECT count(*) FROM landing.accelerometer WHERE file_id = :a1) AS rows_
 SELECT landing_changed_since FROM stedi.zone_status WHERE step = 1;
 SELECT view, method, rows FROM stedi.refresh() WHERE view = 'trusted.accelerometer'::regclass;
 SELECT * FROM pg_temp.zone_rows('uma@example.test', 'SU');
-SELECT pg_temp.zones_differ() AS differ;
+SELECT public.zones_differ() AS differ;
 
 -- The second one: Uma has no reading left, so she leaves curated, and her
 -- device's rows with her.
 SELECT rows_removed FROM stedi.unload_file(:a2);
 SELECT view, method FROM stedi.refresh() WHERE view = 'curated.customer'::regclass;
 SELECT * FROM pg_temp.zone_rows('uma@example.test', 'SU');
-SELECT pg_temp.zones_differ() AS differ;
+SELECT public.zones_differ() AS differ;
 
 -- Its content stays known: loading it again is skipped, unless forced (an
 -- erasure made since could otherwise be undone by a routine run).
 BEGIN;
 SELECT stedi.begin_file('accelerometer', 'accelerometer/landing/uma-2.json', 1,
-                        decode(repeat('b4', 32), 'hex')) IS NULL AS skipped;
-SELECT stedi.log_ingest(decode(repeat('b4', 32), 'hex'), 'accelerometer',
+                        sha256('accelerometer/landing/uma-2.json')) IS NULL AS skipped;
+SELECT stedi.log_ingest(sha256('accelerometer/landing/uma-2.json'), 'accelerometer',
                         'accelerometer/landing/uma-2.json', 1, 'skipped', now()) = :a2 AS names_the_unloaded_file;
 SELECT message FROM stedi.ingest_log ORDER BY attempt_id DESC LIMIT 1;
 ROLLBACK;
@@ -131,7 +105,7 @@ ROLLBACK;
 -- Reload the second file for real, forced; she is back.
 BEGIN;
 SELECT stedi.begin_file('accelerometer', 'accelerometer/landing/uma-2.json', 1,
-                        decode(repeat('b4', 32), 'hex'), true) AS a2 \gset
+                        sha256('accelerometer/landing/uma-2.json'), true) AS a2 \gset
 SELECT forced FROM landing.source_file WHERE file_id = :a2;
 INSERT INTO landing.accelerometer (user_email, reading_time, x, y, z, file_id, line_number)
 VALUES ('UMA@example.test', '2022-08-03 10:00:00.003+00', 3, 3, 3, :a2, 1);
@@ -144,19 +118,19 @@ SELECT * FROM pg_temp.zone_rows('uma@example.test', 'SU');
 SELECT rows_removed FROM stedi.unload_file(:s1);
 SELECT view, method FROM stedi.refresh() WHERE view = 'trusted.step_trainer'::regclass;
 SELECT * FROM pg_temp.zone_rows('uma@example.test', 'SU');
-SELECT pg_temp.zones_differ() AS differ;
+SELECT public.zones_differ() AS differ;
 
 -- The newer customer file: the older record wins again.
 SELECT rows_removed FROM stedi.unload_file(:c2);
 SELECT view, method FROM stedi.refresh() WHERE view = 'trusted.customer'::regclass;
 SELECT phone FROM trusted.customer WHERE email = 'uma@example.test';
-SELECT pg_temp.zones_differ() AS differ;
+SELECT public.zones_differ() AS differ;
 
 -- The older one too: no record is left, Uma leaves trusted.
 SELECT rows_removed FROM stedi.unload_file(:c1);
 SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
 SELECT * FROM pg_temp.zone_rows('uma@example.test', 'SU');
-SELECT pg_temp.zones_differ() AS differ;
+SELECT public.zones_differ() AS differ;
 
 -- A file no refresh has seen yet: the refresh does not add it.
 BEGIN;
@@ -169,7 +143,7 @@ COMMIT;
 SELECT rows_removed FROM stedi.unload_file(:a3);
 SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
 SELECT count(*) AS never_added FROM trusted.accelerometer WHERE file_id = :a3;
-SELECT pg_temp.zones_differ() AS differ;
+SELECT public.zones_differ() AS differ;
 
 -- The log: one row per unload, the files as they were described.
 SELECT kind, path, rows_removed, rejected_lines_removed FROM stedi.unload_log ORDER BY unload_id;
@@ -196,4 +170,4 @@ SELECT user_email, reading_time, 0, 0, 0, file_id, 1000000 FROM landing.accelero
 SELECT count(*) > 0 AS zones_refreshed FROM stedi.refresh();
 ROLLBACK;
 SELECT count(*) > 0 AS refreshed FROM stedi.refresh();
-SELECT pg_temp.zones_differ() AS differ;
+SELECT public.zones_differ() AS differ;

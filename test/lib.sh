@@ -62,6 +62,41 @@ digest_of()
     q "$db" "SELECT string_agg(format('%s %s %s', t, n, d), ' | ' ORDER BY t) FROM ($sql) AS f(t, n, d)"
 }
 
+# zones_differ DB [ZONE...]: "none" when each zone (all five by default)
+# equals its definition as a multiset (EXCEPT ALL both ways); else how many
+# rows differ, zone by zone.  (sql/helpers.sql has the same check for the
+# pg_regress tests.)
+zones_differ()
+{
+    local db=$1 z sql=""
+    shift
+    [ $# -gt 0 ] || set -- trusted.customer trusted.accelerometer curated.customer \
+        trusted.step_trainer curated.machine_learning
+    for z in "$@"; do
+        sql+="${sql:+ UNION ALL }SELECT '$z', count(*) FROM ((TABLE $z EXCEPT ALL TABLE ${z}_definition)
+              UNION ALL (TABLE ${z}_definition EXCEPT ALL TABLE $z)) AS d"
+    done
+    q "$db" "SELECT coalesce(string_agg(format('%s: %s rows', z, n), '; ' ORDER BY z), 'none')
+               FROM ($sql) AS f(z, n) WHERE n > 0"
+}
+
+# login_roles PREFIX PASSWORD: login roles PREFIX_loader, PREFIX_analyst
+# and PREFIX_admin (made again if they exist), members of stedi_loader,
+# stedi_analyst and stedi_admin; drop_login_roles PREFIX drops them
+login_roles()
+{
+    local who
+    for who in loader analyst admin; do
+        q postgres "DROP ROLE IF EXISTS $1_$who" >/dev/null 2>&1
+        q postgres "CREATE ROLE $1_$who LOGIN PASSWORD '$2' IN ROLE stedi_$who"
+    done
+}
+drop_login_roles()
+{
+    local who
+    for who in loader analyst admin; do q postgres "DROP ROLE $1_$who"; done
+}
+
 # state DB: what pg_dump must keep of a stedi database (every marked table,
 # and where each sequence stands)
 state()

@@ -16,24 +16,9 @@ db=stedi_incremental_test
 fresh_db $db
 q $db "SELECT setseed(0.$seed)" >/dev/null
 
-# Every zone equals its definition (as sets of rows, duplicates counted).
-# The definitions read the zone tables before them, so checking them in
-# order checks each against a from-scratch computation.
-differences()
-{
-    q $db "SELECT string_agg(z || ':' || n, ' ') FROM (
-        SELECT 'trusted.customer' AS z, (SELECT count(*) FROM ((TABLE trusted.customer EXCEPT ALL TABLE trusted.customer_definition)
-               UNION ALL (TABLE trusted.customer_definition EXCEPT ALL TABLE trusted.customer)) d) AS n
-        UNION ALL SELECT 'trusted.accelerometer', (SELECT count(*) FROM ((TABLE trusted.accelerometer EXCEPT ALL TABLE trusted.accelerometer_definition)
-               UNION ALL (TABLE trusted.accelerometer_definition EXCEPT ALL TABLE trusted.accelerometer)) d)
-        UNION ALL SELECT 'curated.customer', (SELECT count(*) FROM ((TABLE curated.customer EXCEPT ALL TABLE curated.customer_definition)
-               UNION ALL (TABLE curated.customer_definition EXCEPT ALL TABLE curated.customer)) d)
-        UNION ALL SELECT 'trusted.step_trainer', (SELECT count(*) FROM ((TABLE trusted.step_trainer EXCEPT ALL TABLE trusted.step_trainer_definition)
-               UNION ALL (TABLE trusted.step_trainer_definition EXCEPT ALL TABLE trusted.step_trainer)) d)
-        UNION ALL SELECT 'curated.machine_learning', (SELECT count(*) FROM ((TABLE curated.machine_learning EXCEPT ALL TABLE curated.machine_learning_definition)
-               UNION ALL (TABLE curated.machine_learning_definition EXCEPT ALL TABLE curated.machine_learning)) d)
-        ) x WHERE n > 0"
-}
+# Every zone equals its definition (zones_differ, test/lib.sh).  The
+# definitions read the zone tables before them, so checking them in order
+# checks each against a from-scratch computation.
 counts() { q $db "SELECT string_agg(rows::text, ',' ORDER BY view::text) FROM stedi.zone_state"; }
 
 batch=0
@@ -138,7 +123,7 @@ for step in $(seq 1 "$steps"); do
         what="nothing new";;
     esac
     methods=$(q $db "SELECT string_agg(DISTINCT method, ',') FROM stedi.refresh()")
-    is "$(differences)" "" "step $step ($what; refresh: ${methods:-none}): every zone equals its definition [$(counts)]"
+    is "$(zones_differ $db)" none "step $step ($what; refresh: ${methods:-none}): every zone equals its definition [$(counts)]"
 done
 
 # (the rules of the sequence would keep rows of the tests below out; the
@@ -173,7 +158,7 @@ SQL
                       WHERE run_id = (SELECT max(run_id) FROM stedi.refresh_run)")
     ok $([ "$worst" -le "$limit" ] && echo 0 || echo 1) \
        "$what: no plan node handles more than 5 times all of landing ($worst rows at most, limit $limit; methods $methods)"
-    is "$(differences)" "" "$what: every zone equals its definition [$(counts)]"
+    is "$(zones_differ $db)" none "$what: every zone equals its definition [$(counts)]"
 }
 
 # Twice: the method each zone's cost picks (here, mostly full), then the
@@ -244,7 +229,7 @@ stedi-load -q -d $db --kind customer "$tmp/newbie.json"
 q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
 is "$(q $db "SELECT count(*) FROM trusted.accelerometer WHERE user_email = 'newbie@test.com'")" 1 \
    "readings written by hand before their customer's record reach trusted with it"
-is "$(differences)" "" "and every zone equals its definition"
+is "$(zones_differ $db)" none "and every zone equals its definition"
 
 # A customer who withdraws takes every pair of theirs out of the training
 # table.  hana and ivan share a device, jill has hers alone: when hana and
@@ -291,7 +276,7 @@ stedi-load -q -d $db --kind customer "$tmp/sharing-withdraw.json"
 q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
 is "$(pairs)" "dev-kim:6 dev-shared:3 dev-shared:4" \
    "two withdraw: their pairs go, the device is the other one's alone and his readings pair"
-is "$(differences)" "" "and every zone equals its definition"
+is "$(zones_differ $db)" none "and every zone equals its definition"
 # ivan moves to kim's device: his readings, none new, pair with its rows,
 # none new either (they leave the change as they came into it)
 echo '{"customerName":"Ivan","email":"ivan@test.com","serialNumber":"dev-kim","lastUpdateDate":1655561296911,"shareWithResearchAsOfDate":1655561294911}' \
@@ -300,7 +285,7 @@ stedi-load -q -d $db --kind customer "$tmp/sharing-move.json"
 q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
 # (kim and ivan both have a reading at .001: held back; .002 is his alone)
 is "$(pairs)" "dev-kim:4" "one moves to another's device: his pairs move with him, but not a moment they share"
-is "$(differences)" "" "and every zone equals its definition"
+is "$(zones_differ $db)" none "and every zone equals its definition"
 
 # Readings of one moment that arrive in different batches pair: step
 # trainer readings after the accelerometer readings they pair with, and
@@ -344,7 +329,7 @@ stedi-load -q -d $db --kind accelerometer "$tmp/lena-later.json"
 q $db "SELECT count(*) FROM stedi.refresh()" >/dev/null
 is "$(lena_pairs)" "101:101 103:103 201:201 203:203" \
    "and readings that arrive after their moment's step trainer readings, first and last moment too"
-is "$(differences)" "" "and every zone equals its definition"
+is "$(zones_differ $db)" none "and every zone equals its definition"
 dropdb $db
 db=stedi_incremental_test
 
@@ -352,5 +337,5 @@ db=stedi_incremental_test
 before=$(counts)
 q $db "SELECT count(*) FROM stedi.refresh(full => true)" >/dev/null
 is "$(counts)" "$before" "a full rebuild finds the same rows"
-is "$(differences)" "" "and every zone equals its definition"
+is "$(zones_differ $db)" none "and every zone equals its definition"
 dropdb $db

@@ -96,15 +96,25 @@ is "$?" 0 "the run after the kills completes"
 is "$(counts)" "$lines" "and every line is there once"
 is "$(q $db "SELECT count(*) FROM landing.source_file")" "$files" "each file once"
 
+# two_loaders PAUSE FOLDER...: a stedi-load of the data and, PAUSE seconds
+# after it starts, another of FOLDER... beside it; both exit codes
+two_loaders()
+{
+    local pause=$1 a b rc_a rc_b
+    shift
+    stedi-load -q -d $db "$tmp/data" >"$tmp/a.out" 2>&1 &
+    a=$!
+    [ "$pause" = 0 ] || sleep "$pause"
+    stedi-load -q -d $db "$@" >"$tmp/b.out" 2>&1 &
+    b=$!
+    wait $a; rc_a=$?
+    wait $b; rc_b=$?
+    echo "$rc_a $rc_b"
+}
+
 # Two loaders at once on overlapping folders: each file loaded once.
 fresh_db $db
-stedi-load -q -d $db "$tmp/data" >"$tmp/a.out" 2>&1 &
-a=$!
-stedi-load -q -d $db "$tmp/data/accelerometer" "$tmp/data" >"$tmp/b.out" 2>&1 &
-b=$!
-wait $a; rc_a=$?
-wait $b; rc_b=$?
-is "$rc_a $rc_b" "0 0" "both loaders succeed"
+is "$(two_loaders 0 "$tmp/data/accelerometer" "$tmp/data")" "0 0" "both loaders succeed"
 is "$(q $db "SELECT count(*) FROM landing.source_file")" "$files" "each file loaded once"
 is "$(counts)" "$lines" "each line once"
 is "$(q $db "SELECT count(*) FROM stedi.ingest_log WHERE outcome = 'skipped'")" "$files" \
@@ -114,14 +124,7 @@ is "$(q $db "SELECT count(*) FROM stedi.ingest_log WHERE outcome = 'skipped'")" 
 # transaction mode, and the database refuses a second unforced load anyway.
 fresh_db $db
 q $db "ALTER DATABASE $db SET default_transaction_isolation = 'repeatable read'"
-stedi-load -q -d $db "$tmp/data" >"$tmp/a.out" 2>&1 &
-a=$!
-sleep 0.3
-stedi-load -q -d $db "$tmp/data" >"$tmp/b.out" 2>&1 &
-b=$!
-wait $a; rc_a=$?
-wait $b; rc_b=$?
-is "$rc_a $rc_b" "0 0" "repeatable read by default: both loaders succeed"
+is "$(two_loaders 0.3 "$tmp/data")" "0 0" "repeatable read by default: both loaders succeed"
 is "$(q $db "SELECT count(*) FROM landing.source_file")" "$files" "repeatable read by default: each file loaded once"
 is "$(counts)" "$lines" "repeatable read by default: each line once"
 
