@@ -20,7 +20,7 @@ SQL_SOURCES = $(addprefix src/sql/, guard.sql landing.sql loading.sql consent.sq
 	settings.sql pseudonym.sql splits.sql zones.sql pairing.sql changes.sql \
 	expectations.sql refresh_full.sql refresh_change.sql refresh_apply.sql \
 	refresh.sql schedule.sql erasure.sql unload.sql roles.sql drop_guard.sql \
-	backup.sql comments.sql)
+	backup.sql search_path.sql comments.sql)
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" stedi.control)
 DATA = stedi--0.1.0.sql stedi--0.1.0--0.2.0.sql
 DATA_built = stedi--$(EXTVERSION).sql stedi--0.2.0--$(EXTVERSION).sql

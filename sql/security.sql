@@ -17,13 +17,18 @@ SELECT p.oid::regprocedure AS function,
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'stedi')
    AND (p.prosecdef OR p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype))
  ORDER BY 1;
-SELECT count(*) AS unpinned
+-- Those, and every PL/pgSQL function (src/sql/search_path.sql pins them
+-- all, whatever their headers say).
+SELECT count(*) FILTER (WHERE p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql'))
+         AS plpgsql,
+       count(*) FILTER (WHERE NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false))
+         AS unpinned
   FROM pg_proc AS p
   JOIN pg_depend AS d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
                      AND d.deptype = 'e'
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'stedi')
-   AND (p.prosecdef OR p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype))
-   AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false);
+   AND (p.prosecdef OR p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype)
+        OR p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql'));
 
 -- Decoys a database owner could plant: every function and operator the
 -- worker's statements use, raising an error when called.

@@ -44,7 +44,6 @@ COMMENT ON TABLE stedi.landing_change IS 'Changes not made through the loading p
 
 CREATE OR REPLACE FUNCTION stedi.note_landing_change() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     files integer[];

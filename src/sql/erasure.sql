@@ -29,7 +29,6 @@ CREATE OR REPLACE FUNCTION stedi.forget_customer(email text)
 RETURNS stedi.erasure_log
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     person text;             -- the email, normalized: every spelling of it

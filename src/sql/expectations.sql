@@ -115,7 +115,6 @@ COMMENT ON COLUMN stedi.expectation_violation.owner IS 'The reading''s customer 
 -- standard_conforming_strings on, as it was validated.
 CREATE OR REPLACE FUNCTION stedi.define_zone(zone regclass) RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r record;
@@ -144,7 +143,6 @@ CREATE OR REPLACE FUNCTION stedi.expect(zone regclass, name text, "check" text,
                              on_violation text DEFAULT 'drop')
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r record;
@@ -209,7 +207,6 @@ COMMENT ON FUNCTION stedi.expect(regclass, text, text, text) IS
 
 CREATE OR REPLACE FUNCTION stedi.unexpect(zone regclass, name text) RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 SET standard_conforming_strings = on
 AS $$
 DECLARE
@@ -280,7 +277,6 @@ COMMENT ON COLUMN stedi.expectation_status.violating IS 'Rows of the zone''s can
 CREATE OR REPLACE FUNCTION stedi.check_zone(zone regclass, rows regclass, files integer[], owners text[],
                                  OUT checked bigint, OUT passed bigint)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r record;
@@ -412,8 +408,8 @@ COMMENT ON FUNCTION stedi.check_zone(regclass, regclass, integer[], text[]) IS
 -- stedi.define_zone, where the definition binds the check's constants, in
 -- stedi.check_zone, which reads the same text again, and in stedi.expect,
 -- which validates it: the same check means the same in every session.
--- (After each CREATE OR REPLACE, which sets only the search path, so that
--- an update pins them in the same order as an install.)
+-- (After each CREATE OR REPLACE, which sets none, so that an update pins
+-- them in the same order as an install.)
 DO $$
 DECLARE
     f regprocedure;
@@ -452,7 +448,6 @@ CREATE OR REPLACE FUNCTION stedi.settle_readings(step integer, files integer[], 
                                       unloaded_files integer[], owner_rows bigint)
 RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r record;

@@ -42,7 +42,6 @@ CREATE OR REPLACE FUNCTION stedi.begin_file(kind text, path text, size_bytes big
                                  sha256 bytea, force boolean DEFAULT false)
 RETURNS integer
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     new_file_id integer;
@@ -81,7 +80,6 @@ CREATE OR REPLACE FUNCTION stedi.finish_file(file_id integer, lines_read bigint,
                                   unknown_fields jsonb DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     f landing.source_file;
@@ -165,7 +163,6 @@ CREATE OR REPLACE FUNCTION stedi.log_ingest(sha256 bytea, kind text, path text,
                                  started_at timestamptz, message text DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     first_file_id integer;

@@ -77,7 +77,6 @@ COMMENT ON FUNCTION stedi.pair_readings(integer, boolean, bytea, text[], text[])
 -- change (the next refresh then rebuilds the table).
 CREATE OR REPLACE FUNCTION stedi.define_pairing() RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     tolerance integer := stedi.pairing_tolerance_ms();

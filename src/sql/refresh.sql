@@ -6,7 +6,6 @@ CREATE OR REPLACE FUNCTION stedi.maintain_zones(rebuild boolean, only_if_changed
 RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval,
                inserted bigint, deleted bigint, duplicates bigint, reason text)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 SET default_statistics_target = 100
 AS $$
 #variable_conflict use_column

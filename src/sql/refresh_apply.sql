@@ -8,7 +8,6 @@
 CREATE OR REPLACE FUNCTION stedi.owners_changed(step integer, owner name, columns name[])
 RETURNS text[]
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     list text := (SELECT string_agg(quote_ident(c), ', ') FROM unnest(columns) AS c);
@@ -40,7 +39,6 @@ CREATE OR REPLACE FUNCTION stedi.apply_zone_changes(customer_files integer[],
 RETURNS TABLE (step integer, view regclass, method text, rows bigint, duration interval,
                inserted bigint, deleted bigint, duplicates bigint, reason text)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 SET enable_nestloop = on
 SET enable_hashjoin = on

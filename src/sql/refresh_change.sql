@@ -10,7 +10,6 @@
 -- 1 trusted.customer: the emails of new customer records, and erased ones.
 CREATE OR REPLACE FUNCTION stedi.change_trusted_customer(changed text[]) RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     INSERT INTO pg_temp.stedi_minus_1
@@ -30,7 +29,6 @@ COMMENT ON FUNCTION stedi.change_trusted_customer(text[]) IS
 CREATE OR REPLACE FUNCTION stedi.reading_rows_recomputed(step integer, files integer[], owners text[])
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r record;
@@ -52,7 +50,6 @@ COMMENT ON FUNCTION stedi.reading_rows_recomputed(integer, integer[], text[]) IS
 -- customers who came, went, or changed consent date or device.
 CREATE OR REPLACE FUNCTION stedi.change_trusted_accelerometer(unloaded_files integer[], accelerometer_files integer[], consent_changed text[], owner_files integer[], readmitted text[], measured_rows bigint, policy text) RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM stedi.reading_rows_recomputed(2, unloaded_files || coalesce(accelerometer_files, '{}'),
@@ -79,7 +76,6 @@ COMMENT ON FUNCTION stedi.change_trusted_accelerometer(integer[], integer[], tex
 -- stays as it is).
 CREATE OR REPLACE FUNCTION stedi.change_curated_customer(recompute text[], secret bytea) RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     INSERT INTO pg_temp.stedi_minus_3
@@ -104,7 +100,6 @@ COMMENT ON FUNCTION stedi.change_curated_customer(text[], bytea) IS
 -- still have one).
 CREATE OR REPLACE FUNCTION stedi.change_trusted_step_trainer(unloaded_files integer[], step_trainer_files integer[], devices text[], devices_kept text[], owner_files integer[], measured_rows bigint, policy text) RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM stedi.reading_rows_recomputed(4, unloaded_files || coalesce(step_trainer_files, '{}'),
@@ -130,7 +125,6 @@ COMMENT ON FUNCTION stedi.change_trusted_step_trainer(integer[], integer[], text
 -- 5 curated.machine_learning, with a pairing tolerance.
 CREATE OR REPLACE FUNCTION stedi.change_pairs_within_tolerance() RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     pair_devices text[];     -- devices whose pairs are computed again
@@ -169,7 +163,6 @@ COMMENT ON FUNCTION stedi.change_pairs_within_tolerance() IS
 -- left 2 or 4, and every pair of customers whose device changed.
 CREATE OR REPLACE FUNCTION stedi.change_pairs_gone(serial_changed text[], devices_gone text[], zone_rows bigint) RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     covered text[];          -- owners whose pairs all go with their device
@@ -228,7 +221,6 @@ COMMENT ON FUNCTION stedi.change_pairs_gone(text[], text[], bigint) IS
 -- came into 2 or 4, and every pair of customers whose device changed.
 CREATE OR REPLACE FUNCTION stedi.change_pairs_new(serial_changed text[], secret bytea) RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     n bigint;
@@ -410,7 +402,6 @@ COMMENT ON FUNCTION stedi.change_pairs_new(text[], bytea) IS
 -- customers name, recomputed whole when the change touches them.
 CREATE OR REPLACE FUNCTION stedi.change_pairs_of_shared_devices(secret bytea) RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     shared text[];           -- devices that several trusted customers name
@@ -533,7 +524,6 @@ CREATE OR REPLACE FUNCTION stedi.compute_zone_change(step integer,
                                           zone_rows bigint)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     unloaded_files := coalesce(unloaded_files, '{}');

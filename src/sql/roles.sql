@@ -24,7 +24,8 @@ END
 $$;
 
 -- Functions that act with the extension owner's rights, for roles that
--- may not touch the tables behind them.  Each pins its search_path.
+-- may not touch the tables behind them.  Each pins its search_path: the
+-- refresh (C) here, the others (PL/pgSQL) in src/sql/search_path.sql.
 ALTER FUNCTION stedi.refresh(boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION stedi.refresh(boolean, boolean) SET intervalstyle = postgres;
 -- (the pseudonym secret is a constant in the plans of a refresh: none is

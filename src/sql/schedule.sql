@@ -45,7 +45,6 @@ CREATE OR REPLACE TRIGGER refresh_job_changed AFTER INSERT OR UPDATE OR DELETE O
 -- scheduler run as a role they could not SET ROLE to themselves.
 CREATE OR REPLACE FUNCTION stedi.check_refresh_job_run_as() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NOT pg_has_role(current_user, NEW.run_as::oid, 'USAGE') THEN
@@ -72,7 +71,6 @@ CREATE OR REPLACE FUNCTION stedi.schedule_refresh(every interval,
 RETURNS stedi.refresh_job
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     job stedi.refresh_job;

@@ -41,7 +41,6 @@ COMMENT ON FUNCTION stedi.setting_value(text) IS 'The current value of a setting
 
 CREATE OR REPLACE FUNCTION stedi.set_setting(name text, value text) RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     -- (the policy in force before: setting it to the same again changes
@@ -143,7 +142,6 @@ $$;
 
 CREATE OR REPLACE FUNCTION stedi.set_consent_policy(policy text) RETURNS text
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM stedi.set_setting('consent_policy', policy);

@@ -27,7 +27,6 @@ COMMENT ON TABLE stedi.unload_log IS 'One row per stedi.unload_file(): the file 
 -- content could then be loaded a second time beside them.
 CREATE OR REPLACE FUNCTION stedi.refuse_source_file_delete() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NOT stedi.landing_change_is_tracked('DELETE') THEN
@@ -49,7 +48,6 @@ CREATE OR REPLACE TRIGGER unloaded_only_by_unload_file BEFORE DELETE OR TRUNCATE
 -- nothing changes the rest.
 CREATE OR REPLACE FUNCTION stedi.refuse_lineage_change() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RAISE EXCEPTION 'the lineage of landing file % does not change', OLD.file_id
@@ -71,7 +69,6 @@ CREATE OR REPLACE FUNCTION stedi.unload_file(file_id integer)
 RETURNS stedi.unload_log
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     f landing.source_file;
