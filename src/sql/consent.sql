@@ -21,18 +21,30 @@ COMMENT ON FUNCTION stedi.reading_has_research_consent(timestamptz, timestamptz,
 COMMENT ON FUNCTION stedi.has_research_consent(timestamptz) IS
     'True when a customer agreed to share data for research: the consent date is present and not the epoch (0)';
 
-CREATE OR REPLACE FUNCTION stedi.ms_eq(timestamptz, timestamptz) RETURNS boolean
-AS 'MODULE_PATHNAME', 'stedi_ms_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-CREATE OR REPLACE FUNCTION stedi.ms_ne(timestamptz, timestamptz) RETURNS boolean
-AS 'MODULE_PATHNAME', 'stedi_ms_ne' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-CREATE OR REPLACE FUNCTION stedi.ms_lt(timestamptz, timestamptz) RETURNS boolean
-AS 'MODULE_PATHNAME', 'stedi_ms_lt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-CREATE OR REPLACE FUNCTION stedi.ms_le(timestamptz, timestamptz) RETURNS boolean
-AS 'MODULE_PATHNAME', 'stedi_ms_le' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-CREATE OR REPLACE FUNCTION stedi.ms_gt(timestamptz, timestamptz) RETURNS boolean
-AS 'MODULE_PATHNAME', 'stedi_ms_gt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-CREATE OR REPLACE FUNCTION stedi.ms_ge(timestamptz, timestamptz) RETURNS boolean
-AS 'MODULE_PATHNAME', 'stedi_ms_ge' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+-- The six comparisons of two times by the millisecond each falls in
+-- (src/consent.c), each the function of one operator below.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT * FROM (VALUES
+        ('ms_eq', 'Both times fall in the same millisecond (operator =#)'),
+        ('ms_ne', 'The times fall in different milliseconds (operator <>#)'),
+        ('ms_lt', 'Millisecond of the first is before that of the second (operator <#)'),
+        ('ms_le', 'Millisecond of the first is not after that of the second (operator <=#)'),
+        ('ms_gt', 'Millisecond of the first is after that of the second (operator >#)'),
+        ('ms_ge', 'Millisecond of the first is not before that of the second (operator >=#)'))
+        AS v(name, description)
+    LOOP
+        EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION stedi.%I(timestamptz, timestamptz) RETURNS boolean
+                                   AS %L, %L LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF',
+                                  c.name, 'MODULE_PATHNAME', 'stedi_' || c.name);
+        EXECUTE pg_catalog.format('COMMENT ON FUNCTION stedi.%I(timestamptz, timestamptz) IS %L',
+                                  c.name, c.description);
+    END LOOP;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION stedi.ms_cmp(timestamptz, timestamptz) RETURNS integer
 AS 'MODULE_PATHNAME', 'stedi_ms_cmp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 CREATE OR REPLACE FUNCTION stedi.ms_hash(timestamptz) RETURNS integer
@@ -40,12 +52,6 @@ AS 'MODULE_PATHNAME', 'stedi_ms_hash' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE OR REPLACE FUNCTION stedi.ms_hash_extended(timestamptz, bigint) RETURNS bigint
 AS 'MODULE_PATHNAME', 'stedi_ms_hash_extended' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
-COMMENT ON FUNCTION stedi.ms_eq(timestamptz, timestamptz) IS 'Both times fall in the same millisecond (operator =#)';
-COMMENT ON FUNCTION stedi.ms_ne(timestamptz, timestamptz) IS 'The times fall in different milliseconds (operator <>#)';
-COMMENT ON FUNCTION stedi.ms_lt(timestamptz, timestamptz) IS 'Millisecond of the first is before that of the second (operator <#)';
-COMMENT ON FUNCTION stedi.ms_le(timestamptz, timestamptz) IS 'Millisecond of the first is not after that of the second (operator <=#)';
-COMMENT ON FUNCTION stedi.ms_gt(timestamptz, timestamptz) IS 'Millisecond of the first is after that of the second (operator >#)';
-COMMENT ON FUNCTION stedi.ms_ge(timestamptz, timestamptz) IS 'Millisecond of the first is not before that of the second (operator >=#)';
 COMMENT ON FUNCTION stedi.ms_cmp(timestamptz, timestamptz) IS 'btree comparison of times at millisecond resolution';
 COMMENT ON FUNCTION stedi.ms_hash(timestamptz) IS 'Hash of the millisecond a time falls in';
 COMMENT ON FUNCTION stedi.ms_hash_extended(timestamptz, bigint) IS 'Seeded 64-bit hash of the millisecond a time falls in';
