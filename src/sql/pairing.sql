@@ -32,8 +32,10 @@ $$;
 COMMENT ON FUNCTION stedi.pairing_tolerance_ms() IS 'The setting pairing_tolerance in milliseconds (0: the same millisecond)';
 
 -- How many trusted customers who name a device have a trusted phone
--- reading within tolerance_ms of t: more than one, and the device's
--- reading at t is held back.
+-- reading within tolerance_ms of t (0: in the millisecond of t): more
+-- than one, and the device's reading at t is held back.  (A function, so
+-- that the planner prices it as one call, made only for devices that
+-- several name, and not as a subquery run for every reading.)
 CREATE OR REPLACE FUNCTION stedi.claimants_reading_near(serial_number text, t timestamptz,
                                              tolerance_ms integer) RETURNS bigint
 LANGUAGE sql STABLE
@@ -99,7 +101,7 @@ BEGIN
                         OFFSET 0) AS c ON c.serial_number = s.serial_number
                  WHERE s.serial_number NOT IN (SELECT d.serial_number FROM trusted.customer AS d
                                                 GROUP BY d.serial_number HAVING count(*) > 1)
-                    OR stedi.claimants_reading_at(s.serial_number, s.sensor_reading_time) < 2
+                    OR stedi.claimants_reading_near(s.serial_number, s.sensor_reading_time, 0) < 2
                 OFFSET 0) AS s
           JOIN trusted.accelerometer AS a
             ON a.user_email = s.email

@@ -467,7 +467,7 @@ BEGIN
             ON a.user_email = o.email
            AND a.reading_time OPERATOR(stedi.=#) s.sensor_reading_time
          WHERE s.serial_number = ANY (shared)
-           AND stedi.claimants_reading_at(s.serial_number, s.sensor_reading_time) < 2;
+           AND stedi.claimants_reading_near(s.serial_number, s.sensor_reading_time, 0) < 2;
     END IF;
 END
 $$;

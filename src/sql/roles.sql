@@ -95,7 +95,6 @@ GRANT EXECUTE ON FUNCTION stedi.refresh(boolean, boolean),
                           stedi.customer_key(text, bytea),
                           stedi.fill_zone(regclass, regclass),
                           stedi.fill_zone(regclass, regclass, name),
-                          stedi.claimants_reading_at(text, timestamptz),
                           stedi.claimants_reading_near(text, timestamptz, integer),
                           stedi.pairing_tolerance_ms()
       TO stedi_admin;

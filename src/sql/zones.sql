@@ -36,20 +36,11 @@ SELECT customer_name, email, phone, birth_day, serial_number,
                   file_id DESC, line_number DESC) AS latest
  WHERE stedi.has_research_consent(share_with_research_as_of_date);
 
-CREATE TABLE IF NOT EXISTS trusted.customer (
-    customer_name                  text,
-    email                          text NOT NULL,
-    phone                          text,
-    birth_day                      date,
-    serial_number                  text NOT NULL,
-    registration_date              timestamptz,
-    last_update_date               timestamptz,
-    share_with_research_as_of_date timestamptz NOT NULL,
-    share_with_public_as_of_date   timestamptz,
-    share_with_friends_as_of_date  timestamptz,
-    file_id                        integer NOT NULL,
-    line_number                    bigint NOT NULL
-);
+-- Each trusted zone holds landing rows that pass its rules: its table has
+-- the columns of its landing table (without landing's constraints, which
+-- the loading protocol keeps).  Here, with a consent date.
+CREATE TABLE IF NOT EXISTS trusted.customer (LIKE landing.customer);
+ALTER TABLE trusted.customer ALTER COLUMN share_with_research_as_of_date SET NOT NULL;
 
 -- Under the as_of consent policy, only readings taken at or after the
 -- customer's consent date.  The policy is read from stedi.settings at
@@ -67,16 +58,8 @@ SELECT stedi.normalize_email(a.user_email) AS user_email, a.reading_time, a.x, a
  WHERE stedi.reading_has_research_consent(c.share_with_research_as_of_date,
                                           a.reading_time, (SELECT stedi.setting_value('consent_policy')));
 
-CREATE TABLE IF NOT EXISTS trusted.accelerometer (
-    user_email   text NOT NULL,
-    reading_time timestamptz NOT NULL,
-    x            double precision NOT NULL,
-    y            double precision NOT NULL,
-    z            double precision NOT NULL,
-    file_id      integer NOT NULL,
-    line_number  bigint NOT NULL,
-    serial_number text NOT NULL
-);
+-- (landing's columns, the email normalized, and the customer's device)
+CREATE TABLE IF NOT EXISTS trusted.accelerometer (LIKE landing.accelerometer, serial_number text NOT NULL);
 COMMENT ON COLUMN trusted.accelerometer.serial_number IS 'The device the reading''s customer names in their trusted record: the column the zones are distributed by (docs/scale-out.md)';
 
 
@@ -113,13 +96,7 @@ SELECT s.sensor_reading_time, s.serial_number, s.distance_from_object,
                                                          s.sensor_reading_time,
                                                          (SELECT stedi.setting_value('consent_policy'))));
 
-CREATE TABLE IF NOT EXISTS trusted.step_trainer (
-    sensor_reading_time  timestamptz NOT NULL,
-    serial_number        text NOT NULL,
-    distance_from_object integer NOT NULL,
-    file_id              integer NOT NULL,
-    line_number          bigint NOT NULL
-);
+CREATE TABLE IF NOT EXISTS trusted.step_trainer (LIKE landing.step_trainer);
 
 -- The training table pairs a step trainer reading with the accelerometer
 -- readings taken in the same millisecond BY THE CUSTOMER WHO OWNS THAT STEP
@@ -139,26 +116,6 @@ CREATE TABLE IF NOT EXISTS trusted.step_trainer (
 -- alone, which would pair strangers first, whatever the planner guesses.
 -- stedi.compute_zone_change computes the pairs of the devices that
 -- several name again as this does.)
--- How many trusted customers who name a device have a trusted
--- accelerometer reading in the millisecond of t: more than one, and a
--- reading of the device at t is held back.  (A function, so that the
--- planner prices it as one call, made only for devices that several
--- name, and not as a subquery run for every reading.)
-CREATE OR REPLACE FUNCTION stedi.claimants_reading_at(serial_number text, t timestamptz) RETURNS bigint
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-SET enable_nestloop = on
-AS $$
-    SELECT count(DISTINCT o.email)
-      FROM trusted.customer AS o
-      JOIN trusted.accelerometer AS b ON b.user_email = o.email
-     WHERE o.serial_number = claimants_reading_at.serial_number
-       AND b.reading_time OPERATOR(stedi.=#) t
-$$;
-COMMENT ON FUNCTION stedi.claimants_reading_at(text, timestamptz) IS
-    'How many trusted customers who name the device (serial number) have a trusted accelerometer reading in the millisecond of t; more than one holds the device''s reading at t back from the training table';
-
-
 CREATE TABLE IF NOT EXISTS curated.machine_learning (
     sensor_reading_time       timestamptz NOT NULL,
     serial_number             text NOT NULL,
