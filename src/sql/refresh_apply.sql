@@ -78,6 +78,7 @@ DECLARE
     owners_rows bigint;      -- 2, 4: upstream rows of owners before this refresh
     upstream_rows bigint;    -- 2, 4: upstream rows before this refresh
     analyzed boolean;        -- the change tables' statistics are current
+    compared record;         -- in full: how the zone compared with its definition
     checked record;          -- 2, 4 in full: the candidates checked, and those kept
     work boolean;            -- something upstream changed what this zone holds (the
                              -- sets of what changed say so, never the estimate)
@@ -119,7 +120,7 @@ BEGIN
             reason := 'first refresh';
             EXECUTE format('DELETE FROM %s', z.zone);
             GET DIAGNOSTICS deleted = ROW_COUNT;
-            zone_rows := 0;
+            zone_rows := deleted;
             PERFORM set_config('enable_nestloop', 'off', true);
             inserted := CASE WHEN z.owner IS NULL THEN stedi.fill_zone(z.zone, z.definition)
                              ELSE stedi.fill_zone(z.zone, z.definition, z.owner) END;
@@ -250,8 +251,13 @@ BEGIN
                                                                      WHEN 2 THEN 'accelerometer'
                                                                      ELSE 'step_trainer' END);
                 END IF;
-                reason := reason || '; ' || stedi.compare_zone(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
-                                                               format('pg_temp.stedi_plus_%s', z.step)::regclass);
+                SELECT * INTO compared
+                  FROM stedi.compare_zone(z.zone, format('pg_temp.stedi_minus_%s', z.step)::regclass,
+                                          format('pg_temp.stedi_plus_%s', z.step)::regclass);
+                reason := reason || '; ' || compared.comparison;
+                -- (what the zone holds, which differs from stedi.zone_state
+                -- after a change by hand: the rows after are counted on it)
+                zone_rows := compared.zone_rows;
                 -- the expectations on every candidate, and the count of
                 -- identical readings (candidates kept, less the zone's rows)
                 IF z.step IN (2, 4) THEN

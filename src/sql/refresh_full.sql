@@ -176,8 +176,8 @@ COMMENT ON FUNCTION stedi.index_zone(regclass) IS 'Make a zone''s key and lookup
 -- hash of the plan holds at most 256 MB (work_mem 128 MB times
 -- hash_mem_multiplier 2, per plan node and parallel worker) before it
 -- spills to disk.
-CREATE OR REPLACE FUNCTION stedi.compare_zone(zone regclass, minus regclass, plus regclass)
-RETURNS text
+CREATE OR REPLACE FUNCTION stedi.compare_zone(zone regclass, minus regclass, plus regclass,
+                                               OUT comparison text, OUT zone_rows bigint)
 LANGUAGE plpgsql
 SET work_mem = '128MB'
 SET hash_mem_multiplier = 2
@@ -220,7 +220,7 @@ BEGIN
     -- part would spill them all to disk; the parts are few)
     sort := current_setting('enable_sort');
     PERFORM set_config('enable_sort', 'off', true);
-    EXECUTE format('SELECT count(*),
+    EXECUTE format('SELECT count(*), coalesce(sum(zd.n), 0),
                            array_agg(coalesce(zd.part, dd.part))
                                FILTER (WHERE zd.n IS DISTINCT FROM dd.n OR zd.digest IS DISTINCT FROM dd.digest)
                       FROM (SELECT %1$s AS part, count(*) AS n,
@@ -230,10 +230,11 @@ BEGIN
                                         bit_xor(hash_record_extended(ROW(%2$s), %5$s)) AS digest
                                    FROM %4$s GROUP BY 1) AS dd ON zd.part = dd.part',
                    z.split, every_column, zone, z.definition, seed)
-       INTO parts, differing;
+       INTO parts, zone_rows, differing;
     PERFORM set_config('enable_sort', sort, true);
     IF differing IS NULL THEN
-        RETURN format('parts differing: 0 of %s', parts);
+        comparison := format('parts differing: 0 of %s', parts);
+        RETURN;
     END IF;
     IF cardinality(differing) <= parts / 2 THEN
         in_parts := format('(%s) = ANY (%L::integer[])', z.split, differing);
@@ -279,12 +280,12 @@ BEGIN
         PERFORM set_config('enable_nestloop', nestloop, true);
     END IF;
     DROP TABLE pg_temp.stedi_differing_rows, pg_temp.stedi_differing_keys;
-    RETURN format('parts differing: %s of %s, %s', cardinality(differing), parts,
-                  CASE WHEN in_parts = 'true' THEN 'the whole zone compared row by row'
-                       ELSE 'those compared row by row' END);
+    comparison := format('parts differing: %s of %s, %s', cardinality(differing), parts,
+                         CASE WHEN in_parts = 'true' THEN 'the whole zone compared row by row'
+                              ELSE 'those compared row by row' END);
 END
 $$;
-COMMENT ON FUNCTION stedi.compare_zone(regclass, regclass, regclass) IS 'Full refresh of one zone: put the zone''s rows that its definition no longer holds into minus, and the definition''s rows the zone lacks (or holds otherwise) into plus; parts of the zone (stedi.zones().split) whose row count and digest equal the definition''s are not compared row by row.  Returns how the parts compared, for the refresh log (parts differing: K of N, and whether those or, more than half differing, the whole zone were compared row by row)';
+COMMENT ON FUNCTION stedi.compare_zone(regclass, regclass, regclass) IS 'Full refresh of one zone: put the zone''s rows that its definition no longer holds into minus, and the definition''s rows the zone lacks (or holds otherwise) into plus; parts of the zone (stedi.zones().split) whose row count and digest equal the definition''s are not compared row by row.  Returns how the parts compared, for the refresh log (comparison: parts differing: K of N, and whether those or, more than half differing, the whole zone were compared row by row), and the rows the zone holds before the change (zone_rows: counted, not taken from stedi.zone_state, which a change by hand leaves behind)';
 
 -- A change table's statistics, for the statements that read it next:
 -- its size, and roughly how many customers, devices or files it holds.
