@@ -48,7 +48,14 @@ COMMENT ON FUNCTION stedi.reading_rows_recomputed(integer, integer[], text[]) IS
 
 -- 2 trusted.accelerometer: rows of new and unloaded files; every row of
 -- customers who came, went, or changed consent date or device.
-CREATE OR REPLACE FUNCTION stedi.change_trusted_accelerometer(unloaded_files integer[], accelerometer_files integer[], consent_changed text[], owner_files integer[], readmitted text[], measured_rows bigint, policy text) RETURNS void
+CREATE OR REPLACE FUNCTION stedi.change_trusted_accelerometer(unloaded_files integer[],
+                                                               accelerometer_files integer[],
+                                                               consent_changed text[],
+                                                               owner_files integer[],
+                                                               readmitted text[],
+                                                               measured_rows bigint,
+                                                               policy text)
+RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
@@ -98,7 +105,14 @@ COMMENT ON FUNCTION stedi.change_curated_customer(text[], bytea) IS
 -- 4 trusted.step_trainer: rows of new and unloaded files; every row of
 -- devices whose curated owners changed in 3 (devices_kept: those that
 -- still have one).
-CREATE OR REPLACE FUNCTION stedi.change_trusted_step_trainer(unloaded_files integer[], step_trainer_files integer[], devices text[], devices_kept text[], owner_files integer[], measured_rows bigint, policy text) RETURNS void
+CREATE OR REPLACE FUNCTION stedi.change_trusted_step_trainer(unloaded_files integer[],
+                                                              step_trainer_files integer[],
+                                                              devices text[],
+                                                              devices_kept text[],
+                                                              owner_files integer[],
+                                                              measured_rows bigint,
+                                                              policy text)
+RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
@@ -161,7 +175,9 @@ COMMENT ON FUNCTION stedi.change_pairs_within_tolerance() IS
 
 -- 5 curated.machine_learning, same millisecond: the pairs of rows that
 -- left 2 or 4, and every pair of customers whose device changed.
-CREATE OR REPLACE FUNCTION stedi.change_pairs_gone(serial_changed text[], devices_gone text[], zone_rows bigint) RETURNS void
+CREATE OR REPLACE FUNCTION stedi.change_pairs_gone(serial_changed text[], devices_gone text[],
+                                                    zone_rows bigint)
+RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -477,19 +493,10 @@ COMMENT ON FUNCTION stedi.change_pairs_of_shared_devices(bytea) IS
 -- The incremental way for one zone: into pg_temp.stedi_minus_N every row
 -- of the zone that the change upstream can touch, into
 -- pg_temp.stedi_plus_N those rows as the definition has them now (the
--- caller then drops what is in both, unchanged).  Each statement is the
--- zone's definition restricted to what changed:
---   1 trusted.customer       the emails of new customer records, and erased ones
---   2 trusted.accelerometer  rows of new and unloaded files; every row of
---                            customers who came, went or changed consent date
---   3 curated.customer       customers changed in 1, or whose readings did in 2
---                            (apart from those who only got readings and had
---                            a curated row: it stays as it is)
---   4 trusted.step_trainer   rows of new and unloaded files; every row of
---                            devices whose curated owners changed in 3
---   5 curated.machine_learning  pairs of rows that left 2 or 4, or came
---                            into them; every pair of customers whose
---                            device changed
+-- caller then drops what is in both, unchanged).  Each step is the
+-- function above named for its zone (stedi.change_trusted_customer, ...,
+-- the stedi.change_pairs_* of step 5), whose statements are the zone's
+-- definition restricted to what changed.
 -- Landing rows are read only from files that are not waiting for the next
 -- refresh (stedi.pending_file): a file loaded while this refresh runs is
 -- that refresh's, whole.  (A full refresh reads all of landing, a file
