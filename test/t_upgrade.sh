@@ -226,6 +226,60 @@ q $bad "DELETE FROM landing.customer WHERE serial_number = ''"
 q $bad "ALTER EXTENSION stedi UPDATE TO '0.3.0'"
 is "$(counts $bad "extversion FROM pg_extension WHERE extname = 'stedi'")" 0.3.0 "once they are corrected, it updates"
 
+# A database owner who is not superuser plants, in public and first in the
+# database's search_path, functions and operators that match the calls of
+# stedi's PL/pgSQL functions better than pg_catalog's own (regclass =
+# regclass, quote_ident(name), name = text, lower(varchar)); each records
+# that it ran.  Neither CREATE EXTENSION nor the updates from 0.1.0 (in
+# which the PL/pgSQL functions are pinned only at the end of each script,
+# src/sql/search_path.sql) nor the functions called afterwards from a
+# session under that search_path run any of them.
+hostile=stedi_upgrade_hostile
+dropdb --if-exists $hostile >/dev/null 2>&1
+q postgres "DROP ROLE IF EXISTS stedi_upgrade_owner" >/dev/null 2>&1
+q postgres "CREATE ROLE stedi_upgrade_owner NOLOGIN"
+createdb -O stedi_upgrade_owner $hostile
+q $hostile "GRANT CREATE ON SCHEMA public TO stedi_upgrade_owner"
+psql -X -q -v ON_ERROR_STOP=1 -d $hostile <<'SQL'
+SET ROLE stedi_upgrade_owner;
+CREATE TABLE public.sprung (trap text);
+GRANT INSERT ON public.sprung TO PUBLIC;
+CREATE FUNCTION public.spring(trap text) RETURNS boolean LANGUAGE sql
+AS $$ INSERT INTO public.sprung VALUES (trap) RETURNING true $$;
+CREATE FUNCTION public.regclass_eq(regclass, regclass) RETURNS boolean LANGUAGE sql
+AS $$ SELECT public.spring('= (regclass, regclass)') AND $1::oid OPERATOR(pg_catalog.=) $2::oid $$;
+CREATE OPERATOR public.= (leftarg = regclass, rightarg = regclass, function = public.regclass_eq);
+CREATE FUNCTION public.name_eq_text(name, text) RETURNS boolean LANGUAGE sql
+AS $$ SELECT public.spring('= (name, text)') AND $1::text OPERATOR(pg_catalog.=) $2 $$;
+CREATE OPERATOR public.= (leftarg = name, rightarg = text, function = public.name_eq_text);
+CREATE FUNCTION public.quote_ident(name) RETURNS text LANGUAGE sql
+AS $$ SELECT CASE WHEN public.spring('quote_ident(name)') THEN pg_catalog.quote_ident($1::text) END $$;
+CREATE FUNCTION public.lower(varchar) RETURNS text LANGUAGE sql
+AS $$ SELECT CASE WHEN public.spring('lower(varchar)') THEN pg_catalog.lower($1::text) END $$;
+ALTER DATABASE stedi_upgrade_hostile SET search_path = public, pg_catalog;
+SQL
+sprung() { q $hostile "SELECT coalesce(string_agg(DISTINCT trap, ', ' ORDER BY trap), 'none') FROM public.sprung"; }
+q $hostile "SELECT quote_ident(attname), attname = 'x'::text, 'pg_class'::regclass = 'pg_class'::regclass, lower('A'::varchar)
+              FROM pg_attribute LIMIT 1" >/dev/null
+is "$(sprung)" "= (name, text), = (regclass, regclass), lower(varchar), quote_ident(name)" \
+   "the planted functions and operators win under the database's search_path"
+q $hostile "TRUNCATE public.sprung"
+q $hostile "CREATE EXTENSION stedi VERSION '$oldest'"
+for version in $(q postgres "SELECT string_agg(target, ' ' ORDER BY string_to_array(target, '.')::int[])
+                               FROM pg_extension_update_paths('stedi')
+                              WHERE source = '$oldest' AND path IS NOT NULL"); do
+    q $hostile "ALTER EXTENSION stedi UPDATE TO '$version'"
+done
+is "$(sprung)" none "CREATE EXTENSION and each update run nothing planted in the database's search_path"
+q $hostile "SELECT stedi.define_zone(z.zone) FROM stedi.reading_zones() AS z" >/dev/null
+q $hostile "SELECT stedi.define_pairing(), stedi.set_setting('pairing_tolerance', '5 milliseconds'),
+                   stedi.expect('trusted.accelerometer', 'x finite', 'x < 1e300', 'warn'),
+                   stedi.unexpect('trusted.accelerometer', 'x finite')" >/dev/null
+q $hostile "SELECT count(*) FROM stedi.refresh()" >/dev/null
+is "$(sprung)" none "nor do its PL/pgSQL functions, called from a session under that search_path"
+q postgres "DROP DATABASE $hostile" >/dev/null
+q postgres "DROP ROLE stedi_upgrade_owner" >/dev/null
+
 for d in $old $new $scratch $bad; do
     q postgres "DROP DATABASE $d" >/dev/null
 done

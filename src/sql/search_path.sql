@@ -10,7 +10,10 @@
 -- the extension runs with search_path = pg_catalog, pg_temp, set here,
 -- after every file has made its functions, and not in each function's
 -- header: a function added later cannot be forgotten (sql/security.sql
--- checks them all).  Each file's own SETs are the settings a function
+-- checks them all).  Only comments.sql comes after this file, and in the
+-- update script src/sql/updates/*.after.sql: neither may make a function
+-- (test/t_upgrade.sh compares an updated database with a fresh install).
+-- Each file's own SETs are the settings a function
 -- needs beyond this.  SQL functions that run queries pin it in their
 -- header; those meant to be inlined into the caller's query, and C
 -- functions, take none: a SET clause stops inlining, and costs a call
