@@ -13,11 +13,12 @@
 -- checks them all).  Only comments.sql comes after this file, and in the
 -- update script src/sql/updates/*.after.sql: neither may make a function
 -- (test/t_upgrade.sh compares an updated database with a fresh install).
--- Each file's own SETs are the settings a function
--- needs beyond this.  SQL functions that run queries pin it in their
--- header; those meant to be inlined into the caller's query, and C
--- functions, take none: a SET clause stops inlining, and costs a call
--- of the consent filter or the millisecond operators a context switch.
+-- Each file's own SETs are the settings a function needs beyond this.
+-- SQL functions that run queries pin it in their header; those meant to
+-- be inlined into the caller's query, and C functions, take none: a SET
+-- clause stops inlining, and costs a call of the consent filter or the
+-- millisecond operators a context switch.  (ALTER ROUTINE: a procedure
+-- would be pinned too.)
 ------------------------------------------------------------------------------
 
 DO $$
@@ -37,7 +38,7 @@ BEGIN
            AND l.lanname OPERATOR(pg_catalog.=) 'plpgsql'
          ORDER BY p.oid
     LOOP
-        EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', f);
+        EXECUTE pg_catalog.format('ALTER ROUTINE %s SET search_path = pg_catalog, pg_temp', f);
     END LOOP;
 END
 $$;
