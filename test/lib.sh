@@ -121,3 +121,17 @@ zones()
 
 # counts DB EXPR: one value
 counts() { q "$1" "SELECT $2"; }
+
+# copy_tree DEST: the files of this checkout that git knows of (tracked, or
+# new and not ignored) copied into the folder DEST, so that no build output
+# gets in; fails in a tree that is no git checkout.
+copy_tree()
+{
+    local files
+    files=$(mktemp)
+    (cd "$top" && git ls-files -z -co --exclude-standard) >"$files" 2>/dev/null || { rm -f "$files"; return 1; }
+    mkdir -p "$1"
+    (cd "$top" && xargs -0 -a "$files" sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
+         tar --null -T - -cf -) | tar -C "$1" -xf -
+    rm -f "$files"
+}

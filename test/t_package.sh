@@ -67,7 +67,8 @@ ok $([ -n "$file" ] && [ -f "$top/$file" ]; echo $?) "the file it names for the 
 is "$(meta provides.$extension.abstract)" "$(control_value comment)" "the extension's abstract is stedi.control's comment"
 is "$(meta license)" postgresql "its license is the PostgreSQL License"
 ok $(grep -q '^PostgreSQL License' "$top/LICENSE"; echo $?) "and LICENSE holds that license"
-is "$(meta prereqs.runtime.requires.PostgreSQL)" 15.0.0 "it needs PostgreSQL 15 or later"
+is "$(grep -v '^#' "$top/debian/pgversions")" 15 "debian/pgversions builds for PostgreSQL 15 alone"
+is "$(meta prereqs.runtime.requires.PostgreSQL)" ">= 15.0.0, < 16.0.0" "and META.json needs PostgreSQL 15, no other major version"
 changelog=$(sed -nE '1s/^[^ ]+ \(([^)]*)\).*/\1/p' "$top/debian/changelog")
 is "${changelog%-*}" "$version" "debian/changelog's latest entry packages that version ($changelog)"
 
@@ -81,13 +82,10 @@ fi
 # Built from a copy of the files git knows of (tracked, or new and not
 # ignored), so that no build output of the checkout gets in and the build
 # leaves nothing in the checkout.
-if ! (cd "$top" && git ls-files -z -co --exclude-standard) >"$tmp/files" 2>/dev/null; then
+if ! copy_tree "$tmp/stedi"; then
     skip "the Debian package: it is built from the files git knows of, and this is no git checkout"
     exit 0
 fi
-mkdir "$tmp/stedi"
-(cd "$top" && xargs -0 -a "$tmp/files" sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
-     tar --null -T - -cf -) | tar -C "$tmp/stedi" -xf -
 before=$(cd "$top" && git status --porcelain --ignored | sort)
 
 start=$SECONDS
@@ -110,6 +108,11 @@ for f in "$libdir/$extension.so" "$extdir/$extension.control" "$extdir/$extensio
     "$bindir/stedi-load" "$bindir/stedi-gen" "$bindir/stedi-export"; do
     ok $(grep -qxF "$f" "$tmp/contents"; echo $?) "the package holds $f"
 done
+# the README, and every page of docs/ it links to, where its links lead
+docdir=/usr/share/doc/$package
+links=$(grep -o '(docs/[a-z_-]*\.md' "$top/README.md" | sed 's/^(//' | sort -u)
+missing=$(for f in README.md $links; do grep -qxF "$docdir/$f" "$tmp/contents" || echo "$f"; done)
+is "$missing" "" "the package holds the README and the $(echo "$links" | wc -l) pages of docs/ it links to, uncompressed"
 echo "# $(grep -c '[^/]$' "$tmp/contents") files, $(stat -c %s "$deb") bytes"
 
 installed_before=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null)
