@@ -38,7 +38,7 @@ demo()
 {
     local log=$1
     shift
-    (cd "$clone" && env -u CI STEDI_DEMO_PORT=$port scripts/demo "$@") >"$log" 2>&1
+    (cd "$clone" && env -u CI STEDI_DEMO_PORT=${demo_port:-$port} scripts/demo "$@") >"$log" 2>&1
 }
 
 # zone_rows LOG RELATION: the row count scripts/demo printed for a relation
@@ -104,11 +104,16 @@ demo "$home/sample.log"
 is "$?" 0 "scripts/demo with no folder: a generated sample"
 check_run "$home/sample.log" "on the sample"
 ok $([ -d "$clone/.demo/sample/customer/landing" ]; echo $?) "stedi-gen wrote the sample into .demo/sample"
-demo "$home/again.log"
+# (asked for another port, it finds the cluster running on the first)
+demo_port=$((port + 1)) demo "$home/again.log"
+is "$(sed -n 's/^The cluster keeps running\.  Connect: .* -p \([0-9]*\) .*/\1/p' "$home/again.log")" "$port" \
+   "run again while its cluster runs, it uses that cluster, on the port it has"
 rows_then=$(for r in $relations; do zone_rows "$home/sample.log" "$r"; done | tr '\n' ' ')
 rows_now=$(for r in $relations; do zone_rows "$home/again.log" "$r"; done | tr '\n' ' ')
 is "$rows_now" "$rows_then" "run again, it starts from an empty database: the same counts, not twice"
 
+ok $(grep -qF "once stopped, remove it with  rm -rf $cluster" "$home/first.log"; echo $?) \
+   "it says where the cluster is, as it is not in .demo/, and how to remove it"
 $stop >/dev/null 2>&1
 ok $(! runuser -u postgres -- pg_ctl -D "$cluster/data" status >/dev/null 2>&1; echo $?) \
    "the printed stop command stops the cluster"

@@ -22,7 +22,7 @@ COMMENT ON FUNCTION stedi.has_research_consent(timestamptz) IS
     'True when a customer agreed to share data for research: the consent date is present and not the epoch (0)';
 
 -- The six comparisons of two times by the millisecond each falls in
--- (src/consent.c), each the function of one operator below.
+-- (src/same_millisecond.c), each the function of one operator below.
 DO $$
 DECLARE
     c record;

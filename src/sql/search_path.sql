@@ -14,10 +14,11 @@
 -- update script src/sql/updates/*.after.sql: neither may make a function
 -- (test/t_upgrade.sh compares an updated database with a fresh install).
 -- Each file's own SETs are the settings a function needs beyond this.
--- SQL functions that run queries pin it in their header; those meant to
--- be inlined into the caller's query, and C functions, take none: a SET
--- clause stops inlining, and costs a call of the consent filter or the
--- millisecond operators a context switch.  (ALTER ROUTINE: a procedure
+-- SQL functions that run queries, and C functions that are triggers, run
+-- as their owner or run queries, pin it in their header (or roles.sql);
+-- those meant to be inlined into the caller's query, and the other C
+-- functions, take none: a SET clause stops inlining, and costs a call of
+-- the consent filter or the millisecond operators a context switch.  (ALTER ROUTINE: a procedure
 -- would be pinned too.)
 ------------------------------------------------------------------------------
 
